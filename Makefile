@@ -1,0 +1,54 @@
+# Two commands for a newcomer: `make run` and `make test`. Everything else is a convenience.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PORT   ?= 3000
+PROGRAM ?=
+STAGE  ?= dev
+
+.PHONY: run test lint typecheck template-check unit integration e2e build deploy bench soak clean keys
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+## run: serve the whole API on http://127.0.0.1:$(PORT) against an embedded in-memory AWS
+run: $(STAMP)
+	$(BIN)/python -m loyalty_local --port $(PORT) $(if $(PROGRAM),--program $(PROGRAM),)
+
+## test: lint, template checks and the whole suite
+test: lint template-check
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy layers/loyalty/loyalty loyalty_local functions
+
+template-check: $(STAMP)
+	$(BIN)/cfn-lint template.yaml
+	$(BIN)/python -m loyalty_local.validate_template template.yaml
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+integration: $(STAMP)
+	$(BIN)/python -m pytest tests/integration
+e2e: $(STAMP)
+	$(BIN)/python -m pytest tests/e2e
+
+## keys: manage API keys (make keys ARGS="create --name shop --scopes earn read")
+keys: $(STAMP)
+	$(BIN)/python -m loyalty.cli keys $(ARGS)
+
+build:
+	sam build
+
+deploy: build
+	sam deploy --guided --parameter-overrides Stage=$(STAGE)
+
+clean:
+	rm -rf $(VENV) .aws-sam .mypy_cache .ruff_cache

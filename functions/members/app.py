@@ -1,0 +1,53 @@
+"""Members: enrol, read, ledger, admin adjustments."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from loyalty import http, members
+from loyalty.contract import AdjustmentRequest, EnrollRequest, Id
+from loyalty.observability import logger, tracer
+from loyalty.program import current_program
+
+app = http.resolver()
+
+
+@app.post("/v1/members", tags=["members"], summary="Enrol a member (grants the signup bonus)")
+def enroll(body: EnrollRequest) -> Response[Any]:
+    http.require(app, "enroll")
+    _, view = members.enroll(current_program(), **body.model_dump())
+    return http.json_response(201, view)
+
+
+@app.get("/v1/members/<member_id>", tags=["members"], summary="A member's points, tier and benefits")
+def get_member(member_id: Annotated[Id, Path()]) -> Response[Any]:
+    http.require(app, "read")
+    return http.json_response(200, members.member_view(members.get_member(member_id), current_program()))
+
+
+@app.get("/v1/members/<member_id>/ledger", tags=["members"], summary="Ledger entries, newest first")
+def get_ledger(
+    member_id: Annotated[Id, Path()],
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+) -> Response[Any]:
+    http.require(app, "read")
+    return http.json_response(200, members.ledger_page(member_id, limit, cursor))
+
+
+@app.post("/v1/members/<member_id>/adjustments", tags=["members"], summary="Admin adjustment (signed)")
+def adjust(member_id: Annotated[Id, Path()], body: AdjustmentRequest) -> Response[Any]:
+    http.require(app, "admin")
+    outcome = members.adjust(current_program(), member_id, body.adjustment_id, body.points, body.reason)
+    return http.outcome_response(outcome)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return http.serve(app, event, context)

@@ -1,0 +1,1 @@
+"""The loyalty domain: programme rules, ledger maths and the DynamoDB access layer."""

@@ -1,0 +1,41 @@
+"""Request models of the public contract (../shared/CONTRACT.md): what clients may send."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
+
+from loyalty.model import Channel
+
+Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@-]+$")]
+# Money is a decimal string, never a JSON number; negative amounts are refused.
+Money = Annotated[str, Field(pattern=r"^\d{1,12}(\.\d{1,4})?$", examples=["120.00"])]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["USD"])]
+Email = Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+
+def _not_zero(value: int) -> int:
+    if value == 0:
+        raise ValueError("must not be zero")
+    return value
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
+
+
+class EnrollRequest(Request):
+    member_id: Id
+    email: Email | None = None
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    channel: Channel
+    referred_by: Id | None = None
+    birth_date: date | None = None
+
+
+class AdjustmentRequest(Request):
+    adjustment_id: Id
+    points: Annotated[StrictInt, Field(ge=-10_000_000, le=10_000_000), AfterValidator(_not_zero)]
+    reason: Annotated[str, Field(min_length=1, max_length=500)]

@@ -1,0 +1,121 @@
+"""HTTP plumbing every API function shares: the resolver, the contract's error shape, scopes, 413.
+
+Handlers stay a handful of lines: `app = http.resolver()`, routes that call the domain, and
+`http.serve(app, event, context)`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from loyalty.errors import Forbidden, LoyaltyError, PayloadTooLarge
+from loyalty.observability import logger
+from loyalty.operations import Outcome
+
+MAX_BODY_BYTES = 64 * 1024
+JSON = "application/json"
+
+
+def request_id(event: Mapping[str, Any]) -> str:
+    return str((event.get("requestContext") or {}).get("requestId") or "unknown")
+
+
+def error_body(status: int, code: str, message: str, rid: str, details: list[Any] | None = None) -> str:
+    error: dict[str, Any] = {"code": code, "message": message, "request_id": rid}
+    if details:
+        error["details"] = details
+    return json.dumps({"error": error}, separators=(",", ":"))
+
+
+def error_response(event: Mapping[str, Any], status: int, code: str, message: str, details=None) -> dict:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": JSON},
+        "body": error_body(status, code, message, request_id(event), details),
+        "isBase64Encoded": False,
+    }
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def _details(exc: RequestValidationError) -> list[dict[str, str]]:
+    out = []
+    for err in exc.errors():
+        loc = tuple(err.get("loc", ()))
+        message = str(err.get("msg", "invalid"))
+        if err.get("type") == "json_invalid":
+            message = "the body is not valid JSON"
+            loc = ("body",)
+        out.append({"field": _field(loc), "message": message})
+    return out
+
+
+def resolver() -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver(enable_validation=True)
+
+    def _rid() -> str:
+        return request_id(app.current_event.raw_event)
+
+    @app.exception_handler(LoyaltyError)
+    def _domain(exc: LoyaltyError) -> Response:
+        return Response(exc.status, JSON, error_body(exc.status, exc.code, exc.message, _rid(), exc.details))
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(exc: RequestValidationError) -> Response:
+        details = _details(exc)
+        message = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
+        return Response(422, JSON, error_body(422, "validation_error", message, _rid(), details))
+
+    @app.not_found
+    def _missing(exc: NotFoundError) -> Response:
+        return Response(404, JSON, error_body(404, "not_found", "no such route", _rid()))
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        logger.exception("unexpected error", extra={"request_id": _rid()})
+        return Response(500, JSON, error_body(500, "internal_error", "something went wrong", _rid()))
+
+    return app
+
+
+def serve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Refuse oversized bodies before any work, then route."""
+    body = event.get("body") or ""
+    size = len(body.encode() if isinstance(body, str) else body)
+    if event.get("isBase64Encoded"):
+        size = size * 3 // 4
+    if size > MAX_BODY_BYTES:
+        exc = PayloadTooLarge(f"request bodies are limited to {MAX_BODY_BYTES} bytes")
+        return error_response(event, exc.status, exc.code, exc.message)
+    if body:
+        # The contract's bodies are JSON whatever the client's Content-Type says (curl -d sends a form type)
+        headers = {k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"}
+        event = {**event, "headers": {**headers, "Content-Type": JSON}, "multiValueHeaders": None}
+    return app.resolve(event, context)
+
+
+def require(app: APIGatewayRestResolver, scope: str) -> None:
+    """The authorizer put the key's scopes in the request context; check the route's scope here."""
+    authorizer = app.current_event.request_context.authorizer.raw_event or {}
+    scopes = set(str(authorizer.get("scopes", "")).split())
+    if scope not in scopes and "admin" not in scopes:
+        raise Forbidden(f"this key lacks the `{scope}` scope")
+
+
+def json_response(status: int, body: dict[str, Any] | str, headers: dict[str, str] | None = None) -> Response:
+    text = body if isinstance(body, str) else json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    return Response(status, JSON, text, headers=headers)
+
+
+def outcome_response(outcome: Outcome) -> Response:
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+    return json_response(outcome.status, outcome.body, headers)

@@ -1,0 +1,84 @@
+"""Domain models: the member as the ledger has made it, and the immutable ledger entry."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EntryType = Literal["earn", "bonus", "reversal", "redeem", "redeem_cancel", "expire", "adjust"]
+MemberStatus = Literal["active", "suspended", "closed"]
+TierSource = Literal["qualified", "paid", "manual"]
+Channel = Literal["web", "app", "pos", "partner", "import"]
+
+# Buckets for points that never expire (expiry policy `never`) use this key; it sorts last.
+NEVER = "never"
+
+
+class Member(BaseModel):
+    """A member and every figure derived from the member's ledger.
+
+    Invariants (checked by `loyalty.ledger.check`): `available + pending` equals the sum of the
+    ledger; when `available >= 0` the expiry buckets add up to it, otherwise they are empty.
+    """
+
+    model_config = ConfigDict(validate_assignment=False)
+
+    member_id: str
+    status: MemberStatus = "active"
+    email: str | None = None
+    name: str | None = None
+    channel: Channel
+    referred_by: str | None = None
+    birth_date: date | None = None
+    enrolled_at: datetime
+
+    version: int = 0  # bumped by every write; the optimistic-concurrency condition
+    entries: int = 0  # number of ledger entries; the ledger's sequence number
+
+    available: int = 0  # posted points, may go negative after a refund
+    pending: int = 0  # earned but inside the return window (`pending_days`)
+    held: int = 0  # reserved by pay-with-points holds (already taken out of `available`)
+    lifetime_earned: int = 0
+    lifetime_redeemed: int = 0
+    lifetime_expired: int = 0
+
+    buckets: dict[str, int] = {}  # expiry month (or NEVER) -> points
+    qualifying: dict[str, int] = {}  # calendar month -> base points net of refunds
+    spend: dict[str, Decimal] = {}  # calendar month -> eligible spend net of refunds
+    counters: dict[str, int] = {}  # "<what>:<period key>" -> uses, for caps and limits
+    orders: int = 0  # orders that earned, for the referral bonus
+
+    tier_id: str
+    tier_since: datetime
+    tier_source: TierSource = "qualified"
+    tier_reason: str | None = None
+    tier_reached_at: datetime | None = None  # when the current qualified tier was reached (retain_months)
+    paid_tier: str | None = None
+    paid_until: datetime | None = None
+    manual_until: datetime | None = None
+    tier_period: str | None = None  # the last evaluation period applied (YYYY-MM)
+    expiry_period: str | None = None  # the last expiry period applied (YYYY-MM)
+
+
+class LedgerEntry(BaseModel):
+    """One immutable line of the ledger. `key` is its idempotency key and its table key."""
+
+    entry_id: str
+    key: str
+    member_id: str
+    seq: int
+    type: EntryType
+    points: int
+    balance_after: int
+    reference: str
+    occurred_at: datetime
+    recorded_at: datetime
+    details: dict[str, Any] = Field(default_factory=dict)
+    # Expiry months this entry took points from (debits) or put points into (credits).
+    buckets: dict[str, int] = Field(default_factory=dict)
+    pending: bool = False
+    request_hash: str | None = None
+    response: str | None = None  # the first answer, replayed byte for byte

@@ -1,0 +1,134 @@
+"""boto3 plumbing: the lazily built client, (de)serialisation, transactions and their errors."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from loyalty.config import settings
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+_lock = threading.Lock()
+_clients: dict[str, Any] = {}
+
+
+def client(service: str = "dynamodb") -> Any:
+    """A boto3 client, built on first use (importing a handler needs neither AWS nor env vars).
+
+    `AWS_ENDPOINT_URL_DYNAMODB` (or `AWS_ENDPOINT_URL`) points it elsewhere, as boto3 itself reads them.
+    """
+    found = _clients.get(service)
+    if found is not None:
+        return found
+    with _lock:
+        if service not in _clients:
+            import boto3
+            from botocore.config import Config
+
+            cfg = Config(
+                retries={"mode": "standard", "max_attempts": 4},
+                connect_timeout=2,
+                read_timeout=5,
+                max_pool_connections=64,
+            )
+            _clients[service] = boto3.session.Session().client(service, config=cfg)
+        return _clients[service]
+
+
+def reset_clients() -> None:
+    """Forget built clients (tests start a fresh moto, the local stack changes endpoints)."""
+    with _lock:
+        _clients.clear()
+
+
+def table_name() -> str:
+    return settings().table_name
+
+
+def to_item(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in data.items() if v is not None}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+
+
+def key(pk: str, sk: str) -> dict[str, Any]:
+    return {"PK": {"S": pk}, "SK": {"S": sk}}
+
+
+class ConditionFailed(Exception):
+    """A condition in a transaction failed; `index` says which item, `item` is its old image."""
+
+    def __init__(self, index: int, item: dict[str, Any] | None) -> None:
+        super().__init__(f"condition failed on transaction item {index}")
+        self.index = index
+        self.item = from_item(item) if item else None
+
+
+class WriteConflict(Exception):
+    """Another transaction touched the same items at the same time (TransactionConflict)."""
+
+
+def transact(items: list[dict[str, Any]]) -> None:
+    from botocore.exceptions import ClientError
+
+    try:
+        client().transact_write_items(TransactItems=items)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        if error.get("Code") != "TransactionCanceledException":
+            raise
+        reasons = exc.response.get("CancellationReasons") or _reasons_from_message(error.get("Message", ""))
+        for index, reason in enumerate(reasons):
+            if reason.get("Code") == "ConditionalCheckFailed":
+                raise ConditionFailed(index, reason.get("Item")) from None
+        raise WriteConflict(error.get("Message", "transaction cancelled")) from None
+
+
+def _reasons_from_message(message: str) -> list[dict[str, Any]]:
+    # "Transaction cancelled, please refer cancellation reasons for specific reasons [None, ConditionalCheckFailed]"
+    if "[" not in message:
+        return []
+    inner = message[message.rindex("[") + 1 : message.rindex("]")]
+    return [{"Code": part.strip()} for part in inner.split(",")]
+
+
+def batch_get(keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Strongly consistent BatchGetItem of up to 100 keys in one round trip (retrying unprocessed)."""
+    name = table_name()
+    request: dict[str, Any] = {name: {"Keys": keys, "ConsistentRead": True}}
+    found: list[dict[str, Any]] = []
+    while request:
+        answer = client().batch_get_item(RequestItems=request)
+        found.extend(from_item(i) for i in answer.get("Responses", {}).get(name, []))
+        request = answer.get("UnprocessedKeys") or {}
+    return found
+
+
+def get(pk: str, sk: str, *, consistent: bool = True) -> dict[str, Any] | None:
+    answer = client().get_item(TableName=table_name(), Key=key(pk, sk), ConsistentRead=consistent)
+    item = answer.get("Item")
+    return from_item(item) if item else None
+
+
+def put(item: dict[str, Any], *, condition: str | None = None) -> None:
+    kwargs: dict[str, Any] = {"TableName": table_name(), "Item": to_item(item)}
+    if condition:
+        kwargs["ConditionExpression"] = condition
+    client().put_item(**kwargs)
+
+
+def query(**kwargs: Any) -> dict[str, Any]:
+    return dict(client().query(TableName=table_name(), **kwargs))
+
+
+def on_call(hook: Callable[..., None]) -> Callable[[], None]:
+    """Register a botocore `before-call` hook on the DynamoDB client (round-trip counting)."""
+    events = client().meta.events
+    events.register("before-call.dynamodb", hook)
+    return lambda: events.unregister("before-call.dynamodb", hook)

@@ -1,0 +1,183 @@
+"""API Gateway (REST, Lambda proxy) as template.yaml describes it, in process.
+
+Routes come from the functions' `Api` events; the authorizer is the function the API's `Auth` names;
+error answers of the gateway itself use the template's `GatewayResponses`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from loyalty_local.runtime import FunctionPool
+from loyalty_local.template import Route, Template
+
+GATEWAY_MAX_BODY = 10 * 1024 * 1024  # API Gateway's own limit; the handlers refuse over 64 KiB
+
+
+@dataclass
+class HttpAnswer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def build_event(
+    route: Route,
+    method: str,
+    raw_path: str,
+    headers: dict[str, str],
+    body: bytes | None,
+    *,
+    stage: str,
+    source_ip: str = "127.0.0.1",
+    authorizer: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A REST API Lambda-proxy event, as API Gateway sends it."""
+    split = urlsplit(raw_path)
+    path = split.path
+    match = route.regex.match(path)
+    path_params = {k: unquote(v) for k, v in (match.groupdict() if match else {}).items()} or None
+    multi_query = parse_qs(split.query, keep_blank_values=True) or None
+    query = {k: v[-1] for k, v in multi_query.items()} if multi_query else None
+    text: str | None = None
+    is_b64 = False
+    if body:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            text, is_b64 = base64.b64encode(body).decode(), True
+    now = time.time()
+    request_id = str(uuid.uuid4())
+    return {
+        "resource": route.path,
+        "path": path,
+        "httpMethod": method,
+        "headers": dict(headers) or None,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()} or None,
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": multi_query,
+        "pathParameters": path_params,
+        "stageVariables": None,
+        "requestContext": {
+            "resourceId": "local",
+            "resourcePath": route.path,
+            "httpMethod": method,
+            "extendedRequestId": request_id,
+            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "path": f"/{stage}{path}",
+            "accountId": "123456789012",
+            "protocol": "HTTP/1.1",
+            "stage": stage,
+            "domainPrefix": "localhost",
+            "requestTimeEpoch": int(now * 1000),
+            "requestId": request_id,
+            "identity": {"sourceIp": source_ip, "userAgent": headers.get("User-Agent", "")},
+            "domainName": "localhost",
+            "apiId": "local",
+            "authorizer": authorizer,
+        },
+        "body": text,
+        "isBase64Encoded": is_b64,
+    }
+
+
+class Gateway:
+    def __init__(self, template: Template, pools: dict[str, FunctionPool]) -> None:
+        self.template = template
+        self.pools = pools
+        self.routes = template.routes()
+        self.responses = template.gateway_responses()
+        self.stage = template.stage
+
+    def match(self, method: str, path: str) -> tuple[Route | None, bool]:
+        """The route for (method, path), and whether the path exists for another method."""
+        path_known = False
+        for route in self.routes:
+            if route.regex.match(path):
+                path_known = True
+                if route.method in (method, "ANY"):
+                    return route, True
+        return None, path_known
+
+    def gateway_error(self, kind: str, status: int, request_id: str) -> HttpAnswer:
+        spec = self.responses.get(kind) or self.responses.get("DEFAULT_5XX" if status >= 500 else "DEFAULT_4XX") or {}
+        template = (spec.get("ResponseTemplates") or {}).get("application/json")
+        body = (
+            template.replace("$context.requestId", request_id)
+            if template
+            else json.dumps({"message": kind.replace("_", " ").lower()})
+        )
+        status = int(spec.get("StatusCode", status)) if kind in self.responses else status
+        return HttpAnswer(status, {"Content-Type": "application/json"}, body.encode())
+
+    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes | None, ip: str) -> HttpAnswer:
+        path = urlsplit(raw_path).path
+        route, path_known = self.match(method, path)
+        request_id = str(uuid.uuid4())
+        if route is None:
+            # API Gateway answers a route it does not know with 403 MISSING_AUTHENTICATION_TOKEN
+            return self.gateway_error("MISSING_AUTHENTICATION_TOKEN", 404 if not path_known else 405, request_id)
+        authorizer_context = None
+        if route.authorizer:
+            decided = self.authorize(route, method, raw_path, headers, request_id)
+            if isinstance(decided, HttpAnswer):
+                return decided
+            authorizer_context = decided
+        event = build_event(
+            route, method, raw_path, headers, body, stage=self.stage, source_ip=ip, authorizer=authorizer_context
+        )
+        try:
+            result = self.pools[route.function].invoke(event)
+        except Exception:  # the function crashed: API Gateway answers 502, the template's DEFAULT_5XX
+            import traceback
+
+            traceback.print_exc()
+            return self.gateway_error("DEFAULT_5XX", 502, event["requestContext"]["requestId"])
+        return self._proxy_answer(result, event["requestContext"]["requestId"])
+
+    def authorize(
+        self, route: Route, method: str, raw_path: str, headers: dict[str, str], request_id: str
+    ) -> dict[str, Any] | HttpAnswer:
+        lowered = {k.lower(): v for k, v in headers.items()}
+        if not lowered.get("authorization"):  # identity source missing: the authorizer is not called
+            return self.gateway_error("UNAUTHORIZED", 401, request_id)
+        assert route.authorizer is not None
+        function = self.template.authorizer_function(route.authorizer)
+        split = urlsplit(raw_path)
+        event = {
+            "type": "REQUEST",
+            "methodArn": f"arn:aws:execute-api:us-east-1:123456789012:local/{self.stage}/{method}{split.path}",
+            "resource": route.path,
+            "path": split.path,
+            "httpMethod": method,
+            "headers": dict(headers),
+            "queryStringParameters": {k: v[-1] for k, v in parse_qs(split.query).items()},
+            "pathParameters": route.regex.match(split.path).groupdict(),  # type: ignore[union-attr]
+            "requestContext": {"requestId": request_id, "stage": self.stage},
+        }
+        try:
+            policy = self.pools[function].invoke(event)
+        except Exception as exc:
+            if str(exc) == "Unauthorized":
+                return self.gateway_error("UNAUTHORIZED", 401, request_id)
+            return self.gateway_error("DEFAULT_5XX", 500, request_id)
+        statements = (policy.get("policyDocument") or {}).get("Statement") or []
+        if not any(s.get("Effect") == "Allow" for s in statements) or any(s.get("Effect") == "Deny" for s in statements):
+            return self.gateway_error("ACCESS_DENIED", 403, request_id)
+        return {"principalId": policy.get("principalId"), **(policy.get("context") or {})}
+
+    def _proxy_answer(self, result: Any, request_id: str) -> HttpAnswer:
+        if not isinstance(result, dict) or "statusCode" not in result:
+            return self.gateway_error("DEFAULT_5XX", 502, request_id)
+        headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
+        for k, values in (result.get("multiValueHeaders") or {}).items():
+            headers[str(k)] = ", ".join(str(v) for v in values)
+        body = result.get("body") or ""
+        raw = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
+        return HttpAnswer(int(result["statusCode"]), headers, raw)

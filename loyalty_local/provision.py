@@ -1,0 +1,104 @@
+"""Create the template's resources in an AWS endpoint (moto locally and in tests) and seed them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+
+from loyalty_local.template import Template
+
+LOCAL_KEYS = {
+    "lk_local_checkout": ("local checkout", ["enroll", "earn", "read", "redeem"]),
+    "lk_local_admin": ("local admin", ["enroll", "earn", "read", "redeem", "admin"]),
+}
+LOCAL_PARTNER_SECRETS = {
+    "demo-partner": "demo-partner-secret",
+    "other-partner": "other-partner-secret",
+}
+EVENT_CAPTURE_QUEUE = "local-event-capture"
+
+
+def create_tables(template: Template, client: Any | None = None) -> list[str]:
+    client = client or boto3.client("dynamodb")
+    names = []
+    for spec in template.table_definitions():
+        client.create_table(**spec)
+        names.append(spec["TableName"])
+    return names
+
+
+def create_queues(template: Template, client: Any | None = None) -> dict[str, str]:
+    """Every queue first, then the redrive policies (a dead-letter queue must exist to be named)."""
+    client = client or boto3.client("sqs")
+    urls: dict[str, str] = {}
+    queues = template.queues()
+    for logical_id, props in queues.items():
+        attributes = {
+            k: str(v) for k, v in props.items() if k in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds")
+        }
+        urls[logical_id] = client.create_queue(QueueName=template.physical_name(logical_id), Attributes=attributes)[
+            "QueueUrl"
+        ]
+    for logical_id, props in queues.items():
+        if props.get("RedrivePolicy"):
+            client.set_queue_attributes(
+                QueueUrl=urls[logical_id], Attributes={"RedrivePolicy": json.dumps(props["RedrivePolicy"])}
+            )
+    return urls
+
+
+def create_bus(template: Template) -> list[str]:
+    events = boto3.client("events")
+    names = []
+    for logical_id in template.of_type("AWS::Events::EventBus"):
+        name = template.physical_name(logical_id)
+        events.create_event_bus(Name=name)
+        names.append(name)
+    return names
+
+
+def capture_events(template: Template) -> str:
+    """Subscribe a queue to every bus so the local stack can list what was published."""
+    sqs, events = boto3.client("sqs"), boto3.client("events")
+    url = sqs.create_queue(QueueName=EVENT_CAPTURE_QUEUE)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    for logical_id in template.of_type("AWS::Events::EventBus"):
+        bus = template.physical_name(logical_id)
+        events.put_rule(Name="local-capture", EventBusName=bus, EventPattern=json.dumps({"source": ["loyalty"]}))
+        events.put_targets(Rule="local-capture", EventBusName=bus, Targets=[{"Id": "capture", "Arn": arn}])
+    return str(url)
+
+
+def put_program(template: Template, document: str) -> None:
+    ssm = boto3.client("ssm")
+    for logical_id in template.of_type("AWS::SSM::Parameter"):
+        ssm.put_parameter(
+            Name=template.physical_name(logical_id), Value=document, Type="String", Tier="Advanced", Overwrite=True
+        )
+
+
+def seed_partner_secrets(secrets: dict[str, str] = LOCAL_PARTNER_SECRETS) -> None:
+    client = boto3.client("secretsmanager")
+    for partner, secret in secrets.items():
+        client.create_secret(Name=f"loyalty/partners/{partner}", SecretString=json.dumps([secret]))
+
+
+def seed_keys() -> None:
+    from loyalty import auth
+
+    for token, (name, scopes) in LOCAL_KEYS.items():
+        auth.create_key(name, scopes, token=token)
+
+
+def provision(template: Template, program_document: str = "bundled:demo") -> dict[str, Any]:
+    """Everything the local stack (or an end-to-end test) needs, created and seeded."""
+    create_tables(template)
+    queues = create_queues(template)
+    create_bus(template)
+    capture = capture_events(template)
+    put_program(template, program_document)
+    seed_partner_secrets()
+    seed_keys()
+    return {"queues": queues, "capture_queue": capture}

@@ -1,0 +1,325 @@
+"""The local stack: moto in server mode, the template's resources, the API and the `/_local` routes."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import socket
+import threading
+from datetime import UTC, date, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from loyalty_local.gateway import GATEWAY_MAX_BODY, Gateway, HttpAnswer
+from loyalty_local.runtime import FunctionPool
+from loyalty_local.template import Template
+
+
+class StartupError(Exception):
+    """`make run` cannot start: the message says why (taken port, broken template)."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Emulator:
+    """moto's server on loopback, with every call serialised.
+
+    moto's server is not safe under concurrent requests (conditional TransactWriteItems on one item
+    from 16 threads answered 500, 'dictionary changed size during iteration'), so one lock admits one
+    call at a time: conditional writes keep DynamoDB's guarantees locally.
+    """
+
+    def __init__(self) -> None:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from werkzeug.serving import make_server
+
+        app = DomainDispatcherApplication(create_backend_app)
+        lock = threading.Lock()
+
+        def serialised(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+            with lock:
+                return list(app(environ, start_response))
+
+        class QuietHandler(MotoRequestHandler):
+            def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+                pass
+
+        self.server = make_server("127.0.0.1", 0, serialised, threaded=True, request_handler=QuietHandler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True, name="moto")
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+def point_sdk_at(url: str) -> None:
+    """Every boto3 client of this process talks to the emulator, unless a service is pointed elsewhere.
+
+    `AWS_ENDPOINT_URL_DYNAMODB` set by the user (DynamoDB Local, a real account) wins for DynamoDB.
+    """
+    os.environ["AWS_ENDPOINT_URL"] = url
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    os.environ["AWS_REGION"] = os.environ["AWS_DEFAULT_REGION"]
+
+
+class LocalStack:
+    def __init__(self, template: Template, *, program_document: str = "bundled:demo") -> None:
+        from loyalty import config, program
+        from loyalty.store import core
+
+        self.template = template
+        self.functions = template.functions()
+        self.pools = {name: FunctionPool(fn) for name, fn in self.functions.items()}
+        self.emulator = Emulator()
+        self.emulator.start()
+        point_sdk_at(self.emulator.url)
+        os.environ.update(template.environment())
+        os.environ["LOYALTY_LOCAL"] = "1"
+        os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+        config.reset()
+        core.reset_clients()
+        program.PROGRAMS.override(None)
+
+        from loyalty_local import provision
+
+        self.resources = provision.provision(template, program_document)
+        for pool in self.pools.values():
+            pool.warm()
+        self.gateway = Gateway(template, self.pools)
+        self.events: list[dict[str, Any]] = []
+        self._events_lock = threading.Lock()
+
+    # -- /_local ---------------------------------------------------------------------------------
+    def local_route(self, method: str, raw_path: str, body: bytes) -> HttpAnswer | None:
+        split = urlsplit(raw_path)
+        path = split.path
+        if not path.startswith("/_local/"):
+            return None
+        try:
+            payload = json.loads(body or b"{}") if method == "POST" else {}
+            if not isinstance(payload, dict):
+                raise ValueError("the body must be a JSON object")
+        except ValueError as exc:
+            return _json(422, _error("validation_error", f"the body is not a JSON object: {exc}"))
+        if method == "POST" and path.startswith("/_local/jobs/"):
+            return self.run_job(path.removeprefix("/_local/jobs/"), payload)
+        if method == "GET" and path == "/_local/events":
+            wanted = parse_qs(split.query).get("detail_type", [None])[-1]
+            events = self.collect_events()
+            return _json(200, {"events": [e for e in events if wanted in (None, e["detail_type"])]})
+        if path == "/_local/clock" and method in ("GET", "POST"):
+            return self.clock(payload if method == "POST" else None)
+        return _json(404, _error("not_found", "no such local route"))
+
+    def clock(self, payload: dict[str, Any] | None) -> HttpAnswer:
+        from loyalty.clock import CLOCK, isoformat
+
+        if payload is not None:
+            if "now" not in payload:
+                return _json(422, _error("validation_error", "`now` is required (a timestamp, or null)", "now"))
+            raw = payload["now"]
+            if raw is None:
+                CLOCK.set(None)
+            else:
+                try:
+                    when = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+                    if when.tzinfo is None:
+                        when = when.replace(tzinfo=UTC)
+                except ValueError:
+                    return _json(422, _error("validation_error", "`now` is not an RFC 3339 timestamp", "now"))
+                CLOCK.set(when)
+        return _json(200, {"now": isoformat(CLOCK.now()), "fixed": CLOCK.is_set})
+
+    def job_functions(self) -> dict[str, str]:
+        """Job name -> the function whose schedule names it in its Input."""
+        out = {}
+        for name, fn in self.functions.items():
+            for schedule in fn.schedules:
+                job = json.loads(schedule.get("Input") or "{}").get("job")
+                if job:
+                    out[job] = name
+        return out
+
+    def run_job(self, job: str, payload: dict[str, Any]) -> HttpAnswer:
+        from loyalty.clock import utcnow
+        from loyalty.errors import LoyaltyError
+
+        jobs = self.job_functions()
+        if job not in jobs:
+            return _json(404, _error("not_found", f"no job {job!r}; jobs: {', '.join(sorted(jobs))}"))
+        as_of = payload.get("as_of")
+        if as_of is not None:
+            try:
+                if date.fromisoformat(str(as_of)) > utcnow().date():
+                    raise ValueError("later than now")
+            except ValueError as exc:
+                return _json(422, _error("validation_error", f"as_of: {exc}", "as_of"))
+        event = {"job": job, **({"as_of": as_of} if as_of else {})}
+        try:
+            started = self.pools[jobs[job]].invoke(event)
+            self.drain_queues()
+            summary = self.pools[jobs[job]].invoke({"job": job, "summary_of": started})
+        except LoyaltyError as exc:
+            return _json(exc.status, _error(exc.code, exc.message, details=exc.details))
+        return _json(200, summary)
+
+    def drain_queues(self, max_rounds: int = 10_000) -> int:
+        """Deliver SQS messages to the functions the template subscribes to them, until all are empty.
+
+        As Lambda's event source mapping does: batches, partial-failure reports honoured (failed
+        messages return to the queue and reach the dead-letter queue after maxReceiveCount).
+        """
+        import boto3
+
+        sqs = boto3.client("sqs")
+        delivered = 0
+        for _ in range(max_rounds):
+            busy = False
+            for name, fn in self.functions.items():
+                for source in fn.sqs_sources:
+                    url = self._queue_url(source["Queue"])
+                    got = sqs.receive_message(
+                        QueueUrl=url, MaxNumberOfMessages=min(10, int(source.get("BatchSize", 10))),
+                        AttributeNames=["All"],
+                    ).get("Messages", [])
+                    if not got:
+                        continue
+                    busy = True
+                    delivered += len(got)
+                    failed = self._deliver(name, source, got)
+                    for message in got:
+                        if message["MessageId"] in failed:
+                            sqs.change_message_visibility(
+                                QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                            )
+                        else:
+                            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            if not busy:
+                return delivered
+        raise RuntimeError("queues did not drain")
+
+    def _queue_url(self, arn_or_url: str) -> str:
+        if arn_or_url.startswith("http"):
+            name = arn_or_url.rsplit("/", 1)[1]
+        else:
+            name = arn_or_url.rsplit(":", 1)[1]
+        return f"{self.emulator.url}/123456789012/{name}"
+
+    def _deliver(self, function: str, source: dict[str, Any], messages: list[dict[str, Any]]) -> set[str]:
+        arn = source["Queue"] if not str(source["Queue"]).startswith("http") else source["Queue"]
+        event = {
+            "Records": [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": m.get("Attributes", {}),
+                    "messageAttributes": {},
+                    "md5OfBody": m.get("MD5OfBody", ""),
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": arn,
+                    "awsRegion": "us-east-1",
+                }
+                for m in messages
+            ]
+        }
+        try:
+            result = self.pools[function].invoke(event)
+        except Exception:
+            import traceback
+
+            traceback.print_exc()
+            return {m["MessageId"] for m in messages}
+        failures = (result or {}).get("batchItemFailures") or []
+        return {f["itemIdentifier"] for f in failures}
+
+    def collect_events(self) -> list[dict[str, Any]]:
+        import boto3
+
+        sqs = boto3.client("sqs")
+        url = self.resources["capture_queue"]
+        with self._events_lock:
+            while True:
+                got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+                if not got:
+                    break
+                for message in got:
+                    event = json.loads(message["Body"])
+                    self.events.append(
+                        {
+                            "id": event.get("id"),
+                            "source": event.get("source"),
+                            "time": event.get("time"),
+                            "detail_type": event.get("detail-type"),
+                            "detail": event.get("detail"),
+                        }
+                    )
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            return sorted(self.events, key=lambda e: ((e["detail"] or {}).get("sequence", 0), e["time"] or ""))
+
+    # -- HTTP ------------------------------------------------------------------------------------
+    def serve(self, port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
+        stack = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            server_version = "loyalty-local"
+
+            def log_message(self, fmt: str, *args: Any) -> None:
+                if os.environ.get("LOYALTY_LOCAL_ACCESS_LOG"):
+                    super().log_message(fmt, *args)
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length > GATEWAY_MAX_BODY:
+                    answer = stack.gateway.gateway_error("REQUEST_TOO_LARGE", 413, "local")
+                    self.close_connection = True
+                else:
+                    body = self.rfile.read(length) if length else b""
+                    answer = stack.local_route(self.command, self.path, body) or stack.gateway.handle(
+                        self.command, self.path, dict(self.headers.items()), body or None, self.client_address[0]
+                    )
+                self.send_response(answer.status)
+                for key, value in answer.headers.items():
+                    if key.lower() not in ("content-length", "connection"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(answer.body)))
+                self.end_headers()
+                self.wfile.write(answer.body)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+        try:
+            server = ThreadingHTTPServer((host, port), Handler)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise StartupError(f"port {port} is taken; free it or set PORT=<another port>") from None
+            raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        server.daemon_threads = True
+        return server
+
+
+def _error(code: str, message: str, field: str | None = None, details: list[Any] | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message, "request_id": "local"}
+    if field:
+        error["details"] = [{"field": field, "message": message}]
+    elif details:
+        error["details"] = details
+    return {"error": error}
+
+
+def _json(status: int, body: dict[str, Any]) -> HttpAnswer:
+    return HttpAnswer(status, {"Content-Type": "application/json"}, json.dumps(body).encode())

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.support.http import Client, LocalStackProcess
+
+
+@pytest.fixture
+def aws() -> Iterator[dict[str, Any]]:
+    """moto with every resource of template.yaml, the demo programme, the local keys and partners."""
+    from tests.support.aws import mocked_aws
+
+    with mocked_aws() as resources:
+        yield resources
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[LocalStackProcess]:
+    """One local stack (as `make run` starts it) for the end-to-end tests of this worker."""
+    process = LocalStackProcess()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def api(stack: LocalStackProcess) -> Iterator[Client]:
+    """An HTTP client of the local stack; the clock returns to real time after each test."""
+    yield stack.client
+    stack.client.set_clock(None)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # every end-to-end test shares one local stack: keep them on one xdist worker
+    for item in items:
+        if "tests/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.xdist_group("e2e"))
+            item.add_marker(pytest.mark.e2e)
