@@ -19,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from loyalty.program import ProgramError, load_program_file
+
     from loyalty_local.server import LocalStack, StartupError
 
     document = "bundled:demo"

@@ -130,7 +130,14 @@ class Gateway:
                 return decided
             authorizer_context = decided
         event = build_event(
-            route, method, raw_path, headers, body, stage=self.stage, source_ip=ip, authorizer=authorizer_context
+            route,
+            method,
+            raw_path,
+            headers,
+            body,
+            stage=self.stage,
+            source_ip=ip,
+            authorizer=authorizer_context,
         )
         try:
             result = self.pools[route.function].invoke(event)
@@ -168,7 +175,9 @@ class Gateway:
                 return self.gateway_error("UNAUTHORIZED", 401, request_id)
             return self.gateway_error("DEFAULT_5XX", 500, request_id)
         statements = (policy.get("policyDocument") or {}).get("Statement") or []
-        if not any(s.get("Effect") == "Allow" for s in statements) or any(s.get("Effect") == "Deny" for s in statements):
+        if not any(s.get("Effect") == "Allow" for s in statements) or any(
+            s.get("Effect") == "Deny" for s in statements
+        ):
             return self.gateway_error("ACCESS_DENIED", 403, request_id)
         return {"principalId": policy.get("principalId"), **(policy.get("context") or {})}
 

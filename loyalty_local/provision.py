@@ -75,7 +75,11 @@ def put_program(template: Template, document: str) -> None:
     ssm = boto3.client("ssm")
     for logical_id in template.of_type("AWS::SSM::Parameter"):
         ssm.put_parameter(
-            Name=template.physical_name(logical_id), Value=document, Type="String", Tier="Advanced", Overwrite=True
+            Name=template.physical_name(logical_id),
+            Value=document,
+            Type="String",
+            Tier="Advanced",
+            Overwrite=True,
         )
 
 

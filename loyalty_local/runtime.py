@@ -67,7 +67,7 @@ class FunctionPool:
         handler = getattr(module, self.function.attribute, None)
         if not callable(handler):
             raise TemplateError(f"{self.function.source} has no function {self.function.attribute!r}")
-        return handler  # type: ignore[no-any-return]
+        return handler
 
     def invoke(self, event: dict[str, Any]) -> Any:
         with self._lock:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from loyalty_local.gateway import build_event
@@ -53,8 +52,11 @@ def api_events(template: Template) -> dict[str, dict[str, Any]]:
         for name, spec in props_events.items():
             if spec.get("Type") != "Api":
                 continue
-            route = next(r for r in fn.routes if r.path == spec["Properties"]["Path"] and
-                         r.method == str(spec["Properties"]["Method"]).upper())
+            route = next(
+                r
+                for r in fn.routes
+                if r.path == spec["Properties"]["Path"] and r.method == str(spec["Properties"]["Method"]).upper()
+            )
             path = route.path
             for param in route.params:
                 path = path.replace("{" + param + "}", SAMPLE_PATHS.get(param, "x"))

@@ -99,9 +99,7 @@ class Template:
         self.path = path
         self.raw = load_raw(path)
         self.resources: dict[str, Any] = self.raw["Resources"]
-        self.parameters = {
-            name: spec.get("Default", "") for name, spec in (self.raw.get("Parameters") or {}).items()
-        }
+        self.parameters = {name: spec.get("Default", "") for name, spec in (self.raw.get("Parameters") or {}).items()}
         self.parameters["Stage"] = stage
         self.region = "us-east-1"
         self.account = "123456789012"
@@ -147,7 +145,7 @@ class Template:
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, dict) and len(value) == 1:
-            (name, arg), = value.items()
+            ((name, arg),) = value.items()
             if name == "Ref":
                 if arg in self.parameters:
                     return self.parameters[arg]
@@ -234,7 +232,12 @@ class Template:
                     api = (eprops.get("RestApiId") or {}).get("Ref", "ServerlessRestApi")
                     auth = (eprops.get("Auth") or {}).get("Authorizer", api_auth.get(api))
                     fn.routes.append(
-                        Route(logical_id, str(eprops["Method"]).upper(), eprops["Path"], None if auth == "NONE" else auth)
+                        Route(
+                            logical_id,
+                            str(eprops["Method"]).upper(),
+                            eprops["Path"],
+                            None if auth == "NONE" else auth,
+                        )
                     )
                 elif kind == "SQS":
                     fn.sqs_sources.append({"name": event_name, **self.resolve(eprops)})

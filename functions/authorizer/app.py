@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from loyalty import auth
 from loyalty.observability import logger
 
@@ -25,7 +24,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     key = auth.lookup(token) if token else None
     if key is None:
         logger.info("refused an unknown or missing API key")
-        raise Exception("Unauthorized")  # noqa: TRY002 - API Gateway's contract for a 401
+        raise Exception("Unauthorized")
     return {
         "principalId": key.key_id,
         "policyDocument": {

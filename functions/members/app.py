@@ -8,7 +8,6 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from loyalty import http, members
 from loyalty.contract import AdjustmentRequest, EnrollRequest, Id
 from loyalty.observability import logger, tracer

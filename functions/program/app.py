@@ -7,7 +7,6 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from loyalty import http, openapi, program_view
 from loyalty.observability import logger, tracer
 from loyalty.program import current_program

@@ -108,7 +108,10 @@ def test_bodies_over_64_kib_are_refused_with_413(aws):
 def test_ledger_pages_newest_first_with_an_opaque_cursor(aws):
     enroll("cust-1")
     for i in range(5):
-        call("MembersFunction", api_event("Adjust", body={"adjustment_id": f"a{i}", "points": i + 1, "reason": "r"}))
+        call(
+            "MembersFunction",
+            api_event("Adjust", body={"adjustment_id": f"a{i}", "points": i + 1, "reason": "r"}),
+        )
     seen = []
     cursor = None
     while True:

@@ -21,11 +21,11 @@ _POOLS: dict[str, FunctionPool] = {}
 @contextmanager
 def mocked_aws(program_document: str = "bundled:demo") -> Iterator[dict[str, Any]]:
     """moto, with the tables, queues, bus, programme, partner secrets and local keys of template.yaml."""
-    from moto import mock_aws
-
     from loyalty import config, program
     from loyalty.clock import CLOCK
     from loyalty.store import core
+    from moto import mock_aws
+
     from loyalty_local import provision
 
     saved = dict(os.environ)

@@ -52,7 +52,7 @@ class Client:
             sent["Authorization"] = f"Bearer {key}"
         req = urllib.request.Request(self.base + path, data=data, method=method, headers=sent)
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - loopback only
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
                 return Answer(resp.status, dict(resp.headers.items()), resp.read())
         except urllib.error.HTTPError as err:
             return Answer(err.code, dict(err.headers.items()), err.read())
@@ -84,10 +84,9 @@ class LocalStackProcess:
 
     def __init__(self, *extra_args: str, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
-        self.log = open(ROOT / ".venv" / f"local-stack-{self.port}.log", "w+b") if (ROOT / ".venv").is_dir() else (
-            open(os.devnull, "w+b")
-        )
-        self.proc = subprocess.Popen(  # noqa: S603 - our own module
+        log_path = ROOT / ".venv" / f"local-stack-{self.port}.log" if (ROOT / ".venv").is_dir() else os.devnull
+        self.log = open(log_path, "w+b")  # noqa: SIM115 - kept open for the process's lifetime
+        self.proc = subprocess.Popen(
             [sys.executable, "-m", "loyalty_local", "--port", str(self.port), *extra_args],
             cwd=ROOT,
             stdout=self.log,

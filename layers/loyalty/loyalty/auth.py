@@ -69,8 +69,7 @@ def lookup(token: str) -> ApiKey | None:
 
 def list_keys() -> list[dict[str, object]]:
     return [
-        {k: r.get(k) for k in ("key_id", "name", "scopes", "created_at", "revoked_at")}
-        for r in store.list_api_keys()
+        {k: r.get(k) for k in ("key_id", "name", "scopes", "created_at", "revoked_at")} for r in store.list_api_keys()
     ]
 
 

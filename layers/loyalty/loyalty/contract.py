@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
 from loyalty.model import Channel
 
@@ -39,3 +40,44 @@ class AdjustmentRequest(Request):
     adjustment_id: Id
     points: Annotated[StrictInt, Field(ge=-10_000_000, le=10_000_000), AfterValidator(_not_zero)]
     reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+# -- earn ----------------------------------------------------------------------------------------
+Label = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+def _positive_money(value: str) -> str:
+    if Decimal(value) <= 0:
+        raise ValueError("must be greater than zero")
+    return value
+
+
+class OrderItem(Request):
+    sku: Label
+    category: Label
+    amount: Money  # the line's amount; quantity is informational
+    quantity: Annotated[StrictInt, Field(ge=1, le=1_000_000)] = 1
+
+
+class EarnRequest(Request):
+    member_id: Id
+    order_id: Id
+    amount: Money
+    currency: Currency
+    occurred_at: AwareDatetime | None = None
+    channel: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    items: Annotated[list[OrderItem], Field(max_length=500)] | None = None
+
+
+class RefundRequest(Request):
+    member_id: Id
+    order_id: Id
+    refund_id: Id
+    amount: Annotated[Money, AfterValidator(_positive_money)]
+
+
+class ActivityRequest(Request):
+    member_id: Id
+    activity_id: Id
+    type: Annotated[str, Field(min_length=1, max_length=64, examples=["review"])]
+    occurred_at: AwareDatetime | None = None

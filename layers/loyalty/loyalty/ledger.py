@@ -22,7 +22,6 @@ def _bucket_add(member: Member, month: str, points: int) -> None:
 def credit(member: Member, points: int, expiry_month: str) -> dict[str, int]:
     """Add points to `available`; a debt (negative balance) is repaid before any bucket fills."""
     assert points >= 0
-    before = member.available
     member.available += points
     into_buckets = max(0, min(points, member.available))
     _bucket_add(member, expiry_month, into_buckets)
@@ -97,9 +96,7 @@ def check(member: Member) -> None:
     if any(p <= 0 for p in member.buckets.values()):
         raise InvariantViolation(f"{member.member_id}: a bucket is not positive: {member.buckets}")
     if member.available >= 0 and bucket_sum != member.available:
-        raise InvariantViolation(
-            f"{member.member_id}: buckets sum to {bucket_sum}, available is {member.available}"
-        )
+        raise InvariantViolation(f"{member.member_id}: buckets sum to {bucket_sum}, available is {member.available}")
     if member.available < 0 and bucket_sum:
         raise InvariantViolation(f"{member.member_id}: debt of {member.available} beside buckets")
     net = member.lifetime_earned - member.lifetime_redeemed - member.lifetime_expired

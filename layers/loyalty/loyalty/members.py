@@ -41,7 +41,7 @@ def new_entry(
         key=entry_key,
         member_id=member.member_id,
         seq=member.entries,
-        type=type_,  # type: ignore[arg-type]
+        type=type_,
         points=points,
         balance_after=member.available,
         reference=reference,

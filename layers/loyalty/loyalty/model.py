@@ -82,3 +82,16 @@ class LedgerEntry(BaseModel):
     pending: bool = False
     request_hash: str | None = None
     response: str | None = None  # the first answer, replayed byte for byte
+
+
+class OrderRefunds(BaseModel):
+    """What the refunds of one order have taken back so far (cumulative, versioned)."""
+
+    order_id: str
+    member_id: str
+    refunded: Decimal = Decimal(0)  # refunded amount, all refunds together
+    points: int = 0  # points reversed
+    base: int = 0  # qualifying base points reversed
+    spend: Decimal = Decimal(0)  # eligible spend reversed
+    refunds: int = 0
+    version: int = 0  # 0: not stored yet

@@ -14,13 +14,15 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from loyalty.errors import Contention, IdempotencyConflict, MemberNotFound
 from loyalty.model import LedgerEntry, Member
 from loyalty.store import members as store
+from loyalty.store.core import ConditionFailed
 
 MAX_ATTEMPTS = 30
+T = TypeVar("T")
 
 
 @dataclass
@@ -73,24 +75,46 @@ def run(
     plan: Callable[[Member], Plan],
 ) -> Outcome:
     """Run one idempotent ledger operation for `member_id` under `entry_key`."""
+    return run_with(
+        lambda: (*store.load_member_and_entry(member_id, entry_key), None),
+        member_id,
+        entry_key,
+        hash_,
+        lambda member, _: plan(member),
+    )
+
+
+def run_with(
+    load: Callable[[], tuple[Member | None, LedgerEntry | None, T]],
+    member_id: str,
+    entry_key: str,
+    hash_: str,
+    plan: Callable[[Member, T], Plan],
+) -> Outcome:
+    """`run`, for an operation that needs more than the member and its entry: `load` reads the member,
+    the entry under `entry_key` and whatever else the plan needs, in one round trip (a refund reads
+    the order's entry and refund state with them)."""
     for attempt in range(MAX_ATTEMPTS):
-        member, existing = store.load_member_and_entry(member_id, entry_key)
+        member, existing, context = load()
         if existing is not None:
             return replay(existing, hash_)
         if member is None:
             raise MemberNotFound(f"no member {member_id!r}")
-        decided = plan(member.model_copy(deep=True))
+        decided = plan(member.model_copy(deep=True), context)
         primary = decided.entries[0]
         primary.request_hash = hash_
         primary.response = dumps(decided.body)
         try:
             store.commit([(decided.member, member.version), *decided.others], decided.entries, decided.extra)
         except store.EntryExists as exists:
-            stored = exists.entry or store.load_entry(entry_key)
-            if stored is None:  # pragma: no cover - an entry is never deleted
-                raise
+            stored = exists.entry if exists.entry is not None and exists.entry.key == entry_key else None
+            stored = stored or store.load_entry(entry_key)
+            if stored is None:  # another entry of the plan exists: the world moved, plan again
+                backoff(attempt)
+                continue
             return replay(stored, hash_)
-        except (store.VersionConflict, store.WriteConflict):
+        except (store.VersionConflict, store.WriteConflict, ConditionFailed):
+            # ConditionFailed: a condition of `extra` (an item versioned beside the member) failed
             backoff(attempt)
             continue
         return Outcome(201, primary.response, entry=primary, member=decided.member)

@@ -4,8 +4,8 @@ Keys (one table, `LoyaltyTable` in template.yaml; the README has the access-patt
 
 | item                | PK                          | SK        | indexes                                  |
 |---------------------|-----------------------------|-----------|------------------------------------------|
-| member              | `MEMBER#<member_id>`        | `MEMBER`  | `expiry`: EXPPK=`EXP#<shard>`, EXPSK=`<earliest expiry month>#<member_id>` |
-| ledger entry        | `ENTRY#<idempotency key>`   | `ENTRY`   | `ledger`: GSI1PK=`MEMBER#<member_id>`, GSI1SK=`<seq, 12 digits>` |
+| member              | `MEMBER#<member_id>`        | `MEMBER`  | `expiry`: `EXP#<shard>`, `<earliest month>#<id>` |
+| ledger entry        | `ENTRY#<idempotency key>`   | `ENTRY`   | `ledger`: `MEMBER#<member_id>`, `<seq:012d>`  |
 | API key             | `APIKEYS`                   | `<sha256 of the key>` |                              |
 | order refunds       | `ORDER#<order_id>`          | `REFUNDS` |                                          |
 """

@@ -35,7 +35,7 @@ def client(service: str = "dynamodb") -> Any:
                 read_timeout=5,
                 max_pool_connections=64,
             )
-            _clients[service] = boto3.session.Session().client(service, config=cfg)
+            _clients[service] = boto3.session.Session().client(service, config=cfg)  # type: ignore[call-overload]
         return _clients[service]
 
 

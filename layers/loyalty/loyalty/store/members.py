@@ -12,6 +12,7 @@ from loyalty.errors import ValidationFailed
 from loyalty.model import NEVER, LedgerEntry, Member
 from loyalty.store.core import (
     ConditionFailed,
+    WriteConflict,
     batch_get,
     client,
     from_item,
@@ -20,7 +21,6 @@ from loyalty.store.core import (
     query,
     table_name,
     to_item,
-    WriteConflict,
     transact,
 )
 

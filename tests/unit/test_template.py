@@ -1,0 +1,65 @@
+"""template.yaml is the single source of truth: checks that keep the rest of the tree in step with it."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+from loyalty_local import openapi_gen, sample_events
+from loyalty_local.template import Template
+from loyalty_local.validate_template import security_problems, translate
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_tables_come_from_the_template():
+    (table,) = Template().table_definitions()
+    assert table["TableName"] == "LoyaltyTable"
+    assert {i["IndexName"] for i in table["GlobalSecondaryIndexes"]} >= {"ledger", "expiry", "holds"}
+    assert table["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+
+
+def test_the_security_walk_catches_an_open_route_and_a_wildcard(tmp_path):
+    text = (ROOT / "template.yaml").read_text()
+    text = text.replace(
+        "Path: /v1/program, Method: get}",
+        "Path: /v1/program, Method: get, Auth: {Authorizer: NONE}}",
+    )
+    text = text.replace("Action: [dynamodb:GetItem]\n", "Action: [dynamodb:*]\n", 1)
+    text = text.replace("Resource: !GetAtt LoyaltyTable.Arn\n", 'Resource: !Sub "${LoyaltyTable.Arn}/*"\n', 1)
+    broken = tmp_path / "template.yaml"
+    broken.write_text(text)
+    for sub in ("functions", "layers"):
+        (tmp_path / sub).symlink_to(ROOT / sub)
+    problems = security_problems(Template(broken), translate(broken))
+    joined = "\n".join(problems)
+    assert "GET /v1/program has no authorizer" in joined
+    assert "wildcard action 'dynamodb:*'" in joined
+    assert "wildcard resource on a table" in joined
+
+
+def test_the_real_template_passes_the_security_walk():
+    assert security_problems(Template(), translate(ROOT / "template.yaml")) == []
+
+
+def test_every_route_has_a_sample_event_and_the_events_are_current():
+    expected = sample_events.render(Template())
+    on_disk = {p.name: p.read_text() for p in (ROOT / "events").glob("*.json")}
+    assert on_disk == expected, "run: python -m loyalty_local.sample_events"
+
+
+def test_the_openapi_document_is_generated_from_the_code():
+    current = (ROOT / "layers/loyalty/loyalty/openapi.json").read_text()
+    assert current == openapi_gen.render(), "run: python -m loyalty_local.openapi_gen"
+
+
+def test_the_deps_layer_requirements_match_the_runtime_dependencies():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = {re.split(r"[\[<>=]", d)[0] for d in project["dependencies"]} - {"boto3"}  # boto3 ships in Lambda
+    layer = {
+        re.split(r"[\[<>=]", line)[0]
+        for line in (ROOT / "layers/deps/requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert runtime == layer
