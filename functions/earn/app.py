@@ -1,0 +1,45 @@
+"""Earn: purchases, previews, refunds and activities (checkout and point-of-sale, scope `earn`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from loyalty import earn, http
+from loyalty.contract import ActivityRequest, EarnRequest, RefundRequest
+from loyalty.observability import logger, tracer
+from loyalty.program import current_program
+
+app = http.resolver()
+
+
+@app.post("/v1/earn", tags=["earn"], summary="Award an order's points (idempotency key: order_id)")
+def earn_points(body: EarnRequest) -> Response[Any]:
+    http.require(app, "earn")
+    return http.outcome_response(earn.earn(current_program(), body))
+
+
+@app.post("/v1/earn/preview", tags=["earn"], summary="What an order would earn; writes nothing")
+def preview(body: EarnRequest) -> Response[Any]:
+    http.require(app, "earn")
+    return http.json_response(200, earn.preview(current_program(), body))
+
+
+@app.post("/v1/refunds", tags=["earn"], summary="Reverse the points of a refunded amount (key: refund_id)")
+def refund(body: RefundRequest) -> Response[Any]:
+    http.require(app, "earn")
+    return http.outcome_response(earn.refund(current_program(), body))
+
+
+@app.post("/v1/activities", tags=["earn"], summary="Award an activity (key: member_id + activity_id)")
+def activity(body: ActivityRequest) -> Response[Any]:
+    http.require(app, "earn")
+    return http.outcome_response(earn.record_activity(current_program(), body))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return http.serve(app, event, context)

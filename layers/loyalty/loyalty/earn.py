@@ -1,0 +1,289 @@
+"""Earn operations: purchases, previews, refunds and activities, each one idempotent `operations.run`.
+
+The rules (what an order earns, what a refund takes back) live in `loyalty.earning`; this module applies
+them to a member and writes the result in one conditional transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from loyalty import earning, ledger, members, tiers
+from loyalty.clock import isoformat, utcnow
+from loyalty.contract import ActivityRequest, EarnRequest, RefundRequest
+from loyalty.errors import (
+    ActivityLimitReached,
+    MemberInactive,
+    MemberNotFound,
+    OrderNotFound,
+    RefundExceedsOrder,
+    ValidationFailed,
+)
+from loyalty.model import NEVER, LedgerEntry, Member, OrderRefunds
+from loyalty.months import month_of
+from loyalty.operations import Outcome, Plan, request_hash, run, run_with
+from loyalty.program import Program
+from loyalty.store import members as member_store
+from loyalty.store import orders as order_store
+
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+# -- request → domain ----------------------------------------------------------------------------
+def occurred_at(value: datetime | None, now: datetime) -> datetime:
+    """The request's `occurred_at` in UTC (default now); never more than 5 minutes ahead of now."""
+    if value is None:
+        return now
+    when = value.astimezone(UTC)
+    if when > now + FUTURE_TOLERANCE:
+        raise ValidationFailed.field("occurred_at", "must not be more than 5 minutes ahead of now")
+    return when
+
+
+def order_of(program: Program, request: EarnRequest, now: datetime) -> earning.Order:
+    """The order as the rules engine sees it; refuses what the programme cannot earn on."""
+    if request.currency != program.currency:
+        raise ValidationFailed.field("currency", f"the programme's currency is {program.currency}")
+    items = tuple(
+        earning.Item(sku=i.sku, category=i.category, amount=Decimal(i.amount), quantity=i.quantity)
+        for i in request.items or []
+    )
+    amount = Decimal(request.amount)
+    if earning.items_total(items) > amount:
+        raise ValidationFailed.field("items", "the items add up to more than the order amount")
+    return earning.Order(amount=amount, occurred_at=occurred_at(request.occurred_at, now), items=items)
+
+
+def _money(value: Decimal) -> str:
+    """A canonical text for hashing: 120, 120.0 and 120.00 are the same amount."""
+    return format(value.normalize(), "f")
+
+
+def earn_hash(request: EarnRequest) -> str:
+    payload: dict[str, Any] = {
+        "member_id": request.member_id,
+        "amount": _money(Decimal(request.amount)),
+        "currency": request.currency,
+        "items": [
+            {"sku": i.sku, "category": i.category, "amount": _money(Decimal(i.amount)), "quantity": i.quantity}
+            for i in request.items or []
+        ],
+    }
+    if request.occurred_at is not None:
+        payload["occurred_at"] = isoformat(request.occurred_at)
+    return request_hash(payload)
+
+
+def ensure_active(member: Member) -> None:
+    if member.status != "active":
+        raise MemberInactive(f"member {member.member_id!r} is {member.status}")
+
+
+# -- purchases -----------------------------------------------------------------------------------
+def _credit_purchase(member: Member, program: Program, points: int, when: datetime) -> dict[str, int]:
+    """Post purchase points into the expiry bucket of the order's month (a debt is repaid first)."""
+    expiry = members.expiry_month_for(program, when)
+    if program.expiry.policy == "activity_extends":
+        # every point now lives as long as the newest one; a back-dated order never shortens a life
+        ledger.extend_all(member, max([expiry, *[m for m in member.buckets if m != NEVER]]))
+    return ledger.credit(member, points, expiry)
+
+
+def _earn_plan(
+    program: Program, request: EarnRequest, order: earning.Order, *, pay_referral: bool
+) -> Callable[[Member], Plan]:
+    entry_key = order_store.earn_key(request.order_id)
+
+    def plan(member: Member) -> Plan:
+        ensure_active(member)
+        award = earning.award(program, order, program.tier(member.tier_id))  # the tier before this earn
+        month = month_of(order.occurred_at)
+        moved = _credit_purchase(member, program, award.points, order.occurred_at)
+        if award.base:
+            member.qualifying[month] = member.qualifying.get(month, 0) + award.base
+        if award.eligible_amount:
+            member.spend[month] = member.spend.get(month, Decimal(0)) + award.eligible_amount
+        member.lifetime_earned += award.points
+        first_order = member.orders == 0
+        if award.points > 0:
+            member.orders += 1  # orders that earned points: the referral pays on the first of them
+        entry = members.new_entry(
+            member,
+            entry_key,
+            "earn",
+            award.points,
+            request.order_id,
+            order.occurred_at,
+            details={
+                "breakdown": award.breakdown_view(),
+                "amount": request.amount,
+                "currency": request.currency,
+                "base": award.base,
+                "eligible_amount": str(award.eligible_amount),
+                **({"channel": request.channel} if request.channel else {}),
+            },
+            buckets=moved,
+        )
+        tiers.upgrade_after_earn(member, program, utcnow())  # after the award: this earn used the old tier
+        entries = [entry]
+        others: list[tuple[Member, int]] = []
+        if pay_referral and first_order and award.points > 0 and member.referred_by:
+            referral = _referral(program, member, order.occurred_at)
+            if referral is not None:
+                entries.append(referral[0])
+                others.append(referral[1])
+        body = {
+            "entry_id": entry.entry_id,
+            "member_id": member.member_id,
+            "order_id": request.order_id,
+            "points": award.points,
+            "breakdown": award.breakdown_view(),
+            "balance": member.available,
+            "tier": members.tier_view(member, program),
+        }
+        return Plan(member, entries, body, others=others)
+
+    return plan
+
+
+def _referral(program: Program, member: Member, when: datetime) -> tuple[LedgerEntry, tuple[Member, int]] | None:
+    """The referrer's bonus for this member's first earning order, written in the same transaction.
+
+    Reading the referrer is a third DynamoDB round trip, paid only on a referred member's first order.
+    """
+    points = program.activities.referral
+    referrer = member_store.load_member(member.referred_by or "")
+    if not points or referrer is None or referrer.status != "active":
+        return None
+    expected = referrer.version
+    key = f"bonus#referral#{member.member_id}"
+    entry = members.grant_bonus(referrer, program, points, key, member.member_id, when)
+    entry.details = {"activity": "referral", "referred_member_id": member.member_id}
+    return entry, (referrer, expected)
+
+
+def earn(program: Program, request: EarnRequest) -> Outcome:
+    """Award an order's points. Key: the order id (one order earns once, for one member)."""
+    order = order_of(program, request, utcnow())
+    plan = _earn_plan(program, request, order, pay_referral=True)
+    return run(request.member_id, order_store.earn_key(request.order_id), earn_hash(request), plan)
+
+
+def preview(program: Program, request: EarnRequest) -> dict[str, Any]:
+    """What `earn` would answer, without `entry_id`, writing nothing (one read)."""
+    order = order_of(program, request, utcnow())
+    member = member_store.load_member(request.member_id)
+    if member is None:
+        raise MemberNotFound(f"no member {request.member_id!r}")
+    decided = _earn_plan(program, request, order, pay_referral=False)(member)
+    return {k: v for k, v in decided.body.items() if k != "entry_id"}
+
+
+# -- refunds -------------------------------------------------------------------------------------
+def refund(program: Program, request: RefundRequest) -> Outcome:
+    """Take back the share of an order's points that the refunds so far cover (cumulative, floored)."""
+    entry_key = order_store.refund_key(request.refund_id)
+    amount = Decimal(request.amount)
+    hash_ = request_hash({"member_id": request.member_id, "order_id": request.order_id, "amount": _money(amount)})
+
+    def plan(member: Member, context: tuple[LedgerEntry | None, OrderRefunds | None]) -> Plan:
+        order, state = context
+        if order is None or order.type != "earn" or order.member_id != member.member_id:
+            raise OrderNotFound(f"no order {request.order_id!r} for member {member.member_id!r}")
+        state = state or OrderRefunds(order_id=request.order_id, member_id=member.member_id)
+        details = order.details
+        taken = earning.reversal(
+            order_amount=Decimal(str(details["amount"])),
+            order_points=order.points,
+            order_base=int(details.get("base", 0)),
+            order_eligible=Decimal(str(details.get("eligible_amount", details["amount"]))),
+            refunded_before=state.refunded,
+            points_before=state.points,
+            base_before=state.base,
+            spend_before=state.spend,
+            refund_amount=amount,
+        )
+        if taken is None:
+            left = Decimal(str(details["amount"])) - state.refunded
+            raise RefundExceedsOrder(f"order {request.order_id!r} has {left} left to refund")
+        month = month_of(order.occurred_at)
+        moved = ledger.debit(member, taken.points, prefer=members.expiry_month_for(program, order.occurred_at))
+        member.lifetime_earned -= taken.points
+        if taken.base and month in member.qualifying:
+            member.qualifying[month] = max(0, member.qualifying[month] - taken.base)
+        if taken.spend and month in member.spend:
+            member.spend[month] = max(Decimal(0), member.spend[month] - taken.spend)
+        now = utcnow()
+        entry = members.new_entry(
+            member,
+            entry_key,
+            "reversal",
+            -taken.points,
+            request.refund_id,
+            now,
+            details={
+                "order_id": request.order_id,
+                "amount": request.amount,
+                "refunded_total": str(taken.refunded_total),
+                "base": -taken.base,
+            },
+            buckets=moved,
+        )
+        expected = state.version
+        after = state.model_copy(
+            update={
+                "refunded": taken.refunded_total,
+                "points": state.points + taken.points,
+                "base": state.base + taken.base,
+                "spend": state.spend + taken.spend,
+                "refunds": state.refunds + 1,
+                "version": state.version + 1,
+            }
+        )
+        body = {
+            "refund_id": request.refund_id,
+            "order_id": request.order_id,
+            "points": -taken.points,
+            "balance": member.available,
+        }
+        return Plan(member, [entry], body, extra=[order_store.put_refunds_op(after, expected)])
+
+    return run_with(
+        lambda: order_store.load_refund(request.member_id, request.refund_id, request.order_id),
+        request.member_id,
+        entry_key,
+        hash_,
+        plan,
+    )
+
+
+# -- activities ----------------------------------------------------------------------------------
+def record_activity(program: Program, request: ActivityRequest) -> Outcome:
+    """A non-purchase activity (review, birthday, ...): its points, within its cap; never qualifying."""
+    activity = program.activities.types.get(request.type)
+    if activity is None:
+        known = ", ".join(sorted(program.activities.types)) or "none"
+        raise ValidationFailed.field("type", f"not an activity of the programme (known: {known})")
+    when = occurred_at(request.occurred_at, utcnow())
+    entry_key = f"activity#{request.member_id}#{request.activity_id}"
+    payload: dict[str, Any] = {"member_id": request.member_id, "type": request.type}
+    if request.occurred_at is not None:
+        payload["occurred_at"] = isoformat(request.occurred_at)
+
+    def plan(member: Member) -> Plan:
+        ensure_active(member)
+        counter = None
+        if activity.cap is not None:
+            counter = earning.activity_counter(request.type, activity.cap.period, when)
+            if member.counters.get(counter, 0) >= activity.cap.count:
+                raise ActivityLimitReached(f"{request.type}: at most {activity.cap.count} per {activity.cap.period}")
+            member.counters[counter] = member.counters.get(counter, 0) + 1
+        entry = members.grant_bonus(member, program, activity.points, entry_key, request.activity_id, when)
+        entry.details = {"activity": request.type}
+        body = {"entry_id": entry.entry_id, "points": activity.points, "balance": member.available}
+        return Plan(member, [entry], body)
+
+    return run(request.member_id, entry_key, request_hash(payload), plan)
