@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -24,7 +25,9 @@ def create_tables(template: Template, client: Any | None = None) -> list[str]:
     client = client or boto3.client("dynamodb")
     names = []
     for spec in template.table_definitions():
-        client.create_table(**spec)
+        # another endpoint (DynamoDB Local, a real account) may already have it
+        with contextlib.suppress(client.exceptions.ResourceInUseException):
+            client.create_table(**spec)
         names.append(spec["TableName"])
     return names
 

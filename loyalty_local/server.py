@@ -36,7 +36,11 @@ class Emulator:
     """
 
     def __init__(self) -> None:
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
         from werkzeug.serving import make_server
 
         app = DomainDispatcherApplication(create_backend_app)
@@ -192,7 +196,8 @@ class LocalStack:
                 for source in fn.sqs_sources:
                     url = self._queue_url(source["Queue"])
                     got = sqs.receive_message(
-                        QueueUrl=url, MaxNumberOfMessages=min(10, int(source.get("BatchSize", 10))),
+                        QueueUrl=url,
+                        MaxNumberOfMessages=min(10, int(source.get("BatchSize", 10))),
                         AttributeNames=["All"],
                     ).get("Messages", [])
                     if not got:
@@ -212,14 +217,11 @@ class LocalStack:
         raise RuntimeError("queues did not drain")
 
     def _queue_url(self, arn_or_url: str) -> str:
-        if arn_or_url.startswith("http"):
-            name = arn_or_url.rsplit("/", 1)[1]
-        else:
-            name = arn_or_url.rsplit(":", 1)[1]
+        name = arn_or_url.rsplit("/" if arn_or_url.startswith("http") else ":", 1)[1]
         return f"{self.emulator.url}/123456789012/{name}"
 
     def _deliver(self, function: str, source: dict[str, Any], messages: list[dict[str, Any]]) -> set[str]:
-        arn = source["Queue"] if not str(source["Queue"]).startswith("http") else source["Queue"]
+        arn = source["Queue"]
         event = {
             "Records": [
                 {
@@ -290,7 +292,11 @@ class LocalStack:
                 else:
                     body = self.rfile.read(length) if length else b""
                     answer = stack.local_route(self.command, self.path, body) or stack.gateway.handle(
-                        self.command, self.path, dict(self.headers.items()), body or None, self.client_address[0]
+                        self.command,
+                        self.path,
+                        dict(self.headers.items()),
+                        body or None,
+                        self.client_address[0],
                     )
                 self.send_response(answer.status)
                 for key, value in answer.headers.items():

@@ -1,0 +1,63 @@
+"""`make run` itself: clear failures, concurrency, the clock seam."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+from tests.support.http import ROOT
+
+
+def run_stack(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "loyalty_local", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_a_taken_port_is_a_clear_error_and_a_non_zero_exit():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_stack("--port", str(port))
+    assert result.returncode == 2
+    assert f"port {port} is taken" in result.stderr
+
+
+def test_a_broken_template_is_a_clear_error(tmp_path):
+    broken = tmp_path / "template.yaml"
+    broken.write_text(
+        (ROOT / "template.yaml").read_text().replace("CodeUri: functions/members/", "CodeUri: functions/gone/")
+    )
+    (tmp_path / "functions").symlink_to(ROOT / "functions")
+    result = run_stack("--template", str(broken), "--port", "0")
+    assert result.returncode == 2
+    assert "MembersFunction" in result.stderr and "does not exist" in result.stderr
+    broken.write_text("Resources: [unclosed")
+    result = run_stack("--template", str(broken), "--port", "0")
+    assert result.returncode == 2 and "not valid YAML" in result.stderr
+
+
+def test_a_bad_programme_file_is_refused_before_start(tmp_path):
+    bad = tmp_path / "p.yaml"
+    bad.write_text("program_id: p\nname: n\ncurrency: usd\ntiers: []\n")
+    result = run_stack("--program", str(bad), "--port", "0")
+    assert result.returncode == 2 and "currency" in result.stderr
+
+
+def test_requests_are_served_concurrently_and_routes_missing_from_the_template_are_missing(api):
+    api.enroll("e2e-conc")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda _: api.get("/v1/members/e2e-conc").status, range(32)))
+    assert statuses == [200] * 32
+    missing = api.get("/v1/not-a-route")
+    assert missing.status == 404 and missing.json["error"]["code"] == "not_found"
+
+
+def test_local_routes_validate_their_input(api):
+    assert api.post("/_local/clock", {"now": "yesterday"}, key=None).status == 422
+    assert api.post("/_local/clock", {}, key=None).status == 422
+    assert api.post("/_local/jobs/no-such-job", {}, key=None).status == 404
+    assert api.get("/_local/events", key=None).status == 200

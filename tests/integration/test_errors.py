@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import logging
+
+from tests.support.aws import api_event, call
+
+
+def test_an_unexpected_error_is_a_500_with_a_request_id_and_no_trace(aws, monkeypatch, capsys):
+    from loyalty.store import members as store
+
+    def explode(member_id: str):
+        raise RuntimeError("boom: botocore said AccessDenied on arn:aws:dynamodb:secret-table")
+
+    monkeypatch.setattr(store, "load_member", explode)
+    status, body, _ = call("MembersFunction", api_event("GetMember", path_params={"member_id": "cust-1"}))
+    assert status == 500
+    assert body["error"]["code"] == "internal_error"
+    assert body["error"]["request_id"] == "sample-GetMember"
+    assert "boom" not in str(body) and "Traceback" not in str(body)
+    logged = capsys.readouterr().out
+    assert "Traceback" in logged and "boom" in logged  # the stack trace is in the log, not the answer
+    logging.getLogger().handlers.clear()
+
+
+def test_scopes_are_enforced_per_route(aws):
+    status, body, _ = call("MembersFunction", api_event("Enroll", scopes="read"))
+    assert status == 403 and body["error"]["code"] == "forbidden"
+    status, body, _ = call("MembersFunction", api_event("GetMember", scopes="earn"))
+    assert status == 403
