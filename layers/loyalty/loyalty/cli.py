@@ -5,6 +5,7 @@
     python -m loyalty.cli keys create --name web-shop --scopes enroll earn read
     python -m loyalty.cli keys list
     python -m loyalty.cli keys revoke <key_id>
+    python -m loyalty.cli reconcile
 
 Keys commands use TABLE_NAME (the stack's `TableName` output) and the usual AWS credentials; for the
 local stack, `--local http://127.0.0.1:<moto port>` (printed by `make run`) points them at the emulator.
@@ -43,14 +44,7 @@ def _program(args: argparse.Namespace) -> int:
 
 
 def _keys(args: argparse.Namespace) -> int:
-    if args.local:
-        os.environ["AWS_ENDPOINT_URL"] = args.local
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
-        os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-        os.environ.setdefault("TABLE_NAME", "LoyaltyTable")
-    if args.table:
-        os.environ["TABLE_NAME"] = args.table
+    _point_at(args)
     from loyalty import auth
 
     if args.action == "create":
@@ -73,6 +67,28 @@ def _keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reconcile(args: argparse.Namespace) -> int:
+    _point_at(args)
+    from loyalty.reconcile import reconcile_all
+
+    report = reconcile_all()
+    for d in report.differences:
+        print(f"DIFF {d.member_id} {d.figure}: member says {d.on_member}, ledger says {d.from_ledger}")
+    print(f"reconciled {report.members} members, {report.entries} entries: {len(report.differences)} differences")
+    return 1 if report.differences else 0
+
+
+def _point_at(args: argparse.Namespace) -> None:
+    if args.local:
+        os.environ["AWS_ENDPOINT_URL"] = args.local
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+        os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+        os.environ.setdefault("TABLE_NAME", "LoyaltyTable")
+    if args.table:
+        os.environ["TABLE_NAME"] = args.table
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m loyalty.cli",
@@ -91,7 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     keys.add_argument("--scopes", nargs="+", default=[])
     keys.add_argument("--table", help="table name (default: TABLE_NAME)")
     keys.add_argument("--local", metavar="URL", help="the local stack's embedded AWS endpoint")
+    audit = sub.add_parser("reconcile", help="recompute every member from the ledger; exit 1 on a difference")
+    audit.add_argument("--table", help="table name (default: TABLE_NAME)")
+    audit.add_argument("--local", metavar="URL", help="the local stack's embedded AWS endpoint")
     args = parser.parse_args(argv)
+    if args.command == "reconcile":
+        return _reconcile(args)
     if args.command == "program":
         if args.action == "push" and not args.parameter:
             parser.error("push needs --parameter")

@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import zlib
+from collections.abc import Iterator
 from typing import Any
 
 from loyalty.errors import ValidationFailed
@@ -274,3 +275,22 @@ def revoke_api_key(key_hash: str, revoked_at: str) -> bool:
             return False
         raise
     return True
+
+
+def scan_members(segments: int = 4) -> Iterator[Member]:
+    """Every member, by parallel-scan segments walked in turn (operator tools only, never a request path)."""
+    for segment in range(segments):
+        kwargs: dict[str, Any] = {
+            "TableName": table_name(),
+            "Segment": segment,
+            "TotalSegments": segments,
+            "FilterExpression": "SK = :member",
+            "ExpressionAttributeValues": {":member": {"S": "MEMBER"}},
+        }
+        while True:
+            answer = client().scan(**kwargs)
+            for item in answer.get("Items", []):
+                yield member_from_item(from_item(item))
+            if "LastEvaluatedKey" not in answer:
+                break
+            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
