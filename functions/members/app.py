@@ -8,8 +8,8 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from loyalty import http, members
-from loyalty.contract import AdjustmentRequest, EnrollRequest, Id
+from loyalty import http, members, tier_grants
+from loyalty.contract import AdjustmentRequest, EnrollRequest, Id, SubscriptionRequest, TierOverrideRequest
 from loyalty.observability import logger, tracer
 from loyalty.program import current_program
 
@@ -44,6 +44,25 @@ def adjust(member_id: Annotated[Id, Path()], body: AdjustmentRequest) -> Respons
     http.require(app, "admin")
     outcome = members.adjust(current_program(), member_id, body.adjustment_id, body.points, body.reason)
     return http.outcome_response(outcome)
+
+
+@app.post(
+    "/v1/members/<member_id>/subscriptions",
+    tags=["members"],
+    summary="Grant a paid tier for some months (idempotent per subscription_id)",
+)
+def subscribe(member_id: Annotated[Id, Path()], body: SubscriptionRequest) -> Response[Any]:
+    http.require(app, "admin")
+    outcome = tier_grants.subscribe(current_program(), member_id, body.subscription_id, body.tier_id, body.months)
+    return http.outcome_response(outcome)
+
+
+@app.post("/v1/members/<member_id>/tier", tags=["members"], summary="Set a manual tier (admin override)")
+def override_tier(member_id: Annotated[Id, Path()], body: TierOverrideRequest) -> Response[Any]:
+    http.require(app, "admin")
+    actor = (app.current_event.request_context.authorizer.raw_event or {}).get("key_id")
+    view = tier_grants.override(current_program(), member_id, body.tier_id, body.reason, body.until, actor)
+    return http.json_response(200, view)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

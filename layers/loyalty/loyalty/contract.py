@@ -42,6 +42,22 @@ class AdjustmentRequest(Request):
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
+class SubscriptionRequest(Request):
+    """A paid tier for `months` months from now (or from the end of the same tier's running subscription)."""
+
+    subscription_id: Id
+    tier_id: Id
+    months: Annotated[StrictInt, Field(ge=1, le=120, examples=[12])]
+
+
+class TierOverrideRequest(Request):
+    """A manual tier, kept by the monthly evaluation until `until` (a date after today), or for ever."""
+
+    tier_id: Id
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    until: date | None = None
+
+
 # -- earn ----------------------------------------------------------------------------------------
 Label = Annotated[str, Field(min_length=1, max_length=128)]
 

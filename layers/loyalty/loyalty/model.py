@@ -61,6 +61,10 @@ class Member(BaseModel):
     manual_until: datetime | None = None
     tier_period: str | None = None  # the last evaluation period applied (YYYY-MM)
     expiry_period: str | None = None  # the last expiry period applied (YYYY-MM)
+    # The last tier change made by the monthly evaluation, a subscription or an override, for the
+    # TierChanged event read off the table stream: {"from", "to", "reason", "as_of", "source"}.
+    tier_change: dict[str, str] | None = None
+    tier_run: str | None = None  # the evaluation run that made `tier_change` (a retried chunk recounts it)
 
 
 class LedgerEntry(BaseModel):

@@ -1,0 +1,133 @@
+"""The monthly expiry run: on the 1st of month N, points that expired at the end of N−1 and earlier go.
+
+Members are found through the sparse `expiry` index, never a scan: one message per shard, a Query of
+`EXPSK < <N+1>` (earliest expiring month ≤ N). For a member whose earliest month is ≤ N−1 the run
+writes one `expire` ledger entry (key `expire#<member_id>#<N>`: once per member per period), takes
+the points out of the balance and adds them to `lifetime_expired`. A member with points that expire at
+the end of N (found in the same Query, or left with such points after the expiry) gets a warning item
+`WARN#<member_id>#<N>`, once, from which PointsExpiringSoon is published (the stream, not this job).
+
+Shards: the index is written under 16 partition keys (crc32 of the member id) so one month's members
+are not all on one index partition (a hot key) and 16 workers walk them in parallel. 16 shards × ~1,000
+writes/s per partition is far above a monthly run's needs; more shards only add empty Queries.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from loyalty import jobs, ledger
+from loyalty.clock import utcnow
+from loyalty.config import settings
+from loyalty.errors import MemberNotFound
+from loyalty.members import new_entry
+from loyalty.model import LedgerEntry, Member
+from loyalty.months import add_months
+from loyalty.operations import Plan, request_hash, run_with
+from loyalty.program import Program
+from loyalty.store import expiry as store
+
+
+class _NothingToExpire(Exception):
+    """The member has nothing dated N−1 or earlier (any more): at most a warning to give."""
+
+    def __init__(self, member: Member, warned: bool) -> None:
+        super().__init__("nothing to expire")
+        self.member = member
+        self.warned = warned
+
+
+def _month_start(month: str) -> datetime:
+    return datetime(int(month[:4]), int(month[5:7]), 1, tzinfo=UTC)
+
+
+def _warning(member: Member, run: jobs.Run) -> dict[str, Any] | None:
+    """The warning item for points expiring at the end of the run's month, if the member has any."""
+    points = member.buckets.get(run.period, 0)
+    if points <= 0:
+        return None
+    return store.warning_item(
+        member.member_id,
+        run.period,
+        {
+            "month": run.period,
+            "points": points,
+            "as_of": run.as_of.isoformat(),
+            "run_id": run.run_id,
+            "recorded_at": utcnow().isoformat(),
+        },
+    )
+
+
+def expire_member(program: Program, run: jobs.Run, member_id: str, item: dict[str, Any] | None) -> jobs.Counts:
+    """Expire one member's points for the run (idempotent per member and period). Returns its counts."""
+    entry_key = f"expire#{member_id}#{run.period}"
+    hash_ = request_hash({"member_id": member_id, "period": run.period})
+    last = add_months(run.period, -1)
+
+    def load() -> tuple[Member | None, LedgerEntry | None, bool]:
+        return store.load_for_expiry(member_id, entry_key, run.period)
+
+    def plan(member: Member, warned: bool) -> Plan:
+        gone = ledger.expire_through(member, last)
+        if not gone:
+            raise _NothingToExpire(member, warned)
+        points = sum(gone.values())
+        member.lifetime_expired += points
+        member.expiry_period = run.period
+        entry = new_entry(
+            member,
+            entry_key,
+            "expire",
+            -points,
+            f"expiry:{run.period}",
+            _month_start(run.period),  # the points expired at the end of the month before
+            details={"months": gone},
+            buckets=gone,
+        )
+        warning = None if warned else _warning(member, run)
+        body = {
+            "member_id": member_id,
+            "period": run.period,
+            "points": points,
+            "run_id": run.run_id,
+            "warned": warning is not None,
+        }
+        return Plan(member, [entry], body, extra=[store.put_warning_op(warning)] if warning else [])
+
+    try:
+        outcome = run_with(load, member_id, entry_key, hash_, plan)
+    except MemberNotFound:
+        return {}
+    except _NothingToExpire as nothing:
+        warning = None if nothing.warned else _warning(nothing.member, run)
+        return {"members_warned": 1} if warning and store.put_warning(warning) else {}
+    body = json.loads(outcome.body)
+    if outcome.replayed and body.get("run_id") != run.run_id:
+        return {}  # expired by an earlier run of this period: nothing changes, nothing counts
+    return {"members_affected": 1, "points_expired": int(body["points"]), "members_warned": int(body["warned"])}
+
+
+def _fetch(run: jobs.Run, chunk: str, cursor: dict[str, Any] | None, limit: int) -> jobs.Page:
+    shard = int(chunk.removeprefix("shard-"))
+    ids, next_cursor = store.expiring_page(shard, add_months(run.period, 1), limit, cursor)
+    return jobs.Page([(m, None) for m in ids], next_cursor)
+
+
+def _chunks(program: Program, run: jobs.Run) -> list[str]:
+    if program.expiry.policy == "never":
+        return []
+    return [f"shard-{i:02d}" for i in range(store.EXPIRY_SHARDS)]
+
+
+JOB = jobs.Job(
+    name="expiry",
+    counters=("members_affected", "points_expired"),
+    queue_url=lambda: settings().expiry_queue_url,
+    chunks=_chunks,
+    fetch=_fetch,
+    process=expire_member,
+    page_size=100,
+)

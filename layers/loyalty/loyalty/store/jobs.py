@@ -1,0 +1,156 @@
+"""Job bookkeeping in the table and the jobs' SQS work queues.
+
+Keys (one partition per run, so the summary is one Query):
+- `JOB#<job>#<period>#<run_id>` / `RUN`: the run (as_of, chunks, started_at).
+- `JOB#<job>#<period>#<run_id>` / `PAGE#<chunk>#<cursor digest>`: one page of one chunk. Written
+  first with the member ids the page holds and the cursor after it (so a retried message processes the
+  same members, even when the index moved under it), then marked `done` with the page's counts.
+- `JOB#<job>#<period>#<run_id>` / `MEMBER#<member_id>`: the counts of a member retried on its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from loyalty.store.core import client, from_item, key, query, table_name, to_item
+
+SEND_BATCH = 10  # SendMessageBatch takes at most 10 entries
+
+
+def run_pk(job: str, period: str, run_id: str) -> str:
+    return f"JOB#{job}#{period}#{run_id}"
+
+
+def cursor_digest(cursor: dict[str, Any] | None) -> str:
+    if cursor is None:
+        return "start"
+    return hashlib.sha256(json.dumps(cursor, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def put_run(pk: str, record: dict[str, Any]) -> None:
+    client().put_item(
+        TableName=table_name(),
+        Item=to_item({"PK": pk, "SK": "RUN", "kind": "job_run", **record}),
+        ConditionExpression="attribute_not_exists(PK)",
+    )
+
+
+@dataclass
+class FrozenPage:
+    member_ids: list[str]
+    next_cursor: dict[str, Any] | None
+    done: bool
+    fresh: bool  # True: this call froze it; False: an earlier delivery had
+
+
+def freeze_page(
+    pk: str, chunk: str, cursor: dict[str, Any] | None, member_ids: list[str], next_cursor: dict[str, Any] | None
+) -> FrozenPage:
+    """Record which members the page starting at `cursor` holds, unless an earlier delivery did.
+
+    One round trip either way: a failed condition returns the page an earlier delivery froze.
+    """
+    from botocore.exceptions import ClientError
+
+    sk = f"PAGE#{chunk}#{cursor_digest(cursor)}"
+    item: dict[str, Any] = {
+        "PK": pk,
+        "SK": sk,
+        "kind": "job_page",
+        "chunk": chunk,
+        "member_ids": member_ids,
+        "next_cursor": json.dumps(next_cursor) if next_cursor is not None else None,
+    }
+    try:
+        client().put_item(
+            TableName=table_name(),
+            Item=to_item(item),
+            ConditionExpression="attribute_not_exists(PK)",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        returned: dict[str, Any] = exc.response.get("Item") or {}  # type: ignore[assignment]
+        old = from_item(returned) if returned else _get(pk, sk)
+        stored_next = old.get("next_cursor")
+        return FrozenPage(
+            member_ids=list(old.get("member_ids") or []),
+            next_cursor=json.loads(stored_next) if stored_next else None,
+            done=bool(old.get("done")),
+            fresh=False,
+        )
+    return FrozenPage(member_ids, next_cursor, done=False, fresh=True)
+
+
+def _get(pk: str, sk: str) -> dict[str, Any]:
+    answer = client().get_item(TableName=table_name(), Key=key(pk, sk), ConsistentRead=True)
+    return from_item(answer.get("Item") or {})
+
+
+def complete_page(pk: str, chunk: str, cursor: dict[str, Any] | None, counts: dict[str, int]) -> bool:
+    """Mark the page done with its counts. False: another delivery of the same page already counted it."""
+    return _count_once(pk, f"PAGE#{chunk}#{cursor_digest(cursor)}", counts, must_exist=True)
+
+
+def record_member(pk: str, member_id: str, counts: dict[str, int]) -> bool:
+    """Counts of a member retried on its own, at most once per run."""
+    return _count_once(pk, f"MEMBER#{member_id}", counts, must_exist=False)
+
+
+def _count_once(pk: str, sk: str, counts: dict[str, int], *, must_exist: bool) -> bool:
+    from botocore.exceptions import ClientError
+
+    condition = "attribute_not_exists(done)" + (" AND attribute_exists(PK)" if must_exist else "")
+    try:
+        client().update_item(
+            TableName=table_name(),
+            Key=key(pk, sk),
+            UpdateExpression="SET done = :t, kind = if_not_exists(kind, :k), counts = :c",
+            ConditionExpression=condition,
+            ExpressionAttributeValues=to_item({":t": True, ":k": "job_member", ":c": counts}),
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def run_items(pk: str) -> list[dict[str, Any]]:
+    """Every item of a run (the run, its pages, its retried members), for the summary."""
+    out: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": "PK = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": pk}},
+        "ConsistentRead": True,
+    }
+    while True:
+        answer = query(**kwargs)
+        out.extend(from_item(i) for i in answer.get("Items", []))
+        if "LastEvaluatedKey" not in answer:
+            return out
+        kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+
+# -- SQS ----------------------------------------------------------------------------------------
+def send_messages(queue_url: str, bodies: list[dict[str, Any]]) -> None:
+    """SendMessageBatch in tens; entries SQS refuses are sent again, then the error surfaces."""
+    sqs = client("sqs")
+    for start in range(0, len(bodies), SEND_BATCH):
+        pending = {
+            str(i): json.dumps(b, separators=(",", ":")) for i, b in enumerate(bodies[start : start + SEND_BATCH])
+        }
+        for _ in range(3):
+            answer = sqs.send_message_batch(
+                QueueUrl=queue_url,
+                Entries=[{"Id": i, "MessageBody": body} for i, body in pending.items()],
+            )
+            pending = {f["Id"]: pending[f["Id"]] for f in answer.get("Failed", [])}
+            if not pending:
+                break
+        if pending:
+            raise RuntimeError(f"SQS refused {len(pending)} job messages")

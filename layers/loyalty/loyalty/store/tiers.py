@@ -1,0 +1,104 @@
+"""Tier items: the evaluation's member walk and write, subscriptions (paid tiers) and override audits.
+
+Keys:
+- `SUBSCRIPTION#<member_id>#<subscription_id>` / `SUBSCRIPTION`: a paid tier granted; the idempotency
+  record of `POST /v1/members/{id}/subscriptions` (request hash and first answer, replayed).
+- `TIERAUDIT#<member_id>` / `<recorded_at>#<request id>`: a manual tier override and its reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loyalty.model import Member
+from loyalty.store.core import ConditionFailed, batch_get, client, key, table_name, to_item, transact
+from loyalty.store.members import VersionConflict, member_from_item, member_pk, member_to_item, put_member_op
+
+
+def scan_members(
+    segment: int, total_segments: int, limit: int, cursor: dict[str, Any] | None
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """One page of one parallel Scan segment, member items only (`Limit` counts items read)."""
+    from loyalty.store.core import from_item
+
+    kwargs: dict[str, Any] = {
+        "TableName": table_name(),
+        "Segment": segment,
+        "TotalSegments": total_segments,
+        "Limit": limit,
+        "FilterExpression": "kind = :member",
+        "ExpressionAttributeValues": {":member": {"S": "member"}},
+    }
+    if cursor:
+        kwargs["ExclusiveStartKey"] = cursor
+    answer = client().scan(**kwargs)
+    return [from_item(i) for i in answer.get("Items", [])], answer.get("LastEvaluatedKey")
+
+
+def put_member(member: Member, expected_version: int) -> None:
+    """A member write that is not a ledger operation (a tier change), at the version read."""
+    from botocore.exceptions import ClientError
+
+    try:
+        client().put_item(
+            TableName=table_name(),
+            Item=to_item(member_to_item(member)),
+            ConditionExpression="#v = :v",
+            ExpressionAttributeNames={"#v": "version"},
+            ExpressionAttributeValues={":v": {"N": str(expected_version)}},
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            raise VersionConflict() from None
+        raise
+
+
+# -- subscriptions and overrides -----------------------------------------------------------------
+def subscription_pk(member_id: str, subscription_id: str) -> str:
+    return f"SUBSCRIPTION#{member_id}#{subscription_id}"
+
+
+def load_member_and_subscription(member_id: str, subscription_id: str) -> tuple[Member | None, dict[str, Any] | None]:
+    """One round trip: the member and, if it exists, the subscription record."""
+    member: Member | None = None
+    record: dict[str, Any] | None = None
+    pk = subscription_pk(member_id, subscription_id)
+    for item in batch_get([key(member_pk(member_id), "MEMBER"), key(pk, "SUBSCRIPTION")]):
+        if item["SK"] == "MEMBER":
+            member = member_from_item(item)
+        else:
+            record = item
+    return member, record
+
+
+class RecordExists(Exception):
+    pass
+
+
+def commit_with_record(member: Member, expected_version: int, record: dict[str, Any]) -> None:
+    """One transaction: the member at its version and a new record (subscription or audit item).
+
+    Raises RecordExists when the record is there already, VersionConflict when the member moved.
+    """
+    ops = [
+        {
+            "Put": {
+                "TableName": table_name(),
+                "Item": to_item(record),
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        },
+        put_member_op(member, expected_version),
+    ]
+    try:
+        transact(ops)
+    except ConditionFailed as failed:
+        raise (RecordExists() if failed.index == 0 else VersionConflict()) from None
+
+
+def subscription_item(member_id: str, subscription_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    return {"PK": subscription_pk(member_id, subscription_id), "SK": "SUBSCRIPTION", "kind": "subscription", **fields}
+
+
+def audit_item(member_id: str, sort_key: str, fields: dict[str, Any]) -> dict[str, Any]:
+    return {"PK": f"TIERAUDIT#{member_id}", "SK": sort_key, "kind": "tier_audit", **fields}

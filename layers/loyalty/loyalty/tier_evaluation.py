@@ -1,0 +1,173 @@
+"""The monthly tier evaluation: downgrades happen only here; upgrades the earn missed are caught here.
+
+The run on the 1st of month N (period N) measures the qualifying value over months N−12 … N−1.
+Rules, in order:
+- a manual tier (source `manual`) is kept until `manual_until` (for ever when unset); when it ends the
+  member goes to the tier they qualify for (with the paid floor below);
+- a paid tier (source `paid`) whose subscription has ended falls to the tier the member qualifies for;
+- an upgrade when the value reaches a higher tier;
+- a downgrade when the value is below the current tier's threshold, unless the tier was reached less
+  than `retain_months` ago: `one_down` goes one tier down, `to_qualified` to the highest qualified;
+- never below a paid tier while `paid_until` is after as_of (the member then shows source `paid`).
+
+Only a member whose tier changes is written: at the version read, with `tier_period` = N, so a re-run,
+a retried message or an overlapping run changes nothing twice. The change is left on the member
+(`tier_change`) for the TierChanged event published from the table stream.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from loyalty import jobs, tiers
+from loyalty.config import settings
+from loyalty.errors import Contention
+from loyalty.model import Member, TierSource
+from loyalty.months import add_months
+from loyalty.program import Program, Tier
+from loyalty.store import members as member_store
+from loyalty.store import tiers as store
+
+# Parallel Scan segments, one message each: a segment of 1M members is ~60k pages of reads, walked by
+# continuation messages; 16 keeps a month's run to minutes without a burst on the table.
+TOTAL_SEGMENTS = 16
+MAX_ATTEMPTS = 10
+
+
+@dataclass(frozen=True)
+class TierChange:
+    before: str
+    after: str
+    reason: str  # upgrade, downgrade, subscription_ended, override_ended
+    source: TierSource
+
+
+def start_of(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def add_months_to(when: datetime, months: int) -> datetime:
+    month = add_months(f"{when.year:04d}-{when.month:02d}", months)
+    year, mon = int(month[:4]), int(month[5:7])
+    # the 31st of a shorter month is its last day
+    return when.replace(year=year, month=mon, day=min(when.day, calendar.monthrange(year, mon)[1]))
+
+
+def _retained(member: Member, program: Program, as_of: datetime) -> bool:
+    months = program.qualification.retain_months
+    reached = member.tier_reached_at or member.tier_since
+    return months > 0 and as_of < add_months_to(reached, months)
+
+
+def _one_down(program: Program, current: Tier) -> Tier:
+    below = [t for t in program.qualifying_tiers() if t.threshold < current.threshold]
+    return below[-1] if below else program.base_tier
+
+
+def evaluate_tier(member: Member, program: Program, period: str, as_of: date) -> TierChange | None:
+    """What the evaluation of `period` does to `member` (None: nothing). Pure."""
+    if member.tier_period == period:
+        return None
+    now = start_of(as_of)
+    rank = program.tier_rank
+    current = program.tier(member.tier_id)
+    value = tiers.qualifying_value(member, program, add_months(period, -1))
+    qualified = tiers.highest_qualified(program, value)
+    paid_active = member.paid_tier is not None and member.paid_until is not None and member.paid_until > now
+    paid = program.tier(member.paid_tier) if paid_active and member.paid_tier else None
+
+    target, reason = current, ""
+    if member.tier_source == "manual":
+        if member.manual_until is None or member.manual_until > now:
+            return None
+        target, reason = qualified, "override_ended"
+    elif member.tier_source == "paid" and paid is None:
+        target, reason = qualified, "subscription_ended"
+    elif rank(qualified.id) > rank(current.id):
+        target, reason = qualified, "upgrade"
+    elif value < current.threshold and not _retained(member, program, now):
+        policy = program.qualification.downgrade
+        target = _one_down(program, current) if policy == "one_down" else qualified
+        reason = "downgrade"
+
+    source: TierSource = "qualified"
+    if paid is not None and rank(paid.id) >= rank(target.id):
+        target, source = paid, "paid"
+        reason = reason or "subscription"
+    if target.id == current.id and source == member.tier_source:
+        return None
+    return TierChange(current.id, target.id, reason or "evaluation", source)
+
+
+def apply_change(member: Member, change: TierChange, period: str, as_of: date, run_id: str) -> None:
+    now = start_of(as_of)
+    if change.after != member.tier_id:
+        member.tier_since = now
+    if change.source == "qualified":
+        member.tier_reached_at = now
+    if member.tier_source == "manual":
+        member.manual_until = None
+    member.tier_id = change.after
+    member.tier_source = change.source
+    member.tier_reason = change.reason
+    member.tier_period = period
+    member.tier_run = run_id
+    member.tier_change = {
+        "from": change.before,
+        "to": change.after,
+        "reason": change.reason,
+        "as_of": as_of.isoformat(),
+        "source": change.source,
+    }
+    member.version += 1
+
+
+def _counts(program: Program, before: str, after: str) -> jobs.Counts:
+    moved = program.tier_rank(after) - program.tier_rank(before)
+    outcome = "upgraded" if moved > 0 else "downgraded" if moved < 0 else "unchanged"
+    return {"members_evaluated": 1, outcome: 1}
+
+
+def evaluate_member(program: Program, run: jobs.Run, member_id: str, item: dict[str, Any] | None) -> jobs.Counts:
+    """Evaluate one member for the run; write only a change. Returns the member's counts."""
+    member = member_store.member_from_item(item) if item else member_store.load_member(member_id)
+    for _ in range(MAX_ATTEMPTS):
+        if member is None:
+            return {}
+        if member.tier_period == run.period:
+            # Changed for this period already: by this very run (a retried page), it counts again as what
+            # it was; by an earlier or overlapping run, it is unchanged now.
+            if member.tier_run == run.run_id and member.tier_change:
+                return _counts(program, member.tier_change["from"], member.tier_change["to"])
+            return {"members_evaluated": 1, "unchanged": 1}
+        change = evaluate_tier(member, program, run.period, run.as_of)
+        if change is None:
+            return {"members_evaluated": 1, "unchanged": 1}
+        expected = member.version
+        apply_change(member, change, run.period, run.as_of, run.run_id)
+        try:
+            store.put_member(member, expected)
+        except member_store.VersionConflict:
+            member = member_store.load_member(member_id)  # someone wrote it since the read: decide again
+            continue
+        return _counts(program, change.before, change.after)
+    raise Contention(f"member {member_id!r} kept changing during the evaluation")
+
+
+def _fetch(run: jobs.Run, chunk: str, cursor: dict[str, Any] | None, limit: int) -> jobs.Page:
+    segment = int(chunk.removeprefix("segment-"))
+    items, next_cursor = store.scan_members(segment, TOTAL_SEGMENTS, limit, cursor)
+    return jobs.Page([(str(i["PK"]).removeprefix("MEMBER#"), i) for i in items], next_cursor)
+
+
+JOB = jobs.Job(
+    name="tier-evaluation",
+    counters=("members_evaluated", "upgraded", "downgraded", "unchanged"),
+    queue_url=lambda: settings().tier_queue_url,
+    chunks=lambda program, run: [f"segment-{i:02d}" for i in range(TOTAL_SEGMENTS)],
+    fetch=_fetch,
+    process=evaluate_member,
+)

@@ -1,0 +1,209 @@
+"""Job-test plumbing: members written straight to the table, and a job run with its SQS queue drained
+by hand, as Lambda's event source mapping would (partial batch failures honoured, redrive after 3)."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from loyalty.model import Member
+from loyalty.store import core
+from loyalty.store.members import member_to_item
+
+from loyalty_local.runtime import FunctionPool
+from tests.support.aws import TEMPLATE, invoke, load_event
+
+JOBS = {
+    # job: (orchestrator, schedule event, worker, work queue, dead-letter queue)
+    "tier-evaluation": (
+        "TierEvaluationFunction",
+        "MonthlyTierEvaluation",
+        "TierWorkerFunction",
+        "TierWorkQueue",
+        "TierDeadLetterQueue",
+    ),
+    "expiry": ("ExpiryFunction", "MonthlyExpiry", "ExpiryWorkerFunction", "ExpiryWorkQueue", "ExpiryDeadLetterQueue"),
+}
+ENROLLED = datetime(2025, 1, 10, tzinfo=UTC)
+
+
+def member(member_id: str, **fields: Any) -> Member:
+    """A member as the ledger would have made it: `buckets` give `available` and `lifetime_earned`."""
+    buckets = fields.pop("buckets", {})
+    points = sum(buckets.values())
+    base: dict[str, Any] = {
+        "member_id": member_id,
+        "channel": "web",
+        "enrolled_at": ENROLLED,
+        "tier_id": "red",
+        "tier_since": ENROLLED,
+        "tier_reached_at": ENROLLED,
+        "buckets": buckets,
+        "available": points,
+        "lifetime_earned": points,
+        "version": 1,
+    }
+    return Member(**{**base, **fields})
+
+
+def write_members(members: list[Member]) -> None:
+    """BatchWriteItem, 25 at a time (test data only: the product writes members in transactions)."""
+    write_items([member_to_item(m) for m in members])
+
+
+def write_items(items: list[dict[str, Any]]) -> None:
+    client = core.client()
+    for start in range(0, len(items), 25):
+        request = {core.table_name(): [{"PutRequest": {"Item": core.to_item(i)}} for i in items[start : start + 25]]}
+        while request:
+            request = client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+
+
+def queue_url(logical_id: str) -> str:
+    import boto3
+
+    return str(boto3.client("sqs").get_queue_url(QueueName=TEMPLATE.physical_name(logical_id))["QueueUrl"])
+
+
+def start(job: str, as_of: str | None = None) -> Any:
+    orchestrator, schedule, *_ = JOBS[job]
+    event = copy.deepcopy(load_event(schedule))
+    if as_of:
+        event["as_of"] = as_of
+    return invoke(orchestrator, event)
+
+
+def drain(job: str, *, batch_size: int = 2, context: Any = None, max_rounds: int = 10_000) -> int:
+    """Deliver the job's work queue to its worker until it is empty. Returns messages delivered."""
+    import boto3
+
+    _, _, worker, queue, _ = JOBS[job]
+    sqs = boto3.client("sqs")
+    url = queue_url(queue)
+    delivered = 0
+    for _ in range(max_rounds):
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=batch_size, AttributeNames=["All"]).get(
+            "Messages", []
+        )
+        if not got:
+            return delivered
+        delivered += len(got)
+        failed = deliver(worker, got, context)
+        for message in got:
+            if message["MessageId"] in failed:
+                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+            else:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    raise AssertionError("the work queue did not drain")
+
+
+def sqs_event(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": {},
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:queue",
+                "awsRegion": "us-east-1",
+            }
+            for m in messages
+        ]
+    }
+
+
+def deliver(worker: str, messages: list[dict[str, Any]], context: Any = None) -> set[str]:
+    """Invoke the worker with an SQS event (and `context`, if given); the ids of the messages that failed."""
+    event = sqs_event(messages)
+    try:
+        result = invoke(worker, event) if context is None else _handler(worker)(event, context)
+    except Exception:  # the whole invocation failed (Powertools raises when every record failed)
+        return {m["MessageId"] for m in messages}
+    return {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures") or []}
+
+
+@functools.cache
+def _handler(function: str) -> Any:
+    fn = TEMPLATE.functions()[function]
+    return getattr(FunctionPool(fn).load_module(), fn.attribute)
+
+
+def run(job: str, as_of: str | None = None, **drain_options: Any) -> dict[str, Any]:
+    """The job as the local stack runs it: start, drain, summary."""
+    orchestrator = JOBS[job][0]
+    started = start(job, as_of)
+    drain(job, **drain_options)
+    summary: dict[str, Any] = invoke(orchestrator, {"job": job, "summary_of": started})
+    return summary
+
+
+def dead_letters(job: str) -> list[dict[str, Any]]:
+    import boto3
+
+    sqs = boto3.client("sqs")
+    url = queue_url(JOBS[job][4])
+    out: list[dict[str, Any]] = []
+    while True:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not got:
+            return out
+        out.extend(json.loads(m["Body"]) for m in got)
+        for m in got:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def count_reads_and_writes() -> tuple[dict[str, int], Any]:
+    """Items read (Scan/Query Count and ScannedCount, BatchGet/Get items) and writes, via botocore hooks."""
+    counts = {"scanned": 0, "returned": 0, "queries": 0, "scans": 0, "got": 0, "member_writes": 0, "job_writes": 0}
+    counts.update(entry_writes=0, other_writes=0, transactions=0)
+
+    def after(http_response: Any = None, parsed: Any = None, model: Any = None, **_: Any) -> None:
+        if model is None or not isinstance(parsed, dict):
+            return
+        if model.name in ("Scan", "Query"):
+            counts["scans" if model.name == "Scan" else "queries"] += 1
+            counts["scanned"] += int(parsed.get("ScannedCount", 0))
+            counts["returned"] += int(parsed.get("Count", 0))
+        elif model.name == "BatchGetItem":
+            counts["got"] += sum(len(v) for v in parsed.get("Responses", {}).values())
+        elif model.name == "GetItem" and parsed.get("Item"):
+            counts["got"] += 1
+
+    def before(params: Any = None, model: Any = None, **_: Any) -> None:
+        if model is None:
+            return
+        if model.name in ("PutItem", "UpdateItem"):
+            _count_write(counts, (params.get("Item") or params.get("Key") or {}).get("PK", {}).get("S", ""))
+        elif model.name == "TransactWriteItems":
+            counts["transactions"] += 1
+            for op in params.get("TransactItems", []):
+                body = next(iter(op.values()))
+                _count_write(counts, (body.get("Item") or body.get("Key") or {}).get("PK", {}).get("S", ""))
+
+    events = core.client().meta.events
+    events.register("before-call.dynamodb", before)
+    events.register("after-call.dynamodb", after)
+
+    def stop() -> None:
+        events.unregister("before-call.dynamodb", before)
+        events.unregister("after-call.dynamodb", after)
+
+    return counts, stop
+
+
+def _count_write(counts: dict[str, int], pk: str) -> None:
+    if pk.startswith("MEMBER#"):
+        counts["member_writes"] += 1
+    elif pk.startswith("JOB#"):
+        counts["job_writes"] += 1
+    elif pk.startswith("ENTRY#"):
+        counts["entry_writes"] += 1
+    else:
+        counts["other_writes"] += 1
