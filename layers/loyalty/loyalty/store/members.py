@@ -7,6 +7,7 @@ import binascii
 import json
 import zlib
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 from loyalty.errors import ValidationFailed
@@ -86,8 +87,20 @@ def entry_to_item(entry: LedgerEntry) -> dict[str, Any]:
     return item
 
 
+def _plain(value: Any) -> Any:
+    """DynamoDB gives numbers back as Decimal: whole ones become int, the rest decimal strings."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else str(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
 def entry_from_item(item: dict[str, Any]) -> LedgerEntry:
-    return LedgerEntry.model_validate(item)
+    details = item.get("details")
+    return LedgerEntry.model_validate({**item, "details": _plain(details)} if details else item)
 
 
 def load_member(member_id: str) -> Member | None:
