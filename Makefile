@@ -44,6 +44,11 @@ e2e: $(STAMP)
 keys: $(STAMP)
 	$(BIN)/python -m loyalty.cli keys $(ARGS)
 
+## soak: the slow evidence (many more model-based runs and steps); prints its figures
+soak: $(STAMP)
+	MODEL_EXAMPLES=$${MODEL_EXAMPLES:-150} MODEL_STEPS=$${MODEL_STEPS:-60} \
+		$(BIN)/python -m pytest -s -p no:cacheprovider tests/integration/test_model.py tests/integration/test_faults.py
+
 build:
 	sam build
 
