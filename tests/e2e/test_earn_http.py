@@ -76,3 +76,14 @@ def test_validation_errors_have_the_contract_shape(api):
     assert len(api.get(f"/v1/members/{member_id}/ledger").json["entries"]) == 1
     answer = api.post("/v1/activities", {"member_id": member_id, "activity_id": "a", "type": "selfie"})
     assert answer.status == 422 and answer.json["error"]["details"][0]["field"] == "type"
+
+
+def test_the_pending_activation_job_runs_on_the_local_stack(api):
+    answer = api.post("/_local/jobs/pending-activation", {"as_of": "2026-01-15"}, key=None)
+    assert answer.status == 200
+    assert answer.json == {
+        "job": "pending-activation",
+        "as_of": "2026-01-15",
+        "members_activated": 0,
+        "points_activated": 0,
+    }

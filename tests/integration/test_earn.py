@@ -6,20 +6,23 @@ import itertools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from importlib import resources
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from loyalty import earn as earn_ops
 from loyalty import ledger
 from loyalty.clock import CLOCK
 from loyalty.contract import ActivityRequest, EarnRequest, RefundRequest
+from loyalty.errors import ValidationFailed
 from loyalty.operations import Outcome
 from loyalty.program import current_program
 from loyalty.store import core
 from loyalty.store import members as member_store
 
-from tests.support.aws import api_event, call, count_calls, headers_of, invoke
+from tests.support.aws import api_event, call, count_calls, headers_of, invoke, mocked_aws
 
 MARCH = datetime(2026, 3, 14, 10, tzinfo=UTC)
 
@@ -437,3 +440,53 @@ def test_any_interleaving_of_replays_leaves_the_same_state(aws, replays):
             assert outcome.status == 200 and outcome.body == first[again].body
         replays = [r for r in replays if r > index]
     assert state(replayed) == _plain_state[0]
+
+
+# -- pending points (a programme with a 14-day return window) --------------------------------------
+@pytest.fixture
+def pending_programme():
+    demo = resources.files("loyalty").joinpath("programs", "demo.yaml").read_text(encoding="utf-8")
+    assert "pending_days: 0" in demo
+    with mocked_aws(demo.replace("pending_days: 0", "pending_days: 14")) as found:
+        yield found
+
+
+def activation(as_of: str) -> dict:
+    return invoke("PendingActivationFunction", {"job": "pending-activation", "as_of": as_of})
+
+
+def test_pending_points_are_not_spendable_until_the_daily_activation(pending_programme):
+    CLOCK.set(MARCH)
+    enroll("cust-1")
+    status, body, _ = earn("cust-1", "o-1", "120.00")
+    assert status == 201 and body["points"] == 120 and body["balance"] == 100
+    view = member("cust-1")
+    assert view["points"]["available"] == 100 and view["points"]["pending"] == 120
+    assert entries("cust-1")[-1]["details"]["available_on"] == "2026-03-28"
+    assert refund("cust-1", "o-1", "r-1", "40.00")[1] == {
+        "refund_id": "r-1",
+        "order_id": "o-1",
+        "points": -40,
+        "balance": 100,
+    }  # taken from the pending points first
+    earn("cust-1", "o-2", "30.00")
+    refund("cust-1", "o-2", "r-2", "30.00")  # a fully refunded pending order leaves nothing to activate
+    assert member("cust-1")["points"]["pending"] == 80
+    assert activation("2026-03-27") == {
+        "job": "pending-activation",
+        "as_of": "2026-03-27",
+        "members_activated": 0,
+        "points_activated": 0,
+    }
+    assert activation("2026-03-28")["points_activated"] == 80
+    assert activation("2026-03-28")["points_activated"] == 0  # a second run changes nothing
+    view = member("cust-1")
+    assert view["points"]["available"] == 180 and view["points"]["pending"] == 0
+    assert view["expiring"] == [{"month": "2027-03", "points": 180}]
+    ledger.check(stored_member("cust-1"))
+    assert activation("2026-03-29")["members_activated"] == 0
+
+
+def test_the_activation_job_refuses_a_bad_as_of(pending_programme):
+    with pytest.raises(ValidationFailed):
+        invoke("PendingActivationFunction", {"job": "pending-activation", "as_of": "yesterday"})

@@ -7,7 +7,7 @@ them to a member and writes the result in one conditional transaction.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,20 +16,22 @@ from loyalty.clock import isoformat, utcnow
 from loyalty.contract import ActivityRequest, EarnRequest, RefundRequest
 from loyalty.errors import (
     ActivityLimitReached,
+    Contention,
     MemberInactive,
     MemberNotFound,
     OrderNotFound,
     RefundExceedsOrder,
     ValidationFailed,
 )
-from loyalty.model import NEVER, LedgerEntry, Member, OrderRefunds
+from loyalty.model import NEVER, LedgerEntry, Member, OrderRefunds, PendingLot
 from loyalty.months import month_of
-from loyalty.operations import Outcome, Plan, request_hash, run, run_with
+from loyalty.operations import Outcome, Plan, backoff, request_hash, run, run_with
 from loyalty.program import Program
 from loyalty.store import members as member_store
 from loyalty.store import orders as order_store
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
+MAX_ATTEMPTS = 30
 
 
 # -- request → domain ----------------------------------------------------------------------------
@@ -101,7 +103,21 @@ def _earn_plan(
         ensure_active(member)
         award = earning.award(program, order, program.tier(member.tier_id))  # the tier before this earn
         month = month_of(order.occurred_at)
-        moved = _credit_purchase(member, program, award.points, order.occurred_at)
+        extra: list[dict[str, Any]] = []
+        available_on = None
+        if program.pending_days and award.points > 0:
+            # inside the return window: pending, not spendable, until the daily activation moves it
+            available_on = (order.occurred_at + timedelta(days=program.pending_days)).date()
+            member.pending += award.points
+            member.pending_lots[request.order_id] = PendingLot(
+                points=award.points,
+                available_on=available_on,
+                expiry_month=members.expiry_month_for(program, order.occurred_at),
+            )
+            extra.append(order_store.put_pending_marker_op(member.member_id, request.order_id, available_on))
+            moved: dict[str, int] = {}
+        else:
+            moved = _credit_purchase(member, program, award.points, order.occurred_at)
         if award.base:
             member.qualifying[month] = member.qualifying.get(month, 0) + award.base
         if award.eligible_amount:
@@ -124,8 +140,10 @@ def _earn_plan(
                 "base": award.base,
                 "eligible_amount": str(award.eligible_amount),
                 **({"channel": request.channel} if request.channel else {}),
+                **({"available_on": available_on.isoformat()} if available_on else {}),
             },
             buckets=moved,
+            pending=available_on is not None,
         )
         tiers.upgrade_after_earn(member, program, utcnow())  # after the award: this earn used the old tier
         entries = [entry]
@@ -144,7 +162,7 @@ def _earn_plan(
             "balance": member.available,
             "tier": members.tier_view(member, program),
         }
-        return Plan(member, entries, body, others=others)
+        return Plan(member, entries, body, others=others, extra=extra)
 
     return plan
 
@@ -210,7 +228,17 @@ def refund(program: Program, request: RefundRequest) -> Outcome:
             left = Decimal(str(details["amount"])) - state.refunded
             raise RefundExceedsOrder(f"order {request.order_id!r} has {left} left to refund")
         month = month_of(order.occurred_at)
-        moved = ledger.debit(member, taken.points, prefer=members.expiry_month_for(program, order.occurred_at))
+        extra: list[dict[str, Any]] = []
+        lot = member.pending_lots.get(request.order_id)
+        from_pending = min(taken.points, lot.points) if lot else 0
+        if lot is not None and from_pending:  # points still pending go first: they were never spendable
+            lot.points -= from_pending
+            member.pending -= from_pending
+            if lot.points == 0:
+                del member.pending_lots[request.order_id]
+                extra.append(order_store.delete_pending_marker_op(member.member_id, request.order_id))
+        prefer = members.expiry_month_for(program, order.occurred_at)
+        moved = ledger.debit(member, taken.points - from_pending, prefer=prefer)
         member.lifetime_earned -= taken.points
         if taken.base and month in member.qualifying:
             member.qualifying[month] = max(0, member.qualifying[month] - taken.base)
@@ -249,7 +277,7 @@ def refund(program: Program, request: RefundRequest) -> Outcome:
             "points": -taken.points,
             "balance": member.available,
         }
-        return Plan(member, [entry], body, extra=[order_store.put_refunds_op(after, expected)])
+        return Plan(member, [entry], body, extra=[order_store.put_refunds_op(after, expected), *extra])
 
     return run_with(
         lambda: order_store.load_refund(request.member_id, request.refund_id, request.order_id),
@@ -287,3 +315,47 @@ def record_activity(program: Program, request: ActivityRequest) -> Outcome:
         return Plan(member, [entry], body)
 
     return run(request.member_id, entry_key, request_hash(payload), plan)
+
+
+# -- pending points ------------------------------------------------------------------------------
+def activate_pending(program: Program, member_id: str, as_of: date) -> int:
+    """Move the member's pending lots due by `as_of` into available points. Returns the points moved.
+
+    Not a ledger entry: the ledger already holds the earn; only its availability changes. Running it
+    again moves nothing (the lots are gone from the member, their markers deleted in the same write).
+    """
+    for attempt in range(MAX_ATTEMPTS):
+        member = member_store.load_member(member_id)
+        if member is None:
+            return 0
+        due = {order_id: lot for order_id, lot in member.pending_lots.items() if lot.available_on <= as_of}
+        if not due:
+            return 0
+        expected = member.version
+        for order_id, lot in sorted(due.items(), key=lambda kv: (kv[1].available_on, kv[0])):
+            del member.pending_lots[order_id]
+            member.pending -= lot.points
+            if program.expiry.policy == "activity_extends":
+                latest = [m for m in member.buckets if m != NEVER]
+                ledger.extend_all(member, max([lot.expiry_month, *latest]))
+            ledger.credit(member, lot.points, lot.expiry_month)
+        member.version += 1
+        markers = [order_store.delete_pending_marker_op(member_id, order_id) for order_id in due]
+        try:
+            member_store.commit([(member, expected)], [], markers)
+        except (member_store.VersionConflict, member_store.WriteConflict):
+            backoff(attempt)
+            continue
+        return sum(lot.points for lot in due.values())
+    raise Contention(f"member {member_id!r} is busy; the next run activates the rest")
+
+
+def activate_due_pending(program: Program, as_of: date) -> dict[str, int]:
+    """The daily job: every member with pending points due by `as_of`."""
+    activated = points = 0
+    for member_id in order_store.members_with_due_pending(as_of):
+        moved = activate_pending(program, member_id, as_of)
+        if moved:
+            activated += 1
+            points += moved
+    return {"members_activated": activated, "points_activated": points}

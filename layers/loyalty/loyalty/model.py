@@ -17,6 +17,14 @@ Channel = Literal["web", "app", "pos", "partner", "import"]
 NEVER = "never"
 
 
+class PendingLot(BaseModel):
+    """An order's points inside the return window (`pending_days`): not spendable before `available_on`."""
+
+    points: int
+    available_on: date
+    expiry_month: str  # the bucket the points go to when they become available
+
+
 class Member(BaseModel):
     """A member and every figure derived from the member's ledger.
 
@@ -50,6 +58,7 @@ class Member(BaseModel):
     spend: dict[str, Decimal] = {}  # calendar month -> eligible spend net of refunds
     counters: dict[str, int] = {}  # "<what>:<period key>" -> uses, for caps and limits
     orders: int = 0  # orders that earned, for the referral bonus
+    pending_lots: dict[str, PendingLot] = {}  # order id -> its pending points (sum: `pending`)
 
     tier_id: str
     tier_since: datetime

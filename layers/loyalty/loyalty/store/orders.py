@@ -1,18 +1,27 @@
 """Orders in the table: the cumulative refund state of an order, read with the refund's member and entries.
 
-| item          | PK                  | SK        |
-|---------------|---------------------|-----------|
-| order refunds | `ORDER#<order_id>`  | `REFUNDS` |
+| item          | PK                    | SK           |
+|---------------|-----------------------|--------------|
+| order refunds | `ORDER#<order_id>`    | `REFUNDS`    |
+| pending lot   | `PENDING#<member_id>` | `<order_id>` |
+
+A pending lot's marker is in the `expiry` index: EXPPK=`PENDING#<shard>`,
+EXPSK=`<available_on>#<member_id>#<order_id>`.
 
 The order itself is its earn entry (`ENTRY#earn#<order_id>`); refunds are entries `ENTRY#refund#<id>`.
+A pending lot's marker is only a to-do list for the daily activation: the member item's `pending_lots`
+are the truth. Markers live in the `expiry` index under their own partitions (`PENDING#..`, never
+`EXP#..`), so the expiry run never sees them and the table needs no extra index.
 """
 
 from __future__ import annotations
 
+import zlib
+from datetime import date, timedelta
 from typing import Any
 
 from loyalty.model import LedgerEntry, Member, OrderRefunds
-from loyalty.store.core import batch_get, key, table_name, to_item
+from loyalty.store.core import batch_get, key, query, table_name, to_item
 from loyalty.store.members import entry_from_item, entry_pk, member_from_item, member_pk
 
 
@@ -70,3 +79,47 @@ def put_refunds_op(state: OrderRefunds, expected_version: int) -> dict[str, Any]
         put["ExpressionAttributeNames"] = {"#v": "version"}
         put["ExpressionAttributeValues"] = {":v": {"N": str(expected_version)}}
     return {"Put": put}
+
+
+# -- pending lots ----------------------------------------------------------------------------------
+PENDING_SHARDS = 16
+
+
+def _pending_partition(member_id: str) -> str:
+    return f"PENDING#{zlib.crc32(member_id.encode()) % PENDING_SHARDS:02d}"
+
+
+def put_pending_marker_op(member_id: str, order_id: str, available_on: date) -> dict[str, Any]:
+    item = {
+        "PK": f"PENDING#{member_id}",
+        "SK": order_id,
+        "kind": "pending",
+        "member_id": member_id,
+        "EXPPK": _pending_partition(member_id),
+        "EXPSK": f"{available_on.isoformat()}#{member_id}#{order_id}",
+    }
+    return {"Put": {"TableName": table_name(), "Item": to_item(item)}}
+
+
+def delete_pending_marker_op(member_id: str, order_id: str) -> dict[str, Any]:
+    return {"Delete": {"TableName": table_name(), "Key": key(f"PENDING#{member_id}", order_id)}}
+
+
+def members_with_due_pending(as_of: date) -> list[str]:
+    """Members with a pending lot due on or before `as_of`: one query per shard, keys only."""
+    upper = (as_of + timedelta(days=1)).isoformat()  # EXPSK starts with the date: before the next day
+    found: dict[str, None] = {}
+    for shard in range(PENDING_SHARDS):
+        kwargs: dict[str, Any] = {
+            "IndexName": "expiry",
+            "KeyConditionExpression": "EXPPK = :p AND EXPSK < :u",
+            "ExpressionAttributeValues": {":p": {"S": f"PENDING#{shard:02d}"}, ":u": {"S": upper}},
+        }
+        while True:
+            answer = query(**kwargs)
+            for item in answer.get("Items", []):
+                found[item["PK"]["S"].removeprefix("PENDING#")] = None
+            if "LastEvaluatedKey" not in answer:
+                break
+            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+    return list(found)
