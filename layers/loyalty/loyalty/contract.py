@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from loyalty.model import Channel
 
@@ -97,3 +97,22 @@ class ActivityRequest(Request):
     activity_id: Id
     type: Annotated[str, Field(min_length=1, max_length=64, examples=["review"])]
     occurred_at: AwareDatetime | None = None
+
+
+# -- redeem --------------------------------------------------------------------------------------
+class PartnerRedemptionRequest(Request):
+    redemption_id: Id
+    member_id: Id
+    reward_id: Id
+    occurred_at: AwareDatetime | None = None
+
+
+class PartnerCancelRequest(Request):
+    """An empty JSON object: the path names the redemption."""
+
+
+class PayWithPointsRequest(Request):
+    redemption_id: Id
+    member_id: Id
+    points: Annotated[StrictInt, Field(ge=1, le=10_000_000, examples=[500])]  # a multiple of the programme's rate
+    capture: StrictBool = True

@@ -6,8 +6,9 @@ Handlers stay a handful of lines: `app = http.resolver()`, routes that call the 
 
 from __future__ import annotations
 
+import base64
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -87,8 +88,14 @@ def resolver() -> APIGatewayRestResolver:
     return app
 
 
-def serve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Refuse oversized bodies before any work, then route."""
+def serve(
+    app: APIGatewayRestResolver,
+    event: dict[str, Any],
+    context: Any,
+    guard: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Refuse oversized bodies before any work, then run `guard` on the raw event (the partner
+    signature check: before the body is parsed), then route."""
     body = event.get("body") or ""
     size = len(body.encode() if isinstance(body, str) else body)
     if event.get("isBase64Encoded"):
@@ -96,11 +103,39 @@ def serve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) -> d
     if size > MAX_BODY_BYTES:
         exc = PayloadTooLarge(f"request bodies are limited to {MAX_BODY_BYTES} bytes")
         return error_response(event, exc.status, exc.code, exc.message)
+    if guard is not None:
+        try:
+            guard(event)
+        except LoyaltyError as refused:
+            return error_response(event, refused.status, refused.code, refused.message, refused.details)
+        except Exception:
+            logger.exception("unexpected error before routing", extra={"request_id": request_id(event)})
+            return error_response(event, 500, "internal_error", "something went wrong")
     if body:
         # The contract's bodies are JSON whatever the client's Content-Type says (curl -d sends a form type)
         headers = {k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"}
         event = {**event, "headers": {**headers, "Content-Type": JSON}, "multiValueHeaders": None}
     return app.resolve(event, context)
+
+
+def raw_body(event: Mapping[str, Any]) -> bytes:
+    """The request body exactly as the client sent it (what a partner signed)."""
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        return base64.b64decode(body)
+    return body.encode() if isinstance(body, str) else bytes(body)
+
+
+def header(event: Mapping[str, Any], name: str) -> str | None:
+    """A request header, whatever its case (API Gateway passes the client's spelling)."""
+    wanted = name.lower()
+    for key, value in (event.get("headers") or {}).items():
+        if key.lower() == wanted:
+            return str(value) if value is not None else None
+    for key, values in (event.get("multiValueHeaders") or {}).items():
+        if key.lower() == wanted and values:
+            return str(values[-1])
+    return None
 
 
 def require(app: APIGatewayRestResolver, scope: str) -> None:

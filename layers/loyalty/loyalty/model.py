@@ -108,3 +108,21 @@ class OrderRefunds(BaseModel):
     spend: Decimal = Decimal(0)  # eligible spend reversed
     refunds: int = 0
     version: int = 0  # 0: not stored yet
+
+
+HoldStatus = Literal["held", "captured", "voided", "released"]
+
+
+class Hold(BaseModel):
+    """A pay-with-points redemption taken with `capture: false`: the points are already debited, and
+    the hold is captured, voided, or released by the hold-release job once `expires_at` has passed."""
+
+    redemption_id: str
+    member_id: str
+    points: int
+    value: Decimal
+    currency: str
+    status: HoldStatus = "held"
+    created_at: datetime
+    expires_at: datetime
+    settled_at: datetime | None = None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 HEADER = "Loyalty-Signature"
@@ -76,19 +76,22 @@ def parse(header: str | None) -> ParsedSignature:
 def verify(
     header: str | None,
     body: bytes,
-    secrets: Sequence[str],
+    secrets: Sequence[str] | Callable[[], Sequence[str]],
     now_candidates: Iterable[float],
     tolerance: int = TOLERANCE_SECONDS,
 ) -> int:
     """Check `header` for `body` against any of `secrets`; return the signed timestamp.
 
     `now_candidates`: what "now" may be (`loyalty.clock.CLOCK.unix_seconds_candidates()`); the
-    timestamp must be within `tolerance` seconds of one of them. Raises SignatureError.
+    timestamp must be within `tolerance` seconds of one of them. `secrets` may be a callable, called
+    only once the header is well formed and fresh (no secret is fetched for garbage). Raises SignatureError.
     """
     parsed = parse(header)
     ages = [now - parsed.timestamp for now in now_candidates]
     if not any(abs(age) <= tolerance for age in ages):
         raise SignatureError("stale" if all(age > tolerance for age in ages) else "future")
+    if callable(secrets):
+        secrets = secrets()
     if not secrets:
         raise SignatureError("no_secret")
     matched = False

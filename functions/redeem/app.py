@@ -1,0 +1,47 @@
+"""Redeem at checkout: the reward catalogue, pay with points, and the capture or void of a hold."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from loyalty import http, redeem
+from loyalty.contract import Id, PayWithPointsRequest
+from loyalty.observability import logger, tracer
+from loyalty.program import current_program
+
+app = http.resolver()
+
+
+@app.get("/v1/rewards", tags=["redeem"], summary="The rewards, and which ones the member may take now")
+def list_rewards(member_id: Annotated[Id | None, Query()] = None) -> Response[Any]:
+    http.require(app, "read")
+    return http.json_response(200, redeem.catalogue(current_program(), member_id))
+
+
+@app.post("/v1/redemptions", tags=["redeem"], summary="Pay with points (key: redemption_id); capture=false holds")
+def pay_with_points(body: PayWithPointsRequest) -> Response[Any]:
+    http.require(app, "redeem")
+    outcome = redeem.pay_with_points(current_program(), body.redemption_id, body.member_id, body.points, body.capture)
+    return http.outcome_response(outcome)
+
+
+@app.post("/v1/redemptions/<redemption_id>/capture", tags=["redeem"], summary="Complete a held redemption")
+def capture(redemption_id: Annotated[Id, Path()]) -> Response[Any]:
+    http.require(app, "redeem")
+    return http.json_response(200, redeem.capture(current_program(), redemption_id))
+
+
+@app.post("/v1/redemptions/<redemption_id>/void", tags=["redeem"], summary="Release a held redemption's points")
+def void(redemption_id: Annotated[Id, Path()]) -> Response[Any]:
+    http.require(app, "redeem")
+    return http.outcome_response(redeem.void(current_program(), redemption_id))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return http.serve(app, event, context)

@@ -1,0 +1,457 @@
+"""Redemptions: partner rewards, pay with points (and its holds), cancellations, the reward catalogue.
+
+Every redemption spends the points that expire soonest first (`ledger.debit`) and records the months
+it took on its ledger entry, so a cancellation or a void (`ledger.restore`) puts them back where they
+came from. Each write is one `operations.run_with`: one read round trip, one conditional transaction.
+
+Idempotency keys (ledger entry keys):
+- partner redemption `redeem#<partner_id>#<redemption_id>`,
+  its cancellation `redeem_cancel#<partner_id>#<redemption_id>`
+- pay with points `redeem#pwp#<redemption_id>`, its void or release `redeem_cancel#pwp#<redemption_id>`
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from loyalty import ledger, signatures
+from loyalty.clock import CLOCK, isoformat, utcnow
+from loyalty.errors import (
+    Forbidden,
+    InsufficientPoints,
+    InvalidSignature,
+    InvalidState,
+    MemberInactive,
+    MemberNotFound,
+    RedemptionNotFound,
+    RewardNotEligible,
+    RewardNotFound,
+    RewardUnavailable,
+    ValidationFailed,
+)
+from loyalty.members import expiry_month_for, new_entry
+from loyalty.model import Hold, LedgerEntry, Member
+from loyalty.observability import count, logger
+from loyalty.operations import MAX_ATTEMPTS, Outcome, Plan, backoff, request_hash, run_with
+from loyalty.program import Program, Reward
+from loyalty.store import members as member_store
+from loyalty.store import redemptions as store
+from loyalty.store import secrets as secret_store
+
+FUTURE_SLACK = timedelta(minutes=5)  # a partner's clock may run a little ahead of ours
+CENTS = Decimal("0.01")
+
+
+# -- rules ---------------------------------------------------------------------------------------
+def period_key(period: str, when: datetime) -> str:
+    if period == "month":
+        return when.strftime("%Y-%m")
+    if period == "year":
+        return when.strftime("%Y")
+    return "lifetime"
+
+
+def limit_counter(reward: Reward, when: datetime) -> str | None:
+    """The member counter that enforces the reward's per-member limit in the period of `when`."""
+    if reward.limit_per_member is None:
+        return None
+    return f"reward:{reward.id}:{period_key(reward.limit_per_member.period, when)}"
+
+
+def in_window(reward: Reward, day: date) -> bool:
+    return (reward.active_from is None or reward.active_from <= day) and (
+        reward.active_until is None or day <= reward.active_until
+    )
+
+
+def tier_allowed(reward: Reward, member: Member) -> bool:
+    return reward.eligible_tiers is None or member.tier_id in reward.eligible_tiers
+
+
+def remaining_stock(reward: Reward, stored: int | None) -> int | None:
+    """What is left: the stored count once the stock item exists, the programme's figure before."""
+    if reward.stock is None:
+        return None
+    return reward.stock if stored is None else stored
+
+
+def under_limit(reward: Reward, member: Member, when: datetime) -> bool:
+    counter = limit_counter(reward, when)
+    return counter is None or member.counters.get(counter, 0) < reward.limit_per_member.count  # type: ignore[union-attr]
+
+
+def check_redeemable(reward: Reward, member: Member, when: datetime, stock_left: int | None) -> None:
+    """Raise the contract's error for the first reason `member` may not take `reward` now."""
+    if member.status != "active":
+        raise MemberInactive(f"member {member.member_id!r} is {member.status}")
+    if not tier_allowed(reward, member):
+        raise RewardNotEligible(f"reward {reward.id!r} is not available to the {member.tier_id} tier")
+    if not in_window(reward, when.date()):
+        raise RewardUnavailable(f"reward {reward.id!r} is outside its active window")
+    if stock_left is not None and stock_left <= 0:
+        raise RewardUnavailable(f"reward {reward.id!r} is out of stock")
+    if not under_limit(reward, member, when):
+        raise RewardUnavailable(f"the member has taken reward {reward.id!r} as often as the period allows")
+
+
+def spend(member: Member, points: int) -> dict[str, int]:
+    """Debit `points` soonest-expiring first; refuse unless the available balance covers them."""
+    if member.available < points:
+        raise InsufficientPoints(f"{points} points needed, {max(member.available, 0)} available")
+    consumed = ledger.debit(member, points)
+    member.lifetime_redeemed += points
+    return consumed
+
+
+def give_back(member: Member, program: Program, points: int, consumed: dict[str, int]) -> dict[str, int]:
+    """Return `points` into the months they came from (any rest, which should not happen, as new points)."""
+    restored = ledger.restore(member, consumed)
+    rest = points - sum(consumed.values())
+    if rest > 0:
+        for month, added in ledger.credit(member, rest, expiry_month_for(program, utcnow())).items():
+            restored[month] = restored.get(month, 0) + added
+    member.lifetime_redeemed -= points
+    return restored
+
+
+def not_in_future(occurred_at: datetime | None) -> datetime:
+    now = utcnow()
+    if occurred_at is None:
+        return now
+    if occurred_at > now + FUTURE_SLACK:
+        raise ValidationFailed.field("occurred_at", "must not be more than 5 minutes in the future")
+    return occurred_at
+
+
+# -- the catalogue -------------------------------------------------------------------------------
+def catalogue(program: Program, member_id: str | None) -> dict[str, Any]:
+    """Every reward, and whether `member_id` may take it now (tier, window, stock, limit)."""
+    stocked = [r.id for r in program.rewards if r.stock is not None]
+    member, stock = store.load_member_and_stock(member_id, stocked)
+    if member_id is not None and member is None:
+        raise MemberNotFound(f"no member {member_id!r}")
+    now = utcnow()
+    rewards = []
+    for reward in program.rewards:
+        left = remaining_stock(reward, stock.get(reward.id))
+        eligible = in_window(reward, now.date()) and (left is None or left > 0)
+        if member is not None:
+            eligible = (
+                eligible
+                and member.status == "active"
+                and tier_allowed(reward, member)
+                and under_limit(reward, member, now)
+            )
+        rewards.append(
+            {
+                "reward_id": reward.id,
+                "name": reward.name,
+                "points": reward.points,
+                "partner_id": reward.partner_id,
+                "eligible": eligible,
+            }
+        )
+    return {"rewards": rewards}
+
+
+# -- partner authentication ----------------------------------------------------------------------
+def authenticate_partner(program: Program, partner_id: str | None, header: str | None, body: bytes) -> None:
+    """Check the partner's `Loyalty-Signature` over the raw body; raise InvalidSignature (401).
+
+    Failures are logged (without the secret or the signature) and counted (metric SignatureFailures).
+    """
+    partner = program.partner(partner_id) if partner_id else None
+
+    def secrets() -> Sequence[str]:
+        if partner is None:
+            raise signatures.SignatureError("unknown_partner")
+        try:
+            return secret_store.partner_secrets(partner.secret_id)
+        except secret_store.SecretMissing:
+            raise signatures.SignatureError("no_secret") from None
+
+    try:
+        signatures.verify(header, body, secrets, CLOCK.unix_seconds_candidates())
+    except signatures.SignatureError as exc:
+        logger.warning(
+            "partner signature refused", extra={"partner_id": (partner_id or "")[:128], "reason": exc.reason}
+        )
+        count("SignatureFailures", program_id=program.program_id)
+        raise InvalidSignature("the Loyalty-Signature header is missing, malformed, wrong or not fresh") from None
+
+
+# -- partner redemptions -------------------------------------------------------------------------
+def partner_redeem(
+    program: Program,
+    partner_id: str,
+    redemption_id: str,
+    member_id: str,
+    reward_id: str,
+    occurred_at: datetime | None = None,
+) -> Outcome:
+    """Redeem a partner's reward: debit the points and the stock in one transaction."""
+    when = not_in_future(occurred_at)
+    entry_key = f"redeem#{partner_id}#{redemption_id}"
+    hash_ = request_hash(
+        {
+            "member_id": member_id,
+            "reward_id": reward_id,
+            "occurred_at": isoformat(occurred_at) if occurred_at else None,
+        }
+    )
+    reward = program.reward(reward_id)
+    stocked = reward.id if reward is not None and reward.stock is not None else None
+
+    def load() -> tuple[Member | None, LedgerEntry | None, int | None]:
+        return store.load_for_redemption(member_id, entry_key, stocked)
+
+    def plan(member: Member, stored_stock: int | None) -> Plan:
+        if reward is None:
+            raise RewardNotFound(f"no reward {reward_id!r}")
+        if reward.partner_id != partner_id:
+            raise Forbidden(f"reward {reward_id!r} belongs to another partner")
+        left = remaining_stock(reward, stored_stock)
+        check_redeemable(reward, member, when, left)
+        consumed = spend(member, reward.points)
+        counter = limit_counter(reward, when)
+        if counter is not None:
+            member.counters[counter] = member.counters.get(counter, 0) + 1
+        details: dict[str, Any] = {"partner_id": partner_id, "reward_id": reward.id, "redemption_id": redemption_id}
+        if reward.stock is not None:
+            details["stock"] = True
+        if counter is not None:
+            details["limit_counter"] = counter
+        entry = new_entry(
+            member, entry_key, "redeem", -reward.points, redemption_id, when, details=details, buckets=consumed
+        )
+        body = {
+            "redemption_id": redemption_id,
+            "member_id": member.member_id,
+            "reward_id": reward.id,
+            "points": reward.points,
+            "balance": member.available,
+            "status": "completed",
+        }
+        extra = [store.take_stock_op(reward.id, reward.stock)] if reward.stock is not None else []
+        return Plan(member, [entry], body, extra=extra)
+
+    return run_with(load, member_id, entry_key, hash_, plan)
+
+
+def partner_cancel(program: Program, partner_id: str, redemption_id: str) -> Outcome:
+    """Cancel a partner redemption: points back to their months, stock back. Answers 200, repeatable."""
+    redeem_key = f"redeem#{partner_id}#{redemption_id}"
+    original = member_store.load_entry(redeem_key)  # another partner's ids are not under this key
+    if original is None or original.type != "redeem":
+        raise RedemptionNotFound(f"no redemption {redemption_id!r}")
+    cancel_key = f"redeem_cancel#{partner_id}#{redemption_id}"
+    hash_ = request_hash({"cancel": redeem_key})
+
+    def load() -> tuple[Member | None, LedgerEntry | None, None]:
+        member, entry = member_store.load_member_and_entry(original.member_id, cancel_key)
+        return member, entry, None
+
+    def plan(member: Member, _: None) -> Plan:
+        points = -original.points
+        restored = give_back(member, program, points, original.buckets)
+        counter = original.details.get("limit_counter")
+        if counter and member.counters.get(counter, 0) > 0:
+            member.counters[counter] -= 1
+        entry = new_entry(
+            member,
+            cancel_key,
+            "redeem_cancel",
+            points,
+            redemption_id,
+            utcnow(),
+            details={
+                "partner_id": partner_id,
+                "reward_id": original.details.get("reward_id"),
+                "redemption_id": redemption_id,
+            },
+            buckets=restored,
+        )
+        body = {"redemption_id": redemption_id, "status": "cancelled", "points": points, "balance": member.available}
+        reward_id = original.details.get("reward_id")
+        extra = [store.return_stock_op(reward_id)] if original.details.get("stock") and reward_id else []
+        return Plan(member, [entry], body, extra=extra)
+
+    outcome = run_with(load, original.member_id, cancel_key, hash_, plan)
+    return dataclasses.replace(outcome, status=200)
+
+
+# -- pay with points -----------------------------------------------------------------------------
+def pwp_value(program: Program, points: int) -> Decimal:
+    rate = program.pay_with_points
+    return (Decimal(points) * rate.value / rate.points).quantize(CENTS)
+
+
+def pwp_view(
+    redemption_id: str, points: int, value: Decimal, currency: str, status: str, balance: int
+) -> dict[str, Any]:
+    return {
+        "redemption_id": redemption_id,
+        "points": points,
+        "value": {"amount": str(value), "currency": currency},
+        "status": status,
+        "balance": balance,
+    }
+
+
+def pay_with_points(program: Program, redemption_id: str, member_id: str, points: int, capture: bool = True) -> Outcome:
+    """Pay at checkout with points: completed at once, or held (debited, reserved) until captured."""
+    rate = program.pay_with_points
+    if points <= 0 or points % rate.points:
+        raise ValidationFailed.field("points", f"must be a positive multiple of {rate.points}")
+    value = pwp_value(program, points)
+    entry_key = f"redeem#pwp#{redemption_id}"
+    hash_ = request_hash({"member_id": member_id, "points": points, "capture": capture})
+
+    def load() -> tuple[Member | None, LedgerEntry | None, None]:
+        member, entry = member_store.load_member_and_entry(member_id, entry_key)
+        return member, entry, None
+
+    def plan(member: Member, _: None) -> Plan:
+        if member.status != "active":
+            raise MemberInactive(f"member {member.member_id!r} is {member.status}")
+        now = utcnow()
+        consumed = spend(member, points)
+        status = "completed" if capture else "held"
+        extra = []
+        if not capture:
+            member.held += points
+            hold = Hold(
+                redemption_id=redemption_id,
+                member_id=member.member_id,
+                points=points,
+                value=value,
+                currency=program.currency,
+                created_at=now,
+                expires_at=now + timedelta(minutes=rate.hold_minutes),
+            )
+            extra.append(store.put_hold_op(hold))
+        details = {
+            "kind": "pay_with_points",
+            "redemption_id": redemption_id,
+            "status": status,
+            "value": str(value),
+            "currency": program.currency,
+        }
+        entry = new_entry(member, entry_key, "redeem", -points, redemption_id, now, details=details, buckets=consumed)
+        body = pwp_view(redemption_id, points, value, program.currency, status, member.available)
+        return Plan(member, [entry], body, extra=extra)
+
+    return run_with(load, member_id, entry_key, hash_, plan)
+
+
+def _not_a_hold(redemption_id: str) -> LedgerEntry:
+    """The pay-with-points entry of a redemption that was never held; 404 if there is none."""
+    entry = member_store.load_entry(f"redeem#pwp#{redemption_id}")
+    if entry is None:
+        raise RedemptionNotFound(f"no redemption {redemption_id!r}")
+    return entry
+
+
+def capture(program: Program, redemption_id: str) -> dict[str, Any]:
+    """Complete a held redemption. Capturing a completed one again answers the same; a voided,
+    released or expired hold cannot be captured (409 invalid_state)."""
+    for attempt in range(MAX_ATTEMPTS):
+        hold = store.load_hold(redemption_id)
+        if hold is None:
+            entry = _not_a_hold(redemption_id)
+            stored: dict[str, Any] = json.loads(entry.response or "{}")
+            return stored  # captured at once (`capture: true`)
+        if hold.status in ("voided", "released"):
+            raise InvalidState(f"redemption {redemption_id!r} was {hold.status}; it cannot be captured")
+        member = member_store.load_member(hold.member_id)
+        if member is None:  # pragma: no cover - members are never deleted
+            raise MemberNotFound(f"no member {hold.member_id!r}")
+        view = pwp_view(redemption_id, hold.points, hold.value, hold.currency, "completed", member.available)
+        if hold.status == "captured":
+            return view
+        now = utcnow()
+        if now >= hold.expires_at:
+            raise InvalidState(f"the hold on redemption {redemption_id!r} expired at {isoformat(hold.expires_at)}")
+        expected = member.version
+        member.held -= hold.points
+        member.version += 1
+        try:
+            store.capture_hold(member, expected, redemption_id, now)
+        except (store.VersionConflict, store.WriteConflict, store.HoldChanged):
+            backoff(attempt)
+            continue
+        return view
+    from loyalty.errors import Contention
+
+    raise Contention("the redemption is busy; retry the request")
+
+
+def void(program: Program, redemption_id: str, *, reason: str = "voided") -> Outcome:
+    """Release a hold: its points go back to the months they came from (`redeem_cancel` entry).
+
+    Answers 200, repeatable; the hold-release job uses it with reason `released` (the same entry key,
+    so a void and a release never both happen). A captured or completed redemption cannot be voided.
+    """
+    hold = store.load_hold(redemption_id)
+    if hold is None:
+        _not_a_hold(redemption_id)
+        raise InvalidState(f"redemption {redemption_id!r} is completed; it cannot be voided")
+    redeem_key = f"redeem#pwp#{redemption_id}"
+    cancel_key = f"redeem_cancel#pwp#{redemption_id}"
+    hash_ = request_hash({"release": redeem_key})
+
+    def load() -> tuple[Member | None, LedgerEntry | None, tuple[LedgerEntry | None, Hold | None]]:
+        return store.load_for_release(hold.member_id, cancel_key, redeem_key, redemption_id)
+
+    def plan(member: Member, found: tuple[LedgerEntry | None, Hold | None]) -> Plan:
+        original, current = found
+        if original is None or current is None:  # pragma: no cover - written together, never deleted
+            raise RedemptionNotFound(f"no redemption {redemption_id!r}")
+        if current.status != "held":
+            raise InvalidState(f"redemption {redemption_id!r} was {current.status}; it cannot be voided")
+        now = utcnow()
+        if reason == "released" and now < current.expires_at:
+            raise InvalidState(f"the hold on redemption {redemption_id!r} has not expired")
+        restored = give_back(member, program, current.points, original.buckets)
+        member.held -= current.points
+        details = {"kind": "pay_with_points", "redemption_id": redemption_id, "status": reason}
+        entry = new_entry(
+            member, cancel_key, "redeem_cancel", current.points, redemption_id, now, details=details, buckets=restored
+        )
+        body = {"redemption_id": redemption_id, "status": reason, "points": current.points, "balance": member.available}
+        return Plan(member, [entry], body, extra=[store.settle_hold_op(redemption_id, reason, now)])
+
+    outcome = run_with(load, hold.member_id, cancel_key, hash_, plan)
+    return dataclasses.replace(outcome, status=200)
+
+
+def release_expired_holds(program: Program, now: datetime | None = None) -> dict[str, Any]:
+    """The hold-release job: release every open hold whose time is up. Rerunning changes nothing."""
+    now = now or utcnow()
+    released = 0
+    for redemption_id in list(store.due_holds(now)):
+        try:
+            outcome = void(program, redemption_id, reason="released")
+        except (InvalidState, RedemptionNotFound) as exc:  # captured or voided meanwhile
+            logger.info("hold not released", extra={"redemption_id": redemption_id, "reason": str(exc)})
+            continue
+        if not outcome.replayed:
+            released += 1
+    return {"job": "hold-release", "as_of": isoformat(now), "released": released}
+
+
+__all__ = [
+    "authenticate_partner",
+    "capture",
+    "catalogue",
+    "partner_cancel",
+    "partner_redeem",
+    "pay_with_points",
+    "release_expired_holds",
+    "void",
+]
