@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from loyalty_local.gateway import GATEWAY_MAX_BODY, Gateway, HttpAnswer
 from loyalty_local.runtime import FunctionPool
+from loyalty_local.streams import StreamPoller
 from loyalty_local.template import Template
 
 
@@ -105,6 +106,12 @@ class LocalStack:
         self.gateway = Gateway(template, self.pools)
         self.events: list[dict[str, Any]] = []
         self._events_lock = threading.Lock()
+        self.streams = StreamPoller(template, self.pools)
+        self.streams.start()
+
+    def flush_stream(self) -> int:
+        """Deliver every table-stream record written so far to its functions (the outbox), retries included."""
+        return self.streams.flush()
 
     # -- /_local ---------------------------------------------------------------------------------
     def local_route(self, method: str, raw_path: str, body: bytes) -> HttpAnswer | None:
@@ -175,6 +182,7 @@ class LocalStack:
         try:
             started = self.pools[jobs[job]].invoke(event)
             self.drain_queues()
+            self.flush_stream()
             summary = self.pools[jobs[job]].invoke({"job": job, "summary_of": started})
         except LoyaltyError as exc:
             return _json(exc.status, _error(exc.code, exc.message, details=exc.details))
@@ -251,6 +259,7 @@ class LocalStack:
     def collect_events(self) -> list[dict[str, Any]]:
         import boto3
 
+        self.flush_stream()  # what was written before this call is published before it answers
         sqs = boto3.client("sqs")
         url = self.resources["capture_queue"]
         with self._events_lock:

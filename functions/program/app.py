@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from loyalty import http, openapi, program_view
+from loyalty import http, liability, openapi, program_view
 from loyalty.observability import logger, tracer
 from loyalty.program import current_program
 
@@ -18,6 +18,12 @@ app = http.resolver()
 def get_program() -> Response[Any]:
     http.require(app, "read")
     return http.json_response(200, program_view.public_program(current_program()))
+
+
+@app.get("/v1/reports/liability", tags=["reports"], summary="Points outstanding by expiry month, and their value")
+def get_liability() -> Response[Any]:
+    http.require(app, "admin")
+    return http.json_response(200, liability.current(current_program()))
 
 
 @app.get("/openapi.json", include_in_schema=False)

@@ -126,3 +126,19 @@ class Hold(BaseModel):
     created_at: datetime
     expires_at: datetime
     settled_at: datetime | None = None
+
+
+class ExpiryWarning(BaseModel):
+    """The expiry run told a member that `points` expire at the end of `month` (item `WARN#<member>#<month>`).
+
+    Written once per member and month by the expiry job; the stream publishes PointsExpiringSoon from it.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    member_id: str
+    month: str  # the points expire at the end of this month
+    points: int
+    period: str | None = None  # the expiry run's period (YYYY-MM); `month` when absent
+    as_of: str | None = None
+    run_id: str | None = None

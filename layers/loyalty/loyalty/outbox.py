@@ -1,0 +1,87 @@
+"""The stream processor's work for one committed change: counters, metrics, then domain events.
+
+Everything here is idempotent under redelivery: the liability counters and business metrics are
+applied once per change (an applied-marker written in the counters' transaction), and an event
+published twice has the same `event_id`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from loyalty import events, liability
+from loyalty.events import Change, DomainEvent
+from loyalty.model import LedgerEntry, Member
+from loyalty.observability import count, logger
+from loyalty.program import Program, current_program
+from loyalty.store import bus, stream
+from loyalty.store import liability as counters_store
+
+
+@dataclass
+class Effects:
+    marker: str | None = None  # applied-marker id: counters and measures happen once per marker
+    counters: dict[str, int] = field(default_factory=dict)
+    measures: list[tuple[str, int]] = field(default_factory=list)
+    events: list[DomainEvent] = field(default_factory=list)
+
+
+ENTRY_MEASURES: dict[str, list[tuple[str, int]]] = {
+    # metric name, sign applied to the entry's points (1: as recorded, -1: the magnitude of a debit)
+    "earn": [("PointsEarned", 1)],
+    "bonus": [("PointsEarned", 1)],
+    "reversal": [("PointsReversed", -1)],
+    "redeem": [("PointsRedeemed", -1), ("Redemptions", 0)],
+    "redeem_cancel": [("RedemptionsCancelled", 0)],
+    "adjust": [("PointsAdjusted", 1)],
+    "expire": [("PointsExpired", -1)],
+}
+
+
+def effects(change: Change, program: Program | None) -> Effects:
+    """What one change does downstream (pure)."""
+    out = Effects(events=events.events_for(change, program))
+    new, old = change.new, change.old
+    if isinstance(new, LedgerEntry) and change.event_name == "INSERT":
+        out.marker = f"ENTRY#{new.entry_id}"
+        out.measures = [(name, sign * new.points if sign else 1) for name, sign in ENTRY_MEASURES[new.type]]
+    elif change.kind == "member":
+        before = old if isinstance(old, Member) else None
+        after = new if isinstance(new, Member) else None
+        current = after or before
+        if current is None:
+            return out
+        out.counters = liability.deltas(before, after)
+        if change.event_name == "INSERT":
+            out.measures.append(("Enrolments", 1))
+        for event in out.events:
+            if event.detail_type == "TierChanged":
+                direction = event.detail_json()["direction"]
+                if direction != "lateral":
+                    out.measures.append(("TierUpgrades" if direction == "upgrade" else "TierDowngrades", 1))
+        out.marker = f"MEMBER#{current.member_id}#{current.version}"
+    return out
+
+
+def process(event_name: str, old_image: dict[str, Any] | None, new_image: dict[str, Any] | None) -> Effects:
+    """Handle one stream record (images deserialised). Raises when it must be retried."""
+    change = stream.decode(event_name, old_image, new_image)
+    if change is None:
+        return Effects()
+    program = current_program()
+    done = effects(change, program)
+    if done.marker and (done.counters or done.measures):
+        if counters_store.apply_once(done.marker, done.counters):
+            for name, value in done.measures:
+                count(name, value, program_id=program.program_id)
+        else:
+            logger.info("change applied before (redelivered record)", extra={"marker": done.marker})
+    if done.events:
+        bus.publish(done.events)
+        count("EventsPublished", len(done.events), program_id=program.program_id)
+        logger.info(
+            "published",
+            extra={"events": [{"detail_type": e.detail_type, "event_id": e.event_id} for e in done.events]},
+        )
+    return done

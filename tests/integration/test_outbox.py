@@ -1,0 +1,131 @@
+"""The outbox: committed writes → domain events on the bus, once per event id, even when PutEvents fails."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import pytest
+from botocore.awsrequest import AWSResponse
+from loyalty import members
+from loyalty.program import current_program
+
+from tests.support import streams
+from tests.support.aws import invoke
+
+
+def fail_put_events(times: int, *, partial: bool, skip: int = 0) -> list[int]:
+    """Make `times` PutEvents calls fail, after `skip` good ones: refused entries (partial) or an error."""
+    from loyalty.store import core
+
+    calls: list[int] = []
+
+    def hook(params: dict[str, Any], **_: Any) -> Any:
+        sent = json.loads(params["body"])["Entries"]
+        calls.append(len(sent))
+        if not skip < len(calls) <= skip + times:
+            return None
+        if partial:  # HTTP 200 with FailedEntryCount: the case that is easy to drop silently
+            entries = [{"ErrorCode": "InternalFailure", "ErrorMessage": "injected"} for _ in sent]
+            return AWSResponse("", 200, {}, None), {"FailedEntryCount": len(entries), "Entries": entries}
+        return AWSResponse("", 500, {}, None), {"Error": {"Code": "InternalFailure", "Message": "injected"}}
+
+    core.client("events").meta.events.register("before-call.events.PutEvents", hook)
+    return calls
+
+
+def enroll_and_adjust(member_id: str) -> None:
+    program = current_program()
+    members.enroll(program, member_id=member_id, channel="web", email="someone@example.com")
+    assert members.adjust(program, member_id, "adj-1", 40, "goodwill").status == 201
+    assert members.adjust(program, member_id, "adj-2", -15, "correction").status == 201
+
+
+@pytest.mark.parametrize("partial", [True, False], ids=["FailedEntryCount", "error"])
+def test_a_failed_publish_is_retried_and_lands_once_per_event_id(aws: dict[str, Any], partial: bool) -> None:
+    enroll_and_adjust("out-1")
+    calls = fail_put_events(1, partial=partial)
+
+    streams.poller().flush()
+
+    events = streams.published(aws["capture_queue"])
+    assert len(calls) == 4  # the refused attempt, then the three events once each
+    assert [e["detail-type"] for e in events] == ["MemberEnrolled", "PointsAdjusted", "PointsAdjusted"]
+    ids = Counter(e["detail"]["event_id"] for e in events)
+    assert set(ids.values()) == {1}
+    assert [e["detail"]["sequence"] for e in events] == [1, 2, 3]
+    enrolled, first, second = (e["detail"] for e in events)
+    assert enrolled == {
+        "version": 1,
+        "event_id": enrolled["event_id"],
+        "member_id": "out-1",
+        "sequence": 1,
+        "channel": "web",
+        "tier": "red",
+        "enrolled_at": enrolled["enrolled_at"],
+        "referred_by": None,
+        "signup_bonus": 100,
+        "balance": 100,
+    }
+    assert "email" not in json.dumps(events)
+    assert (first["points"], first["balance"], first["adjustment_id"], first["reason"]) == (
+        40,
+        140,
+        "adj-1",
+        "goodwill",
+    )
+    assert (second["points"], second["change"], second["balance"]) == (-15, -15, 125)
+    entries = {e["entry_id"] for e in members.ledger_page("out-1", 10, None)["entries"]}
+    assert {first["event_id"], second["event_id"]} <= entries  # event id = the ledger entry id
+
+
+def test_the_batch_stops_at_the_failed_record_and_reports_it_and_the_rest(aws: dict[str, Any]) -> None:
+    enroll_and_adjust("out-2")
+    wanted = [
+        r
+        for r in streams.records()
+        if (r["dynamodb"].get("NewImage") or {}).get("kind", {}).get("S") in ("member", "entry")
+    ]
+    adjust_records = [r for r in wanted if r["dynamodb"]["NewImage"].get("type", {}).get("S") == "adjust"]
+    member_insert = next(r for r in wanted if r["dynamodb"]["NewImage"]["kind"]["S"] == "member")
+    calls = fail_put_events(1, partial=True, skip=1)
+    # the member insert publishes; the first adjustment's PutEvents is refused; the second is not tried
+    batch = [member_insert, *adjust_records]
+
+    answer = invoke("EventsPublisherFunction", {"Records": batch})
+
+    failed = [f["itemIdentifier"] for f in answer["batchItemFailures"]]
+    assert failed == [r["dynamodb"]["SequenceNumber"] for r in adjust_records]
+    assert len(calls) == 2
+    assert [e["detail-type"] for e in streams.published(aws["capture_queue"])] == ["MemberEnrolled"]
+
+    retry = [r for r in batch if r["dynamodb"]["SequenceNumber"] in failed]
+    assert invoke("EventsPublisherFunction", {"Records": retry}) == {"batchItemFailures": []}
+    adjusted = [e for e in streams.published(aws["capture_queue"]) if e["detail-type"] == "PointsAdjusted"]
+    assert sorted(e["detail"]["reference"] for e in adjusted) == ["adj-1", "adj-2"]
+
+
+def emf(output: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith('{"_aws"')]
+
+
+def test_business_metrics_count_committed_changes_once(aws: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    enroll_and_adjust("out-3")
+    batch = streams.records()
+    capsys.readouterr()
+
+    assert invoke("EventsPublisherFunction", {"Records": batch}) == {"batchItemFailures": []}
+    blobs = emf(capsys.readouterr().out)
+    assert len(blobs) == 1
+    blob = blobs[0]
+    assert blob["program"] == "demo"
+    assert ["program", "service"] in blob["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+    assert sum(blob["PointsEarned"]) == 100  # the signup bonus
+    assert sum(blob["PointsAdjusted"]) == 25
+    assert sum(blob["Enrolments"]) == 1
+
+    # a redelivered batch publishes again (same event ids) but counts nothing twice
+    assert invoke("EventsPublisherFunction", {"Records": batch}) == {"batchItemFailures": []}
+    again = emf(capsys.readouterr().out)
+    assert all("PointsAdjusted" not in b and "Enrolments" not in b and "PointsEarned" not in b for b in again)
