@@ -7,7 +7,7 @@ PORT   ?= 3000
 PROGRAM ?=
 STAGE  ?= dev
 
-.PHONY: run test lint typecheck template-check unit integration e2e build deploy bench soak clean keys
+.PHONY: run test lint typecheck template-check unit integration e2e build deploy bench soak clean keys simulate
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -40,6 +40,14 @@ integration: $(STAMP)
 e2e: $(STAMP)
 	$(BIN)/python -m pytest tests/e2e
 
+## simulate: a synthetic year against a local stack (or SIM_URL); summary + sim-out/<program>-<date>.png
+SIM_PROGRAM := $(or $(PROGRAM),programs/demo.yaml)
+MEMBERS ?= 200
+MONTHS  ?= 13
+simulate: $(STAMP)
+	$(BIN)/pip install -q -e '.[dev,sim]'
+	$(BIN)/python -m simulator --program $(SIM_PROGRAM) --members $(MEMBERS) --months $(MONTHS)
+
 ## keys: manage API keys (make keys ARGS="create --name shop --scopes earn read")
 keys: $(STAMP)
 	$(BIN)/python -m loyalty.cli keys $(ARGS)
@@ -48,6 +56,7 @@ keys: $(STAMP)
 soak: $(STAMP)
 	MODEL_EXAMPLES=$${MODEL_EXAMPLES:-150} MODEL_STEPS=$${MODEL_STEPS:-60} \
 		$(BIN)/python -m pytest -s -p no:cacheprovider tests/integration/test_model.py tests/integration/test_faults.py
+	FUZZ_COVERAGE=1 FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-60} $(BIN)/python -m pytest -s -p no:cacheprovider tests/e2e/test_fuzz.py
 
 build:
 	sam build

@@ -80,6 +80,10 @@ def generate(template: Template | None = None) -> dict[str, Any]:
                     operation["security"] = []
                 responses = operation.setdefault("responses", {})
                 responses.pop("422", None)
+                if method == "post" and "200" in responses:
+                    # creating answers 201; the same write replayed answers 200 (Idempotent-Replayed)
+                    responses["201"] = {**responses["200"], "description": "Created"}
+                    responses["200"] = {**responses["200"], "description": "Replayed, or an action's result"}
                 for status in ("401", "403", "404", "409", "413", "422", "500"):
                     responses.setdefault(
                         status,

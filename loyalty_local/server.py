@@ -315,10 +315,18 @@ class LocalStack:
                 self.end_headers()
                 self.wfile.write(answer.body)
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+            def __getattr__(self, name: str) -> Any:
+                # every method (QUERY, TRACE, ...) reaches the gateway, which answers what the template
+                # does not route, as API Gateway does
+                if name.startswith("do_"):
+                    return self._handle
+                raise AttributeError(name)
+
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 128  # the default 5 resets connections when 20 clients arrive at once
 
         try:
-            server = ThreadingHTTPServer((host, port), Handler)
+            server = Server((host, port), Handler)
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise StartupError(f"port {port} is taken; free it or set PORT=<another port>") from None

@@ -27,3 +27,13 @@ def test_scopes_are_enforced_per_route(aws):
     assert status == 403 and body["error"]["code"] == "forbidden"
     status, body, _ = call("MembersFunction", api_event("GetMember", scopes="earn"))
     assert status == 403
+
+
+def test_a_body_that_is_not_utf8_is_a_422_not_a_500(aws):
+    import base64
+
+    event = api_event("Enroll")
+    event["body"] = base64.b64encode(b"\x80\xff").decode()
+    event["isBase64Encoded"] = True
+    status, body, _ = call("MembersFunction", event)
+    assert status == 422 and body["error"]["details"] == [{"field": "body", "message": "the body is not UTF-8 JSON"}]

@@ -112,9 +112,20 @@ def serve(
             logger.exception("unexpected error before routing", extra={"request_id": request_id(event)})
             return error_response(event, 500, "internal_error", "something went wrong")
     if body:
+        try:  # API Gateway passes a body that is not UTF-8 base64-encoded: JSON bodies are UTF-8
+            text = raw_body(event).decode("utf-8")
+        except (UnicodeDecodeError, ValueError):
+            details = [{"field": "body", "message": "the body is not UTF-8 JSON"}]
+            return error_response(event, 422, "validation_error", "the body is not UTF-8 JSON", details)
         # The contract's bodies are JSON whatever the client's Content-Type says (curl -d sends a form type)
         headers = {k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"}
-        event = {**event, "headers": {**headers, "Content-Type": JSON}, "multiValueHeaders": None}
+        event = {
+            **event,
+            "body": text,
+            "isBase64Encoded": False,
+            "headers": {**headers, "Content-Type": JSON},
+            "multiValueHeaders": None,
+        }
     return app.resolve(event, context)
 
 

@@ -1,0 +1,83 @@
+"""Fuzzing: schemathesis generates requests from the project's own OpenAPI document and sends them to
+the local stack with every auth mode (admin key, checkout key, no key; partners signed and unsigned).
+No answer may be a 5xx, and every answer must conform to the document. FUZZ_EXAMPLES sets the number
+of examples per operation (`make soak` raises it); the figures are printed at the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+# The checks that say "no 5xx, every answer conforms to the document". Left out on purpose: the checks
+# that judge auth from the case's own intent (this test sets the auth mode itself) and the one that
+# expects 405 for an undeclared method (API Gateway answers those with its MISSING_AUTHENTICATION_TOKEN
+# response, the template's 404 `not_found`, and the local stack does the same).
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+DOCUMENT = json.loads((ROOT / "layers/loyalty/loyalty/openapi.json").read_text())
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "4"))
+# The coverage phase (boundary values of every field, many explicit examples per operation) runs in
+# `make soak`; `make test` keeps to generated examples.
+COVERAGE = os.environ.get("FUZZ_COVERAGE") == "1"
+schema = schemathesis.openapi.from_dict(
+    DOCUMENT, config=schemathesis.Config.from_dict({"phases": {"coverage": {"enabled": COVERAGE}}})
+)
+FIGURES = {"requests": 0, "server_errors": 0}
+AUTH_MODES = ["admin", "checkout", "none"]
+SECRETS = {"demo-partner": "demo-partner-secret", "other-partner": "other-partner-secret"}
+
+
+def _headers(case: schemathesis.Case, body: bytes, mode: str) -> dict[str, str]:
+    headers = {"Content-Type": "application/json"}
+    if case.path.startswith("/v1/partners/"):
+        partner = str((case.path_parameters or {}).get("partner_id", ""))
+        if mode != "none" and partner in SECRETS:
+            t = str(int(time.time()))
+            digest = hmac.new(SECRETS[partner].encode(), t.encode() + b"." + body, hashlib.sha256).hexdigest()
+            headers["Loyalty-Signature"] = f"t={t},v1={digest}"
+    elif mode != "none":
+        headers["Authorization"] = "Bearer " + ("lk_local_admin" if mode == "admin" else "lk_local_checkout")
+    return headers
+
+
+@pytest.mark.parametrize("mode", AUTH_MODES)
+@schema.parametrize()
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+def test_no_server_errors_and_answers_conform(case: schemathesis.Case, mode: str, stack) -> None:
+    if case.body is schemathesis.core.NOT_SET:
+        body = b""
+    elif isinstance(case.body, bytes):
+        body = case.body
+    else:
+        body = json.dumps(case.body).encode()
+    headers = _headers(case, body, mode)
+    case.headers = {**(case.headers or {}), **headers}  # what is sent is what the checks judge
+    kwargs = case.as_transport_kwargs(base_url=stack.client.base)
+    response = requests.request(
+        case.method, kwargs["url"], params=kwargs.get("params"), data=body or None, headers=headers, timeout=30
+    )
+    FIGURES["requests"] += 1
+    if response.status_code >= 500:
+        FIGURES["server_errors"] += 1
+    assert response.status_code < 500, (case.method, case.path, dict(case.query or {}), body[:300], response.text[:300])
+    case.validate_response(schemathesis.Response.from_requests(response, verify=True), checks=CHECKS)
+
+
+def test_print_figures() -> None:
+    print(f"\nfuzzing: {FIGURES['requests']} requests, {FIGURES['server_errors']} server errors")
