@@ -32,7 +32,9 @@ def client(service: str = "dynamodb") -> Any:
             cfg = Config(
                 retries={"mode": "standard", "max_attempts": 4},
                 connect_timeout=2,
-                read_timeout=5,
+                # Locally one emulator serves every call in turn: a call may wait behind many others, and
+                # an SDK retry after a read timeout would repeat a transaction that did commit.
+                read_timeout=60 if settings().local_mode else 5,
                 max_pool_connections=64,
             )
             _clients[service] = boto3.session.Session().client(service, config=cfg)  # type: ignore[call-overload]
