@@ -27,7 +27,7 @@ test: lint template-check
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/loyalty/loyalty loyalty_local functions
+	$(BIN)/mypy layers/loyalty/loyalty loyalty_local functions bench
 
 template-check: $(STAMP)
 	$(BIN)/cfn-lint template.yaml
@@ -51,6 +51,11 @@ simulate: $(STAMP)
 ## keys: manage API keys (make keys ARGS="create --name shop --scopes earn read")
 keys: $(STAMP)
 	$(BIN)/python -m loyalty.cli keys $(ARGS)
+
+## bench: round trips, capacity and cost per operation, latency, cold imports, package sizes, monthly
+##        jobs at 1k/10k members; prints tables, writes bench/results.json (make bench ARGS=--quick: small)
+bench: $(STAMP)
+	$(BIN)/python -m bench.run $(ARGS)
 
 ## soak: the slow evidence (many more model-based runs and steps); prints its figures
 soak: $(STAMP)

@@ -1,0 +1,232 @@
+"""DynamoDB round trips and capacity units per API operation, through the real handlers against moto.
+
+Every function is warmed first (one execution environment, as a warm Lambda: programme, secrets and
+clients loaded), then each operation is measured once on a fresh member, in the order a member's life
+takes them. Setup steps (a hold to void...) are not measured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bench import world
+from bench.capacity import table_shape
+from bench.meter import Meter, Usage
+
+# budgets from the issue: DynamoDB round trips an operation may take
+BUDGETS: dict[str, tuple[str, int]] = {
+    "earn_first": ("<=", 2),
+    "earn_replay": ("<=", 2),
+    "member_read": ("==", 1),
+    "partner_redeem": ("<=", 2),
+}
+
+# the keys the issue names, then extras that help read them
+KEYS = [
+    "enroll",
+    "member_read",
+    "earn_first",
+    "earn_replay",
+    "earn_preview",
+    "refund",
+    "activity",
+    "partner_redeem",
+    "redeem_hold",
+    "redeem_capture",
+    "redeem_cancel",
+    "ledger_page",
+]
+
+
+def budget_holds(key: str, round_trips: int) -> bool | None:
+    if key not in BUDGETS:
+        return None
+    op, limit = BUDGETS[key]
+    return round_trips <= limit if op == "<=" else round_trips == limit
+
+
+def meter() -> Meter:
+    from tests.support.aws import TEMPLATE
+
+    tables = TEMPLATE.of_type("AWS::DynamoDB::Table")
+    ((logical_id, resource),) = tables.items()
+    return Meter(table_shape(TEMPLATE.physical_name(logical_id), TEMPLATE.resolve(resource["Properties"])))
+
+
+SEASONED_MONTHS = 36
+
+
+def write_seasoned_member(member_id: str, months: int = SEASONED_MONTHS) -> int:
+    """A member with `months` of history, written straight to the table: an order a week (qualifying
+    and spend months), three reviews a month (counters), a year of unexpired points in 13 buckets.
+    None of these maps is pruned by the product, so this is the size a member of that age has.
+    Answers the item's size in bytes."""
+    from decimal import Decimal
+
+    from loyalty.clock import utcnow
+    from loyalty.model import Member
+    from loyalty.months import add_months, month_of
+    from loyalty.store import core
+    from loyalty.store.members import member_to_item
+
+    from bench.capacity import item_size
+
+    now = utcnow()
+    this_month = month_of(now)
+    past = [add_months(this_month, -i) for i in range(months)]
+    buckets = {add_months(this_month, 12 - i): 150 for i in range(13)}
+    member = Member(
+        member_id=member_id,
+        email=f"{member_id}@example.com",
+        name="Seasoned Member",
+        channel="web",
+        enrolled_at=now.replace(year=now.year - months // 12),
+        tier_id="silver",
+        tier_since=now,
+        tier_reached_at=now,
+        available=sum(buckets.values()),
+        lifetime_earned=sum(buckets.values()) + 5000,
+        lifetime_redeemed=5000,
+        buckets=buckets,
+        qualifying={m: 150 for m in past},
+        spend={m: Decimal("152.40") for m in past},
+        counters={f"activity:review:{m}": 3 for m in past},
+        orders=4 * months,
+        entries=7 * months,
+        version=7 * months,
+    )
+    item = core.to_item(member_to_item(member))
+    core.client().put_item(TableName=core.table_name(), Item=item)
+    return item_size(item)
+
+
+def scenario(member: str, tag: str) -> list[tuple[str, Callable[[], Any], Callable[[], Any] | None]]:
+    """(key, measured step, unmeasured setup run before it) for one member's life."""
+    order = {"member_id": member, "order_id": f"{tag}-order-1", "amount": "500.00", "currency": "USD"}
+    referred = f"{member}-friend"
+    return [
+        ("enroll", lambda: world.enroll(member), None),
+        ("member_read", lambda: world.read_member(member), None),
+        ("earn_first", lambda: world.request("Earn", order, expect=(201,)), None),
+        ("earn_replay", lambda: world.request("Earn", order, expect=(200,)), None),
+        (
+            "earn_preview",
+            lambda: world.request("EarnPreview", {**order, "order_id": f"{tag}-order-2"}, expect=(200,)),
+            None,
+        ),
+        (
+            "refund",
+            lambda: world.request(
+                "Refund",
+                {
+                    "member_id": member,
+                    "order_id": order["order_id"],
+                    "refund_id": f"{tag}-refund-1",
+                    "amount": "100.00",
+                },
+                expect=(201,),
+            ),
+            None,
+        ),
+        (
+            "activity",
+            lambda: world.request(
+                "Activity", {"member_id": member, "activity_id": f"{tag}-review-1", "type": "review"}, expect=(201,)
+            ),
+            None,
+        ),
+        ("partner_redeem", lambda: world.partner_redeem(member, f"{tag}-red-1"), None),
+        (
+            "redeem_cancel",
+            lambda: world.request(
+                "PartnerCancel",
+                {},
+                partner="demo-partner",
+                path_params={"redemption_id": f"{tag}-red-1"},
+                expect=(200,),
+            ),
+            None,
+        ),
+        ("redeem_hold", lambda: world.pay_with_points(member, f"{tag}-hold-1", capture=False), None),
+        (
+            "redeem_capture",
+            lambda: world.request("Capture", {}, path_params={"redemption_id": f"{tag}-hold-1"}, expect=(200,)),
+            None,
+        ),
+        (
+            "redeem_void",
+            lambda: world.request("Void", {}, path_params={"redemption_id": f"{tag}-hold-2"}, expect=(200, 201)),
+            lambda: world.pay_with_points(member, f"{tag}-hold-2", capture=False),
+        ),
+        ("pay_with_points", lambda: world.pay_with_points(member, f"{tag}-pwp-1"), None),
+        (
+            "ledger_page",
+            lambda: world.request("GetLedger", path_params={"member_id": member}, query={"limit": "50"}, expect=(200,)),
+            None,
+        ),
+        (
+            "earn_first_seasoned",
+            lambda: world.request(
+                "Earn", {**order, "member_id": f"{member}-old", "order_id": f"{tag}-order-4"}, expect=(201,)
+            ),
+            lambda: write_seasoned_member(f"{member}-old"),
+        ),
+        (
+            "earn_first_referred",
+            lambda: world.request(
+                "Earn", {**order, "member_id": referred, "order_id": f"{tag}-order-3"}, expect=(201,)
+            ),
+            lambda: world.enroll(referred, referred_by=member),
+        ),
+    ]
+
+
+def measure() -> dict[str, Any]:
+    """Run the scenario once to warm every function, then measured on a fresh member."""
+    for _, step, setup in scenario("bench-warm", "warm"):
+        if setup:
+            setup()
+        step()
+    m = meter()
+    m.install()
+    usages: dict[str, Usage] = {}
+    try:
+        for key, step, setup in scenario("bench-1", "b1"):
+            if setup:
+                setup()
+            with m.measure() as usage:
+                step()
+            usages[key] = usage
+    finally:
+        m.uninstall()
+    return summarise(usages)
+
+
+def summarise(usages: dict[str, Usage]) -> dict[str, Any]:
+    trips: dict[str, Any] = {}
+    capacity: dict[str, Any] = {}
+    for key, usage in usages.items():
+        trips[key] = {
+            **usage.as_dict(),
+            "budget": _budget_text(key),
+            "budget_holds": budget_holds(key, len(usage.calls)),
+        }
+        capacity[key] = usage.capacity()
+    return {"ddb_round_trips": trips, "capacity": capacity}
+
+
+def _budget_text(key: str) -> str | None:
+    if key not in BUDGETS:
+        return None
+    op, limit = BUDGETS[key]
+    return f"{op} {limit}"
+
+
+def broken_budgets(results: dict[str, Any]) -> list[str]:
+    trips = results.get("ddb_round_trips") or {}
+    return [
+        f"{k}: {v['round_trips']} round trips, budget {v['budget']}"
+        for k, v in trips.items()
+        if v["budget_holds"] is False
+    ]

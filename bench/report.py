@@ -1,0 +1,180 @@
+"""The results as Markdown tables (what `make bench` prints, and what the README's performance section shows)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _units(value: float) -> str:
+    return f"{value:g}"
+
+
+def _kb(size: int) -> str:
+    return f"{size / 1024:,.1f} KiB" if size < 1024 * 1024 else f"{size / 1024 / 1024:,.1f} MiB"
+
+
+def operations(results: dict[str, Any]) -> str:
+    trips = results.get("ddb_round_trips") or {}
+    capacity = results.get("capacity") or {}
+    rows = []
+    for key, t in trips.items():
+        c = capacity.get(key) or {}
+        budget = "" if t.get("budget") is None else f"{t['budget']} {'ok' if t['budget_holds'] else 'BROKEN'}"
+        index = ", ".join(f"{k} {_units(v)}" for k, v in (c.get("index_write_units") or {}).items())
+        rows.append(
+            [
+                f"`{key}`",
+                t["round_trips"],
+                " + ".join(t["calls"]),
+                budget,
+                _units(c.get("write_units", 0)) + (f" (GSI: {index})" if index else ""),
+                _units(c.get("read_units", 0)),
+                f"${c.get('usd_per_million', '?')}",
+                _units(c.get("moto_reported_units", 0)) + ("*" if c.get("moto_unreported_calls") else ""),
+            ]
+        )
+    prices = results.get("prices") or {}
+    note = (
+        f"Units computed from the items' sizes by DynamoDB's rules (bench/capacity.py); cost at "
+        f"{prices.get('region', 'us-east-1')} on-demand prices as of {prices.get('as_of', '?')}: "
+        f"${prices.get('usd_per_million_write_units', '?')} per million write units, "
+        f"${prices.get('usd_per_million_read_units', '?')} per million read units. "
+        "moto's own ConsumedCapacity is shown for comparison (* = moto reported nothing for a TransactWriteItems)."
+    )
+    return (
+        _table(
+            ["operation", "round trips", "calls", "budget", "write units", "read units", "$ per million", "moto says"],
+            rows,
+        )
+        + "\n\n"
+        + note
+    )
+
+
+def latency(results: dict[str, Any]) -> str:
+    lat = results.get("latency_ms") or {}
+    rows = []
+    for name, figures in lat.items():
+        if not isinstance(figures, dict):
+            continue
+        ratio = figures.get("ratio_p50_to_bare_put_item")
+        rows.append([name, figures["p50"], figures["p95"], figures["p99"], "1" if ratio is None else f"{ratio}×"])
+    return _table(["in process, against moto (ms)", "p50", "p95", "p99", "p50 ÷ bare PutItem p50"], rows) + (
+        f"\n\n{lat.get('rounds', '?')} rounds, interleaved, after 5 unmeasured; absolute figures are this machine's."
+    )
+
+
+def imports(results: dict[str, Any]) -> str:
+    cold = results.get("cold_import_ms") or {}
+    boto3 = (cold.get("import_boto3") or {}).get("median_ms")
+    rows = [["`import boto3`", boto3, "1", ""]]
+    for name, figures in (cold.get("functions") or {}).items():
+        heaviest = ", ".join(
+            f"{h['module']} {h['ms']}" for h in (figures.get("heaviest") or {}).get("packages", [])[:3]
+        )
+        rows.append(
+            [
+                f"functions/{name}",
+                figures.get("median_ms", figures.get("error")),
+                f"{figures.get('ratio_to_boto3', '?')}×",
+                heaviest,
+            ]
+        )
+    return _table(
+        ["fresh interpreter (ms)", f"median of {cold.get('runs', '?')}", "÷ import boto3", "heaviest packages (ms)"],
+        rows,
+    )
+
+
+def packages(results: dict[str, Any]) -> str:
+    pkg = results.get("package_bytes") or {}
+    rows = [
+        [f"function {n}", _kb(f["zipped_bytes"]), _kb(f["unzipped_bytes"])] for n, f in pkg.get("functions", {}).items()
+    ]
+    for name, layer in (pkg.get("layers") or {}).items():
+        largest = ", ".join(f"{p['package']} {_kb(p['unzipped_bytes'])}" for p in layer.get("largest", [])[:3])
+        rows.append(
+            [
+                f"layer {name}" + (f" ({largest})" if largest else ""),
+                _kb(layer["zipped_bytes"]),
+                _kb(layer["unzipped_bytes"]),
+            ]
+        )
+    text = _table(["package", "zipped", "unzipped"], rows)
+    if "largest_function_with_layers_unzipped_bytes" in pkg:
+        total = _kb(pkg["largest_function_with_layers_unzipped_bytes"])
+        text += (
+            f"\n\nLargest function with both layers, unzipped: {total} of Lambda's {_kb(pkg['unzipped_limit_bytes'])}."
+        )
+    return text
+
+
+def jobs(results: dict[str, Any]) -> str:
+    data = results.get("jobs") or {}
+    runs = [(size, job, job) for size in data.get("sizes", []) for job in ("tier-evaluation", "expiry")]
+    if data.get("control"):
+        runs.append((data["control"], "expiry", "expiry (control)"))
+    rows = []
+    for size, job, label in runs:
+        j = size[job]
+        written = sum(j["items_written"].values())
+        kinds = ", ".join(f"{k} {v:,}" for k, v in j["items_written"].items())
+        rows.append(
+            [
+                label,
+                f"{size['members']:,}",
+                f"{size['affected']:,}",
+                f"{j['round_trips']:,}",
+                f"{j['items_read']:,} ({j['items_read_per_affected']})",
+                f"{written:,} ({j['items_written_per_affected']}): {kinds}",
+                _units(j["read_units"]),
+                _units(j["write_units"]),
+                f"${j['usd_per_run']}",
+            ]
+        )
+    headers = ["job", "members", "affected", "round trips", "items read (per affected)", "items written (per affected)"]
+    text = _table([*headers, "read units", "write units", "$ per run"], rows)
+    growth = data.get("growth")
+    if growth:
+        parts = ", ".join(f"{k} ×{v}" for k, v in growth.items() if k != "members")
+        text += f"\n\nGrowth for ×{growth['members']:g} members (and ×{growth['members']:g} affected): {parts}."
+    if data.get("control_vs_small"):
+        parts = ", ".join(f"{k} ×{v}" for k, v in data["control_vs_small"].items())
+        text += (
+            f"\n\nControl ({data['control']['affected']:,} affected in a table of {data['control']['members']:,}) "
+            f"against the same affected count in a table of {data['sizes'][0]['members']:,}: {parts}."
+        )
+    for problem in data.get("problems") or []:
+        text += f"\n\nPROBLEM: {problem}"
+    return text
+
+
+SECTIONS = {
+    "ops": ("DynamoDB per operation (warm handlers, events/, moto)", operations),
+    "latency": ("Latency", latency),
+    "imports": ("Cold import", imports),
+    "packages": ("Package sizes (as SAM zips them)", packages),
+    "jobs": ("Monthly jobs", jobs),
+}
+
+RESULT_KEYS = {
+    "ops": "ddb_round_trips",
+    "latency": "latency_ms",
+    "imports": "cold_import_ms",
+    "packages": "package_bytes",
+    "jobs": "jobs",
+}
+
+
+def render(results: dict[str, Any]) -> str:
+    parts = []
+    for section, (title, fn) in SECTIONS.items():
+        if results.get(RESULT_KEYS[section]):
+            parts.append(f"### {title}\n\n{fn(results)}")
+    return "\n\n".join(parts) + "\n"
