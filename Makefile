@@ -27,7 +27,7 @@ test: lint template-check
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/loyalty/loyalty loyalty_local functions bench
+	$(BIN)/mypy layers/loyalty/loyalty loyalty_local functions bench simulator
 
 template-check: $(STAMP)
 	$(BIN)/cfn-lint template.yaml

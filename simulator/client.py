@@ -1,0 +1,115 @@
+"""HTTP to the loyalty API: bearer keys, partner signatures, and retries that idempotency makes safe."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+CHECKOUT = "lk_local_checkout"
+ADMIN = "lk_local_admin"
+RETRIED = {429, 502, 503, 504}  # busy or unreachable: every write the simulator sends is idempotent
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: Any
+
+    @property
+    def code(self) -> str | None:
+        """The contract's error code, for an error answer."""
+        if isinstance(self.body, dict) and isinstance(self.body.get("error"), dict):
+            return str(self.body["error"].get("code"))
+        return None
+
+
+class ApiError(RuntimeError):
+    """The API could not be reached, or kept answering 5xx."""
+
+
+class Client:
+    def __init__(self, base: str, *, timeout: float = 120, attempts: int = 5) -> None:
+        if not base.startswith(("http://", "https://")):
+            raise ValueError(f"not an http(s) URL: {base!r}")
+        self.base = base.rstrip("/")
+        self.timeout = timeout
+        self.attempts = attempts
+        self.retried: list[str] = []  # why requests were sent again (a 5xx, a dropped connection)
+        self._lock = threading.Lock()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        key: str | None = CHECKOUT,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+    ) -> Answer:
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        sent = {"Content-Type": "application/json", **(headers or {})}
+        if key:
+            sent["Authorization"] = f"Bearer {key}"
+        last = ""
+        for attempt in range(self.attempts):
+            # the base URL is the local stack's, http: (checked in __init__)
+            req = urllib.request.Request(self.base + path, data=data, method=method, headers=sent)  # noqa: S310
+            try:
+                with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310
+                    return Answer(resp.status, _json(resp.read()))
+            except urllib.error.HTTPError as err:
+                answer = Answer(err.code, _json(err.read()))
+                if err.code not in RETRIED:
+                    return answer
+                last = f"{err.code} {answer.body}"
+            except (urllib.error.URLError, ConnectionError, TimeoutError) as err:
+                last = str(err)
+            with self._lock:
+                self.retried.append(f"{method} {path}: {last}"[:300])
+            time.sleep(0.2 * 2**attempt)
+        raise ApiError(f"{method} {path}: no answer after {self.attempts} attempts: {last}")
+
+    def get(self, path: str, **kw: Any) -> Answer:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, body: Any, **kw: Any) -> Answer:
+        return self.request("POST", path, body, **kw)
+
+    def partner_post(self, partner_id: str, secret: str, path: str, body: Any) -> Answer:
+        """A partner webhook: `Loyalty-Signature: t=<t>,v1=<hex HMAC-SHA256 over "<t>.<raw body>">`.
+
+        Signed with the wall clock (partners sign with their own clock; the local stack accepts it), once:
+        a retry sends the same signature, fresh for 300 s."""
+        raw = json.dumps(body).encode()
+        t = str(int(time.time()))
+        digest = hmac.new(secret.encode(), t.encode() + b"." + raw, hashlib.sha256).hexdigest()
+        return self.request("POST", path, key=None, raw=raw, headers={"Loyalty-Signature": f"t={t},v1={digest}"})
+
+    # -- the local stack's own routes ----------------------------------------------------------
+    def set_clock(self, now: str | None) -> None:
+        answer = self.post("/_local/clock", {"now": now}, key=None)
+        if answer.status != 200:
+            raise ApiError(f"cannot set the local clock ({answer.status} {answer.body}); is this a local stack?")
+
+    def run_job(self, job: str, as_of: str) -> dict[str, Any]:
+        answer = self.post(f"/_local/jobs/{job}", {"as_of": as_of}, key=None)
+        if answer.status != 200:
+            raise ApiError(f"job {job} as of {as_of}: {answer.status} {answer.body}")
+        return dict(answer.body)
+
+
+def _json(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode(errors="replace")
