@@ -34,6 +34,11 @@ class Emulator:
     moto's server is not safe under concurrent requests (conditional TransactWriteItems on one item
     from 16 threads answered 500, 'dictionary changed size during iteration'), so one lock admits one
     call at a time: conditional writes keep DynamoDB's guarantees locally.
+
+    It also keeps a DynamoDB guarantee moto lacks: TransactWriteItems is idempotent per
+    ClientRequestToken for 10 minutes. botocore sends one token for all SDK retries of a call, so a
+    retry of a transaction that committed (its answer lost to a timeout) gets the success answer again
+    instead of failing its own conditions.
     """
 
     def __init__(self) -> None:
@@ -47,9 +52,13 @@ class Emulator:
         app = DomainDispatcherApplication(create_backend_app)
         lock = threading.Lock()
 
+        committed = TransactionTokens()
+
         def serialised(environ: dict[str, Any], start_response: Any) -> list[bytes]:
             with lock:
-                return list(app(environ, start_response))
+                if not str(environ.get("HTTP_X_AMZ_TARGET", "")).endswith(".TransactWriteItems"):
+                    return list(app(environ, start_response))
+                return committed.call(app, environ, start_response)
 
         class QuietHandler(MotoRequestHandler):
             def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
@@ -65,6 +74,47 @@ class Emulator:
 
     def stop(self) -> None:
         self.server.shutdown()
+
+
+class TransactionTokens:
+    """DynamoDB's ClientRequestToken idempotency for TransactWriteItems (10 minutes), for moto."""
+
+    TTL = 600.0
+
+    def __init__(self) -> None:
+        self._done: dict[str, tuple[float, str, str, list[Any], bytes]] = {}
+
+    def call(self, app: Any, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        import hashlib
+        import io
+        import time
+
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        try:
+            request = json.loads(body or b"{}")
+            token = request.pop("ClientRequestToken", None)
+        except ValueError:
+            token = None
+        now = time.monotonic()
+        self._done = {k: v for k, v in self._done.items() if now - v[0] < self.TTL}
+        digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest() if token else ""
+        if token and token in self._done:
+            _, seen_digest, status, headers, payload = self._done[token]
+            if seen_digest == digest:
+                start_response(status, headers)
+                return [payload]
+        answer: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[Any], exc_info: Any = None) -> Any:
+            answer.update(status=status, headers=headers)
+            return start_response(status, headers, exc_info)
+
+        chunks = list(app(environ, capture))
+        if token and str(answer.get("status", "")).startswith("200"):
+            self._done[token] = (now, digest, answer["status"], list(answer["headers"]), b"".join(chunks))
+        return chunks
 
 
 def point_sdk_at(url: str) -> None:
