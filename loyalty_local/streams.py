@@ -106,7 +106,7 @@ def lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
 class StreamPoller:
     """Delivers every table stream to its functions; `flush()` returns once everything written is delivered."""
 
-    def __init__(self, template: Template, pools: dict[str, FunctionPool], interval: float = 0.25) -> None:
+    def __init__(self, template: Template, pools: dict[str, FunctionPool], interval: float = 1.0) -> None:
         self.sources = sources(template, template.functions())
         self.pools = pools
         self.interval = interval
@@ -138,7 +138,9 @@ class StreamPoller:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                self.flush(max_rounds=50)
+                # one batch per source per tick: the serialised emulator stays free for requests in a burst;
+                # `flush()` (the /_local routes) still drains everything on demand
+                self.flush(max_rounds=1)
             except Exception:
                 traceback.print_exc()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from loyalty import members
 from loyalty.program import current_program
 
 from tests.support import streams
-from tests.support.aws import invoke
+from tests.support.aws import api_event, call, invoke
 
 
 def fail_put_events(times: int, *, partial: bool, skip: int = 0) -> list[int]:
@@ -129,3 +130,40 @@ def test_business_metrics_count_committed_changes_once(aws: dict[str, Any], caps
     assert invoke("EventsPublisherFunction", {"Records": batch}) == {"batchItemFailures": []}
     again = emf(capsys.readouterr().out)
     assert all("PointsAdjusted" not in b and "Enrolments" not in b and "PointsEarned" not in b for b in again)
+
+
+def test_the_monthly_jobs_changes_publish_expired_expiring_soon_and_tier_changed(aws: dict[str, Any]) -> None:
+    from loyalty.clock import CLOCK
+
+    from tests.support import jobs
+
+    jobs.write_members(
+        [
+            jobs.member("job-exp", buckets={"2026-02": 50, "2026-03": 40}),
+            jobs.member("job-tier", buckets={"2027-01": 10}, qualifying={"2026-01": 1200}),
+        ]
+    )
+    CLOCK.set(datetime(2026, 3, 1, 6, tzinfo=UTC))
+    jobs.run("expiry", "2026-03-01")
+    jobs.run("tier-evaluation", "2026-03-01")
+    CLOCK.set(None)
+    streams.poller().flush()
+
+    events = {
+        (e["detail-type"], e["detail"]["member_id"]): e["detail"] for e in streams.published(aws["capture_queue"])
+    }
+    expired = events[("PointsExpired", "job-exp")]
+    assert (expired["points"], expired["change"], expired["months"], expired["balance"]) == (
+        50,
+        -50,
+        {"2026-02": 50},
+        40,
+    )
+    soon = events[("PointsExpiringSoon", "job-exp")]
+    assert (soon["month"], soon["points"]) == ("2026-03", 40)
+    tier = events[("TierChanged", "job-tier")]
+    assert (tier["from"], tier["to"], tier["direction"], tier["as_of"]) == ("red", "silver", "upgrade", "2026-03-01")
+
+    status, report, _ = call("ProgramFunction", api_event("Liability"))
+    assert status == 200
+    assert {r["month"]: r["points"] for r in report["by_expiry_month"]} == {"2026-03": 40, "2027-01": 10}

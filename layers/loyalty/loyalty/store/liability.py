@@ -17,7 +17,7 @@ import zlib
 from typing import Any
 
 from loyalty.clock import utcnow
-from loyalty.store.core import ConditionFailed, WriteConflict, query, table_name, to_item, transact
+from loyalty.store.core import ConditionFailed, WriteConflict, client, query, table_name, to_item, transact
 
 SHARDS = 8
 MARKER_DAYS = 7
@@ -52,6 +52,18 @@ def _counter_op(shard: int, name: str, points: int) -> dict[str, Any]:
     }
 
 
+def _put_marker(put: dict[str, Any]) -> bool:
+    from botocore.exceptions import ClientError
+
+    try:
+        client().put_item(**put)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
 def apply_once(marker: str, counters: dict[str, int]) -> bool:
     """Add `counters` unless the change `marker` was applied before. True: applied now (first time).
 
@@ -65,6 +77,9 @@ def apply_once(marker: str, counters: dict[str, int]) -> bool:
         name = marker if index == 0 else f"{marker}#{index}"
         shard = shard_of(name)
         ops = [_marker_op(name), *[_counter_op(shard, key, points) for key, points in chunk]]
+        if len(ops) == 1:  # a marker alone (an entry's metrics): one conditional Put, no transaction
+            first = _put_marker(ops[0]["Put"])
+            continue
         for attempt in range(ATTEMPTS):
             try:
                 transact(ops)
