@@ -45,7 +45,7 @@ SIM_PROGRAM := $(or $(PROGRAM),programs/demo.yaml)
 MEMBERS ?= 200
 MONTHS  ?= 13
 simulate: $(STAMP)
-	$(BIN)/pip install -q -e '.[dev,sim]'
+	@$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install -q -e '.[dev,sim]'
 	$(BIN)/python -m simulator --program $(SIM_PROGRAM) --members $(MEMBERS) --months $(MONTHS)
 
 ## keys: manage API keys (make keys ARGS="create --name shop --scopes earn read")
