@@ -22,7 +22,7 @@ run: $(STAMP)
 
 ## test: lint, template checks and the whole suite
 test: lint template-check
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

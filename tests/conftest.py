@@ -19,7 +19,8 @@ def aws() -> Iterator[dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[LocalStackProcess]:
-    """One local stack (as `make run` starts it) for the end-to-end tests of this worker."""
+    """One local stack (as `make run` starts it) for the end-to-end tests of this worker (each xdist
+    worker has its own; the tests use their own member ids and put the clock back)."""
     process = LocalStackProcess()
     yield process
     process.stop()
@@ -33,8 +34,6 @@ def api(stack: LocalStackProcess) -> Iterator[Client]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # every end-to-end test shares one local stack: keep them on one xdist worker
     for item in items:
         if "tests/e2e/" in str(item.fspath):
-            item.add_marker(pytest.mark.xdist_group("e2e"))
             item.add_marker(pytest.mark.e2e)

@@ -5,8 +5,16 @@ import logging
 from tests.support.aws import api_event, call
 
 
-def test_an_unexpected_error_is_a_500_with_a_request_id_and_no_trace(aws, monkeypatch, capsys):
+def test_an_unexpected_error_is_a_500_with_a_request_id_and_no_trace(aws, monkeypatch):
+    import io
+
+    from loyalty.observability import logger
     from loyalty.store import members as store
+
+    log = io.StringIO()
+    handler = logging.StreamHandler(log)
+    handler.setFormatter(logger.registered_formatter)
+    logger.addHandler(handler)
 
     def explode(member_id: str):
         raise RuntimeError("boom: botocore said AccessDenied on arn:aws:dynamodb:secret-table")
@@ -17,9 +25,9 @@ def test_an_unexpected_error_is_a_500_with_a_request_id_and_no_trace(aws, monkey
     assert body["error"]["code"] == "internal_error"
     assert body["error"]["request_id"] == "sample-GetMember"
     assert "boom" not in str(body) and "Traceback" not in str(body)
-    logged = capsys.readouterr().out
+    logger.removeHandler(handler)
+    logged = log.getvalue()
     assert "Traceback" in logged and "boom" in logged  # the stack trace is in the log, not the answer
-    logging.getLogger().handlers.clear()
 
 
 def test_scopes_are_enforced_per_route(aws):
