@@ -100,3 +100,23 @@ def test_months():
     assert months_between("2025-11", "2026-02") == ["2025-11", "2025-12", "2026-01", "2026-02"]
     assert months_apart("2025-12", "2026-06") == 6
     assert month_of(datetime(2026, 3, 31, 23, 59, tzinfo=UTC)) == "2026-03"
+
+
+def test_the_member_item_keeps_bounded_history():
+    from decimal import Decimal
+
+    from loyalty.members import prune_history
+
+    m = member()
+    for offset in range(60):
+        month = add_months("2022-01", offset)
+        m.qualifying[month] = 10
+        m.spend[month] = Decimal("1.5")
+        m.counters[f"activity:review:{month}"] = 1
+    m.counters.update({"activity:birthday:2023": 1, "activity:birthday:2026": 1, "reward:x:lifetime": 4})
+    prune_history(m, datetime(2026, 12, 15, tzinfo=UTC))
+    assert min(m.qualifying) == "2024-12" and len(m.qualifying) == 25 and min(m.spend) == "2024-12"
+    months = sorted(k.rsplit(":", 1)[1] for k in m.counters if k.startswith("activity:review:"))
+    assert months[0] == "2025-12" and len(months) == 13
+    assert "activity:birthday:2023" not in m.counters and m.counters["activity:birthday:2026"] == 1
+    assert m.counters["reward:x:lifetime"] == 4

@@ -34,6 +34,7 @@ def new_entry(
     pending: bool = False,
 ) -> LedgerEntry:
     """Append a ledger entry to `member` (already changed by the caller's ledger maths)."""
+    prune_history(member, utcnow())
     member.entries += 1
     member.version += 1
     return LedgerEntry(
@@ -51,6 +52,32 @@ def new_entry(
         buckets=buckets or {},
         pending=pending,
     )
+
+
+# How much history the member item keeps: a qualifying window is at most 24 months (program.py), and
+# caps count in the current month or year. Without pruning, the item (and every write's cost) grows
+# with the member's age.
+HISTORY_MONTHS = 25
+COUNTER_MONTHS = 13
+COUNTER_YEARS = 2
+
+
+def prune_history(member: Member, now: datetime) -> None:
+    first_month = add_months(month_of(now), -(HISTORY_MONTHS - 1))
+    member.qualifying = {m: v for m, v in member.qualifying.items() if m >= first_month}
+    member.spend = {m: v for m, v in member.spend.items() if m >= first_month}
+    first_counter_month = add_months(month_of(now), -(COUNTER_MONTHS - 1))
+    first_year = f"{now.year - COUNTER_YEARS + 1:04d}"
+
+    def keep(key: str) -> bool:
+        period = key.rsplit(":", 1)[-1]
+        if len(period) == 7 and period[4] == "-":
+            return period >= first_counter_month
+        if len(period) == 4 and period.isdigit():
+            return period >= first_year
+        return True  # lifetime, and anything else
+
+    member.counters = {k: v for k, v in member.counters.items() if keep(k)}
 
 
 def grant_bonus(
