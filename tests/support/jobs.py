@@ -161,16 +161,22 @@ def dead_letters(job: str) -> list[dict[str, Any]]:
 
 def count_reads_and_writes() -> tuple[dict[str, int], Any]:
     """Items read (Scan/Query Count and ScannedCount, BatchGet/Get items) and writes, via botocore hooks."""
-    counts = {"scanned": 0, "returned": 0, "queries": 0, "scans": 0, "got": 0, "member_writes": 0, "job_writes": 0}
-    counts.update(entry_writes=0, other_writes=0, transactions=0)
+    counts = dict.fromkeys(
+        [f"{kind}_{what}" for kind in ("scan", "index", "query") for what in ("calls", "scanned", "returned")]
+        + ["got"],
+        0,
+    )
+    state: dict[str, Any] = {}  # the calls are sequential: `before` tells `after` whether it queried an index
+    counts.update(member_writes=0, job_writes=0, entry_writes=0, other_writes=0, transactions=0)
 
     def after(http_response: Any = None, parsed: Any = None, model: Any = None, **_: Any) -> None:
         if model is None or not isinstance(parsed, dict):
             return
         if model.name in ("Scan", "Query"):
-            counts["scans" if model.name == "Scan" else "queries"] += 1
-            counts["scanned"] += int(parsed.get("ScannedCount", 0))
-            counts["returned"] += int(parsed.get("Count", 0))
+            kind = "scan" if model.name == "Scan" else "index" if state.get("index") else "query"
+            counts[f"{kind}_calls"] += 1
+            counts[f"{kind}_scanned"] += int(parsed.get("ScannedCount", 0))
+            counts[f"{kind}_returned"] += int(parsed.get("Count", 0))
         elif model.name == "BatchGetItem":
             counts["got"] += sum(len(v) for v in parsed.get("Responses", {}).values())
         elif model.name == "GetItem" and parsed.get("Item"):
@@ -179,6 +185,7 @@ def count_reads_and_writes() -> tuple[dict[str, int], Any]:
     def before(params: Any = None, model: Any = None, **_: Any) -> None:
         if model is None:
             return
+        state["index"] = params.get("IndexName")
         if model.name in ("PutItem", "UpdateItem"):
             _count_write(counts, (params.get("Item") or params.get("Key") or {}).get("PK", {}).get("S", ""))
         elif model.name == "TransactWriteItems":
@@ -188,11 +195,11 @@ def count_reads_and_writes() -> tuple[dict[str, int], Any]:
                 _count_write(counts, (body.get("Item") or body.get("Key") or {}).get("PK", {}).get("S", ""))
 
     events = core.client().meta.events
-    events.register("before-call.dynamodb", before)
+    events.register("before-parameter-build.dynamodb", before)
     events.register("after-call.dynamodb", after)
 
     def stop() -> None:
-        events.unregister("before-call.dynamodb", before)
+        events.unregister("before-parameter-build.dynamodb", before)
         events.unregister("after-call.dynamodb", after)
 
     return counts, stop
@@ -207,3 +214,18 @@ def _count_write(counts: dict[str, int], pk: str) -> None:
         counts["entry_writes"] += 1
     else:
         counts["other_writes"] += 1
+
+
+def emitted_metrics(stdout: str) -> dict[str, float]:
+    """Sum the CloudWatch embedded-metric-format records Powertools printed, by metric name."""
+    emitted: dict[str, float] = {}
+    for line in stdout.splitlines():
+        if not (line.startswith("{") and '"_aws"' in line):
+            continue
+        record = json.loads(line)
+        for metric in record["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+            values = record[metric["Name"]]
+            emitted[metric["Name"]] = emitted.get(metric["Name"], 0) + sum(
+                values if isinstance(values, list) else [values]
+            )
+    return emitted

@@ -53,6 +53,7 @@ def _warning(member: Member, run: jobs.Run) -> dict[str, Any] | None:
         run.period,
         {
             "month": run.period,
+            "period": run.period,
             "points": points,
             "as_of": run.as_of.isoformat(),
             "run_id": run.run_id,

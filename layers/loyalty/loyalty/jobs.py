@@ -70,7 +70,7 @@ class Page:
 Counts = dict[str, int]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Job:
     """What differs between jobs; the walking, counting and retrying is shared."""
 
@@ -194,6 +194,8 @@ def handle_message(job: Job, body: dict[str, Any], context: Any) -> None:
 def _page(job: Job, program: Program, run: Run, chunk: str, cursor: dict[str, Any] | None) -> dict[str, Any] | None:
     """Process one page; returns the cursor after it (None at the end of the chunk)."""
     fetched = job.fetch(run, chunk, cursor, job.page_size)
+    if not fetched.members:  # nothing to process or count (a retry reads it again): no bookkeeping
+        return fetched.next_cursor
     frozen = store.freeze_page(run.pk, chunk, cursor, [m for m, _ in fetched.members], fetched.next_cursor)
     if frozen.done:
         return frozen.next_cursor

@@ -170,4 +170,5 @@ JOB = jobs.Job(
     chunks=lambda program, run: [f"segment-{i:02d}" for i in range(TOTAL_SEGMENTS)],
     fetch=_fetch,
     process=evaluate_member,
+    page_size=200,  # members are ~1-2 KB: a Scan page stays far under 1 MB; few are written
 )

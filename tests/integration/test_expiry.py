@@ -1,0 +1,181 @@
+"""The monthly expiry on moto: the expiry index walked by shard, one `expire` entry per member and period."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+from loyalty import ledger
+from loyalty import program as programs
+from loyalty.clock import CLOCK
+from loyalty.model import NEVER
+from loyalty.store import core
+from loyalty.store import jobs as job_store
+from loyalty.store.members import all_entries, load_member
+
+from tests.support import jobs
+from tests.support.aws import api_event, call, invoke
+
+AS_OF = "2026-03-01"  # removes what expired at the end of 2026-02 and earlier; warns for 2026-03
+
+
+@pytest.fixture(autouse=True)
+def clock(aws):
+    CLOCK.set(datetime(2026, 3, 1, 0, 5, tzinfo=UTC))
+
+
+def demo_members() -> None:
+    jobs.write_members(
+        [
+            jobs.member("old", buckets={"2026-01": 100, "2026-02": 50, "2026-04": 30}),
+            jobs.member("soon", buckets={"2026-03": 40, "2026-06": 5}),
+            jobs.member("both", buckets={"2026-02": 10, "2026-03": 20}),
+            jobs.member("later", buckets={"2026-05": 10}),
+            jobs.member("never", buckets={NEVER: 70}),
+            jobs.member("debt", available=-20, lifetime_earned=0, lifetime_redeemed=20),
+        ]
+    )
+
+
+def warnings() -> dict[str, dict]:
+    items = boto3.client("dynamodb").scan(
+        TableName=core.table_name(),
+        FilterExpression="kind = :k",
+        ExpressionAttributeValues={":k": {"S": "expiry_warning"}},
+    )["Items"]
+    return {w["member_id"]: w for w in (core.from_item(i) for i in items)}
+
+
+def test_expiry_removes_points_of_past_months_once_and_warns_of_this_month(aws):
+    demo_members()
+    summary = jobs.run("expiry", AS_OF)
+    assert summary == {"job": "expiry", "as_of": AS_OF, "members_affected": 2, "points_expired": 160}
+
+    old = load_member("old")
+    assert old is not None
+    assert (old.available, old.lifetime_expired, old.buckets, old.expiry_period) == (
+        30,
+        150,
+        {"2026-04": 30},
+        "2026-03",
+    )
+    ledger.check(old)
+    (entry,) = [e for e in all_entries("old") if e.type == "expire"]
+    assert (entry.points, entry.balance_after, entry.key) == (-150, 30, "expire#old#2026-03")
+    assert entry.buckets == {"2026-01": 100, "2026-02": 50}
+
+    both = load_member("both")
+    assert both is not None and (both.available, both.lifetime_expired, both.buckets) == (20, 10, {"2026-03": 20})
+    for untouched, available in (("soon", 45), ("later", 10), ("never", 70), ("debt", -20)):
+        member = load_member(untouched)
+        assert member is not None and member.available == available and member.lifetime_expired == 0
+
+    warned = warnings()
+    assert {m: (w["month"], int(w["points"])) for m, w in warned.items()} == {
+        "soon": ("2026-03", 40),
+        "both": ("2026-03", 20),
+    }
+
+    status, view, _ = call("MembersFunction", api_event("GetMember", path_params={"member_id": "old"}))
+    assert status == 200 and view["points"]["available"] == 30 and view["points"]["lifetime_expired"] == 150
+    _, page, _ = call("MembersFunction", api_event("GetLedger", path_params={"member_id": "old"}))
+    assert page["entries"][0]["type"] == "expire" and page["entries"][0]["points"] == -150
+
+
+def test_a_second_run_for_the_period_expires_nothing(aws):
+    demo_members()
+    jobs.run("expiry", AS_OF)
+    counts, stop = jobs.count_reads_and_writes()
+    try:
+        summary = jobs.run("expiry", AS_OF)
+    finally:
+        stop()
+    assert (summary["members_affected"], summary["points_expired"]) == (0, 0)
+    assert (counts["member_writes"], counts["entry_writes"]) == (0, 0)
+    assert len([e for e in all_entries("old") if e.type == "expire"]) == 1
+    assert len(warnings()) == 2
+
+
+def test_the_adjusted_points_of_a_real_member_expire_after_twelve_months(aws):
+    CLOCK.set(datetime(2025, 1, 15, 10, tzinfo=UTC))
+    assert call("MembersFunction", api_event("Enroll", body={"member_id": "ana", "channel": "web"}))[0] == 201
+    CLOCK.set(datetime(2025, 2, 3, 10, tzinfo=UTC))
+    body = {"adjustment_id": "adj-1", "points": 300, "reason": "goodwill"}
+    assert call("MembersFunction", api_event("Adjust", body=body, path_params={"member_id": "ana"}))[0] == 201
+    CLOCK.set(datetime(2026, 2, 1, 0, 5, tzinfo=UTC))  # the signup bonus expired at the end of 2026-01
+    assert jobs.run("expiry", "2026-02-01")["points_expired"] == 100
+    CLOCK.set(datetime(2026, 3, 1, 0, 5, tzinfo=UTC))
+    assert jobs.run("expiry", AS_OF)["points_expired"] == 300
+    ana = load_member("ana")
+    assert ana is not None and (ana.available, ana.lifetime_expired, ana.buckets) == (0, 400, {})
+    ledger.check(ana)
+
+
+def test_a_duplicated_message_counts_and_expires_nothing_twice(aws):
+    demo_members()
+    started = jobs.start("expiry", AS_OF)
+    sqs = boto3.client("sqs")
+    url = jobs.queue_url("ExpiryWorkQueue")
+    bodies = []
+    while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        bodies += [m["Body"] for m in got]
+        for m in got:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    assert len(bodies) == 16  # one per shard
+    for body in bodies + bodies:
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    jobs.drain("expiry")
+    summary = invoke("ExpiryFunction", {"job": "expiry", "summary_of": started})
+    assert (summary["members_affected"], summary["points_expired"]) == (2, 160)
+    old = load_member("old")
+    assert old is not None and old.lifetime_expired == 150
+
+
+def test_a_worker_that_fails_after_expiring_is_retried_and_counts_once(aws, monkeypatch):
+    # Expired members leave the index range: the retry must still count them, from the frozen page.
+    demo_members()
+    real = job_store.complete_page
+    failed = []
+
+    def fail_once(pk, chunk, cursor, counts):
+        if counts.get("points_expired") and not failed:
+            failed.append(chunk)
+            raise RuntimeError("injected: the worker dies before counting its page")
+        return real(pk, chunk, cursor, counts)
+
+    monkeypatch.setattr(job_store, "complete_page", fail_once)
+    summary = jobs.run("expiry", AS_OF)
+    assert failed
+    assert (summary["members_affected"], summary["points_expired"]) == (2, 160)
+    old = load_member("old")
+    assert old is not None and old.lifetime_expired == 150
+    assert jobs.dead_letters("expiry") == []
+
+
+def test_a_poison_member_goes_to_the_dead_letter_queue_without_blocking_the_others(aws):
+    demo_members()
+    poison = {"PK": "MEMBER#poison", "SK": "MEMBER", "kind": "member", "member_id": "poison"}
+    jobs.write_items([{**poison, "EXPPK": "EXP#00", "EXPSK": "2025-12#poison"}])
+    summary = jobs.run("expiry", AS_OF)
+    assert (summary["members_affected"], summary["points_expired"]) == (2, 160)
+    (dead,) = jobs.dead_letters("expiry")
+    assert dead["member_id"] == "poison" and dead["job"] == "expiry"
+
+
+def test_the_never_policy_sends_no_work(aws):
+    demo = programs.bundled_program()
+    programs.PROGRAMS.override(demo.model_copy(update={"expiry": demo.expiry.model_copy(update={"policy": "never"})}))
+    demo_members()
+    started = jobs.start("expiry", AS_OF)
+    assert started["chunks"] == 0
+    assert jobs.drain("expiry") == 0
+    summary = invoke("ExpiryFunction", {"job": "expiry", "summary_of": started})
+    assert (summary["members_affected"], summary["points_expired"]) == (0, 0)
+
+
+def test_metrics_are_emitted(aws, capsys):
+    demo_members()
+    jobs.run("expiry", AS_OF)
+    emitted = jobs.emitted_metrics(capsys.readouterr().out)
+    assert (emitted["MembersAffected"], emitted["PointsExpired"], emitted["MembersWarned"]) == (2, 160, 2)
