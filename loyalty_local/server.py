@@ -49,6 +49,9 @@ class Emulator:
         )
         from werkzeug.serving import make_server
 
+        from loyalty_local import moto_fast
+
+        moto_fast.install()  # transactions cost what they touch, not the whole table (calls are serialised)
         app = DomainDispatcherApplication(create_backend_app)
         lock = threading.Lock()
 

@@ -14,9 +14,12 @@ from loyalty_local.template import Template
 def emulator():
     server = Emulator()
     server.start()
-    yield boto3.client(
+    client = boto3.client(
         "dynamodb", endpoint_url=server.url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
     )
+    yield client
+    for name in client.list_tables()["TableNames"]:  # moto's backends outlive the server in this process
+        client.delete_table(TableName=name)
     server.stop()
 
 
@@ -37,3 +40,28 @@ def test_a_transaction_retried_with_its_client_request_token_answers_success_aga
         emulator.transact_write_items(TransactItems=[put("B"), put("A")], ClientRequestToken="token-1")
     items = emulator.scan(TableName="LoyaltyTable")["Items"]
     assert [i["PK"]["S"] for i in items] == ["A"]
+
+
+def test_a_failed_transaction_leaves_no_item_and_no_stream_record(emulator):
+    emulator.create_table(**Template().table_definitions()[0])
+    emulator.transact_write_items(TransactItems=[put("A")])
+    stream = boto3.client(
+        "dynamodbstreams",
+        endpoint_url=emulator.meta.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+    arn = emulator.describe_table(TableName="LoyaltyTable")["Table"]["LatestStreamArn"]
+    shard = stream.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+
+    def records() -> list[str]:
+        it = stream.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+        got = stream.get_records(ShardIterator=it["ShardIterator"])["Records"]
+        return [f"{r['eventName']} {r['dynamodb']['Keys']['PK']['S']}" for r in got]
+
+    assert records() == ["INSERT A"]
+    with pytest.raises(ClientError):  # B is written first, then A's condition fails: all rolled back
+        emulator.transact_write_items(TransactItems=[put("B"), put("A")])
+    assert [i["PK"]["S"] for i in emulator.scan(TableName="LoyaltyTable")["Items"]] == ["A"]
+    assert records() == ["INSERT A"]
