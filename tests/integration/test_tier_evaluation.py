@@ -251,7 +251,8 @@ def test_a_worker_that_fails_after_writing_is_retried_and_counts_once(aws, monke
 
 def test_a_poison_member_goes_to_the_dead_letter_queue_without_blocking_the_others(aws):
     demo_members()
-    jobs.write_items([{"PK": "MEMBER#poison", "SK": "MEMBER", "kind": "member", "member_id": "poison", "tier_id": 7}])
+    poison = {"PK": "MEMBER#poison", "SK": "MEMBER", "kind": "member", "member_id": "poison", "tier_id": 7}
+    jobs.write_items([{**poison, "MEMBERPK": "MEMBERS#03"}])  # indexed like any member, unreadable as one
     summary = jobs.run("tier-evaluation", AS_OF)
     assert (summary["members_evaluated"], summary["upgraded"], summary["downgraded"]) == (7, 2, 3)
     (dead,) = jobs.dead_letters("tier-evaluation")

@@ -31,9 +31,10 @@ from loyalty.program import Program, Tier
 from loyalty.store import members as member_store
 from loyalty.store import tiers as store
 
-# Parallel Scan segments, one message each: a segment of 1M members is ~60k pages of reads, walked by
-# continuation messages; 16 keeps a month's run to minutes without a burst on the table.
-TOTAL_SEGMENTS = 16
+# One message per shard of the sparse `members` index (members only: the ledger's entries, which
+# outnumber members many times, are never read). A shard of 1M members is ~4k pages of 200.
+SHARDS = member_store.EXPIRY_SHARDS
+
 MAX_ATTEMPTS = 10
 
 
@@ -158,8 +159,7 @@ def evaluate_member(program: Program, run: jobs.Run, member_id: str, item: dict[
 
 
 def _fetch(run: jobs.Run, chunk: str, cursor: dict[str, Any] | None, limit: int) -> jobs.Page:
-    segment = int(chunk.removeprefix("segment-"))
-    items, next_cursor = store.scan_members(segment, TOTAL_SEGMENTS, limit, cursor)
+    items, next_cursor = store.members_page(int(chunk.removeprefix("shard-")), limit, cursor)
     return jobs.Page([(str(i["PK"]).removeprefix("MEMBER#"), i) for i in items], next_cursor)
 
 
@@ -167,8 +167,8 @@ JOB = jobs.Job(
     name="tier-evaluation",
     counters=("members_evaluated", "upgraded", "downgraded", "unchanged"),
     queue_url=lambda: settings().tier_queue_url,
-    chunks=lambda program, run: [f"segment-{i:02d}" for i in range(TOTAL_SEGMENTS)],
+    chunks=lambda program, run: [f"shard-{i:02d}" for i in range(SHARDS)],
     fetch=_fetch,
     process=evaluate_member,
-    page_size=200,  # members are ~1-2 KB: a Scan page stays far under 1 MB; few are written
+    page_size=200,  # members are ~1-2 KB: a page stays far under 1 MB; few are written
 )

@@ -4,7 +4,7 @@ Keys (one table, `LoyaltyTable` in template.yaml; the README has the access-patt
 
 | item                | PK                          | SK        | indexes                                  |
 |---------------------|-----------------------------|-----------|------------------------------------------|
-| member              | `MEMBER#<member_id>`        | `MEMBER`  | `expiry`: `EXP#<shard>`, `<earliest month>#<id>` |
+| member              | `MEMBER#<member_id>`        | `MEMBER`  | `expiry`: `EXP#<shard>`, `<earliest month>#<id>`; `members`: `MEMBERS#<shard>`, `PK` |
 | ledger entry        | `ENTRY#<idempotency key>`   | `ENTRY`   | `ledger`: `MEMBER#<member_id>`, `<seq:012d>`  |
 | API key             | `APIKEYS`                   | `<sha256 of the key>` |                              |
 | order refunds       | `ORDER#<order_id>`          | `REFUNDS` |                                          |

@@ -28,7 +28,7 @@ from loyalty.store.core import (
 
 __all__ = ["WriteConflict"]
 
-EXPIRY_SHARDS = 16  # see README: spreads the expiry index over 16 partitions
+EXPIRY_SHARDS = 16  # see README: spreads the expiry and members indexes over 16 partitions
 
 
 class EntryExists(Exception):
@@ -64,6 +64,8 @@ def expiry_shard(member_id: str) -> int:
 def member_to_item(member: Member) -> dict[str, Any]:
     item = member.model_dump(mode="json", exclude_none=True)
     item.update(PK=member_pk(member.member_id), SK="MEMBER", kind="member")
+    # the `members` index holds members only (not the ledger): the tier evaluation walks it by shard
+    item["MEMBERPK"] = f"MEMBERS#{expiry_shard(member.member_id):02d}"
     dated = sorted(m for m, p in member.buckets.items() if m != NEVER and p > 0)
     if dated:  # sparse index: only members with points that can expire are in it
         item["EXPPK"] = f"EXP#{expiry_shard(member.member_id):02d}"

@@ -15,24 +15,25 @@ from loyalty.store.core import ConditionFailed, batch_get, client, key, table_na
 from loyalty.store.members import VersionConflict, member_from_item, member_pk, member_to_item, put_member_op
 
 
-def scan_members(
-    segment: int, total_segments: int, limit: int, cursor: dict[str, Any] | None
+def members_page(
+    shard: int, limit: int, cursor: dict[str, Any] | None
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """One page of one parallel Scan segment, member items only (`Limit` counts items read)."""
-    from loyalty.store.core import from_item
-
+    """One page of one shard of the `members` index (keys only: member items, never the ledger's
+    entries), then the members themselves, strongly consistent, 100 to a BatchGetItem."""
     kwargs: dict[str, Any] = {
         "TableName": table_name(),
-        "Segment": segment,
-        "TotalSegments": total_segments,
+        "IndexName": "members",
+        "KeyConditionExpression": "MEMBERPK = :shard",
+        "ExpressionAttributeValues": {":shard": {"S": f"MEMBERS#{shard:02d}"}},
         "Limit": limit,
-        "FilterExpression": "kind = :member",
-        "ExpressionAttributeValues": {":member": {"S": "member"}},
     }
     if cursor:
         kwargs["ExclusiveStartKey"] = cursor
-    answer = client().scan(**kwargs)
-    return [from_item(i) for i in answer.get("Items", [])], answer.get("LastEvaluatedKey")
+    answer = client().query(**kwargs)
+    keys = [key(i["PK"]["S"], i["SK"]["S"]) for i in answer.get("Items", [])]
+    found = {item["PK"]: item for start in range(0, len(keys), 100) for item in batch_get(keys[start : start + 100])}
+    members = [found[k["PK"]["S"]] for k in keys if k["PK"]["S"] in found]  # in the index's order
+    return members, answer.get("LastEvaluatedKey")
 
 
 def put_member(member: Member, expected_version: int) -> None:
