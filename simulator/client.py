@@ -21,6 +21,7 @@ RETRIED = {429, 502, 503, 504}  # busy or unreachable: every write the simulator
 class Answer:
     status: int
     body: Any
+    replayed: bool = False  # `Idempotent-Replayed: true`: the write had been made once already
 
     @property
     def code(self) -> str | None:
@@ -64,7 +65,8 @@ class Client:
             req = urllib.request.Request(self.base + path, data=data, method=method, headers=sent)  # noqa: S310
             try:
                 with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310
-                    return Answer(resp.status, _json(resp.read()))
+                    replayed = resp.headers.get("Idempotent-Replayed") == "true"
+                    return Answer(resp.status, _json(resp.read()), replayed)
             except urllib.error.HTTPError as err:
                 answer = Answer(err.code, _json(err.read()))
                 if err.code not in RETRIED:

@@ -23,6 +23,8 @@ def summarise(result: Result, *, exclusive: bool) -> dict[str, Any]:
         "redeemed == redemptions answered": last.redeemed == result.redeemed_seen,
         "earned == points answered": last.earned == result.earned_seen,
         "members per tier add up": sum(last.tiers.values()) == last.members == len(result.plan.members),
+        # each member's ledger, read page by page, against the balance the member view shows
+        "every ledger adds up to its balance": not result.ledger_mismatches,
     }
     if exclusive:
         expired_by_jobs = sum(int(j.get("points_expired", 0)) for j in result.jobs if j.get("job") == "expiry")
@@ -50,6 +52,7 @@ def summarise(result: Result, *, exclusive: bool) -> dict[str, Any]:
         "retried_samples": result.retried[:10],
         "errors": len(result.errors),
         "error_samples": result.errors[:10],
+        "ledger_mismatches": result.ledger_mismatches[:10],
         "checks": checks,
         "consistent": all(checks.values()),
         "monthly": [
@@ -93,6 +96,7 @@ def render(summary: dict[str, Any]) -> str:
         lines.extend(f"  {r}" for r in summary["retried_samples"][:3])
     lines.append(f"Errors: {summary['errors']}")
     lines.extend(f"  {e}" for e in summary["error_samples"])
+    lines.extend(f"  ledger: {m}" for m in summary["ledger_mismatches"])
     lines.append("Checks:")
     lines.extend(f"  [{'ok' if ok else 'FAILED'}] {name}" for name, ok in summary["checks"].items())
     return "\n".join(lines)

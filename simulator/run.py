@@ -74,6 +74,7 @@ class Result:
     redeemed_seen: int = 0  # partner and pay-with-points redemptions, less cancels and voids
     final: dict[str, dict[str, Any]] = field(default_factory=dict)  # member id -> last GET body
     retried: list[str] = field(default_factory=list)  # requests the client had to send again
+    ledger_mismatches: list[str] = field(default_factory=list)  # members whose ledger disagrees with them
 
 
 class Simulation:
@@ -87,7 +88,8 @@ class Simulation:
         self.result = Result(program, plan)
         self._lock = threading.Lock()
         members_seen = sum(len([p for p in plan.members if p.enrol_month <= m]) for m in range(len(plan.months)))
-        self.progress = Progress(plan.actions + members_seen, f"simulate {program.program_id}")
+        total = plan.actions + members_seen + len(plan.members)  # actions, monthly reads, ledger checks
+        self.progress = Progress(total, f"simulate {program.program_id}")
 
     # -- the year ----------------------------------------------------------------------------
     def run(self) -> Result:
@@ -104,8 +106,29 @@ class Simulation:
                     self.result.jobs.append(self.client.run_job(job, first))
                 enrolled = [p for p in self.plan.members if p.enrol_month <= m]
                 self.result.snapshots.append(self._snapshot(pool, month, enrolled))
+            self.progress.set_stage("ledgers")
+            self.result.ledger_mismatches = [m for m in pool.map(self._ledger_check, self.plan.members) if m]
         self.progress.close()
         return self.result
+
+    def _ledger_check(self, person: SimMember) -> str | None:
+        """The member's ledger (every page) must add up to the balance the member view shows."""
+        total, cursor = 0, ""
+        while True:
+            answer = self.client.get(f"/v1/members/{person.member_id}/ledger?limit=100{cursor}")
+            if answer.status != 200:
+                self._error(f"ledger of {person.member_id}: {answer.status} {answer.body}")
+                return None
+            total += sum(int(e["points"]) for e in answer.body["entries"])
+            if not answer.body["next_cursor"]:
+                break
+            cursor = f"&cursor={answer.body['next_cursor']}"
+        self.progress.advance(1)
+        view = self.result.final.get(person.member_id)
+        if view is None:
+            return None
+        shown = view["points"]["available"] + view["points"]["pending"]
+        return None if total == shown else f"{person.member_id}: ledger sums to {total}, the member shows {shown}"
 
     def _task(self, task: Task) -> None:
         for action in task.actions:
@@ -257,6 +280,12 @@ class Simulation:
     # -- bookkeeping -------------------------------------------------------------------------
     def _expect(self, answer: Answer, status: int, kind: str) -> Answer | None:
         if answer.status == status:
+            return answer
+        if status == 201 and answer.status == 200 and answer.replayed:
+            # the write was made once and this is its answer again: a retry of ours after a lost answer,
+            # or the stack's own retry of a write that had committed (the contract's replay)
+            with self._lock:
+                self.result.counts[f"replayed:{kind}"] += 1
             return answer
         if answer.code in EXPECTED.get(kind, set()):
             with self._lock:
