@@ -84,3 +84,23 @@ class FunctionPool:
         """Import once at start, so a broken handler fails `make run` rather than the first request."""
         with self._lock:
             self._idle.append(self._load())
+
+
+def sqs_event(messages: list[dict[str, Any]], source_arn: str) -> dict[str, Any]:
+    """The event Lambda's SQS event source mapping delivers for messages of ReceiveMessage."""
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": {},
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": source_arn,
+                "awsRegion": "us-east-1",
+            }
+            for m in messages
+        ]
+    }

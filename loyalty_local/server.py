@@ -282,23 +282,9 @@ class LocalStack:
         return f"{self.emulator.url}/123456789012/{name}"
 
     def _deliver(self, function: str, source: dict[str, Any], messages: list[dict[str, Any]]) -> set[str]:
-        arn = source["Queue"]
-        event = {
-            "Records": [
-                {
-                    "messageId": m["MessageId"],
-                    "receiptHandle": m["ReceiptHandle"],
-                    "body": m["Body"],
-                    "attributes": m.get("Attributes", {}),
-                    "messageAttributes": {},
-                    "md5OfBody": m.get("MD5OfBody", ""),
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": arn,
-                    "awsRegion": "us-east-1",
-                }
-                for m in messages
-            ]
-        }
+        from loyalty_local.runtime import sqs_event
+
+        event = sqs_event(messages, source["Queue"])
         try:
             result = self.pools[function].invoke(event)
         except Exception:

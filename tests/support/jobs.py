@@ -101,22 +101,9 @@ def drain(job: str, *, batch_size: int = 2, context: Any = None, max_rounds: int
 
 
 def sqs_event(messages: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": {},
-                "md5OfBody": m.get("MD5OfBody", ""),
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:queue",
-                "awsRegion": "us-east-1",
-            }
-            for m in messages
-        ]
-    }
+    from loyalty_local.runtime import sqs_event as event_of
+
+    return event_of(messages, "arn:aws:sqs:us-east-1:123456789012:queue")
 
 
 def deliver(worker: str, messages: list[dict[str, Any]], context: Any = None) -> set[str]:
