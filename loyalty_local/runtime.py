@@ -44,6 +44,7 @@ class LocalContext:
 
 class FunctionPool:
     def __init__(self, function: Function) -> None:
+        isolate_powertools_requests()  # environments share a process here: keep each request's event apart
         self.function = function
         self._idle: list[Callable[[dict[str, Any], Any], Any]] = []
         self._lock = threading.Lock()
@@ -104,3 +105,50 @@ def sqs_event(messages: list[dict[str, Any]], source_arn: str) -> dict[str, Any]
             for m in messages
         ]
     }
+
+
+_per_thread = threading.local()
+
+
+class _PerThread:
+    """A class attribute whose value belongs to the thread that set it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        try:
+            return getattr(_per_thread, self.name)
+        except AttributeError:
+            raise AttributeError(self.name) from None
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        setattr(_per_thread, self.name, value)
+
+
+def isolate_powertools_requests() -> None:
+    """Powertools keeps the request being resolved on a class (`BaseRouter.current_event`), shared by
+    every resolver in the process. Lambda runs one request per process, so that is safe there; the
+    local stack runs concurrent requests in one process, where a request could read another's event.
+    Make those class attributes per thread: reads go through a descriptor in the class, the class-level
+    writes of `resolve()` through a metaclass property."""
+    from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+
+    names = ("current_event", "lambda_context")
+    if isinstance(BaseRouter.__dict__.get("current_event"), _PerThread):
+        return
+    for name in names:
+        type.__setattr__(BaseRouter, name, _PerThread(name))
+    metaclass = type(BaseRouter)
+    namespace: dict[str, Any] = {name: _class_property(BaseRouter.__dict__[name]) for name in names}
+    BaseRouter.__class__ = type("PerThreadRouterMeta", (metaclass,), namespace)  # type: ignore[method-assign]
+
+
+def _class_property(slot: _PerThread) -> property:
+    def get(cls: Any) -> Any:
+        return slot.__get__(None, cls)
+
+    def put(cls: Any, value: Any) -> None:
+        slot.__set__(None, value)
+
+    return property(get, put)
