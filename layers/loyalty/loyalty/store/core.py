@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -127,6 +127,16 @@ def put(item: dict[str, Any], *, condition: str | None = None) -> None:
 
 def query(**kwargs: Any) -> dict[str, Any]:
     return dict(client().query(TableName=table_name(), **kwargs))
+
+
+def query_items(**kwargs: Any) -> Iterator[dict[str, Any]]:
+    """Every item (as DynamoDB answers it) of a Query, page after page."""
+    while True:
+        answer = query(**kwargs)
+        yield from answer.get("Items", [])
+        if "LastEvaluatedKey" not in answer:
+            return
+        kwargs = {**kwargs, "ExclusiveStartKey": answer["LastEvaluatedKey"]}
 
 
 def on_call(hook: Callable[..., None]) -> Callable[[], None]:

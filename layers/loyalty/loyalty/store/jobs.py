@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from loyalty.store.core import client, from_item, key, query, table_name, to_item
+from loyalty.store.core import client, from_item, key, query_items, table_name, to_item
 
 SEND_BATCH = 10  # SendMessageBatch takes at most 10 entries
 
@@ -128,12 +128,8 @@ def run_items(pk: str) -> list[dict[str, Any]]:
         "ExpressionAttributeValues": {":pk": {"S": pk}},
         "ConsistentRead": True,
     }
-    while True:
-        answer = query(**kwargs)
-        out.extend(from_item(i) for i in answer.get("Items", []))
-        if "LastEvaluatedKey" not in answer:
-            return out
-        kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+    out.extend(from_item(i) for i in query_items(**kwargs))
+    return out
 
 
 # -- SQS ----------------------------------------------------------------------------------------

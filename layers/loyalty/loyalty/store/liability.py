@@ -17,7 +17,7 @@ import zlib
 from typing import Any
 
 from loyalty.clock import utcnow
-from loyalty.store.core import ConditionFailed, WriteConflict, client, query, table_name, to_item, transact
+from loyalty.store.core import ConditionFailed, WriteConflict, client, query_items, table_name, to_item, transact
 
 SHARDS = 8
 MARKER_DAYS = 7
@@ -104,12 +104,7 @@ def totals() -> dict[str, int]:
             "ExpressionAttributeValues": {":pk": {"S": f"LIABILITY#{shard}"}},
             "ConsistentRead": True,
         }
-        while True:
-            answer = query(**kwargs)
-            for item in answer.get("Items", []):
-                name = item["SK"]["S"]
-                out[name] = out.get(name, 0) + int(item.get("points", {}).get("N", "0"))
-            if "LastEvaluatedKey" not in answer:
-                break
-            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        for item in query_items(**kwargs):
+            name = item["SK"]["S"]
+            out[name] = out.get(name, 0) + int(item.get("points", {}).get("N", "0"))
     return out

@@ -21,6 +21,7 @@ from loyalty.store.core import (
     get,
     key,
     query,
+    query_items,
     table_name,
     to_item,
     transact,
@@ -242,12 +243,8 @@ def all_entries(member_id: str) -> list[LedgerEntry]:
         "KeyConditionExpression": "GSI1PK = :pk",
         "ExpressionAttributeValues": {":pk": {"S": member_pk(member_id)}},
     }
-    while True:
-        answer = query(**kwargs)
-        entries.extend(entry_from_item(from_item(i)) for i in answer.get("Items", []))
-        if "LastEvaluatedKey" not in answer:
-            return entries
-        kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+    entries.extend(entry_from_item(from_item(i)) for i in query_items(**kwargs))
+    return entries
 
 
 # -- API keys -----------------------------------------------------------------------------------
@@ -266,12 +263,8 @@ def list_api_keys() -> list[dict[str, Any]]:
         "KeyConditionExpression": "PK = :pk",
         "ExpressionAttributeValues": {":pk": {"S": "APIKEYS"}},
     }
-    while True:
-        answer = query(**kwargs)
-        out.extend(from_item(i) for i in answer.get("Items", []))
-        if "LastEvaluatedKey" not in answer:
-            return out
-        kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+    out.extend(from_item(i) for i in query_items(**kwargs))
+    return out
 
 
 def revoke_api_key(key_hash: str, revoked_at: str) -> bool:

@@ -21,7 +21,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from loyalty.model import LedgerEntry, Member, OrderRefunds
-from loyalty.store.core import batch_get, key, query, table_name, to_item
+from loyalty.store.core import batch_get, key, query_items, table_name, to_item
 from loyalty.store.members import entry_from_item, entry_pk, member_from_item, member_pk
 
 
@@ -115,11 +115,6 @@ def members_with_due_pending(as_of: date) -> list[str]:
             "KeyConditionExpression": "EXPPK = :p AND EXPSK < :u",
             "ExpressionAttributeValues": {":p": {"S": f"PENDING#{shard:02d}"}, ":u": {"S": upper}},
         }
-        while True:
-            answer = query(**kwargs)
-            for item in answer.get("Items", []):
-                found[item["PK"]["S"].removeprefix("PENDING#")] = None
-            if "LastEvaluatedKey" not in answer:
-                break
-            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        for item in query_items(**kwargs):
+            found[item["PK"]["S"].removeprefix("PENDING#")] = None
     return list(found)

@@ -25,7 +25,7 @@ from loyalty.store.core import (
     from_item,
     get,
     key,
-    query,
+    query_items,
     table_name,
     to_item,
 )
@@ -145,13 +145,8 @@ def due_holds(now: datetime, page_size: int = 100) -> Iterator[str]:
             "ExpressionAttributeValues": {":pk": {"S": f"HOLD#{shard:02d}"}, ":bound": {"S": bound}},
             "Limit": page_size,
         }
-        while True:
-            answer = query(**kwargs)
-            for item in answer.get("Items", []):
-                yield from_item(item)["PK"].removeprefix("HOLD#")
-            if "LastEvaluatedKey" not in answer:
-                break
-            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        for item in query_items(**kwargs):
+            yield from_item(item)["PK"].removeprefix("HOLD#")
 
 
 # -- transaction items ---------------------------------------------------------------------------
