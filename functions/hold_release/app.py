@@ -6,12 +6,13 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from loyalty import redeem
-from loyalty.observability import logger, tracer
+from loyalty.observability import logger, metrics, tracer
 from loyalty.program import current_program
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if "summary_of" in event:  # the local stack asks for the summary of a run it started
         summary: dict[str, Any] = event["summary_of"]

@@ -10,7 +10,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from loyalty import http, members, tier_grants
 from loyalty.contract import AdjustmentRequest, EnrollRequest, Id, SubscriptionRequest, TierOverrideRequest
-from loyalty.observability import logger, tracer
+from loyalty.observability import logger, metrics, tracer
 from loyalty.program import current_program
 
 app = http.resolver()
@@ -67,5 +67,6 @@ def override_tier(member_id: Annotated[Id, Path()], body: TierOverrideRequest) -
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return http.serve(app, event, context)

@@ -10,7 +10,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from loyalty import http, redeem
 from loyalty.contract import Id, PayWithPointsRequest
-from loyalty.observability import logger, tracer
+from loyalty.observability import logger, metrics, tracer
 from loyalty.program import current_program
 
 app = http.resolver()
@@ -43,5 +43,6 @@ def void(redemption_id: Annotated[Id, Path()]) -> Response[Any]:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return http.serve(app, event, context)

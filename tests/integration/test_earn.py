@@ -331,7 +331,11 @@ def test_reviews_are_capped_at_three_a_month_and_birthdays_once_a_year(aws):
     assert activity("cust-1", "rev-4", "review", occurred_at="2026-02-20T09:00:00Z")[0] == 201
     assert activity("cust-1", "bday", "birthday")[1]["points"] == 50
     assert error(activity("cust-1", "bday-2", "birthday")) == (422, "activity_limit_reached")
-    assert activity("cust-1", "bday-2025", "birthday", occurred_at="2025-06-01T00:00:00Z")[0] == 201
+    # a year that the posting window no longer reaches cannot be used to take its birthday now
+    assert error(activity("cust-1", "bday-2025", "birthday", occurred_at="2025-06-01T00:00:00Z")) == (
+        422,
+        "validation_error",
+    )
     assert entries("cust-1")[-1]["details"] == {"activity": "birthday"}
     status, body, _ = activity("cust-1", "x", "selfie")
     assert (status, body["error"]["details"][0]["field"]) == (422, "type")

@@ -105,7 +105,7 @@ def test_months():
 def test_the_member_item_keeps_bounded_history():
     from decimal import Decimal
 
-    from loyalty.members import prune_history
+    from loyalty.funnel import prune_history
 
     m = member()
     for offset in range(60):
@@ -117,6 +117,11 @@ def test_the_member_item_keeps_bounded_history():
     prune_history(m, datetime(2026, 12, 15, tzinfo=UTC))
     assert min(m.qualifying) == "2024-12" and len(m.qualifying) == 25 and min(m.spend) == "2024-12"
     months = sorted(k.rsplit(":", 1)[1] for k in m.counters if k.startswith("activity:review:"))
-    assert months[0] == "2025-12" and len(months) == 13
+    # counters are kept for every period the posting window reaches: this month and the previous one
+    assert months == ["2026-11", "2026-12"]
     assert "activity:birthday:2023" not in m.counters and m.counters["activity:birthday:2026"] == 1
     assert m.counters["reward:x:lifetime"] == 4
+    # in January the window reaches back into December: last year's yearly counters still count
+    prune_history(m, datetime(2027, 1, 15, tzinfo=UTC))
+    assert m.counters["activity:birthday:2026"] == 1 and "activity:review:2026-12" in m.counters
+    assert "activity:review:2026-11" not in m.counters

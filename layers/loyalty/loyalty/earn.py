@@ -7,42 +7,35 @@ them to a member and writes the result in one conditional transaction.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from loyalty import earning, ledger, members, tiers
+from loyalty import earning, keys, members, posting, tiers
 from loyalty.clock import isoformat, utcnow
 from loyalty.contract import ActivityRequest, EarnRequest, RefundRequest
 from loyalty.errors import (
     ActivityLimitReached,
-    Contention,
     MemberInactive,
     MemberNotFound,
     OrderNotFound,
     RefundExceedsOrder,
     ValidationFailed,
 )
-from loyalty.model import NEVER, LedgerEntry, Member, OrderRefunds, PendingLot
+from loyalty.funnel import Books, Txn, activity_counter
+from loyalty.model import LedgerEntry, Member, OrderRefunds, PendingLot
 from loyalty.months import month_of
-from loyalty.operations import Outcome, Plan, backoff, request_hash, run, run_with
+from loyalty.operations import Outcome, Plan, commit, request_hash, retrying, run, run_with
 from loyalty.program import Program
 from loyalty.store import members as member_store
 from loyalty.store import orders as order_store
-
-FUTURE_TOLERANCE = timedelta(minutes=5)
-MAX_ATTEMPTS = 30
+from loyalty.writes import PendingMarker, PendingMarkerDone, RefundState
 
 
 # -- request → domain ----------------------------------------------------------------------------
 def occurred_at(value: datetime | None, now: datetime) -> datetime:
-    """The request's `occurred_at` in UTC (default now); never more than 5 minutes ahead of now."""
-    if value is None:
-        return now
-    when = value.astimezone(UTC)
-    if when > now + FUTURE_TOLERANCE:
-        raise ValidationFailed.field("occurred_at", "must not be more than 5 minutes ahead of now")
-    return when
+    """The request's `occurred_at` in UTC (default now), inside the posting window."""
+    return now if value is None else posting.check(value, now)
 
 
 def order_of(program: Program, request: EarnRequest, now: datetime) -> earning.Order:
@@ -69,6 +62,7 @@ def earn_hash(request: EarnRequest) -> str:
         "member_id": request.member_id,
         "amount": _money(Decimal(request.amount)),
         "currency": request.currency,
+        "channel": request.channel,
         "items": [
             {"sku": i.sku, "category": i.category, "amount": _money(Decimal(i.amount)), "quantity": i.quantity}
             for i in request.items or []
@@ -85,54 +79,41 @@ def ensure_active(member: Member) -> None:
 
 
 # -- purchases -----------------------------------------------------------------------------------
-def _credit_purchase(member: Member, program: Program, points: int, when: datetime) -> dict[str, int]:
-    """Post purchase points into the expiry bucket of the order's month (a debt is repaid first)."""
-    expiry = members.expiry_month_for(program, when)
-    if program.expiry.policy == "activity_extends":
-        # every point now lives as long as the newest one; a back-dated order never shortens a life
-        ledger.extend_all(member, max([expiry, *[m for m in member.buckets if m != NEVER]]))
-    return ledger.credit(member, points, expiry)
-
-
 def _earn_plan(
     program: Program, request: EarnRequest, order: earning.Order, *, pay_referral: bool
-) -> Callable[[Member], Plan]:
-    entry_key = order_store.earn_key(request.order_id)
+) -> Callable[[Books], Plan]:
+    entry_key = keys.earn(request.order_id)
 
-    def plan(member: Member) -> Plan:
+    def plan(books: Books) -> Plan:
+        member = books.member
         ensure_active(member)
+        when = books.posting_time(order.occurred_at)
         award = earning.award(program, order, program.tier(member.tier_id))  # the tier before this earn
-        month = month_of(order.occurred_at)
-        extra: list[dict[str, Any]] = []
+        month = month_of(when)
+        writes: list[Any] = []
         available_on = None
+        moved: dict[str, int] = {}
         if program.pending_days and award.points > 0:
             # inside the return window: pending, not spendable, until the daily activation moves it
-            available_on = (order.occurred_at + timedelta(days=program.pending_days)).date()
-            member.pending += award.points
-            member.pending_lots[request.order_id] = PendingLot(
-                points=award.points,
-                available_on=available_on,
-                expiry_month=members.expiry_month_for(program, order.occurred_at),
-            )
-            extra.append(order_store.put_pending_marker_op(member.member_id, request.order_id, available_on))
-            moved: dict[str, int] = {}
+            available_on = (when + timedelta(days=program.pending_days)).date()
+            lot = PendingLot(points=award.points, available_on=available_on, expiry_month=books.expiry_month(when))
+            books.earn_pending(request.order_id, award.points, when, lot)
+            writes.append(PendingMarker(member.member_id, request.order_id, available_on))
         else:
-            moved = _credit_purchase(member, program, award.points, order.occurred_at)
+            moved = books.earn(award.points, when)
         if award.base:
             member.qualifying[month] = member.qualifying.get(month, 0) + award.base
         if award.eligible_amount:
             member.spend[month] = member.spend.get(month, Decimal(0)) + award.eligible_amount
-        member.lifetime_earned += award.points
         first_order = member.orders == 0
         if award.points > 0:
             member.orders += 1  # orders that earned points: the referral pays on the first of them
-        entry = members.new_entry(
-            member,
+        entry = books.entry(
             entry_key,
             "earn",
             award.points,
             request.order_id,
-            order.occurred_at,
+            when,
             details={
                 "breakdown": award.breakdown_view(),
                 "amount": request.amount,
@@ -140,19 +121,18 @@ def _earn_plan(
                 "base": award.base,
                 "eligible_amount": str(award.eligible_amount),
                 **({"channel": request.channel} if request.channel else {}),
+                **({"items": _items_view(request)} if request.items else {}),
                 **({"available_on": available_on.isoformat()} if available_on else {}),
             },
             buckets=moved,
             pending=available_on is not None,
         )
-        tiers.upgrade_after_earn(member, program, utcnow())  # after the award: this earn used the old tier
-        entries = [entry]
-        others: list[tuple[Member, int]] = []
+        tiers.upgrade_after_earn(member, program, books.now)  # after the award: this earn used the old tier
+        others: list[Books] = []
         if pay_referral and first_order and award.points > 0 and member.referred_by:
-            referral = _referral(program, member, order.occurred_at)
-            if referral is not None:
-                entries.append(referral[0])
-                others.append(referral[1])
+            referrer = _referral(program, member, when, books.now)
+            if referrer is not None:
+                others.append(referrer)
         body = {
             "entry_id": entry.entry_id,
             "member_id": member.member_id,
@@ -162,12 +142,19 @@ def _earn_plan(
             "balance": member.available,
             "tier": members.tier_view(member, program),
         }
-        return Plan(member, entries, body, others=others, extra=extra)
+        return Plan(body, writes, others)
 
     return plan
 
 
-def _referral(program: Program, member: Member, when: datetime) -> tuple[LedgerEntry, tuple[Member, int]] | None:
+def _items_view(request: EarnRequest) -> list[dict[str, Any]]:
+    """The order's lines as the ledger keeps them (what a replay of the history needs)."""
+    return [
+        {"sku": i.sku, "category": i.category, "amount": i.amount, "quantity": i.quantity} for i in request.items or []
+    ]
+
+
+def _referral(program: Program, member: Member, when: datetime, now: datetime) -> Books | None:
     """The referrer's bonus for this member's first earning order, written in the same transaction.
 
     Reading the referrer is a third DynamoDB round trip, paid only on a referred member's first order.
@@ -176,18 +163,25 @@ def _referral(program: Program, member: Member, when: datetime) -> tuple[LedgerE
     referrer = member_store.load_member(member.referred_by or "")
     if not points or referrer is None or referrer.status != "active":
         return None
-    expected = referrer.version
-    key = f"bonus#referral#{member.member_id}"
-    entry = members.grant_bonus(referrer, program, points, key, member.member_id, when)
-    entry.details = {"activity": "referral", "referred_member_id": member.member_id}
-    return entry, (referrer, expected)
+    books = Books(program, referrer, now)
+    moved = books.grant(points, when)
+    books.entry(
+        keys.referral(member.member_id),
+        "bonus",
+        points,
+        member.member_id,
+        when,
+        details={"activity": "referral", "referred_member_id": member.member_id},
+        buckets=moved,
+    )
+    return books
 
 
 def earn(program: Program, request: EarnRequest) -> Outcome:
     """Award an order's points. Key: the order id (one order earns once, for one member)."""
     order = order_of(program, request, utcnow())
     plan = _earn_plan(program, request, order, pay_referral=True)
-    return run(request.member_id, order_store.earn_key(request.order_id), earn_hash(request), plan)
+    return run(program, request.member_id, keys.earn(request.order_id), earn_hash(request), plan)
 
 
 def preview(program: Program, request: EarnRequest) -> dict[str, Any]:
@@ -196,18 +190,19 @@ def preview(program: Program, request: EarnRequest) -> dict[str, Any]:
     member = member_store.load_member(request.member_id)
     if member is None:
         raise MemberNotFound(f"no member {request.member_id!r}")
-    decided = _earn_plan(program, request, order, pay_referral=False)(member)
+    decided = _earn_plan(program, request, order, pay_referral=False)(Books(program, member, utcnow()))
     return {k: v for k, v in decided.body.items() if k != "entry_id"}
 
 
 # -- refunds -------------------------------------------------------------------------------------
 def refund(program: Program, request: RefundRequest) -> Outcome:
     """Take back the share of an order's points that the refunds so far cover (cumulative, floored)."""
-    entry_key = order_store.refund_key(request.refund_id)
+    entry_key = keys.refund(request.refund_id)
     amount = Decimal(request.amount)
     hash_ = request_hash({"member_id": request.member_id, "order_id": request.order_id, "amount": _money(amount)})
 
-    def plan(member: Member, context: tuple[LedgerEntry | None, OrderRefunds | None]) -> Plan:
+    def plan(books: Books, context: tuple[LedgerEntry | None, OrderRefunds | None]) -> Plan:
+        member = books.member
         order, state = context
         if order is None or order.type != "earn" or order.member_id != member.member_id:
             raise OrderNotFound(f"no order {request.order_id!r} for member {member.member_id!r}")
@@ -228,30 +223,21 @@ def refund(program: Program, request: RefundRequest) -> Outcome:
             left = Decimal(str(details["amount"])) - state.refunded
             raise RefundExceedsOrder(f"order {request.order_id!r} has {left} left to refund")
         month = month_of(order.occurred_at)
-        extra: list[dict[str, Any]] = []
-        lot = member.pending_lots.get(request.order_id)
-        from_pending = min(taken.points, lot.points) if lot else 0
-        if lot is not None and from_pending:  # points still pending go first: they were never spendable
-            lot.points -= from_pending
-            member.pending -= from_pending
-            if lot.points == 0:
-                del member.pending_lots[request.order_id]
-                extra.append(order_store.delete_pending_marker_op(member.member_id, request.order_id))
-        prefer = members.expiry_month_for(program, order.occurred_at)
-        moved = ledger.debit(member, taken.points - from_pending, prefer=prefer)
-        member.lifetime_earned -= taken.points
+        writes: list[Any] = []
+        from_pending = books.take_back_pending(request.order_id, taken.points)  # never spendable: first
+        if from_pending and request.order_id not in member.pending_lots:
+            writes.append(PendingMarkerDone(member.member_id, request.order_id))
+        moved = books.take_back(taken.points - from_pending, prefer=books.expiry_month(order.occurred_at))
         if taken.base and month in member.qualifying:
             member.qualifying[month] = max(0, member.qualifying[month] - taken.base)
         if taken.spend and month in member.spend:
             member.spend[month] = max(Decimal(0), member.spend[month] - taken.spend)
-        now = utcnow()
-        entry = members.new_entry(
-            member,
+        entry = books.entry(
             entry_key,
             "reversal",
             -taken.points,
             request.refund_id,
-            now,
+            books.now,
             details={
                 "order_id": request.order_id,
                 "amount": request.amount,
@@ -260,7 +246,6 @@ def refund(program: Program, request: RefundRequest) -> Outcome:
             },
             buckets=moved,
         )
-        expected = state.version
         after = state.model_copy(
             update={
                 "refunded": taken.refunded_total,
@@ -274,12 +259,13 @@ def refund(program: Program, request: RefundRequest) -> Outcome:
         body = {
             "refund_id": request.refund_id,
             "order_id": request.order_id,
-            "points": -taken.points,
+            "points": entry.points,
             "balance": member.available,
         }
-        return Plan(member, [entry], body, extra=[order_store.put_refunds_op(after, expected), *extra])
+        return Plan(body, [RefundState(after, state.version), *writes])
 
     return run_with(
+        program,
         lambda: order_store.load_refund(request.member_id, request.refund_id, request.order_id),
         request.member_id,
         entry_key,
@@ -296,25 +282,32 @@ def record_activity(program: Program, request: ActivityRequest) -> Outcome:
         known = ", ".join(sorted(program.activities.types)) or "none"
         raise ValidationFailed.field("type", f"not an activity of the programme (known: {known})")
     when = occurred_at(request.occurred_at, utcnow())
-    entry_key = f"activity#{request.member_id}#{request.activity_id}"
+    entry_key = keys.activity(request.member_id, request.activity_id)
     payload: dict[str, Any] = {"member_id": request.member_id, "type": request.type}
     if request.occurred_at is not None:
         payload["occurred_at"] = isoformat(request.occurred_at)
 
-    def plan(member: Member) -> Plan:
-        ensure_active(member)
-        counter = None
+    def plan(books: Books) -> Plan:
+        ensure_active(books.member)
+        dated = books.posting_time(when)
         if activity.cap is not None:
-            counter = earning.activity_counter(request.type, activity.cap.period, when)
-            if member.counters.get(counter, 0) >= activity.cap.count:
+            counter = activity_counter(request.type, activity.cap.period, dated)
+            if not books.count(counter, activity.cap.count):
                 raise ActivityLimitReached(f"{request.type}: at most {activity.cap.count} per {activity.cap.period}")
-            member.counters[counter] = member.counters.get(counter, 0) + 1
-        entry = members.grant_bonus(member, program, activity.points, entry_key, request.activity_id, when)
-        entry.details = {"activity": request.type}
-        body = {"entry_id": entry.entry_id, "points": activity.points, "balance": member.available}
-        return Plan(member, [entry], body)
+        moved = books.grant(activity.points, dated)
+        entry = books.entry(
+            entry_key,
+            "bonus",
+            activity.points,
+            request.activity_id,
+            dated,
+            details={"activity": request.type},
+            buckets=moved,
+        )
+        body = {"entry_id": entry.entry_id, "points": activity.points, "balance": books.member.available}
+        return Plan(body)
 
-    return run(request.member_id, entry_key, request_hash(payload), plan)
+    return run(program, request.member_id, entry_key, request_hash(payload), plan)
 
 
 # -- pending points ------------------------------------------------------------------------------
@@ -323,31 +316,25 @@ def activate_pending(program: Program, member_id: str, as_of: date) -> int:
 
     Not a ledger entry: the ledger already holds the earn; only its availability changes. Running it
     again moves nothing (the lots are gone from the member, their markers deleted in the same write).
+    A lot whose expiry month is already over when it activates is expired at once (funnel).
     """
-    for attempt in range(MAX_ATTEMPTS):
+
+    def attempt() -> int:
         member = member_store.load_member(member_id)
         if member is None:
             return 0
         due = {order_id: lot for order_id, lot in member.pending_lots.items() if lot.available_on <= as_of}
         if not due:
             return 0
-        expected = member.version
-        for order_id, lot in sorted(due.items(), key=lambda kv: (kv[1].available_on, kv[0])):
-            del member.pending_lots[order_id]
-            member.pending -= lot.points
-            if program.expiry.policy == "activity_extends":
-                latest = [m for m in member.buckets if m != NEVER]
-                ledger.extend_all(member, max([lot.expiry_month, *latest]))
-            ledger.credit(member, lot.points, lot.expiry_month)
-        member.version += 1
-        markers = [order_store.delete_pending_marker_op(member_id, order_id) for order_id in due]
-        try:
-            member_store.commit([(member, expected)], [], markers)
-        except (member_store.VersionConflict, member_store.WriteConflict):
-            backoff(attempt)
-            continue
-        return sum(lot.points for lot in due.values())
-    raise Contention(f"member {member_id!r} is busy; the next run activates the rest")
+        books = Books(program, member, utcnow())
+        moved = 0
+        for order_id, _ in sorted(due.items(), key=lambda kv: (kv[1].available_on, kv[0])):
+            moved += books.activate(order_id)
+        markers: list[Any] = [PendingMarkerDone(member_id, order_id) for order_id in due]
+        commit(Txn([books], markers))
+        return moved
+
+    return retrying(attempt)
 
 
 def activate_due_pending(program: Program, as_of: date) -> dict[str, int]:

@@ -18,16 +18,17 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from loyalty import jobs, ledger
+from loyalty import jobs, keys
 from loyalty.clock import utcnow
 from loyalty.config import settings
 from loyalty.errors import MemberNotFound
-from loyalty.members import new_entry
+from loyalty.funnel import Books
 from loyalty.model import LedgerEntry, Member
 from loyalty.months import add_months
 from loyalty.operations import Plan, request_hash, run_with
 from loyalty.program import Program
 from loyalty.store import expiry as store
+from loyalty.writes import ExpiryWarningSent
 
 
 class _NothingToExpire(Exception):
@@ -43,12 +44,12 @@ def _month_start(month: str) -> datetime:
     return datetime(int(month[:4]), int(month[5:7]), 1, tzinfo=UTC)
 
 
-def _warning(member: Member, run: jobs.Run) -> dict[str, Any] | None:
-    """The warning item for points expiring at the end of the run's month, if the member has any."""
+def _warning(member: Member, run: jobs.Run) -> ExpiryWarningSent | None:
+    """The warning for points expiring at the end of the run's month, if the member has any."""
     points = member.buckets.get(run.period, 0)
     if points <= 0:
         return None
-    return store.warning_item(
+    return ExpiryWarningSent(
         member.member_id,
         run.period,
         {
@@ -64,22 +65,21 @@ def _warning(member: Member, run: jobs.Run) -> dict[str, Any] | None:
 
 def expire_member(program: Program, run: jobs.Run, member_id: str, item: dict[str, Any] | None) -> jobs.Counts:
     """Expire one member's points for the run (idempotent per member and period). Returns its counts."""
-    entry_key = f"expire#{member_id}#{run.period}"
+    entry_key = keys.expiry(member_id, run.period)
     hash_ = request_hash({"member_id": member_id, "period": run.period})
     last = add_months(run.period, -1)
 
     def load() -> tuple[Member | None, LedgerEntry | None, bool]:
         return store.load_for_expiry(member_id, entry_key, run.period)
 
-    def plan(member: Member, warned: bool) -> Plan:
-        gone = ledger.expire_through(member, last)
+    def plan(books: Books, warned: bool) -> Plan:
+        member = books.member
+        gone = books.expire_through(last)
         if not gone:
             raise _NothingToExpire(member, warned)
         points = sum(gone.values())
-        member.lifetime_expired += points
         member.expiry_period = run.period
-        entry = new_entry(
-            member,
+        books.entry(
             entry_key,
             "expire",
             -points,
@@ -96,15 +96,18 @@ def expire_member(program: Program, run: jobs.Run, member_id: str, item: dict[st
             "run_id": run.run_id,
             "warned": warning is not None,
         }
-        return Plan(member, [entry], body, extra=[store.put_warning_op(warning)] if warning else [])
+        return Plan(body, [warning] if warning else [])
 
     try:
-        outcome = run_with(load, member_id, entry_key, hash_, plan)
+        outcome = run_with(program, load, member_id, entry_key, hash_, plan)
     except MemberNotFound:
         return {}
     except _NothingToExpire as nothing:
         warning = None if nothing.warned else _warning(nothing.member, run)
-        return {"members_warned": 1} if warning and store.put_warning(warning) else {}
+        sent = warning is not None and store.put_warning(
+            store.warning_item(warning.member_id, warning.month, warning.fields)
+        )
+        return {"members_warned": 1} if sent else {}
     body = json.loads(outcome.body)
     if outcome.replayed and body.get("run_id") != run.run_id:
         return {}  # expired by an earlier run of this period: nothing changes, nothing counts

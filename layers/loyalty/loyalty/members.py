@@ -5,90 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from loyalty import ledger, tiers
+from loyalty import keys, ledger, tiers
 from loyalty.clock import isoformat, utcnow
 from loyalty.errors import MemberExists, MemberNotFound, ValidationFailed
-from loyalty.model import NEVER, Channel, LedgerEntry, Member
-from loyalty.months import add_months, month_of
-from loyalty.operations import Outcome, Plan, dumps, entry_id_for, request_hash, run
+from loyalty.funnel import Books
+from loyalty.model import Channel, LedgerEntry, Member
+from loyalty.months import month_of
+from loyalty.operations import Outcome, Plan, dumps, request_hash, run
 from loyalty.program import Program
 from loyalty.store import members as store
-
-
-def expiry_month_for(program: Program, occurred: datetime) -> str:
-    if program.expiry.policy == "never":
-        return NEVER
-    return add_months(month_of(occurred), program.expiry.months)
-
-
-def new_entry(
-    member: Member,
-    entry_key: str,
-    type_: str,
-    points: int,
-    reference: str,
-    occurred_at: datetime,
-    *,
-    details: dict[str, Any] | None = None,
-    buckets: dict[str, int] | None = None,
-    pending: bool = False,
-) -> LedgerEntry:
-    """Append a ledger entry to `member` (already changed by the caller's ledger maths)."""
-    prune_history(member, utcnow())
-    member.entries += 1
-    member.version += 1
-    return LedgerEntry(
-        entry_id=entry_id_for(entry_key),
-        key=entry_key,
-        member_id=member.member_id,
-        seq=member.entries,
-        type=type_,
-        points=points,
-        balance_after=member.available,
-        reference=reference,
-        occurred_at=occurred_at,
-        recorded_at=utcnow(),
-        details=details or {},
-        buckets=buckets or {},
-        pending=pending,
-    )
-
-
-# How much history the member item keeps: a qualifying window is at most 24 months (program.py), and
-# caps count in the current month or year. Without pruning, the item (and every write's cost) grows
-# with the member's age.
-HISTORY_MONTHS = 25
-COUNTER_MONTHS = 13
-COUNTER_YEARS = 2
-
-
-def prune_history(member: Member, now: datetime) -> None:
-    first_month = add_months(month_of(now), -(HISTORY_MONTHS - 1))
-    member.qualifying = {m: v for m, v in member.qualifying.items() if m >= first_month}
-    member.spend = {m: v for m, v in member.spend.items() if m >= first_month}
-    first_counter_month = add_months(month_of(now), -(COUNTER_MONTHS - 1))
-    first_year = f"{now.year - COUNTER_YEARS + 1:04d}"
-
-    def keep(key: str) -> bool:
-        period = key.rsplit(":", 1)[-1]
-        if len(period) == 7 and period[4] == "-":
-            return period >= first_counter_month
-        if len(period) == 4 and period.isdigit():
-            return period >= first_year
-        return True  # lifetime, and anything else
-
-    member.counters = {k: v for k, v in member.counters.items() if keep(k)}
-
-
-def grant_bonus(
-    member: Member, program: Program, points: int, entry_key: str, reference: str, occurred: datetime
-) -> LedgerEntry:
-    """A non-purchase bonus (signup, referral, activity): spendable, not qualifying."""
-    if program.expiry.policy == "activity_extends":
-        ledger.extend_all(member, expiry_month_for(program, occurred))
-    into = ledger.credit(member, points, expiry_month_for(program, occurred))
-    member.lifetime_earned += points
-    return new_entry(member, entry_key, "bonus", points, reference, occurred, buckets=into)
 
 
 # -- views ---------------------------------------------------------------------------------------
@@ -133,7 +58,8 @@ def member_view(member: Member, program: Program, now: datetime | None = None) -
                 else None
             ),
         },
-        "expiring": [{"month": m, "points": p} for m, p in ledger.expiring(member)],
+        # a month that is over is not "expiring": its points await the expiry run of the 1st
+        "expiring": [{"month": m, "points": p} for m, p in ledger.expiring(member) if m >= month_of(now)],
         "benefits": tiers.benefits(member, program, now),
         "enrolled_at": isoformat(member.enrolled_at),
         "channel": member.channel,
@@ -180,15 +106,23 @@ def enroll(
         tier_since=now,
         tier_reached_at=now,
     )
-    entries: list[LedgerEntry] = []
+    books = Books(program, member, now)
     signup = program.activities.signup_by_channel.get(channel, program.activities.signup)
     if signup:
-        entries.append(grant_bonus(member, program, signup, f"bonus#{member_id}#signup", "signup", now))
-        entries[0].details = {"activity": "signup", "channel": channel}
+        moved = books.grant(signup, now)
+        books.entry(
+            keys.signup(member_id),
+            "bonus",
+            signup,
+            "signup",
+            now,
+            details={"activity": "signup", "channel": channel},
+            buckets=moved,
+        )
     body = dumps(member_view(member, program, now))
-    member.version = 1
+    books.close()
     try:
-        store.enroll(member, entries, referred_by)
+        store.enroll(member, books.entries, referred_by)
     except store.MemberAlreadyExists:
         raise MemberExists(f"member {member_id!r} exists") from None
     except store.ReferrerMissing:
@@ -212,21 +146,14 @@ def ledger_page(member_id: str, limit: int, cursor: str | None) -> dict[str, Any
 
 def adjust(program: Program, member_id: str, adjustment_id: str, points: int, reason: str) -> Outcome:
     """An admin's correction, signed. A debit may leave a debt, as a refund may."""
-    entry_key = f"adjust#{member_id}#{adjustment_id}"
+    entry_key = keys.adjustment(member_id, adjustment_id)
     hash_ = request_hash({"member_id": member_id, "points": points, "reason": reason})
 
-    def plan(member: Member) -> Plan:
-        now = utcnow()
-        if points > 0:
-            if program.expiry.policy == "activity_extends":
-                ledger.extend_all(member, expiry_month_for(program, now))
-            moved = ledger.credit(member, points, expiry_month_for(program, now))
-        else:
-            moved = ledger.debit(member, -points)
-        member.lifetime_earned += points
-        entry = new_entry(
-            member, entry_key, "adjust", points, adjustment_id, now, details={"reason": reason}, buckets=moved
+    def plan(books: Books) -> Plan:
+        moved = books.adjust(points)
+        entry = books.entry(
+            entry_key, "adjust", points, adjustment_id, books.now, details={"reason": reason}, buckets=moved
         )
-        return Plan(member, [entry], entry_view(entry))
+        return Plan(entry_view(entry))
 
-    return run(member_id, entry_key, hash_, plan)
+    return run(program, member_id, entry_key, hash_, plan)

@@ -1,9 +1,13 @@
-"""The shape every ledger-writing operation shares: read, decide, one conditional transaction.
+"""The shape every write shares: read, decide through the funnel, one conditional transaction.
 
-An operation reads the member and the entry under its idempotency key in one round trip. If the entry
-exists, the stored answer is replayed (or refused as a conflict when the request differs). Otherwise
-the pure domain plans the new member state and entry, and one transaction writes both under two
-conditions: the entry does not exist, the member is at the version read. A lost race retries.
+An idempotent ledger operation (`run`, `run_with`) reads the member and the entry under its idempotency
+key in one round trip. If the entry exists, the stored answer is replayed (or refused as a conflict when
+the request differs). Otherwise the service decides on the member's `Books` (loyalty.funnel), the books
+are closed (time rules, version, invariants) and one transaction writes the members, the entries and the
+typed side writes under their conditions: the entry does not exist, each member is at the version read.
+
+Every retry of the product goes through `retrying`: a lost race (a version or side-write condition, a
+transaction conflict) backs off with jitter and decides again from a fresh read.
 """
 
 from __future__ import annotations
@@ -16,13 +20,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from loyalty.clock import utcnow
 from loyalty.errors import Contention, IdempotencyConflict, MemberNotFound
+from loyalty.funnel import Books, Txn, entry_id_for
 from loyalty.model import LedgerEntry, Member
+from loyalty.observability import count
+from loyalty.program import Program
 from loyalty.store import members as store
-from loyalty.store.core import ConditionFailed
+from loyalty.writes import SideWrite, WriteRefused
+
+__all__ = ["Outcome", "Plan", "Retry", "entry_id_for", "request_hash", "retrying", "run", "run_with"]
 
 MAX_ATTEMPTS = 30
 T = TypeVar("T")
+C = TypeVar("C")
 
 
 @dataclass
@@ -36,13 +47,15 @@ class Outcome:
 
 @dataclass
 class Plan:
-    """What an operation wants written: the member, its entries, and other members or items."""
+    """What a service decided: the answer, the side writes, and other members' books (a referrer)."""
 
-    member: Member
-    entries: list[LedgerEntry]
     body: dict[str, Any]
-    others: list[tuple[Member, int]] = field(default_factory=list)
-    extra: list[dict[str, Any]] = field(default_factory=list)
+    writes: list[SideWrite] = field(default_factory=list)
+    others: list[Books] = field(default_factory=list)
+
+
+class Retry(Exception):
+    """The world moved between the read and the write: read again and decide again."""
 
 
 def request_hash(payload: dict[str, Any]) -> str:
@@ -50,17 +63,14 @@ def request_hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def entry_id_for(entry_key: str) -> str:
-    return "le_" + hashlib.sha256(entry_key.encode()).hexdigest()[:26]
-
-
 def dumps(body: dict[str, Any]) -> str:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
 
 
-def replay(entry: LedgerEntry, hash_: str) -> Outcome:
+def replay(entry: LedgerEntry, hash_: str, program: Program) -> Outcome:
     if entry.request_hash != hash_ or entry.response is None:
         raise IdempotencyConflict("this idempotency key was used with a different request")
+    count("IdempotentReplays", program_id=program.program_id)
     return Outcome(200, entry.response, replayed=True, entry=entry)
 
 
@@ -68,54 +78,67 @@ def backoff(attempt: int) -> None:
     time.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))  # noqa: S311 - jitter, not crypto
 
 
-def run(
-    member_id: str,
-    entry_key: str,
-    hash_: str,
-    plan: Callable[[Member], Plan],
-) -> Outcome:
+def retrying(step: Callable[[], T], *, attempts: int = MAX_ATTEMPTS) -> T:
+    """Run `step` until it does not lose a race; `Contention` (503) when it keeps losing."""
+    for attempt in range(attempts):
+        try:
+            return step()
+        except (Retry, store.VersionConflict, store.WriteConflict, WriteRefused):
+            backoff(attempt)
+    raise Contention("the member is busy; retry the request")
+
+
+def commit(txn: Txn) -> None:
+    """Close every member's books (time rules, version, invariants) and write the transaction."""
+    writes = [(books.close(), books.read_version) for books in txn.books]
+    store.commit(writes, txn.entries, txn.writes)
+
+
+def run(program: Program, member_id: str, entry_key: str, hash_: str, plan: Callable[[Books], Plan]) -> Outcome:
     """Run one idempotent ledger operation for `member_id` under `entry_key`."""
     return run_with(
+        program,
         lambda: (*store.load_member_and_entry(member_id, entry_key), None),
         member_id,
         entry_key,
         hash_,
-        lambda member, _: plan(member),
+        lambda books, _: plan(books),
     )
 
 
 def run_with(
-    load: Callable[[], tuple[Member | None, LedgerEntry | None, T]],
+    program: Program,
+    load: Callable[[], tuple[Member | None, LedgerEntry | None, C]],
     member_id: str,
     entry_key: str,
     hash_: str,
-    plan: Callable[[Member, T], Plan],
+    plan: Callable[[Books, C], Plan],
 ) -> Outcome:
     """`run`, for an operation that needs more than the member and its entry: `load` reads the member,
     the entry under `entry_key` and whatever else the plan needs, in one round trip (a refund reads
     the order's entry and refund state with them)."""
-    for attempt in range(MAX_ATTEMPTS):
+
+    def attempt() -> Outcome:
         member, existing, context = load()
         if existing is not None:
-            return replay(existing, hash_)
+            return replay(existing, hash_, program)
         if member is None:
             raise MemberNotFound(f"no member {member_id!r}")
-        decided = plan(member.model_copy(deep=True), context)
-        primary = decided.entries[0]
+        books = Books(program, member, utcnow())
+        decided = plan(books, context)
+        if not books.entries or books.entries[0].key != entry_key:
+            raise AssertionError(f"the operation under {entry_key!r} wrote no entry under its key")
+        primary = books.entries[0]
         primary.request_hash = hash_
         primary.response = dumps(decided.body)
         try:
-            store.commit([(decided.member, member.version), *decided.others], decided.entries, decided.extra)
+            commit(Txn([books, *decided.others], decided.writes))
         except store.EntryExists as exists:
             stored = exists.entry if exists.entry is not None and exists.entry.key == entry_key else None
             stored = stored or store.load_entry(entry_key)
             if stored is None:  # another entry of the plan exists: the world moved, plan again
-                backoff(attempt)
-                continue
-            return replay(stored, hash_)
-        except (store.VersionConflict, store.WriteConflict, ConditionFailed):
-            # ConditionFailed: a condition of `extra` (an item versioned beside the member) failed
-            backoff(attempt)
-            continue
-        return Outcome(201, primary.response, entry=primary, member=decided.member)
-    raise Contention("the member is busy; retry the request")
+                raise Retry() from None
+            return replay(stored, hash_, program)
+        return Outcome(201, primary.response, entry=primary, member=books.member)
+
+    return retrying(attempt)

@@ -4,10 +4,8 @@ Every redemption spends the points that expire soonest first (`ledger.debit`) an
 it took on its ledger entry, so a cancellation or a void (`ledger.restore`) puts them back where they
 came from. Each write is one `operations.run_with`: one read round trip, one conditional transaction.
 
-Idempotency keys (ledger entry keys):
-- partner redemption `redeem#<partner_id>#<redemption_id>`,
-  its cancellation `redeem_cancel#<partner_id>#<redemption_id>`
-- pay with points `redeem#pwp#<redemption_id>`, its void or release `redeem_cancel#pwp#<redemption_id>`
+Idempotency keys: `loyalty.keys` (partner redemptions and pay with points have prefixes of their own,
+so no partner id can reach a checkout's redemption).
 """
 
 from __future__ import annotations
@@ -19,11 +17,10 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from loyalty import ledger, signatures
+from loyalty import keys, posting, signatures
 from loyalty.clock import CLOCK, isoformat, utcnow
 from loyalty.errors import (
     Forbidden,
-    InsufficientPoints,
     InvalidSignature,
     InvalidState,
     MemberInactive,
@@ -34,33 +31,25 @@ from loyalty.errors import (
     RewardUnavailable,
     ValidationFailed,
 )
-from loyalty.members import expiry_month_for, new_entry
+from loyalty.funnel import Books, Txn, reward_counter
 from loyalty.model import Hold, LedgerEntry, Member
 from loyalty.observability import count, logger
-from loyalty.operations import MAX_ATTEMPTS, Outcome, Plan, backoff, request_hash, run_with
+from loyalty.operations import Outcome, Plan, commit, request_hash, retrying, run_with
 from loyalty.program import Program, Reward
 from loyalty.store import members as member_store
 from loyalty.store import redemptions as store
 from loyalty.store import secrets as secret_store
+from loyalty.writes import HoldOpened, HoldSettled, StockReturned, StockTaken
 
-FUTURE_SLACK = timedelta(minutes=5)  # a partner's clock may run a little ahead of ours
 CENTS = Decimal("0.01")
 
 
 # -- rules ---------------------------------------------------------------------------------------
-def period_key(period: str, when: datetime) -> str:
-    if period == "month":
-        return when.strftime("%Y-%m")
-    if period == "year":
-        return when.strftime("%Y")
-    return "lifetime"
-
-
 def limit_counter(reward: Reward, when: datetime) -> str | None:
     """The member counter that enforces the reward's per-member limit in the period of `when`."""
     if reward.limit_per_member is None:
         return None
-    return f"reward:{reward.id}:{period_key(reward.limit_per_member.period, when)}"
+    return reward_counter(reward.id, reward.limit_per_member.period, when)
 
 
 def in_window(reward: Reward, day: date) -> bool:
@@ -97,35 +86,6 @@ def check_redeemable(reward: Reward, member: Member, when: datetime, stock_left:
         raise RewardUnavailable(f"reward {reward.id!r} is out of stock")
     if not under_limit(reward, member, when):
         raise RewardUnavailable(f"the member has taken reward {reward.id!r} as often as the period allows")
-
-
-def spend(member: Member, points: int) -> dict[str, int]:
-    """Debit `points` soonest-expiring first; refuse unless the available balance covers them."""
-    if member.available < points:
-        raise InsufficientPoints(f"{points} points needed, {max(member.available, 0)} available")
-    consumed = ledger.debit(member, points)
-    member.lifetime_redeemed += points
-    return consumed
-
-
-def give_back(member: Member, program: Program, points: int, consumed: dict[str, int]) -> dict[str, int]:
-    """Return `points` into the months they came from (any rest, which should not happen, as new points)."""
-    restored = ledger.restore(member, consumed)
-    rest = points - sum(consumed.values())
-    if rest > 0:
-        for month, added in ledger.credit(member, rest, expiry_month_for(program, utcnow())).items():
-            restored[month] = restored.get(month, 0) + added
-    member.lifetime_redeemed -= points
-    return restored
-
-
-def not_in_future(occurred_at: datetime | None) -> datetime:
-    now = utcnow()
-    if occurred_at is None:
-        return now
-    if occurred_at > now + FUTURE_SLACK:
-        raise ValidationFailed.field("occurred_at", "must not be more than 5 minutes in the future")
-    return occurred_at
 
 
 # -- the catalogue -------------------------------------------------------------------------------
@@ -195,8 +155,8 @@ def partner_redeem(
     occurred_at: datetime | None = None,
 ) -> Outcome:
     """Redeem a partner's reward: debit the points and the stock in one transaction."""
-    when = not_in_future(occurred_at)
-    entry_key = f"redeem#{partner_id}#{redemption_id}"
+    when = occurred_at if occurred_at is None else posting.check(occurred_at, utcnow())
+    entry_key = keys.partner_redemption(partner_id, redemption_id)
     hash_ = request_hash(
         {
             "member_id": member_id,
@@ -210,25 +170,25 @@ def partner_redeem(
     def load() -> tuple[Member | None, LedgerEntry | None, int | None]:
         return store.load_for_redemption(member_id, entry_key, stocked)
 
-    def plan(member: Member, stored_stock: int | None) -> Plan:
+    def plan(books: Books, stored_stock: int | None) -> Plan:
+        member = books.member
         if reward is None:
             raise RewardNotFound(f"no reward {reward_id!r}")
         if reward.partner_id != partner_id:
             raise Forbidden(f"reward {reward_id!r} belongs to another partner")
+        dated = books.posting_time(when)
         left = remaining_stock(reward, stored_stock)
-        check_redeemable(reward, member, when, left)
-        consumed = spend(member, reward.points)
-        counter = limit_counter(reward, when)
-        if counter is not None:
-            member.counters[counter] = member.counters.get(counter, 0) + 1
+        check_redeemable(reward, member, dated, left)
+        consumed = books.spend(reward.points)
+        counter = limit_counter(reward, dated)
+        if counter is not None and reward.limit_per_member is not None:
+            books.count(counter, reward.limit_per_member.count)
         details: dict[str, Any] = {"partner_id": partner_id, "reward_id": reward.id, "redemption_id": redemption_id}
         if reward.stock is not None:
             details["stock"] = True
         if counter is not None:
             details["limit_counter"] = counter
-        entry = new_entry(
-            member, entry_key, "redeem", -reward.points, redemption_id, when, details=details, buckets=consumed
-        )
+        books.entry(entry_key, "redeem", -reward.points, redemption_id, dated, details=details, buckets=consumed)
         body = {
             "redemption_id": redemption_id,
             "member_id": member.member_id,
@@ -237,38 +197,38 @@ def partner_redeem(
             "balance": member.available,
             "status": "completed",
         }
-        extra = [store.take_stock_op(reward.id, reward.stock)] if reward.stock is not None else []
-        return Plan(member, [entry], body, extra=extra)
+        writes: list[Any] = [StockTaken(reward.id, reward.stock)] if reward.stock is not None else []
+        return Plan(body, writes)
 
-    return run_with(load, member_id, entry_key, hash_, plan)
+    return run_with(program, load, member_id, entry_key, hash_, plan)
 
 
 def partner_cancel(program: Program, partner_id: str, redemption_id: str) -> Outcome:
-    """Cancel a partner redemption: points back to their months, stock back. Answers 200, repeatable."""
-    redeem_key = f"redeem#{partner_id}#{redemption_id}"
+    """Cancel a partner redemption: points back to their months (expired at once where the month is
+    over), stock back. Answers 200, repeatable."""
+    redeem_key = keys.partner_redemption(partner_id, redemption_id)
     original = member_store.load_entry(redeem_key)  # another partner's ids are not under this key
     if original is None or original.type != "redeem":
         raise RedemptionNotFound(f"no redemption {redemption_id!r}")
-    cancel_key = f"redeem_cancel#{partner_id}#{redemption_id}"
+    cancel_key = keys.partner_cancel(partner_id, redemption_id)
     hash_ = request_hash({"cancel": redeem_key})
 
     def load() -> tuple[Member | None, LedgerEntry | None, None]:
         member, entry = member_store.load_member_and_entry(original.member_id, cancel_key)
         return member, entry, None
 
-    def plan(member: Member, _: None) -> Plan:
+    def plan(books: Books, _: None) -> Plan:
         points = -original.points
-        restored = give_back(member, program, points, original.buckets)
+        restored = books.give_back(points, original.buckets)
         counter = original.details.get("limit_counter")
-        if counter and member.counters.get(counter, 0) > 0:
-            member.counters[counter] -= 1
-        entry = new_entry(
-            member,
+        if counter:
+            books.uncount(str(counter))
+        books.entry(
             cancel_key,
             "redeem_cancel",
             points,
             redemption_id,
-            utcnow(),
+            books.now,
             details={
                 "partner_id": partner_id,
                 "reward_id": original.details.get("reward_id"),
@@ -276,12 +236,17 @@ def partner_cancel(program: Program, partner_id: str, redemption_id: str) -> Out
             },
             buckets=restored,
         )
-        body = {"redemption_id": redemption_id, "status": "cancelled", "points": points, "balance": member.available}
+        body = {
+            "redemption_id": redemption_id,
+            "status": "cancelled",
+            "points": points,
+            "balance": books.member.available,
+        }
         reward_id = original.details.get("reward_id")
-        extra = [store.return_stock_op(reward_id)] if original.details.get("stock") and reward_id else []
-        return Plan(member, [entry], body, extra=extra)
+        writes: list[Any] = [StockReturned(reward_id)] if original.details.get("stock") and reward_id else []
+        return Plan(body, writes)
 
-    outcome = run_with(load, original.member_id, cancel_key, hash_, plan)
+    outcome = run_with(program, load, original.member_id, cancel_key, hash_, plan)
     return dataclasses.replace(outcome, status=200)
 
 
@@ -309,20 +274,20 @@ def pay_with_points(program: Program, redemption_id: str, member_id: str, points
     if points <= 0 or points % rate.points:
         raise ValidationFailed.field("points", f"must be a positive multiple of {rate.points}")
     value = pwp_value(program, points)
-    entry_key = f"redeem#pwp#{redemption_id}"
+    entry_key = keys.pay_with_points(redemption_id)
     hash_ = request_hash({"member_id": member_id, "points": points, "capture": capture})
 
     def load() -> tuple[Member | None, LedgerEntry | None, None]:
         member, entry = member_store.load_member_and_entry(member_id, entry_key)
         return member, entry, None
 
-    def plan(member: Member, _: None) -> Plan:
+    def plan(books: Books, _: None) -> Plan:
+        member = books.member
         if member.status != "active":
             raise MemberInactive(f"member {member.member_id!r} is {member.status}")
-        now = utcnow()
-        consumed = spend(member, points)
+        consumed = books.spend(points)
         status = "completed" if capture else "held"
-        extra = []
+        writes: list[Any] = []
         if not capture:
             member.held += points
             hold = Hold(
@@ -331,10 +296,10 @@ def pay_with_points(program: Program, redemption_id: str, member_id: str, points
                 points=points,
                 value=value,
                 currency=program.currency,
-                created_at=now,
-                expires_at=now + timedelta(minutes=rate.hold_minutes),
+                created_at=books.now,
+                expires_at=books.now + timedelta(minutes=rate.hold_minutes),
             )
-            extra.append(store.put_hold_op(hold))
+            writes.append(HoldOpened(hold))
         details = {
             "kind": "pay_with_points",
             "redemption_id": redemption_id,
@@ -342,16 +307,16 @@ def pay_with_points(program: Program, redemption_id: str, member_id: str, points
             "value": str(value),
             "currency": program.currency,
         }
-        entry = new_entry(member, entry_key, "redeem", -points, redemption_id, now, details=details, buckets=consumed)
+        books.entry(entry_key, "redeem", -points, redemption_id, books.now, details=details, buckets=consumed)
         body = pwp_view(redemption_id, points, value, program.currency, status, member.available)
-        return Plan(member, [entry], body, extra=extra)
+        return Plan(body, writes)
 
-    return run_with(load, member_id, entry_key, hash_, plan)
+    return run_with(program, load, member_id, entry_key, hash_, plan)
 
 
 def _not_a_hold(redemption_id: str) -> LedgerEntry:
     """The pay-with-points entry of a redemption that was never held; 404 if there is none."""
-    entry = member_store.load_entry(f"redeem#pwp#{redemption_id}")
+    entry = member_store.load_entry(keys.pay_with_points(redemption_id))
     if entry is None:
         raise RedemptionNotFound(f"no redemption {redemption_id!r}")
     return entry
@@ -360,7 +325,8 @@ def _not_a_hold(redemption_id: str) -> LedgerEntry:
 def capture(program: Program, redemption_id: str) -> dict[str, Any]:
     """Complete a held redemption. Capturing a completed one again answers the same; a voided,
     released or expired hold cannot be captured (409 invalid_state)."""
-    for attempt in range(MAX_ATTEMPTS):
+
+    def attempt() -> dict[str, Any]:
         hold = store.load_hold(redemption_id)
         if hold is None:
             entry = _not_a_hold(redemption_id)
@@ -374,25 +340,19 @@ def capture(program: Program, redemption_id: str) -> dict[str, Any]:
         view = pwp_view(redemption_id, hold.points, hold.value, hold.currency, "completed", member.available)
         if hold.status == "captured":
             return view
-        now = utcnow()
-        if now >= hold.expires_at:
+        books = Books(program, member, utcnow())
+        if books.now >= hold.expires_at:
             raise InvalidState(f"the hold on redemption {redemption_id!r} expired at {isoformat(hold.expires_at)}")
-        expected = member.version
         member.held -= hold.points
-        member.version += 1
-        try:
-            store.capture_hold(member, expected, redemption_id, now)
-        except (store.VersionConflict, store.WriteConflict, store.HoldChanged):
-            backoff(attempt)
-            continue
+        commit(Txn([books], [HoldSettled(redemption_id, "captured", books.now)]))
         return view
-    from loyalty.errors import Contention
 
-    raise Contention("the redemption is busy; retry the request")
+    return retrying(attempt)
 
 
 def void(program: Program, redemption_id: str, *, reason: str = "voided") -> Outcome:
-    """Release a hold: its points go back to the months they came from (`redeem_cancel` entry).
+    """Release a hold: its points go back to the months they came from (`redeem_cancel` entry; months
+    that are over by now take them only to expire them at once).
 
     Answers 200, repeatable; the hold-release job uses it with reason `released` (the same entry key,
     so a void and a release never both happen). A captured or completed redemption cannot be voided.
@@ -401,32 +361,36 @@ def void(program: Program, redemption_id: str, *, reason: str = "voided") -> Out
     if hold is None:
         _not_a_hold(redemption_id)
         raise InvalidState(f"redemption {redemption_id!r} is completed; it cannot be voided")
-    redeem_key = f"redeem#pwp#{redemption_id}"
-    cancel_key = f"redeem_cancel#pwp#{redemption_id}"
+    redeem_key = keys.pay_with_points(redemption_id)
+    cancel_key = keys.pay_with_points_cancel(redemption_id)
     hash_ = request_hash({"release": redeem_key})
 
     def load() -> tuple[Member | None, LedgerEntry | None, tuple[LedgerEntry | None, Hold | None]]:
         return store.load_for_release(hold.member_id, cancel_key, redeem_key, redemption_id)
 
-    def plan(member: Member, found: tuple[LedgerEntry | None, Hold | None]) -> Plan:
+    def plan(books: Books, found: tuple[LedgerEntry | None, Hold | None]) -> Plan:
         original, current = found
         if original is None or current is None:  # pragma: no cover - written together, never deleted
             raise RedemptionNotFound(f"no redemption {redemption_id!r}")
         if current.status != "held":
             raise InvalidState(f"redemption {redemption_id!r} was {current.status}; it cannot be voided")
-        now = utcnow()
-        if reason == "released" and now < current.expires_at:
+        if reason == "released" and books.now < current.expires_at:
             raise InvalidState(f"the hold on redemption {redemption_id!r} has not expired")
-        restored = give_back(member, program, current.points, original.buckets)
-        member.held -= current.points
+        restored = books.give_back(current.points, original.buckets)
+        books.member.held -= current.points
         details = {"kind": "pay_with_points", "redemption_id": redemption_id, "status": reason}
-        entry = new_entry(
-            member, cancel_key, "redeem_cancel", current.points, redemption_id, now, details=details, buckets=restored
+        books.entry(
+            cancel_key, "redeem_cancel", current.points, redemption_id, books.now, details=details, buckets=restored
         )
-        body = {"redemption_id": redemption_id, "status": reason, "points": current.points, "balance": member.available}
-        return Plan(member, [entry], body, extra=[store.settle_hold_op(redemption_id, reason, now)])
+        body = {
+            "redemption_id": redemption_id,
+            "status": reason,
+            "points": current.points,
+            "balance": books.member.available,
+        }
+        return Plan(body, [HoldSettled(redemption_id, reason, books.now)])
 
-    outcome = run_with(load, hold.member_id, cancel_key, hash_, plan)
+    outcome = run_with(program, load, hold.member_id, cancel_key, hash_, plan)
     return dataclasses.replace(outcome, status=200)
 
 

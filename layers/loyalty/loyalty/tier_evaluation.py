@@ -10,9 +10,13 @@ Rules, in order:
   than `retain_months` ago: `one_down` goes one tier down, `to_qualified` to the highest qualified;
 - never below a paid tier while `paid_until` is after as_of (the member then shows source `paid`).
 
-Only a member whose tier changes is written: at the version read, with `tier_period` = N, so a re-run,
-a retried message or an overlapping run changes nothing twice. The change is left on the member
-(`tier_change`) for the TierChanged event published from the table stream.
+Every member evaluated is written once per period, at the version read, with `tier_period` = N: that
+record makes the run idempotent whatever happens in between. A re-run of N, a retried message or an
+overlapping run finds `tier_period` = N and changes nothing; a back-fill of an older period after N
+changes nothing either (a member is never walked down twice by two periods' runs). A tier reached after
+the evaluation's `as_of` (an upgrade by an earn of this month, before a late or repeated run) is not
+judged by a window that ends before it. The change is left on the member (`tier_change`, `tier_run`) for
+the TierChanged event published from the table stream.
 """
 
 from __future__ import annotations
@@ -23,10 +27,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from loyalty import jobs, tiers
+from loyalty.clock import utcnow
 from loyalty.config import settings
-from loyalty.errors import Contention
+from loyalty.funnel import Books, Txn
 from loyalty.model import Member, TierSource
 from loyalty.months import add_months
+from loyalty.operations import commit, retrying
 from loyalty.program import Program, Tier
 from loyalty.store import members as member_store
 from loyalty.store import tiers as store
@@ -63,6 +69,12 @@ def _retained(member: Member, program: Program, as_of: datetime) -> bool:
     return months > 0 and as_of < add_months_to(reached, months)
 
 
+def _reached_after(member: Member, as_of: datetime) -> bool:
+    """The current tier was reached after the evaluation's as_of: a window ending before it cannot judge it."""
+    reached = member.tier_reached_at or member.tier_since
+    return reached > as_of
+
+
 def _one_down(program: Program, current: Tier) -> Tier:
     below = [t for t in program.qualifying_tiers() if t.threshold < current.threshold]
     return below[-1] if below else program.base_tier
@@ -70,8 +82,8 @@ def _one_down(program: Program, current: Tier) -> Tier:
 
 def evaluate_tier(member: Member, program: Program, period: str, as_of: date) -> TierChange | None:
     """What the evaluation of `period` does to `member` (None: nothing). Pure."""
-    if member.tier_period == period:
-        return None
+    if member.tier_period is not None and member.tier_period >= period:
+        return None  # evaluated for this period already, or for a later one: a back-fill changes nothing
     now = start_of(as_of)
     rank = program.tier_rank
     current = program.tier(member.tier_id)
@@ -89,7 +101,7 @@ def evaluate_tier(member: Member, program: Program, period: str, as_of: date) ->
         target, reason = qualified, "subscription_ended"
     elif rank(qualified.id) > rank(current.id):
         target, reason = qualified, "upgrade"
-    elif value < current.threshold and not _retained(member, program, now):
+    elif value < current.threshold and not _retained(member, program, now) and not _reached_after(member, now):
         policy = program.qualification.downgrade
         target = _one_down(program, current) if policy == "one_down" else qualified
         reason = "downgrade"
@@ -123,7 +135,6 @@ def apply_change(member: Member, change: TierChange, period: str, as_of: date, r
         "as_of": as_of.isoformat(),
         "source": change.source,
     }
-    member.version += 1
 
 
 def _counts(program: Program, before: str, after: str) -> jobs.Counts:
@@ -133,29 +144,31 @@ def _counts(program: Program, before: str, after: str) -> jobs.Counts:
 
 
 def evaluate_member(program: Program, run: jobs.Run, member_id: str, item: dict[str, Any] | None) -> jobs.Counts:
-    """Evaluate one member for the run; write only a change. Returns the member's counts."""
-    member = member_store.member_from_item(item) if item else member_store.load_member(member_id)
-    for _ in range(MAX_ATTEMPTS):
+    """Evaluate one member for the run and record the period on it (one write per member and period).
+    Returns the member's counts."""
+    given = [member_store.member_from_item(item)] if item else []
+
+    def attempt() -> jobs.Counts:
+        member = given.pop() if given else member_store.load_member(member_id)
         if member is None:
             return {}
         if member.tier_period == run.period:
-            # Changed for this period already: by this very run (a retried page), it counts again as what
+            # Evaluated for this period already: by this very run (a retried page), it counts again as what
             # it was; by an earlier or overlapping run, it is unchanged now.
             if member.tier_run == run.run_id and member.tier_change:
                 return _counts(program, member.tier_change["from"], member.tier_change["to"])
             return {"members_evaluated": 1, "unchanged": 1}
+        if member.tier_period is not None and member.tier_period > run.period:
+            return {"members_evaluated": 1, "unchanged": 1}  # a back-fill behind a later period
+        books = Books(program, member, utcnow())
         change = evaluate_tier(member, program, run.period, run.as_of)
-        if change is None:
-            return {"members_evaluated": 1, "unchanged": 1}
-        expected = member.version
-        apply_change(member, change, run.period, run.as_of, run.run_id)
-        try:
-            store.put_member(member, expected)
-        except member_store.VersionConflict:
-            member = member_store.load_member(member_id)  # someone wrote it since the read: decide again
-            continue
-        return _counts(program, change.before, change.after)
-    raise Contention(f"member {member_id!r} kept changing during the evaluation")
+        if change is not None:
+            apply_change(member, change, run.period, run.as_of, run.run_id)
+        member.tier_period = run.period
+        commit(Txn([books]))
+        return _counts(program, change.before, change.after) if change else {"members_evaluated": 1, "unchanged": 1}
+
+    return retrying(attempt, attempts=MAX_ATTEMPTS)
 
 
 def _fetch(run: jobs.Run, chunk: str, cursor: dict[str, Any] | None, limit: int) -> jobs.Page:

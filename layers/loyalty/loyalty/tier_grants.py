@@ -15,16 +15,16 @@ from datetime import date, datetime
 from typing import Any
 
 from loyalty.clock import isoformat, utcnow
-from loyalty.errors import Contention, IdempotencyConflict, MemberNotFound, ValidationFailed
+from loyalty.errors import IdempotencyConflict, MemberNotFound, ValidationFailed
+from loyalty.funnel import Books, Txn
 from loyalty.members import tier_view
 from loyalty.model import Member
-from loyalty.operations import Outcome, backoff, dumps, request_hash
+from loyalty.operations import Outcome, commit, dumps, request_hash, retrying
 from loyalty.program import Program
 from loyalty.store import members as member_store
 from loyalty.store import tiers as store
 from loyalty.tier_evaluation import add_months_to, start_of
-
-MAX_ATTEMPTS = 30
+from loyalty.writes import Subscription, TierAudit
 
 
 def _tier(program: Program, tier_id: str) -> None:
@@ -52,7 +52,8 @@ def subscribe(program: Program, member_id: str, subscription_id: str, tier_id: s
     if tier_id == program.base_tier.id:
         raise ValidationFailed.field("tier_id", "the base tier is not sold")
     hash_ = request_hash({"member_id": member_id, "tier_id": tier_id, "months": months})
-    for attempt in range(MAX_ATTEMPTS):
+
+    def attempt() -> Outcome:
         member, record = store.load_member_and_subscription(member_id, subscription_id)
         if record is not None:
             if record.get("request_hash") != hash_:
@@ -60,8 +61,8 @@ def subscribe(program: Program, member_id: str, subscription_id: str, tier_id: s
             return Outcome(200, str(record["response"]), replayed=True)
         if member is None:
             raise MemberNotFound(f"no member {member_id!r}")
-        now = utcnow()
-        expected = member.version
+        books = Books(program, member, utcnow())
+        now = books.now
         renewing = member.paid_tier == tier_id and member.paid_until is not None and member.paid_until > now
         starts_at = member.paid_until if renewing and member.paid_until else now
         ends_at = add_months_to(starts_at, months)
@@ -70,7 +71,6 @@ def subscribe(program: Program, member_id: str, subscription_id: str, tier_id: s
         higher = program.tier_rank(tier_id) > program.tier_rank(member.tier_id)
         if not manual and (member.tier_source == "paid" or higher):
             _set_tier(member, tier_id, "paid", "subscription", now)
-        member.version += 1
         body = dumps(
             {
                 "subscription_id": subscription_id,
@@ -93,34 +93,30 @@ def subscribe(program: Program, member_id: str, subscription_id: str, tier_id: s
             "request_hash": hash_,
             "response": body,
         }
-        try:
-            store.commit_with_record(member, expected, store.subscription_item(member_id, subscription_id, fields))
-        except store.RecordExists:
-            continue  # a concurrent request with this id won: replay it
-        except (member_store.VersionConflict, member_store.WriteConflict):
-            backoff(attempt)
-            continue
+        # a concurrent request with this id that won makes the record refused: the next read replays it
+        commit(Txn([books], [Subscription(member_id, subscription_id, fields)]))
         return Outcome(201, body, member=member)
-    raise Contention("the member is busy; retry the request")
+
+    return retrying(attempt)
 
 
 def override(
     program: Program, member_id: str, tier_id: str, reason: str, until: date | None, actor: str | None = None
 ) -> dict[str, Any]:
     _tier(program, tier_id)
-    now = utcnow()
-    if until is not None and until <= now.date():
+    if until is not None and until <= utcnow().date():
         raise ValidationFailed.field("until", "must be a date after today")
-    for attempt in range(MAX_ATTEMPTS):
+
+    def attempt() -> dict[str, Any]:
         member = member_store.load_member(member_id)
         if member is None:
             raise MemberNotFound(f"no member {member_id!r}")
-        expected = member.version
+        books = Books(program, member, utcnow())
+        now = books.now
         before = member.tier_id
         _set_tier(member, tier_id, "manual", reason, now)
         member.manual_until = start_of(until) if until else None
-        member.version += 1
-        audit = store.audit_item(
+        audit = TierAudit(
             member_id,
             f"{isoformat(now)}#{uuid.uuid4().hex[:12]}",
             {
@@ -133,15 +129,12 @@ def override(
                 "recorded_at": isoformat(now),
             },
         )
-        try:
-            store.commit_with_record(member, expected, audit)
-        except (member_store.VersionConflict, member_store.WriteConflict, store.RecordExists):
-            backoff(attempt)
-            continue
+        commit(Txn([books], [audit]))
         return {
             "member_id": member_id,
             "tier": tier_view(member, program),
             "reason": reason,
             "until": until.isoformat() if until else None,
         }
-    raise Contention("the member is busy; retry the request")
+
+    return retrying(attempt)

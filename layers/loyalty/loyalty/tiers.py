@@ -53,7 +53,11 @@ def benefits(member: Member, program: Program, now: datetime) -> dict[str, objec
 
 
 def upgrade_after_earn(member: Member, program: Program, now: datetime) -> tuple[str, str] | None:
-    """Upgrade at once when the qualifying value reaches a higher tier. Returns (from, to) or None."""
+    """Upgrade at once when the qualifying value reaches a higher tier. Returns (from, to) or None.
+
+    A manual tier holds until its `manual_until` (docs/jobs.md): an earn never ends an override."""
+    if member.tier_source == "manual" and (member.manual_until is None or member.manual_until > now):
+        return None
     value = qualifying_value(member, program, month_of(now))
     target = highest_qualified(program, value)
     current = program.tier(member.tier_id)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from loyalty.config import settings
+from loyalty.errors import Contention
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -100,16 +103,28 @@ def _reasons_from_message(message: str) -> list[dict[str, Any]]:
     return [{"Code": part.strip()} for part in inner.split(",")]
 
 
-def batch_get(keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Strongly consistent BatchGetItem of up to 100 keys in one round trip (retrying unprocessed)."""
+BATCH_GET_ATTEMPTS = 8
+
+
+def batch_get(keys: list[dict[str, Any]], *, sleep: Callable[[float], None] = time.sleep) -> list[dict[str, Any]]:
+    """Strongly consistent BatchGetItem of up to 100 keys in one round trip.
+
+    Unprocessed keys (throttling) are asked again after an exponential backoff with full jitter, as AWS
+    advises, never at once: a throttled table is not hammered in a hot loop.
+    """
     name = table_name()
     request: dict[str, Any] = {name: {"Keys": keys, "ConsistentRead": True}}
     found: list[dict[str, Any]] = []
-    while request:
+    for attempt in range(BATCH_GET_ATTEMPTS):
+        if attempt:
+            sleep(random.uniform(0, min(1.0, 0.025 * 2**attempt)))  # noqa: S311 - jitter, not crypto
         answer = client().batch_get_item(RequestItems=request)
         found.extend(from_item(i) for i in answer.get("Responses", {}).get(name, []))
         request = answer.get("UnprocessedKeys") or {}
-    return found
+        if not request:
+            return found
+    # DynamoDB kept refusing the read: the request fails (503, the client retries); nothing was written
+    raise Contention(f"the table is busy ({len(request[name]['Keys'])} keys unread); retry the request")
 
 
 def get(pk: str, sk: str, *, consistent: bool = True) -> dict[str, Any] | None:

@@ -26,8 +26,9 @@ from loyalty.store.core import (
     to_item,
     transact,
 )
+from loyalty.writes import SideWrite, WriteRefused
 
-__all__ = ["WriteConflict"]
+__all__ = ["WriteConflict", "WriteRefused"]
 
 EXPIRY_SHARDS = 16  # see README: spreads the expiry and members indexes over 16 partitions
 
@@ -129,6 +130,14 @@ def load_entry(entry_key: str) -> LedgerEntry | None:
 
 
 def put_member_op(member: Member, expected_version: int) -> dict[str, Any]:
+    if expected_version == 0:
+        return {
+            "Put": {
+                "TableName": table_name(),
+                "Item": to_item(member_to_item(member)),
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        }
     return {
         "Put": {
             "TableName": table_name(),
@@ -154,13 +163,18 @@ def put_entry_op(entry: LedgerEntry) -> dict[str, Any]:
 def commit(
     writes: list[tuple[Member, int]],
     entries: list[LedgerEntry],
-    extra: list[dict[str, Any]] | None = None,
+    side_writes: list[SideWrite] | None = None,
 ) -> None:
-    """One transaction: new ledger entries (each must not exist) and members at their expected version.
+    """One transaction: new ledger entries (each must not exist), members at their expected version
+    (version 0: a new member, which must not exist) and typed side writes under their own conditions.
 
-    Raises EntryExists (with the stored entry, when DynamoDB returns it) or VersionConflict.
+    Raises EntryExists (with the stored entry, when DynamoDB returns it), VersionConflict, or
+    WriteRefused carrying the side write whose condition failed.
     """
-    ops = [put_entry_op(e) for e in entries] + [put_member_op(m, v) for m, v in writes] + (extra or [])
+    from loyalty.store.writes import op
+
+    side = list(side_writes or [])
+    ops = [put_entry_op(e) for e in entries] + [put_member_op(m, v) for m, v in writes] + [op(s) for s in side]
     try:
         transact(ops)
     except ConditionFailed as failed:
@@ -168,7 +182,7 @@ def commit(
             raise EntryExists(entry_from_item(failed.item) if failed.item else None) from None
         if failed.index < len(entries) + len(writes):
             raise VersionConflict() from None
-        raise
+        raise WriteRefused(side[failed.index - len(entries) - len(writes)]) from None
 
 
 def enroll(member: Member, entries: list[LedgerEntry], referrer_id: str | None) -> None:

@@ -19,8 +19,6 @@ from typing import Any
 
 from loyalty.model import Hold, LedgerEntry, Member
 from loyalty.store.core import (
-    ConditionFailed,
-    WriteConflict,
     batch_get,
     from_item,
     get,
@@ -29,22 +27,9 @@ from loyalty.store.core import (
     table_name,
     to_item,
 )
-from loyalty.store.members import (
-    VersionConflict,
-    commit,
-    entry_from_item,
-    entry_pk,
-    member_from_item,
-    member_pk,
-)
-
-__all__ = ["HoldChanged", "VersionConflict", "WriteConflict"]
+from loyalty.store.members import entry_from_item, entry_pk, member_from_item, member_pk
 
 HOLD_SHARDS = 8  # spreads open holds over 8 index partitions; the release job queries each
-
-
-class HoldChanged(Exception):
-    """The hold was settled (captured, voided, released) by someone else meanwhile."""
 
 
 def stock_pk(reward_id: str) -> str:
@@ -214,14 +199,3 @@ def settle_hold_op(redemption_id: str, status: str, settled_at: datetime) -> dic
             },
         }
     }
-
-
-def capture_hold(member: Member, expected_version: int, redemption_id: str, settled_at: datetime) -> None:
-    """One transaction: the member (its `held` figure) at its version, and the hold still open.
-
-    Raises VersionConflict, HoldChanged or WriteConflict.
-    """
-    try:
-        commit([(member, expected_version)], [], [settle_hold_op(redemption_id, "captured", settled_at)])
-    except ConditionFailed:
-        raise HoldChanged(redemption_id) from None

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from loyalty.model import Member
-from loyalty.store.core import ConditionFailed, batch_get, client, key, table_name, to_item, transact
-from loyalty.store.members import VersionConflict, member_from_item, member_pk, member_to_item, put_member_op
+from loyalty.store.core import batch_get, client, key, table_name, to_item
+from loyalty.store.members import member_from_item, member_pk
 
 
 def members_page(
@@ -36,24 +36,6 @@ def members_page(
     return members, answer.get("LastEvaluatedKey")
 
 
-def put_member(member: Member, expected_version: int) -> None:
-    """A member write that is not a ledger operation (a tier change), at the version read."""
-    from botocore.exceptions import ClientError
-
-    try:
-        client().put_item(
-            TableName=table_name(),
-            Item=to_item(member_to_item(member)),
-            ConditionExpression="#v = :v",
-            ExpressionAttributeNames={"#v": "version"},
-            ExpressionAttributeValues={":v": {"N": str(expected_version)}},
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            raise VersionConflict() from None
-        raise
-
-
 # -- subscriptions and overrides -----------------------------------------------------------------
 def subscription_pk(member_id: str, subscription_id: str) -> str:
     return f"SUBSCRIPTION#{member_id}#{subscription_id}"
@@ -72,29 +54,15 @@ def load_member_and_subscription(member_id: str, subscription_id: str) -> tuple[
     return member, record
 
 
-class RecordExists(Exception):
-    pass
-
-
-def commit_with_record(member: Member, expected_version: int, record: dict[str, Any]) -> None:
-    """One transaction: the member at its version and a new record (subscription or audit item).
-
-    Raises RecordExists when the record is there already, VersionConflict when the member moved.
-    """
-    ops = [
-        {
-            "Put": {
-                "TableName": table_name(),
-                "Item": to_item(record),
-                "ConditionExpression": "attribute_not_exists(PK)",
-            }
-        },
-        put_member_op(member, expected_version),
-    ]
-    try:
-        transact(ops)
-    except ConditionFailed as failed:
-        raise (RecordExists() if failed.index == 0 else VersionConflict()) from None
+def new_record_op(record: dict[str, Any]) -> dict[str, Any]:
+    """A record that must not exist yet (a subscription's idempotency record, an audit item)."""
+    return {
+        "Put": {
+            "TableName": table_name(),
+            "Item": to_item(record),
+            "ConditionExpression": "attribute_not_exists(PK)",
+        }
+    }
 
 
 def subscription_item(member_id: str, subscription_id: str, fields: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,34 @@
+"""Typed side writes (loyalty.writes) as DynamoDB transaction items: the only place that knows their
+items and conditions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loyalty import writes as w
+from loyalty.store import expiry, orders, redemptions, tiers
+
+
+def op(write: w.SideWrite) -> dict[str, Any]:
+    match write:
+        case w.PendingMarker(member_id, order_id, available_on):
+            return orders.put_pending_marker_op(member_id, order_id, available_on)
+        case w.PendingMarkerDone(member_id, order_id):
+            return orders.delete_pending_marker_op(member_id, order_id)
+        case w.RefundState(state, expected_version):
+            return orders.put_refunds_op(state, expected_version)
+        case w.StockTaken(reward_id, initial):
+            return redemptions.take_stock_op(reward_id, initial)
+        case w.StockReturned(reward_id):
+            return redemptions.return_stock_op(reward_id)
+        case w.HoldOpened(hold):
+            return redemptions.put_hold_op(hold)
+        case w.HoldSettled(redemption_id, status, settled_at):
+            return redemptions.settle_hold_op(redemption_id, status, settled_at)
+        case w.ExpiryWarningSent(member_id, month, fields):
+            return expiry.put_warning_op(expiry.warning_item(member_id, month, fields))
+        case w.Subscription(member_id, subscription_id, fields):
+            return tiers.new_record_op(tiers.subscription_item(member_id, subscription_id, fields))
+        case w.TierAudit(member_id, sort_key, fields):
+            return tiers.new_record_op(tiers.audit_item(member_id, sort_key, fields))
+    raise TypeError(f"not a side write: {write!r}")  # pragma: no cover - the union is closed

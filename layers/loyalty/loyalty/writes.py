@@ -1,0 +1,114 @@
+"""Typed writes that travel in a business operation's transaction beside the members and ledger entries.
+
+Services say what else an operation writes (a refund's order state, a hold, reward stock, a pending
+marker, an expiry warning, a subscription or audit record); the data-access layer alone turns each into
+a DynamoDB item with its condition (`loyalty.store.writes`). A write whose condition fails comes back as
+`WriteRefused` carrying the write, so the service decides what that means (replay, retry, 409).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from loyalty.model import Hold, OrderRefunds
+
+
+@dataclass(frozen=True)
+class PendingMarker:
+    """A to-do entry for the daily activation: the order's pending points are due on `available_on`."""
+
+    member_id: str
+    order_id: str
+    available_on: date
+
+
+@dataclass(frozen=True)
+class PendingMarkerDone:
+    member_id: str
+    order_id: str
+
+
+@dataclass(frozen=True)
+class RefundState:
+    """The order's cumulative refund state at its next version (`expected_version` 0: the first)."""
+
+    state: OrderRefunds
+    expected_version: int
+
+
+@dataclass(frozen=True)
+class StockTaken:
+    """One unit of a stocked reward (created from the programme's `initial` on first use); refused at 0."""
+
+    reward_id: str
+    initial: int
+
+
+@dataclass(frozen=True)
+class StockReturned:
+    reward_id: str
+
+
+@dataclass(frozen=True)
+class HoldOpened:
+    hold: Hold
+
+
+@dataclass(frozen=True)
+class HoldSettled:
+    """Close an open hold (captured, voided, released); refused unless it is still held."""
+
+    redemption_id: str
+    status: str
+    settled_at: datetime
+
+
+@dataclass(frozen=True)
+class ExpiryWarningSent:
+    """The member was told `points` expire at the end of `month` (once per member and month)."""
+
+    member_id: str
+    month: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A paid tier granted: the idempotency record of a subscription (refused if it exists)."""
+
+    member_id: str
+    subscription_id: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TierAudit:
+    """A manual tier override and its reason."""
+
+    member_id: str
+    sort_key: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+SideWrite = (
+    PendingMarker
+    | PendingMarkerDone
+    | RefundState
+    | StockTaken
+    | StockReturned
+    | HoldOpened
+    | HoldSettled
+    | ExpiryWarningSent
+    | Subscription
+    | TierAudit
+)
+
+
+class WriteRefused(Exception):
+    """The condition of `write` failed: the transaction wrote nothing."""
+
+    def __init__(self, write: SideWrite) -> None:
+        super().__init__(f"{type(write).__name__} refused")
+        self.write = write
