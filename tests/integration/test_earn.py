@@ -331,7 +331,14 @@ def test_reviews_are_capped_at_three_a_month_and_birthdays_once_a_year(aws):
     assert activity("cust-1", "rev-4", "review", occurred_at="2026-02-20T09:00:00Z")[0] == 201
     assert activity("cust-1", "bday", "birthday")[1]["points"] == 50
     assert error(activity("cust-1", "bday-2", "birthday")) == (422, "activity_limit_reached")
-    assert activity("cust-1", "bday-2025", "birthday", occurred_at="2025-06-01T00:00:00Z")[0] == 201
+    # the next calendar year's birthday earns; a back-dated one into the year already used does not
+    # (the posting window reaches back to the first day of the previous month: 2026-12-01 here)
+    CLOCK.set(datetime(2027, 1, 10, tzinfo=UTC))
+    assert error(activity("cust-1", "bday-late", "birthday", occurred_at="2026-12-31T09:00:00Z")) == (
+        422,
+        "activity_limit_reached",
+    )
+    assert activity("cust-1", "bday-2027", "birthday")[0] == 201
     assert entries("cust-1")[-1]["details"] == {"activity": "birthday"}
     status, body, _ = activity("cust-1", "x", "selfie")
     assert (status, body["error"]["details"][0]["field"]) == (422, "type")
