@@ -479,6 +479,7 @@ def test_pending_points_are_not_spendable_until_the_daily_activation(pending_pro
     earn("cust-1", "o-2", "30.00")
     refund("cust-1", "o-2", "r-2", "30.00")  # a fully refunded pending order leaves nothing to activate
     assert member("cust-1")["points"]["pending"] == 80
+    CLOCK.set(datetime(2026, 3, 29, tzinfo=UTC))  # a job's as_of is never later than today
     assert activation("2026-03-27") == {
         "job": "pending-activation",
         "as_of": "2026-03-27",
@@ -497,3 +498,8 @@ def test_pending_points_are_not_spendable_until_the_daily_activation(pending_pro
 def test_the_activation_job_refuses_a_bad_as_of(pending_programme):
     with pytest.raises(ValidationFailed):
         invoke("PendingActivationFunction", {"job": "pending-activation", "as_of": "yesterday"})
+    CLOCK.set(MARCH)
+    for later in ("2026-03-15", "9999-12-31"):  # the far end of the calendar overflowed (a crash, not a 422)
+        with pytest.raises(ValidationFailed) as refused:
+            activation(later)
+        assert refused.value.details == [{"field": "as_of", "message": f"{later} is later than today (2026-03-14)"}]
