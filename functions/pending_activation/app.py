@@ -20,9 +20,15 @@ def _as_of(event: dict[str, Any]) -> date:
     if raw is None:
         return utcnow().date()
     try:
-        return date.fromisoformat(str(raw))
+        as_of = date.fromisoformat(str(raw))
     except ValueError:
         raise ValidationFailed.field("as_of", "not a date (YYYY-MM-DD)") from None
+    # the monthly jobs' rule (loyalty.jobs.as_of_from, not imported: it would double this cold start);
+    # a far-future date also overflowed the date arithmetic downstream, a crash instead of a 422
+    today = utcnow().date()
+    if as_of > today:
+        raise ValidationFailed.field("as_of", f"{as_of.isoformat()} is later than today ({today.isoformat()})")
+    return as_of
 
 
 @logger.inject_lambda_context

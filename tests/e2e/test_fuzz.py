@@ -81,3 +81,33 @@ def test_no_server_errors_and_answers_conform(case: schemathesis.Case, mode: str
 
 def test_print_figures() -> None:
     print(f"\nfuzzing: {FIGURES['requests']} requests, {FIGURES['server_errors']} server errors")
+
+
+def test_the_hostile_bodies_of_issue_13_are_422_over_http(api) -> None:
+    """What schemathesis does not send: the reproductions of issue 13 through the local stack's gateway.
+    Every POST of the document gets 20,000 nested arrays (a RecursionError, a 500, before the fix)."""
+    nested = b"[" * 20_000 + b"]" * 20_000
+    posts = [path for path, operations in DOCUMENT["paths"].items() if "post" in operations]
+    assert len(posts) >= 10
+    for path in posts:
+        url = path.replace("{partner_id}", "demo-partner").replace("{member_id}", "hostile-1")
+        url = url.replace("{redemption_id}", "hostile-red")
+        headers = {"Content-Type": "application/json"}
+        if path.startswith("/v1/partners/"):
+            t = str(int(time.time()))
+            digest = hmac.new(b"demo-partner-secret", t.encode() + b"." + nested, hashlib.sha256).hexdigest()
+            headers["Loyalty-Signature"] = f"t={t},v1={digest}"
+        answer = api.request("POST", url, raw=nested, key="lk_local_admin", headers=headers)
+        assert answer.status == 422, (path, answer.raw[:200])
+        assert answer.json["error"]["details"] == [
+            {"field": "body", "message": "the body nests more than 64 levels deep"}
+        ]
+    api.set_clock("2026-03-14T10:00:00Z")
+    api.enroll("hostile-1")
+    order = {"member_id": "hostile-1", "amount": "10.00", "currency": "USD"}
+    for n, when in enumerate(["0001-01-01T00:30:00Z", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"]):
+        answer = api.post("/v1/earn", {**order, "order_id": f"hostile-{n}", "occurred_at": when})
+        assert answer.status == 422 and answer.json["error"]["details"][0]["field"] == "occurred_at", answer.raw
+    answer = api.post("/v1/earn", {**order, "order_id": "hostile-3", "amount": "١٢٠.٠٠"})
+    assert answer.status == 422 and answer.json["error"]["details"][0]["field"] == "amount", answer.raw
+    assert api.get("/v1/members/hostile-1").json["points"]["available"] == 100  # the signup bonus alone

@@ -331,11 +331,14 @@ def test_reviews_are_capped_at_three_a_month_and_birthdays_once_a_year(aws):
     assert activity("cust-1", "rev-4", "review", occurred_at="2026-02-20T09:00:00Z")[0] == 201
     assert activity("cust-1", "bday", "birthday")[1]["points"] == 50
     assert error(activity("cust-1", "bday-2", "birthday")) == (422, "activity_limit_reached")
-    # a year that the posting window no longer reaches cannot be used to take its birthday now
-    assert error(activity("cust-1", "bday-2025", "birthday", occurred_at="2025-06-01T00:00:00Z")) == (
+    # the next calendar year's birthday earns; a back-dated one into the year already used does not
+    # (the posting window reaches back to the first day of the previous month: 2026-12-01 here)
+    CLOCK.set(datetime(2027, 1, 10, tzinfo=UTC))
+    assert error(activity("cust-1", "bday-late", "birthday", occurred_at="2026-12-31T09:00:00Z")) == (
         422,
-        "validation_error",
+        "activity_limit_reached",
     )
+    assert activity("cust-1", "bday-2027", "birthday")[0] == 201
     assert entries("cust-1")[-1]["details"] == {"activity": "birthday"}
     status, body, _ = activity("cust-1", "x", "selfie")
     assert (status, body["error"]["details"][0]["field"]) == (422, "type")
@@ -476,6 +479,7 @@ def test_pending_points_are_not_spendable_until_the_daily_activation(pending_pro
     earn("cust-1", "o-2", "30.00")
     refund("cust-1", "o-2", "r-2", "30.00")  # a fully refunded pending order leaves nothing to activate
     assert member("cust-1")["points"]["pending"] == 80
+    CLOCK.set(datetime(2026, 3, 29, tzinfo=UTC))  # a job's as_of is never later than today
     assert activation("2026-03-27") == {
         "job": "pending-activation",
         "as_of": "2026-03-27",
@@ -494,3 +498,8 @@ def test_pending_points_are_not_spendable_until_the_daily_activation(pending_pro
 def test_the_activation_job_refuses_a_bad_as_of(pending_programme):
     with pytest.raises(ValidationFailed):
         invoke("PendingActivationFunction", {"job": "pending-activation", "as_of": "yesterday"})
+    CLOCK.set(MARCH)
+    for later in ("2026-03-15", "9999-12-31"):  # the far end of the calendar overflowed (a crash, not a 422)
+        with pytest.raises(ValidationFailed) as refused:
+            activation(later)
+        assert refused.value.details == [{"field": "as_of", "message": f"{later} is later than today (2026-03-14)"}]

@@ -9,9 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from loyalty import earn, earning
+from loyalty.clock import CLOCK
 from loyalty.contract import EarnRequest
 from loyalty.errors import ValidationFailed
 from loyalty.program import Campaign, Program, bundled_program
+from pydantic import ValidationError as PydanticValidationError
 
 DEMO = bundled_program("demo")
 RED, SILVER, GOLD = (DEMO.tier(t) for t in ("red", "silver", "gold"))
@@ -153,12 +155,19 @@ def test_the_request_side_refuses_another_currency_and_the_far_future():
     with pytest.raises(ValidationFailed) as refused:
         earn.order_of(DEMO, request, now)
     assert refused.value.details == [{"field": "currency", "message": "the programme's currency is USD"}]
-    ahead = EarnRequest(member_id="m", order_id="o", amount="1", currency="USD", occurred_at=now + timedelta(minutes=6))
-    with pytest.raises(ValidationFailed) as refused:
-        earn.order_of(DEMO, ahead, now)
-    assert refused.value.details and refused.value.details[0]["field"] == "occurred_at"
-    soon = ahead.model_copy(update={"occurred_at": now + timedelta(minutes=5)})
-    assert earn.order_of(DEMO, soon, now).occurred_at == now + timedelta(minutes=5)
+    fields = {"member_id": "m", "order_id": "o", "amount": "1", "currency": "USD"}
+    CLOCK.set(now)  # the request model checks the posting window by the clock
+    try:
+        with pytest.raises(PydanticValidationError):
+            EarnRequest(**fields, occurred_at=now + timedelta(minutes=6))
+        ahead = EarnRequest.model_construct(**fields, occurred_at=now + timedelta(minutes=6))  # past the edge
+        with pytest.raises(ValidationFailed) as refused:
+            earn.order_of(DEMO, ahead, now)
+        assert refused.value.details and refused.value.details[0]["field"] == "occurred_at"
+        soon = EarnRequest(**fields, occurred_at=now + timedelta(minutes=5))
+        assert earn.order_of(DEMO, soon, now).occurred_at == now + timedelta(minutes=5)
+    finally:
+        CLOCK.set(None)
     over = EarnRequest(
         member_id="m",
         order_id="o",

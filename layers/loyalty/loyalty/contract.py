@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic_core import PydanticCustomError
 
+from loyalty import posting
+from loyalty.clock import utcnow
+from loyalty.errors import ValidationFailed
 from loyalty.model import Channel
 
 Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@-]+$")]
-# Money is a decimal string, never a JSON number; negative amounts are refused.
-Money = Annotated[str, Field(pattern=r"^\d{1,12}(\.\d{1,4})?$", examples=["120.00"])]
+# Money is a decimal string, never a JSON number; negative amounts are refused. ASCII digits only:
+# `\d` would also match Arabic-Indic and full-width digits, which Decimal() reads as numbers.
+Money = Annotated[str, Field(pattern=r"^[0-9]{1,12}(\.[0-9]{1,4})?$", examples=["120.00"])]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["USD"])]
 Email = Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 
@@ -23,8 +28,30 @@ def _not_zero(value: int) -> int:
     return value
 
 
+def _in_posting_window(value: datetime) -> datetime:
+    try:
+        return posting.check(value, utcnow())
+    except ValidationFailed as refused:
+        reason = (refused.details or [{}])[0].get("message", refused.message)
+        raise PydanticCustomError("posting_window", "{reason}", {"reason": reason}) from None
+
+
+# A client's `occurred_at`: RFC 3339 with an offset, inside the posting window (CONTRACT.md, Conventions),
+# returned in UTC. Outside the window it is a 422 on the field, checked before any work.
+PostingTime = Annotated[
+    AwareDatetime,
+    AfterValidator(_in_posting_window),
+    Field(
+        description="RFC 3339 with an offset (default now): not before 00:00:00Z on the first day of the previous "
+        "month, never more than 5 minutes ahead of now (the posting window); outside it, 422 validation_error."
+    ),
+]
+
+
 class Request(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
+    """Bodies are strict: a field the route does not define is a 422 naming it (a typo is never ignored)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
 
 class EnrollRequest(Request):
@@ -80,7 +107,7 @@ class EarnRequest(Request):
     order_id: Id
     amount: Money
     currency: Currency
-    occurred_at: AwareDatetime | None = None
+    occurred_at: PostingTime | None = None
     channel: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     items: Annotated[list[OrderItem], Field(max_length=500)] | None = None
 
@@ -96,7 +123,7 @@ class ActivityRequest(Request):
     member_id: Id
     activity_id: Id
     type: Annotated[str, Field(min_length=1, max_length=64, examples=["review"])]
-    occurred_at: AwareDatetime | None = None
+    occurred_at: PostingTime | None = None
 
 
 # -- redeem --------------------------------------------------------------------------------------
@@ -104,7 +131,7 @@ class PartnerRedemptionRequest(Request):
     redemption_id: Id
     member_id: Id
     reward_id: Id
-    occurred_at: AwareDatetime | None = None
+    occurred_at: PostingTime | None = None
 
 
 class PartnerCancelRequest(Request):

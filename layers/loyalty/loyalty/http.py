@@ -1,4 +1,5 @@
-"""HTTP plumbing every API function shares: the resolver, the contract's error shape, scopes, 413.
+"""HTTP plumbing every API function shares: the resolver, the contract's error shape, scopes, 413,
+and the refusal of hostile JSON before it is parsed.
 
 Handlers stay a handful of lines: `app = http.resolver()`, routes that call the domain, and
 `http.serve(app, event, context)`.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -15,12 +17,21 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from loyalty.errors import Forbidden, LoyaltyError, PayloadTooLarge
+from loyalty.errors import Forbidden, LoyaltyError, PayloadTooLarge, ValidationFailed
 from loyalty.observability import logger
 from loyalty.operations import Outcome
 
 MAX_BODY_BYTES = 64 * 1024
 JSON = "application/json"
+# No contract body nests deeper than 3; json.loads recurses once per level and a 40 KB body of
+# brackets would exhaust Python's stack (RecursionError, a 500) before any model sees it.
+MAX_DEPTH = 64
+# Python refuses to read an integer of more than 4,300 digits (a ValueError, a 500); no field needs 20.
+MAX_NUMBER_DIGITS = 100
+# The depth scan's tokens: a JSON string (skipped whole, escapes included) or one bracket. An unterminated
+# string runs to the end of the text, so a string match never fails: no retry from every later quote,
+# which made a 64 KiB body of escaped quotes take seconds.
+_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)|[\[{]|[\]}]', re.DOTALL)
 
 
 def request_id(event: Mapping[str, Any]) -> str:
@@ -60,6 +71,64 @@ def _details(exc: RequestValidationError) -> list[dict[str, str]]:
     return out
 
 
+class _Refused(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field, self.message = field, message
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _Refused(key, "appears twice in one object")
+        out[key] = value
+    return out
+
+
+def _not_a_number(name: str) -> Any:
+    raise _Refused("body", f"{name} is not a JSON number")
+
+
+def _integer(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_NUMBER_DIGITS:
+        raise _Refused("body", f"a number has more than {MAX_NUMBER_DIGITS} digits")
+    return int(text)
+
+
+def nesting_depth(text: str, limit: int = MAX_DEPTH) -> int:
+    """How deeply arrays and objects nest in `text` (strings skipped), counting no further than limit + 1."""
+    depth = deepest = 0
+    for token in _TOKENS.finditer(text):
+        char = token.group()
+        if char in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > limit:
+                    break
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def refuse_hostile_json(text: str) -> None:
+    """Raise `ValidationFailed` for a body the contract's JSON may not be, before any parser recurses on it:
+    nesting deeper than MAX_DEPTH, a top level that is not an object, a key twice in one object (parsers
+    disagree on which one wins), NaN or Infinity (not JSON), an integer of more than MAX_NUMBER_DIGITS digits.
+    (A lone surrogate such as `"\\ud800"` is refused by the request models: a string must be valid Unicode.)"""
+    if nesting_depth(text) > MAX_DEPTH:
+        raise ValidationFailed.field("body", f"the body nests more than {MAX_DEPTH} levels deep")
+    try:
+        value = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_not_a_number, parse_int=_integer)
+    except _Refused as refused:
+        raise ValidationFailed.field(refused.field, refused.message) from None
+    except (ValueError, RecursionError):
+        raise ValidationFailed.field("body", "the body is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise ValidationFailed.field("body", "the body must be a JSON object")
+
+
 def resolver() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(enable_validation=True)
 
@@ -95,7 +164,8 @@ def serve(
     guard: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Refuse oversized bodies before any work, then run `guard` on the raw event (the partner
-    signature check: before the body is parsed), then route."""
+    signature check: before the body is parsed), refuse a body that is not UTF-8 or is hostile JSON
+    (`refuse_hostile_json`), then route."""
     body = event.get("body") or ""
     size = len(body.encode() if isinstance(body, str) else body)
     if event.get("isBase64Encoded"):
@@ -117,6 +187,10 @@ def serve(
         except (UnicodeDecodeError, ValueError):
             details = [{"field": "body", "message": "the body is not UTF-8 JSON"}]
             return error_response(event, 422, "validation_error", "the body is not UTF-8 JSON", details)
+        try:
+            refuse_hostile_json(text)
+        except ValidationFailed as refused:
+            return error_response(event, refused.status, refused.code, refused.message, refused.details)
         # The contract's bodies are JSON whatever the client's Content-Type says (curl -d sends a form type)
         headers = {k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"}
         event = {
