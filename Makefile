@@ -38,7 +38,7 @@ test: lint template-check
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/loyalty/loyalty loyalty_local functions bench simulator
+	$(BIN)/mypy layers/loyalty/loyalty loyalty_local functions bench simulator ship
 
 template-check: $(DEV_STAMP)
 	$(BIN)/cfn-lint template.yaml
@@ -74,8 +74,10 @@ soak: $(DEV_STAMP)
 		$(BIN)/python -m pytest -s -p no:cacheprovider tests/integration/test_model.py tests/integration/test_faults.py
 	FUZZ_COVERAGE=1 FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-60} $(BIN)/python -m pytest -s -p no:cacheprovider tests/e2e/test_fuzz.py
 
-build:
-	sam build
+## build: every function and layer for Lambda (arm64, python3.12) into .aws-sam/build: `sam build` when sam
+##        is installed, else our builder running the same per-directory Makefiles (no Docker either way)
+build: $(RUN_STAMP)
+	@if command -v sam >/dev/null; then sam build; else $(BIN)/python -m ship.build; fi
 
 ## lock: re-pin requirements/*.txt and the deps layer's lock (linux/arm64, CPython 3.12) from pyproject.toml
 LOCK := $(BIN)/uv pip compile --quiet --generate-hashes
