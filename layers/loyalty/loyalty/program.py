@@ -293,9 +293,11 @@ def _load_source(source: str) -> Program:
     if source.startswith("bundled:"):
         return bundled_program(source.removeprefix("bundled:"))
     if source.startswith("ssm:"):
-        from aws_lambda_powertools.utilities import parameters
+        from aws_lambda_powertools.utilities.parameters import SSMProvider
 
-        value = parameters.get_parameter(source.removeprefix("ssm:"), max_age=0)
+        from loyalty.store.core import client  # the process's one boto3 session
+
+        value = str(SSMProvider(boto3_client=client("ssm")).get(source.removeprefix("ssm:"), max_age=0))
         if value.strip().startswith("bundled:"):
             return bundled_program(value.strip().removeprefix("bundled:"))
         return parse_program(value, source=source)
