@@ -10,6 +10,7 @@ STAGE  ?= dev
 
 RUN_STAMP := $(VENV)/.run-installed
 DEV_STAMP := $(VENV)/.dev-installed
+SCAN      := $(VENV)/scan
 PIP       := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
 $(BIN)/python:
@@ -27,11 +28,17 @@ $(DEV_STAMP): requirements/dev.txt $(RUN_STAMP)
 	$(PIP) --require-hashes --no-deps -r requirements/dev.txt
 	@touch $(DEV_STAMP)
 
+# checkov lives in a venv of its own: its pins (boto3 1.35, an older pydantic) must not choose the runtime's.
+$(SCAN)/.installed: requirements/scan.txt | $(BIN)/python
+	@test -d $(SCAN) || $(PYTHON) -m venv $(SCAN)
+	$(SCAN)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements/scan.txt
+	@touch $@
+
 ## run: serve the whole API on http://127.0.0.1:$(PORT) against an embedded in-memory AWS
 run: $(RUN_STAMP)
 	$(BIN)/python -m loyalty_local --port $(PORT) $(if $(PROGRAM),--program $(PROGRAM),)
 
-## test: lint, template checks and the whole suite
+## test: lint, template checks (cfn-lint, SAM, checkov) and the whole suite, the packaging test included
 test: lint template-check
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
@@ -40,9 +47,10 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy layers/loyalty/loyalty loyalty_local functions bench simulator ship
 
-template-check: $(DEV_STAMP)
+template-check: $(DEV_STAMP) $(SCAN)/.installed
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/python -m loyalty_local.validate_template template.yaml
+	$(SCAN)/bin/checkov --quiet --compact --skip-download --framework cloudformation --file template.yaml
 
 unit: $(DEV_STAMP)
 	$(BIN)/python -m pytest tests/unit
@@ -85,6 +93,7 @@ RUNTIME_PACKAGES := boto3 botocore s3transfer python-dateutil six urllib3
 lock: $(DEV_STAMP)
 	$(LOCK) --universal --python-version 3.11 pyproject.toml --extra local --extra dev -o requirements/dev.txt
 	$(LOCK) --universal --python-version 3.11 pyproject.toml --extra local -c requirements/dev.txt -o requirements/run.txt
+	$(LOCK) --universal --python-version 3.11 requirements/scan.in -o requirements/scan.txt
 	$(LOCK) --python-platform aarch64-manylinux2014 --python-version 3.12 layers/deps/requirements.in \
 		-c requirements/dev.txt $(addprefix --no-emit-package ,$(RUNTIME_PACKAGES)) -o layers/deps/requirements.txt
 
