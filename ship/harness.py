@@ -185,6 +185,21 @@ class Harness:
             **(extra or {}),
         }
 
+    def python(
+        self, logical_id: str, args: list[str], extra_env: dict[str, str] | None = None, *, cwd: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """python3.12 -I -S with `args`, in the function's Lambda environment (its sys.path is the caller's
+        to set: `sys_path`)."""
+        return subprocess.run(  # noqa: S603 - python3.12 on our own code
+            [find_python312(), "-I", "-S", *args],
+            env=self.environment(logical_id, extra_env),
+            cwd=cwd or tempfile.gettempdir(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
     def run(
         self,
         logical_id: str,
@@ -204,15 +219,7 @@ class Harness:
                 "events": events,
                 "out": str(out),
             }
-            done = subprocess.run(  # noqa: S603 - python3.12 on our own boot code
-                [find_python312(), "-I", "-S", *python_flags, "-c", _BOOT, json.dumps(spec)],
-                env=self.environment(logical_id, extra_env),
-                cwd=tmp,
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
+            done = self.python(logical_id, [*python_flags, "-c", _BOOT, json.dumps(spec)], extra_env, cwd=tmp)
             if done.returncode != 0 or not out.is_file():
                 raise RuntimeError(f"{logical_id} did not load in python3.12:\n{done.stderr[-4000:]}")
             result: dict[str, Any] = json.loads(out.read_text())
