@@ -87,8 +87,9 @@ soak: $(DEV_STAMP)
 build: $(RUN_STAMP)
 	@if command -v sam >/dev/null; then sam build; else $(BIN)/python -m ship.build; fi
 
-## lock: re-pin requirements/*.txt and the deps layer's lock (linux/arm64, CPython 3.12) from pyproject.toml
-LOCK := $(BIN)/uv pip compile --quiet --generate-hashes
+## lock: re-pin requirements/*.txt and the deps layer's lock (linux/arm64, CPython 3.12) from pyproject.toml,
+##       keeping every pin that still fits (make lock UPGRADE=1: the newest versions that fit)
+LOCK := $(BIN)/uv pip compile --quiet --generate-hashes $(if $(UPGRADE),--upgrade,)
 RUNTIME_PACKAGES := boto3 botocore s3transfer python-dateutil six urllib3
 lock: $(DEV_STAMP)
 	$(LOCK) --universal --python-version 3.11 pyproject.toml --extra local --extra dev -o requirements/dev.txt

@@ -257,9 +257,12 @@ def test_every_job_its_workers_and_the_stream_processor_run_from_the_artefacts(
     from loyalty_local.runtime import sqs_event
     from loyalty_local.streams import lambda_record
 
-    # a member with an earn, whatever ran before (an enrolment and an earn replayed answer 200)
-    assert _serve(harness, emulator, "MembersFunction", [_event("Enroll")])[0]["statusCode"] in (200, 201)
-    assert _serve(harness, emulator, "EarnFunction", [_event("Earn")])[0]["statusCode"] in (200, 201)
+    # a member of its own with an earn, whatever the other tests did
+    enroll, earn = _event("Enroll"), _event("Earn")
+    enroll["body"] = json.dumps({**json.loads(enroll["body"]), "member_id": "pkg-jobs", "email": "jobs@example.com"})
+    earn["body"] = json.dumps({**json.loads(earn["body"]), "member_id": "pkg-jobs", "order_id": "pkg-jobs-1"})
+    assert _serve(harness, emulator, "MembersFunction", [enroll])[0]["statusCode"] == 201
+    assert _serve(harness, emulator, "EarnFunction", [earn])[0]["statusCode"] == 201
     for logical_id, event in [
         ("HoldReleaseFunction", "HoldRelease"),
         ("PendingActivationFunction", "PendingActivation"),
