@@ -24,7 +24,9 @@ def _not_zero(value: int) -> int:
 
 
 class Request(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
+    # defer_build: a request model's validator is built at the first request that needs it, so a function
+    # builds only its own routes' models, never at import (~30 ms of the earn function's cold import)
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False, defer_build=True)
 
 
 class EnrollRequest(Request):

@@ -25,7 +25,8 @@ Period = Literal["month", "year", "lifetime"]
 
 class Strict(BaseModel):
     # defer_build: the programme's validators are built when a programme is first loaded, not at every
-    # import (~20-50 ms of a cold start; the authorizer and /openapi.json never load one)
+    # import (~20-50 ms of a cold start; the authorizer and /openapi.json never load one). Defaults that
+    # are models use default_factory: an instance made at class definition would build it at import.
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
@@ -47,7 +48,7 @@ class Tier(Strict):
     name: str
     threshold: int = Field(ge=0)
     multiplier: Decimal = Field(ge=1)
-    benefits: Benefits = Benefits()
+    benefits: Benefits = Field(default_factory=Benefits)
     paid_only: bool = False  # reachable only by subscription (the paid-membership model)
 
 
@@ -164,15 +165,15 @@ class Program(Strict):
     name: str
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     point_value: PositiveDecimal = Decimal("0.01")  # money per point, for the liability report
-    earning: Earning = Earning()
+    earning: Earning = Field(default_factory=Earning)
     tiers: list[Tier]
-    qualification: Qualification = Qualification()
+    qualification: Qualification = Field(default_factory=Qualification)
     tenure_perks: list[TenurePerk] = []
     campaigns: list[Campaign] = []
-    activities: Activities = Activities()
-    expiry: Expiry = Expiry()
+    activities: Activities = Field(default_factory=Activities)
+    expiry: Expiry = Field(default_factory=Expiry)
     pending_days: int = Field(default=0, ge=0, le=365)
-    pay_with_points: PayWithPoints = PayWithPoints()
+    pay_with_points: PayWithPoints = Field(default_factory=PayWithPoints)
     rewards: list[Reward] = []
     partners: list[Partner] = []
 
