@@ -91,7 +91,7 @@ def imports(results: dict[str, Any]) -> str:
         )
     return _table(
         [
-            f"python3.12 -I -S, built artefacts (median of {cold.get('runs', '?')}, ms)",
+            f"python3.12 -I -S, built artefacts (median of {cold.get('runs', '?')}, CPU ms)",
             "import",
             "÷ import boto3",
             "budget",
