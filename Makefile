@@ -2,69 +2,101 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
 PORT   ?= 3000
 PROGRAM ?=
 STAGE  ?= dev
 
-.PHONY: run test lint typecheck template-check unit integration e2e build deploy bench soak clean keys simulate
+.PHONY: run test lint typecheck template-check unit integration e2e build deploy bench soak clean keys simulate lock
 
-$(STAMP): pyproject.toml
+RUN_STAMP := $(VENV)/.run-installed
+DEV_STAMP := $(VENV)/.dev-installed
+SCAN      := $(VENV)/scan
+PIP       := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+
+$(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
-	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@touch $(STAMP)
+	$(PYTHON) -m venv $(VENV)
+
+# Every install is the lock's pins, checked against their hashes; the project itself on top, editable.
+# `make run` needs the runtime and the emulator only (requirements/run.txt); `make test` adds the toolchain.
+$(RUN_STAMP): requirements/run.txt pyproject.toml | $(BIN)/python
+	$(PIP) --require-hashes --no-deps -r requirements/run.txt
+	$(PIP) --no-deps -e .
+	@touch $(RUN_STAMP)
+
+$(DEV_STAMP): requirements/dev.txt $(RUN_STAMP)
+	$(PIP) --require-hashes --no-deps -r requirements/dev.txt
+	@touch $(DEV_STAMP)
+
+# checkov lives in a venv of its own: its pins (boto3 1.35, an older pydantic) must not choose the runtime's.
+$(SCAN)/.installed: requirements/scan.txt | $(BIN)/python
+	@test -d $(SCAN) || $(PYTHON) -m venv $(SCAN)
+	$(SCAN)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements/scan.txt
+	@touch $@
 
 ## run: serve the whole API on http://127.0.0.1:$(PORT) against an embedded in-memory AWS
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(BIN)/python -m loyalty_local --port $(PORT) $(if $(PROGRAM),--program $(PROGRAM),)
 
-## test: lint, template checks and the whole suite
+## test: lint, template checks (cfn-lint, SAM, checkov) and the whole suite, the packaging test included
 test: lint template-check
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/loyalty/loyalty loyalty_local functions bench simulator
+	$(BIN)/mypy layers/loyalty/loyalty loyalty_local functions bench simulator ship
 
-template-check: $(STAMP)
+template-check: $(DEV_STAMP) $(SCAN)/.installed
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/python -m loyalty_local.validate_template template.yaml
+	$(SCAN)/bin/checkov --quiet --compact --skip-download --framework cloudformation --file template.yaml
 
-unit: $(STAMP)
+unit: $(DEV_STAMP)
 	$(BIN)/python -m pytest tests/unit
-integration: $(STAMP)
+integration: $(DEV_STAMP)
 	$(BIN)/python -m pytest tests/integration
-e2e: $(STAMP)
+e2e: $(DEV_STAMP)
 	$(BIN)/python -m pytest tests/e2e
 
 ## simulate: a synthetic year against a local stack (or SIM_URL); summary + sim-out/<program>-<date>.png
 SIM_PROGRAM := $(or $(PROGRAM),programs/demo.yaml)
 MEMBERS ?= 200
 MONTHS  ?= 13
-simulate: $(STAMP)
-	@$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install -q -e '.[dev,sim]'
+simulate: $(DEV_STAMP)
+	@$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install -q -e '.[sim]'
 	$(BIN)/python -m simulator --program $(SIM_PROGRAM) --members $(MEMBERS) --months $(MONTHS)
 
 ## keys: manage API keys (make keys ARGS="create --name shop --scopes earn read")
-keys: $(STAMP)
+keys: $(DEV_STAMP)
 	$(BIN)/python -m loyalty.cli keys $(ARGS)
 
 ## bench: round trips, capacity and cost per operation, latency, cold imports, package sizes, monthly
 ##        jobs at 1k/10k members; prints tables, writes bench/results.json (make bench ARGS=--quick: small)
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/python -m bench.run $(ARGS)
 
 ## soak: the slow evidence (many more model-based runs and steps); prints its figures
-soak: $(STAMP)
+soak: $(DEV_STAMP)
 	MODEL_EXAMPLES=$${MODEL_EXAMPLES:-150} MODEL_STEPS=$${MODEL_STEPS:-60} \
 		$(BIN)/python -m pytest -s -p no:cacheprovider tests/integration/test_model.py tests/integration/test_faults.py
 	FUZZ_COVERAGE=1 FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-60} $(BIN)/python -m pytest -s -p no:cacheprovider tests/e2e/test_fuzz.py
 
-build:
-	sam build
+## build: every function and layer for Lambda (arm64, python3.12) into .aws-sam/build: `sam build` when sam
+##        is installed, else our builder running the same per-directory Makefiles (no Docker either way)
+build: $(RUN_STAMP)
+	@if command -v sam >/dev/null; then sam build; else $(BIN)/python -m ship.build; fi
+
+## lock: re-pin requirements/*.txt and the deps layer's lock (linux/arm64, CPython 3.12) from pyproject.toml,
+##       keeping every pin that still fits (make lock UPGRADE=1: the newest versions that fit)
+LOCK := $(BIN)/uv pip compile --quiet --generate-hashes $(if $(UPGRADE),--upgrade,)
+RUNTIME_PACKAGES := boto3 botocore s3transfer python-dateutil six urllib3
+lock: $(DEV_STAMP)
+	$(LOCK) --universal --python-version 3.11 pyproject.toml --extra local --extra dev -o requirements/dev.txt
+	$(LOCK) --universal --python-version 3.11 pyproject.toml --extra local -c requirements/dev.txt -o requirements/run.txt
+	$(LOCK) --universal --python-version 3.11 requirements/scan.in -o requirements/scan.txt
+	$(LOCK) --python-platform aarch64-manylinux2014 --python-version 3.12 layers/deps/requirements.in \
+		-c requirements/dev.txt $(addprefix --no-emit-package ,$(RUNTIME_PACKAGES)) -o layers/deps/requirements.txt
 
 deploy: build
 	sam deploy --guided --parameter-overrides Stage=$(STAGE)

@@ -73,21 +73,31 @@ def latency(results: dict[str, Any]) -> str:
 def imports(results: dict[str, Any]) -> str:
     cold = results.get("cold_import_ms") or {}
     boto3 = (cold.get("import_boto3") or {}).get("median_ms")
-    rows = [["`import boto3`", boto3, "1", ""]]
+    rows = [["`import boto3`", boto3, "1", "", "", ""]]
     for name, figures in (cold.get("functions") or {}).items():
         heaviest = ", ".join(
             f"{h['module']} {h['ms']}" for h in (figures.get("heaviest") or {}).get("packages", [])[:3]
         )
+        budget = figures.get("budget")
         rows.append(
             [
-                f"functions/{name}",
+                name,
                 figures.get("median_ms", figures.get("error")),
                 f"{figures.get('ratio_to_boto3', '?')}×",
+                f"≤ {budget}×" if budget else "",
+                figures.get("first_request_imports_ms", ""),
                 heaviest,
             ]
         )
     return _table(
-        ["fresh interpreter (ms)", f"median of {cold.get('runs', '?')}", "÷ import boto3", "heaviest packages (ms)"],
+        [
+            f"python3.12 -I -S, built artefacts (median of {cold.get('runs', '?')}, CPU ms)",
+            "import",
+            "÷ import boto3",
+            "budget",
+            "+ first request's imports",
+            "own time by package (ms)",
+        ],
         rows,
     )
 

@@ -1,7 +1,7 @@
 """`make bench` / `python -m bench.run [--quick] [--only ops,latency,imports,packages,jobs]`.
 
 Prints the tables (Markdown) and writes the figures as JSON: bench/results.json for a full run (the
-committed record), bench/.cache/results-quick.json for a quick one. Exits 1 when a round-trip budget is
+committed record), bench/.cache/results-quick.json for a quick one. Exits 1 when a round-trip or a cold-import budget is
 broken, a job's summary is not what its data says, or an operation answers other than the contract.
 See bench/README.md for what each figure means.
 """
@@ -26,7 +26,7 @@ QUICK_RESULTS = ROOT / "bench" / ".cache" / "results-quick.json"
 SECTIONS = ("ops", "latency", "imports", "packages", "jobs")
 
 FULL: dict[str, Any] = {"latency_rounds": 300, "import_runs": 5, "import_profile": True, "job_sizes": [1000, 10000]}
-QUICK: dict[str, Any] = {"latency_rounds": 20, "import_runs": 1, "import_profile": False, "job_sizes": [100, 300]}
+QUICK: dict[str, Any] = {"latency_rounds": 20, "import_runs": 3, "import_profile": False, "job_sizes": [100, 300]}
 
 
 def _versions() -> dict[str, str]:
@@ -94,7 +94,7 @@ def run_sections(sections: list[str], settings: dict[str, Any], log: Any) -> dic
     if "packages" in sections:
         from bench import packages
 
-        started = step("package sizes (the deps layer is pip-installed once into bench/.cache)")
+        started = step("package sizes (the artefacts of make build, built once per change of their inputs)")
         results["package_bytes"] = packages.measure()
         done(started)
     if "jobs" in sections:
@@ -110,6 +110,7 @@ def run_sections(sections: list[str], settings: dict[str, Any], log: Any) -> dic
 def failures(results: dict[str, Any]) -> list[str]:
     out = list((results.get("budgets") or {}).get("broken") or [])
     out += list((results.get("jobs") or {}).get("problems") or [])
+    out += list((results.get("cold_import_ms") or {}).get("broken") or [])
     return out
 
 

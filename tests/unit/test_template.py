@@ -54,12 +54,32 @@ def test_the_openapi_document_is_generated_from_the_code():
     assert current == openapi_gen.render(), "run: python -m loyalty_local.openapi_gen"
 
 
+def _pins(lock: str) -> dict[str, str]:
+    pins = re.findall(r"^([A-Za-z0-9_.\-]+)==([^ \\;]+)", (ROOT / lock).read_text(), flags=re.M)
+    return {name.lower(): version for name, version in pins}
+
+
 def test_the_deps_layer_requirements_match_the_runtime_dependencies():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     runtime = {re.split(r"[\[<>=]", d)[0] for d in project["dependencies"]} - {"boto3"}  # boto3 ships in Lambda
     layer = {
         re.split(r"[\[<>=]", line)[0]
-        for line in (ROOT / "layers/deps/requirements.txt").read_text().splitlines()
+        for line in (ROOT / "layers/deps/requirements.in").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     }
     assert runtime == layer
+
+
+def test_the_layer_the_run_and_the_test_environments_pin_the_same_versions():
+    dev, run, layer = (
+        _pins("requirements/dev.txt"),
+        _pins("requirements/run.txt"),
+        _pins("layers/deps/requirements.txt"),
+    )
+    assert {"pydantic", "pydantic-core", "aws-lambda-powertools", "pyyaml"} <= set(layer)
+    assert not {"boto3", "botocore", "s3transfer"} & set(layer), "the Lambda runtime provides boto3"
+    for name, version in layer.items():
+        assert dev[name] == version == run[name], name
+    for name, version in run.items():
+        assert dev[name] == version, name
+    assert "--hash=sha256:" in (ROOT / "layers/deps/requirements.txt").read_text()

@@ -49,9 +49,12 @@ PostingTime = Annotated[
 
 
 class Request(BaseModel):
-    """Bodies are strict: a field the route does not define is a 422 naming it (a typo is never ignored)."""
+    """Bodies are strict: a field the route does not define is a 422 naming it (a typo is never ignored).
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+    defer_build: a request model's validator is built at the first request that needs it, so a function
+    builds only its own routes' models, never at import (~30 ms of the earn function's cold import)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False, defer_build=True)
 
 
 class EnrollRequest(Request):

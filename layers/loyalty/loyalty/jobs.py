@@ -24,11 +24,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from loyalty.clock import utcnow
 from loyalty.errors import ValidationFailed
@@ -36,6 +34,9 @@ from loyalty.months import month_of
 from loyalty.observability import logger, metrics
 from loyalty.program import Program, current_program
 from loyalty.store import jobs as store
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 # Stop taking new pages when less than this is left of the invocation: a page (at most `page_size`
 # members, two or three round trips each) takes a few seconds, the worker's timeout is 120 s.
@@ -159,6 +160,10 @@ def _queue(job: Job) -> str:
 # -- worker --------------------------------------------------------------------------------------
 def handle_batch(job: Job, event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The SQS worker: each message on its own; a failed one is reported, the others are not held back."""
+    # Imported here: Powertools' batch module builds its parser's pydantic models at import (~30 ms), and
+    # every function that imports this module for the orchestrator or a tier change (members) needs no batch.
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
     processor = BatchProcessor(event_type=EventType.SQS)
     metrics.add_dimension(name="job", value=job.name)
 
