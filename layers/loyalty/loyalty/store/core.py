@@ -96,8 +96,13 @@ class WriteConflict(Exception):
 
 
 def transact(items: list[dict[str, Any]]) -> None:
+    """Write `items` atomically. A single Put goes as a conditional PutItem: the same guarantee at half
+    the write units of a transaction (a tier evaluation's per-period record of a member)."""
     from botocore.exceptions import ClientError
 
+    if len(items) == 1 and set(items[0]) == {"Put"}:
+        _put(items[0]["Put"])
+        return
     try:
         client().transact_write_items(TransactItems=items)
     except ClientError as exc:
@@ -109,6 +114,18 @@ def transact(items: list[dict[str, Any]]) -> None:
             if reason.get("Code") == "ConditionalCheckFailed":
                 raise ConditionFailed(index, reason.get("Item")) from None
         raise WriteConflict(error.get("Message", "transaction cancelled")) from None
+
+
+def _put(put: dict[str, Any]) -> None:
+    from botocore.exceptions import ClientError
+
+    try:
+        client().put_item(**put)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            item: dict[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
+            raise ConditionFailed(0, item) from None
+        raise
 
 
 def _reasons_from_message(message: str) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ import zlib
 from datetime import date, timedelta
 from typing import Any
 
+from loyalty import keys as entry_keys
 from loyalty.model import LedgerEntry, Member, OrderRefunds
 from loyalty.store.core import batch_get, key, query_items, table_name, to_item
 from loyalty.store.members import entry_from_item, entry_pk, member_from_item, member_pk
@@ -27,14 +28,6 @@ from loyalty.store.members import entry_from_item, entry_pk, member_from_item, m
 
 def order_pk(order_id: str) -> str:
     return f"ORDER#{order_id}"
-
-
-def earn_key(order_id: str) -> str:
-    return f"earn#{order_id}"
-
-
-def refund_key(refund_id: str) -> str:
-    return f"refund#{refund_id}"
 
 
 def refunds_from_item(item: dict[str, Any]) -> OrderRefunds:
@@ -51,8 +44,8 @@ def load_refund(
     state: OrderRefunds | None = None
     keys = [
         key(member_pk(member_id), "MEMBER"),
-        key(entry_pk(refund_key(refund_id)), "ENTRY"),
-        key(entry_pk(earn_key(order_id)), "ENTRY"),
+        key(entry_pk(entry_keys.refund(refund_id)), "ENTRY"),
+        key(entry_pk(entry_keys.earn(order_id)), "ENTRY"),
         key(order_pk(order_id), "REFUNDS"),
     ]
     for item in batch_get(keys):
@@ -60,7 +53,7 @@ def load_refund(
             member = member_from_item(item)
         elif item["SK"] == "REFUNDS":
             state = refunds_from_item(item)
-        elif item["PK"] == entry_pk(refund_key(refund_id)):
+        elif item["PK"] == entry_pk(entry_keys.refund(refund_id)):
             refund = entry_from_item(item)
         else:
             order = entry_from_item(item)
