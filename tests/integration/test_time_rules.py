@@ -7,7 +7,7 @@ Each test names the defect it pins. They go through the functions' handlers with
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -285,7 +285,7 @@ def test_an_idempotent_replay_is_counted(demo, capsys):
     assert any(p.get("IdempotentReplays") == [1.0] or p.get("IdempotentReplays") == 1.0 for p in printed), printed
 
 
-def test_unprocessed_keys_are_asked_again_after_a_growing_backoff(demo):
+def test_unprocessed_keys_are_asked_again_only_after_a_backoff(demo):
     from loyalty.errors import Contention
     from loyalty.store import core
 
@@ -312,3 +312,28 @@ def test_unprocessed_keys_are_asked_again_after_a_growing_backoff(demo):
         assert len(waits) == core.BATCH_GET_ATTEMPTS - 1
     finally:
         core._clients["dynamodb"] = saved
+
+
+def test_a_lapse_publishes_points_expired_without_a_period():
+    from loyalty.events import ledger_event
+    from loyalty.model import LedgerEntry
+
+    when = datetime(2026, 2, 1, tzinfo=UTC)
+    entry = LedgerEntry(
+        entry_id="le_x",
+        key=keys.lapse("pwp_cancel#pw1"),
+        member_id="ana",
+        seq=4,
+        type="expire",
+        points=-100,
+        balance_after=0,
+        reference="pw1",
+        occurred_at=when,
+        recorded_at=when,
+        details={"months": {"2026-01": 100}, "reason": "given back into a month that is over"},
+        buckets={"2026-01": 100},
+    )
+    event = ledger_event(entry)
+    assert event is not None and event.detail_type == "PointsExpired"
+    detail = event.detail_json()
+    assert (detail["points"], detail["period"], detail["months"]) == (100, None, {"2026-01": 100})

@@ -136,7 +136,8 @@ class PointsAdjusted(LedgerEventDetail):
 
 
 class PointsExpired(LedgerEventDetail):
-    """The expiry run removed points (`months` says which). `points` is positive (the points removed)."""
+    """Points expired (`months` says which): removed by the expiry run (`period` set), or given back into a
+    month already over and expired at once (`period` null, `details.reason` says so). `points` is positive."""
 
     period: str | None = Field(default=None, description="The expiry run's period (YYYY-MM).")
 
@@ -257,7 +258,10 @@ def ledger_event(entry: LedgerEntry) -> DomainEvent | None:
             )
             return DomainEvent("PointsAdjusted", detail)
         case "expire":
-            period = _text(d.get("period")) or (entry.reference.removeprefix("expiry:") or None)
+            # the expiry run's entries say their period; points given back into a month that was over and
+            # expired at once (a `lapse#` entry) have none
+            run = entry.reference.removeprefix("expiry:") if entry.reference.startswith("expiry:") else None
+            period = _text(d.get("period")) or run
             detail = PointsExpired(**common, points=-entry.points, period=period)
             return DomainEvent("PointsExpired", detail)
     return None  # pragma: no cover - EntryType is closed

@@ -57,7 +57,6 @@ class Books:
         self.now = now
         self.month = month_of(now)
         self.read_version = member.version
-        self.is_new = member.version == 0
         self.entries: list[LedgerEntry] = []
         self._before = member.model_copy(deep=True)
         self._lapsing: dict[str, int] = {}
