@@ -106,7 +106,7 @@ def lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
 class StreamPoller:
     """Delivers every table stream to its functions; `flush()` returns once everything written is delivered."""
 
-    def __init__(self, template: Template, pools: dict[str, FunctionPool], interval: float = 1.0) -> None:
+    def __init__(self, template: Template, pools: dict[str, FunctionPool], interval: float = 0.2) -> None:
         self.sources = sources(template, template.functions())
         self.pools = pools
         self.interval = interval
@@ -138,9 +138,10 @@ class StreamPoller:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                # one batch per source per tick: the serialised emulator stays free for requests in a burst;
-                # `flush()` (the /_local routes) still drains everything on demand
-                self.flush(max_rounds=1)
+                # keep up with the writes (the emulator is in process: a poll costs no round trip), so
+                # that `flush()` (the /_local routes) finds little left; a failing batch is retried a few
+                # times a tick, not in a tight loop
+                self.flush(max_rounds=50)
             except Exception:
                 traceback.print_exc()
 
