@@ -95,6 +95,7 @@ class Emulator:
         moto_fast.install_fast_answers()  # DynamoDB's answers dumped as JSON, not walked shape by shape
         moto_fast.install_cached_jsonpath()  # the archive's input transformer, parsed once
         moto_fast.install_linear_items()  # an item is measured once, not once per attribute
+        moto_fast.install_fast_update_validation()  # update expressions copied in C
         # the process's own credentials stay (a real account behind AWS_ENDPOINT_URL_DYNAMODB needs them)
         self._mock = mock_aws(config={"core": {"mock_credentials": False}})
         self._mock.start()
