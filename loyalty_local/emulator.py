@@ -28,6 +28,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+ACCOUNT = "123456789012"  # moto's default account: the local stack's clients carry no other
+REGION = "us-east-1"
 
 
 class TransactionTokens:
@@ -91,11 +93,10 @@ class Emulator:
 
         from loyalty_local import moto_fast
 
-        moto_fast.install()  # transactions cost what they touch, not the whole table (calls are serialised)
-        moto_fast.install_fast_answers()  # DynamoDB's answers dumped as JSON, not walked shape by shape
-        moto_fast.install_cached_jsonpath()  # the archive's input transformer, parsed once
-        moto_fast.install_linear_items()  # an item is measured once, not once per attribute
-        moto_fast.install_fast_update_validation()  # update expressions copied in C
+        # transactions cost what they touch; DynamoDB's answers dumped as JSON, not walked shape by shape;
+        # an item measured once, not per attribute; the archive's input transformer parsed once; update
+        # expressions copied in C (calls are serialised by the lock below)
+        moto_fast.install_all()
         # the process's own credentials stay (a real account behind AWS_ENDPOINT_URL_DYNAMODB needs them)
         self._mock = mock_aws(config={"core": {"mock_credentials": False}})
         self._mock.start()
@@ -170,3 +171,20 @@ class Emulator:
         self.url = f"http://127.0.0.1:{self._door.server_address[1]}"
         self._door_thread = threading.Thread(target=self._door.serve_forever, daemon=True, name="moto-door")
         self._door_thread.start()
+
+    # -- the table stream, read in process --------------------------------------------------------------
+    def stream_records(self, table: str, after: str | None, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` records of `table`'s stream after the sequence number `after` (from the start when
+        None), as GetRecords answers them, read from moto in this process: the stream poller's pages cost
+        what they hold, not a request and a response of full item images each way."""
+        from moto.dynamodb.models import dynamodb_backends
+
+        from loyalty_local import moto_fast
+
+        with self.lock:
+            shard = dynamodb_backends[ACCOUNT][REGION].get_table(table).stream_shard
+            if shard is None:
+                return []
+            start = 0 if after is None else int(after) - shard.starting_sequence_number + 1
+            # the same JSON GetRecords would carry (a copy: moto keeps its records)
+            return [json.loads(moto_fast.dump_answer(r.to_json())) for r in shard.items[max(0, start) : start + limit]]

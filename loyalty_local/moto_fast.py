@@ -1,4 +1,12 @@
-"""moto's TransactWriteItems made O(items in the transaction) instead of O(items in the table).
+"""moto made to cost what the work costs, with what it checks and answers unchanged (`install_all()`).
+
+- TransactWriteItems made O(items in the transaction) instead of O(items in the table) (below);
+- DynamoDB's data-plane answers dumped as JSON instead of walked shape by shape (`install_fast_answers`);
+- an item measured once against the 400 KB limit, not once per attribute (`install_linear_items`);
+- jsonpath parsed once for EventBridge input transformers (`install_cached_jsonpath`);
+- update expressions copied by pickle (`install_fast_update_validation`).
+
+The local stack and the tests' moto (tests.support.aws.mocked_aws) run with all of them.
 
 moto (5.x) backs up every table a transaction names with `copy.deepcopy(table)` before it starts, to
 roll back on failure: each transaction costs time in proportion to the whole table (seconds at a few
@@ -12,6 +20,7 @@ Callers must serialise calls into moto (the local stack's emulator does; the ben
 
 from __future__ import annotations
 
+import base64
 import calendar
 import copy
 import json
@@ -85,6 +94,9 @@ def fast_transactions() -> Iterator[None]:
     from moto.dynamodb import models
 
     original = models.DynamoDBBackend.transact_write_items
+    if getattr(original, "_loyalty_fast", False):  # installed for the process already
+        yield
+        return
     models.DynamoDBBackend.transact_write_items = _patched(original)  # type: ignore[method-assign]
     try:
         yield
@@ -136,8 +148,11 @@ def is_plain_json(value: Any) -> bool:
     return True
 
 
-def _epoch(value: Any) -> int | float:
-    """A timestamp as moto's JSON serialiser writes it: epoch seconds, truncated to the millisecond."""
+def _on_the_wire(value: Any) -> Any:
+    """A timestamp as moto's JSON serialiser writes it (epoch seconds, truncated to the millisecond);
+    binary as base64, as DynamoDB's JSON carries it."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
     if not isinstance(value, datetime):
         raise TypeError(f"not JSON serialisable: {type(value).__name__}")
     seconds = calendar.timegm(value.utctimetuple())
@@ -145,7 +160,7 @@ def _epoch(value: Any) -> int | float:
 
 
 def dump_answer(result: dict[str, Any]) -> str:
-    return json.dumps(result, default=_epoch)
+    return json.dumps(result, default=_on_the_wire)
 
 
 def _fast_serialized(original: Any, operations: frozenset[str]) -> Any:
@@ -244,3 +259,12 @@ def install_fast_update_validation() -> None:
     from moto.dynamodb.parsing import validators
 
     validators.deepcopy = _clone  # type: ignore[assignment]
+
+
+def install_all() -> None:
+    """Every patch of this module, for the rest of the process (the local stack; the tests' moto)."""
+    install()
+    install_fast_answers()
+    install_cached_jsonpath()
+    install_linear_items()
+    install_fast_update_validation()

@@ -76,7 +76,11 @@ class LocalStack:
         if archive is None:
             raise TemplateError("template.yaml has no AWS::Events::Archive: the local stack lists events from it")
         self.capture = EventCapture(archive, self.emulator.lock)
-        self.streams = StreamPoller(template, self.pools)
+        # the stream is read in process, unless DynamoDB's streams live at another endpoint
+        in_process = not os.environ.get("AWS_ENDPOINT_URL_DYNAMODBSTREAMS")
+        self.streams = StreamPoller(
+            template, self.pools, read_records=self.emulator.stream_records if in_process else None
+        )
         self.streams.start()
 
     def flush_stream(self) -> int:

@@ -139,3 +139,33 @@ def test_dynamodb_answers_dumped_as_json_equal_what_motos_serialiser_writes(aws)
         for handler, original, _ in patched:
             handler.serialized = original
     assert {"GetItem", "BatchGetItem", "TransactWriteItems", "GetRecords"} <= set(compared)
+
+
+def test_the_stream_read_in_process_is_what_get_records_answers(emulator):
+    """The local stack's poller reads the stream from moto directly; Lambda's records must not change."""
+    from loyalty_local.streams import lambda_record
+
+    dynamodb = boto3.client("dynamodb", **CREDENTIALS)
+    streams = boto3.client("dynamodbstreams", config=Config(account_id_endpoint_mode="disabled"), **CREDENTIALS)
+    dynamodb.create_table(**Template().table_definitions()[0])
+    dynamodb.transact_write_items(TransactItems=[put("A"), put("B")])
+    item = {
+        "PK": {"S": "C"},
+        "SK": {"S": "X"},
+        "n": {"N": "1.50"},
+        "b": {"B": b"\x00\xff"},
+        "m": {"M": {"l": {"L": []}}},
+    }
+    dynamodb.put_item(TableName="LoyaltyTable", Item=item)
+    dynamodb.delete_item(TableName="LoyaltyTable", Key={"PK": {"S": "A"}, "SK": {"S": "X"}})
+    arn = dynamodb.describe_table(TableName="LoyaltyTable")["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    answered = [lambda_record(r, arn) for r in streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]]
+
+    read = [lambda_record(r, arn) for r in emulator.stream_records("LoyaltyTable", None, 100)]
+
+    assert [r["eventName"] for r in read] == ["INSERT", "INSERT", "INSERT", "REMOVE"]
+    assert read == answered
+    after_first = emulator.stream_records("LoyaltyTable", read[0]["dynamodb"]["SequenceNumber"], 2)
+    assert [lambda_record(r, arn) for r in after_first] == answered[1:3]
