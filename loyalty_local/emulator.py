@@ -22,10 +22,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from botocore.handlers import BUILTIN_HANDLERS
 
 T = TypeVar("T")
 ACCOUNT = "123456789012"  # moto's default account: the local stack's clients carry no other
@@ -67,6 +71,21 @@ class TransactionTokens:
         return answer
 
 
+# services a user may point elsewhere, and the variable that does it (moto then lets them through)
+ELSEWHERE = {"dynamodb": "AWS_ENDPOINT_URL_DYNAMODB", "dynamodbstreams": "AWS_ENDPOINT_URL_DYNAMODB_STREAMS"}
+
+
+def unsigned_in_process(params: Any = None, context: Any = None, event_name: str = "", **_: Any) -> None:
+    """botocore's before-call hook: a request that moto answers in this process is not signed (moto reads
+    no signature; SigV4 was a tenth of a call). One to any other host, or to a service pointed elsewhere by
+    its own AWS_ENDPOINT_URL_<SERVICE> (DynamoDB Local, a real account), is signed as usual."""
+    service = event_name.split(".")[1] if event_name.count(".") >= 1 else ""  # before-call.<service-id>.<op>
+    host = urlsplit(str((params or {}).get("url", ""))).hostname or ""
+    elsewhere = os.environ.get("AWS_ENDPOINT_URL_" + service.replace("-", "_").upper())
+    if context is not None and host.endswith(".amazonaws.com") and not elsewhere:
+        context["auth_type"] = "none"  # botocore's own word for an operation that is not signed
+
+
 def _is_transaction(target: Any) -> bool:
     if isinstance(target, bytes):
         target = target.decode("latin-1")
@@ -98,7 +117,9 @@ class Emulator:
         # expressions copied in C (calls are serialised by the lock below)
         moto_fast.install_all()
         # the process's own credentials stay (a real account behind AWS_ENDPOINT_URL_DYNAMODB needs them)
-        self._mock = mock_aws(config={"core": {"mock_credentials": False}})
+        # and a service pointed elsewhere passes through moto, even to AWS's own endpoint
+        passthrough = [service for service, variable in ELSEWHERE.items() if os.environ.get(variable)]
+        self._mock = mock_aws(config={"core": {"mock_credentials": False, "passthrough": {"services": passthrough}}})
         self._mock.start()
         original = type(botocore_stubber).process_request.__get__(botocore_stubber)
         lock, tokens = self.lock, self.tokens
@@ -113,6 +134,7 @@ class Emulator:
 
         # an instance attribute: moto's `__call__` looks `process_request` up on the instance first
         botocore_stubber.process_request = serialised  # type: ignore[method-assign]
+        BUILTIN_HANDLERS.append(("before-call", unsigned_in_process))
         if self._want_door:
             self._start_door()
 
@@ -123,6 +145,8 @@ class Emulator:
             self._door.shutdown()
             self._door = None
         botocore_stubber.__dict__.pop("process_request", None)
+        if ("before-call", unsigned_in_process) in BUILTIN_HANDLERS:
+            BUILTIN_HANDLERS.remove(("before-call", unsigned_in_process))
         if self._mock is not None:
             self._mock.stop()
             self._mock = None

@@ -40,7 +40,7 @@ def point_sdk_at_emulator() -> None:
     os.environ.pop("AWS_ENDPOINT_URL", None)
     dynamodb = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
     if dynamodb:
-        os.environ.setdefault("AWS_ENDPOINT_URL_DYNAMODBSTREAMS", dynamodb)
+        os.environ.setdefault("AWS_ENDPOINT_URL_DYNAMODB_STREAMS", dynamodb)
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -77,7 +77,7 @@ class LocalStack:
             raise TemplateError("template.yaml has no AWS::Events::Archive: the local stack lists events from it")
         self.capture = EventCapture(archive, self.emulator.lock)
         # the stream is read in process, unless DynamoDB's streams live at another endpoint
-        in_process = not os.environ.get("AWS_ENDPOINT_URL_DYNAMODBSTREAMS")
+        in_process = not os.environ.get("AWS_ENDPOINT_URL_DYNAMODB_STREAMS")
         self.streams = StreamPoller(
             template, self.pools, read_records=self.emulator.stream_records if in_process else None
         )
