@@ -169,3 +169,37 @@ def test_the_stream_read_in_process_is_what_get_records_answers(emulator):
     assert read == answered
     after_first = emulator.stream_records("LoyaltyTable", read[0]["dynamodb"]["SequenceNumber"], 2)
     assert [lambda_record(r, arn) for r in after_first] == answered[1:3]
+
+
+def test_the_event_capture_lists_what_the_archive_took_in_order_and_by_detail_type(aws):
+    """`GET /_local/events` reads the template's EventArchive through loyalty_local.capture: every event the
+    bus took from source `loyalty` (others are not archived), ordered by the member's sequence, then time."""
+    from loyalty_local.capture import EventCapture
+    from tests.support.aws import TEMPLATE
+
+    events = boto3.client("events")
+    bus = TEMPLATE.physical_name("EventBus")
+    capture = EventCapture(aws["archives"][0])
+
+    def publish(detail_type: str, member: str, sequence: int, source: str = "loyalty") -> None:
+        detail = json.dumps({"member_id": member, "sequence": sequence})
+        entry = {"Source": source, "DetailType": detail_type, "Detail": detail, "EventBusName": bus}
+        assert events.put_events(Entries=[entry])["FailedEntryCount"] == 0
+
+    publish("MemberEnrolled", "a", 1)
+    publish("PointsEarned", "a", 2)
+    assert [e["detail_type"] for e in capture.events()] == ["MemberEnrolled", "PointsEarned"]
+    publish("MemberEnrolled", "b", 1)
+    publish("Unrelated", "c", 1, source="elsewhere")  # not the archive's pattern
+    publish("PointsEarned", "b", 2)
+
+    listed = capture.events()
+    assert [(e["detail_type"], e["detail"]["member_id"]) for e in listed] == [
+        ("MemberEnrolled", "a"),
+        ("MemberEnrolled", "b"),
+        ("PointsEarned", "a"),
+        ("PointsEarned", "b"),
+    ]
+    assert all(e["source"] == "loyalty" and e["time"].endswith("Z") and e["id"] for e in listed)
+    assert [e["detail"]["member_id"] for e in capture.events("PointsEarned")] == ["a", "b"]
+    assert capture.events("TierChanged") == []
