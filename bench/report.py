@@ -165,12 +165,67 @@ def jobs(results: dict[str, Any]) -> str:
     return text
 
 
+def local_stack(results: dict[str, Any], previous: dict[str, Any] | None = None) -> str:
+    local = results.get("local_stack") or {}
+    current = local["current"]
+    before = (previous or {}).get("local_stack") or {}
+    base = local.get("baseline")
+
+    def row(label: str, now: Any, then: Any = None, last: Any = None) -> list[Any]:
+        return [label, "" if then is None else then, now, "" if last is None else last]
+
+    def last(*keys: str) -> Any:
+        value: Any = before
+        for key in keys:
+            value = (value or {}).get(key) if isinstance(value, dict) else None
+        return value
+
+    first, after = current["first_events"], current["after_events"]
+    rows = [
+        row(
+            "one client, requests/s (fresh stack)",
+            first["requests_per_s"],
+            base and base["requests_per_s"],
+            last("current", "first_events", "requests_per_s"),
+        ),
+        row(
+            "p50 ms (all / enrol / earn / read)",
+            " / ".join(str(round(first["latency_ms"][k]["p50"], 1)) for k in ("all", "enrol", "earn", "read")),
+            base and " / ".join(str(round(base["latency_ms"][k]["p50"], 1)) for k in ("all", "enrol", "earn", "read")),
+        ),
+        row(
+            f"requests/s after {after['events_before']:,} events",
+            after["requests_per_s"],
+            None,
+            last("current", "after_events", "requests_per_s"),
+        ),
+        row("after ÷ fresh", local["after_vs_first"], None, last("after_vs_first")),
+    ]
+    for query, figures in current["events_get"].items():
+        label = "GET /_local/events" + ("" if query == "all" else f"?{query}")
+        rows.append(row(f"{label} ms ({figures['events']:,} events)", figures["ms"], None, None))
+    if base:
+        events = base["events_get"]
+        rows.append(row(f"GET /_local/events ms, baseline ({events['events']:,} events)", "", events["ms"]))
+    headers = ["local stack over HTTP", f"baseline {base['ref']}" if base else "baseline", "this run", "previous run"]
+    text = _table(headers, rows)
+    if "speedup" in local:
+        text += f"\n\nOne client: {local['speedup']}× the baseline's requests/s, side by side in this run."
+    text += (
+        f"\n\nMix: {local['mix']}; median of {local['settings']['windows']} windows of "
+        f"{local['settings']['window_rounds']} rounds; the fill to {local['settings']['fill_events']:,} events ran at "
+        f"{current['fill']['requests_per_s']} requests/s, events published as it went."
+    )
+    return text
+
+
 SECTIONS = {
     "ops": ("DynamoDB per operation (warm handlers, events/, moto)", operations),
     "latency": ("Latency", latency),
     "imports": ("Cold import", imports),
     "packages": ("Package sizes (as SAM zips them)", packages),
     "jobs": ("Monthly jobs", jobs),
+    "local": ("The local stack (`make run`) over HTTP", local_stack),
 }
 
 RESULT_KEYS = {
@@ -179,12 +234,14 @@ RESULT_KEYS = {
     "imports": "cold_import_ms",
     "packages": "package_bytes",
     "jobs": "jobs",
+    "local": "local_stack",
 }
 
 
-def render(results: dict[str, Any]) -> str:
+def render(results: dict[str, Any], previous: dict[str, Any] | None = None) -> str:
     parts = []
     for section, (title, fn) in SECTIONS.items():
         if results.get(RESULT_KEYS[section]):
-            parts.append(f"### {title}\n\n{fn(results)}")
+            body = local_stack(results, previous) if section == "local" else fn(results)
+            parts.append(f"### {title}\n\n{body}")
     return "\n\n".join(parts) + "\n"

@@ -1,4 +1,4 @@
-"""`make bench` / `python -m bench.run [--quick] [--only ops,latency,imports,packages,jobs]`.
+"""`make bench` / `python -m bench.run [--quick] [--only ops,latency,imports,packages,jobs,local] [--baseline REF]`.
 
 Prints the tables (Markdown) and writes the figures as JSON: bench/results.json for a full run (the
 committed record), bench/.cache/results-quick.json for a quick one. Exits 1 when a round-trip or a cold-import budget is
@@ -19,11 +19,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench.localstack import BASELINE_REF
 from loyalty_local.template import ROOT
 
 RESULTS = ROOT / "bench" / "results.json"
 QUICK_RESULTS = ROOT / "bench" / ".cache" / "results-quick.json"
-SECTIONS = ("ops", "latency", "imports", "packages", "jobs")
+SECTIONS = ("ops", "latency", "imports", "packages", "jobs", "local")
 
 FULL: dict[str, Any] = {"latency_rounds": 300, "import_runs": 5, "import_profile": True, "job_sizes": [1000, 10000]}
 QUICK: dict[str, Any] = {"latency_rounds": 20, "import_runs": 3, "import_profile": False, "job_sizes": [100, 300]}
@@ -48,7 +49,9 @@ def _environment() -> dict[str, Any]:
     }
 
 
-def run_sections(sections: list[str], settings: dict[str, Any], log: Any) -> dict[str, Any]:
+def run_sections(
+    sections: list[str], settings: dict[str, Any], log: Any, baseline: str | None = None
+) -> dict[str, Any]:
     from bench import capacity, world
 
     results: dict[str, Any] = {}
@@ -104,6 +107,13 @@ def run_sections(sections: list[str], settings: dict[str, Any], log: Any) -> dic
         with world.quiet():
             results["jobs"] = monthly.measure(settings["job_sizes"])
         done(started)
+    if "local" in sections:
+        from bench import localstack
+
+        against = f" beside {baseline}'s" if baseline else ""
+        started = step(f"the local stack over HTTP, one client{against}")
+        results["local_stack"] = localstack.measure(settings is QUICK, baseline, log)
+        done(started)
     return results
 
 
@@ -111,6 +121,9 @@ def failures(results: dict[str, Any]) -> list[str]:
     out = list((results.get("budgets") or {}).get("broken") or [])
     out += list((results.get("jobs") or {}).get("problems") or [])
     out += list((results.get("cold_import_ms") or {}).get("broken") or [])
+    from bench import localstack
+
+    out += localstack.broken_budgets(results)
     return out
 
 
@@ -119,6 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small samples and job sizes (for development)")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections of {', '.join(SECTIONS)}")
     parser.add_argument("--output", type=Path, help="where to write the JSON (default: see the module docstring)")
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        help="the commit whose local stack is measured beside this one, in the same run (default: "
+        f"{BASELINE_REF}, the last before issue 17's speed work; 'none' to skip it)",
+    )
     args = parser.parse_args(argv)
     sections = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = set(sections) - set(SECTIONS)
@@ -138,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     generated_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     started = time.perf_counter()
     try:
-        figures = run_sections(sections, settings, log)
+        baseline = None if (args.baseline or "").lower() == "none" else (args.baseline or BASELINE_REF)
+        figures = run_sections(sections, settings, log, baseline)
     except world.BenchError as exc:
         log(f"bench: an operation did not answer as the contract says: {exc}")
         return 1
@@ -151,12 +171,18 @@ def main(argv: list[str] | None = None) -> int:
         **figures,
         "seconds": round(time.perf_counter() - started),
     }
+    previous = None  # the last full run, shown beside this one
+    if RESULTS.is_file():
+        try:
+            previous = json.loads(RESULTS.read_text(encoding="utf-8"))
+        except ValueError:
+            previous = None
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n", encoding="utf-8")
 
     from bench.report import render
 
-    print(render(results))
+    print(render(results, previous))
     log(f"bench: figures written to {output}")
     broken = failures(results)
     for problem in broken:

@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     base = f"http://{args.host}:{server.server_address[1]}"
     lines = [
         f"Loyalty API (local) on {base}   docs: {base}/docs   programme: {args.program or 'demo'}",
-        f"  embedded AWS (moto) on {stack.emulator.url}",
+        f"  embedded AWS (moto, in this process); for tools outside it: {stack.emulator.url}",
         "  API keys:",
         *[f"    Authorization: Bearer {k}   scopes: {' '.join(s)}" for k, (_, s) in LOCAL_KEYS.items()],
         "  partners (Loyalty-Signature secrets):",

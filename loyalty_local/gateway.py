@@ -94,6 +94,17 @@ class Gateway:
         self.routes = template.routes()
         self.responses = template.gateway_responses()
         self.stage = template.stage
+        # API Gateway caches an authorizer's Allow per identity (the Authorization header) for its
+        # ReauthorizeEvery seconds: one authorizer call per key every 5 minutes, not one per request
+        self._authorized: dict[tuple[str, ...], tuple[float, dict[str, Any]]] = {}
+        self._identity = {
+            r.authorizer: (
+                template.authorizer_identity_headers(r.authorizer),
+                template.authorizer_cache_seconds(r.authorizer),
+            )
+            for r in self.routes
+            if r.authorizer
+        }
 
     def match(self, method: str, path: str) -> tuple[Route | None, bool]:
         """The route for (method, path), and whether the path exists for another method."""
@@ -152,8 +163,23 @@ class Gateway:
         self, route: Route, method: str, raw_path: str, headers: dict[str, str], request_id: str
     ) -> dict[str, Any] | HttpAnswer:
         lowered = {k.lower(): v for k, v in headers.items()}
-        if not lowered.get("authorization"):  # identity source missing: the authorizer is not called
+        assert route.authorizer is not None
+        names, ttl = self._identity[route.authorizer]
+        identity = [lowered.get(h.lower()) for h in names]
+        if not all(identity):  # identity source missing: the authorizer is not called
             return self.gateway_error("UNAUTHORIZED", 401, request_id)
+        cache_key = (route.authorizer, *(str(v) for v in identity))
+        cached = self._authorized.get(cache_key)
+        if cached is not None and time.monotonic() - cached[0] < ttl:
+            return cached[1]
+        decided = self._call_authorizer(route, method, raw_path, headers, request_id)
+        if ttl > 0 and not isinstance(decided, HttpAnswer):  # only an Allow is kept
+            self._authorized[cache_key] = (time.monotonic(), decided)
+        return decided
+
+    def _call_authorizer(
+        self, route: Route, method: str, raw_path: str, headers: dict[str, str], request_id: str
+    ) -> dict[str, Any] | HttpAnswer:
         assert route.authorizer is not None
         function = self.template.authorizer_function(route.authorizer)
         split = urlsplit(raw_path)

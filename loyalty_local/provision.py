@@ -18,7 +18,6 @@ LOCAL_PARTNER_SECRETS = {
     "demo-partner": "demo-partner-secret",
     "other-partner": "other-partner-secret",
 }
-EVENT_CAPTURE_QUEUE = "local-event-capture"
 
 
 def create_tables(template: Template, client: Any | None = None) -> list[str]:
@@ -62,16 +61,23 @@ def create_bus(template: Template) -> list[str]:
     return names
 
 
-def capture_events(template: Template) -> str:
-    """Subscribe a queue to every bus so the local stack can list what was published."""
-    sqs, events = boto3.client("sqs"), boto3.client("events")
-    url = sqs.create_queue(QueueName=EVENT_CAPTURE_QUEUE)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    for logical_id in template.of_type("AWS::Events::EventBus"):
-        bus = template.physical_name(logical_id)
-        events.put_rule(Name="local-capture", EventBusName=bus, EventPattern=json.dumps({"source": ["loyalty"]}))
-        events.put_targets(Rule="local-capture", EventBusName=bus, Targets=[{"Id": "capture", "Arn": arn}])
-    return str(url)
+def create_archives(template: Template) -> list[str]:
+    """The template's EventBridge archives: each is a rule on its bus whose target keeps every matching event.
+
+    The local stack lists the domain events from the archive (loyalty_local.capture)."""
+    events = boto3.client("events")
+    names = []
+    for logical_id, res in template.of_type("AWS::Events::Archive").items():
+        props = template.resolve(res.get("Properties") or {})
+        name = template.physical_name(logical_id)
+        events.create_archive(
+            ArchiveName=name,
+            EventSourceArn=props["SourceArn"],
+            EventPattern=json.dumps(props.get("EventPattern") or {}),
+            RetentionDays=int(props.get("RetentionDays") or 0),
+        )
+        names.append(name)
+    return names
 
 
 def put_program(template: Template, document: str) -> None:
@@ -104,8 +110,8 @@ def provision(template: Template, program_document: str = "bundled:demo") -> dic
     create_tables(template)
     queues = create_queues(template)
     create_bus(template)
-    capture = capture_events(template)
+    archives = create_archives(template)
     put_program(template, program_document)
     seed_partner_secrets()
     seed_keys()
-    return {"queues": queues, "capture_queue": capture}
+    return {"queues": queues, "archives": archives}

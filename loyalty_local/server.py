@@ -1,4 +1,4 @@
-"""The local stack: moto in server mode, the template's resources, the API and the `/_local` routes."""
+"""The local stack: moto in this process, the template's resources, the API and the `/_local` routes."""
 
 from __future__ import annotations
 
@@ -6,16 +6,17 @@ import errno
 import json
 import os
 import socket
-import threading
 from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from loyalty_local.capture import EventCapture
+from loyalty_local.emulator import Emulator
 from loyalty_local.gateway import GATEWAY_MAX_BODY, Gateway, HttpAnswer
 from loyalty_local.runtime import FunctionPool
 from loyalty_local.streams import StreamPoller
-from loyalty_local.template import Template
+from loyalty_local.template import Template, TemplateError
 
 
 class StartupError(Exception):
@@ -28,104 +29,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class Emulator:
-    """moto's server on loopback, with every call serialised.
+def point_sdk_at_emulator() -> None:
+    """Every boto3 client of this process is answered by the in-process emulator, unless a service is
+    pointed elsewhere by its own variable.
 
-    moto's server is not safe under concurrent requests (conditional TransactWriteItems on one item
-    from 16 threads answered 500, 'dictionary changed size during iteration'), so one lock admits one
-    call at a time: conditional writes keep DynamoDB's guarantees locally.
-
-    It also keeps a DynamoDB guarantee moto lacks: TransactWriteItems is idempotent per
-    ClientRequestToken for 10 minutes. botocore sends one token for all SDK retries of a call, so a
-    retry of a transaction that committed (its answer lost to a timeout) gets the success answer again
-    instead of failing its own conditions.
+    `AWS_ENDPOINT_URL_DYNAMODB` set by the user (DynamoDB Local, a real account) wins for DynamoDB, and
+    for its streams too (DynamoDB Local serves both on one endpoint) unless that has its own variable.
+    A general `AWS_ENDPOINT_URL` would send every service away from the emulator: it is ignored here.
     """
-
-    def __init__(self) -> None:
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
-        from werkzeug.serving import make_server
-
-        from loyalty_local import moto_fast
-
-        moto_fast.install()  # transactions cost what they touch, not the whole table (calls are serialised)
-        app = DomainDispatcherApplication(create_backend_app)
-        lock = threading.Lock()
-
-        committed = TransactionTokens()
-
-        def serialised(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-            with lock:
-                if not str(environ.get("HTTP_X_AMZ_TARGET", "")).endswith(".TransactWriteItems"):
-                    return list(app(environ, start_response))
-                return committed.call(app, environ, start_response)
-
-        class QuietHandler(MotoRequestHandler):
-            def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-                pass
-
-        self.server = make_server("127.0.0.1", 0, serialised, threaded=True, request_handler=QuietHandler)
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True, name="moto")
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-
-
-class TransactionTokens:
-    """DynamoDB's ClientRequestToken idempotency for TransactWriteItems (10 minutes), for moto."""
-
-    TTL = 600.0
-
-    def __init__(self) -> None:
-        self._done: dict[str, tuple[float, str, str, list[Any], bytes]] = {}
-
-    def call(self, app: Any, environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        import hashlib
-        import io
-        import time
-
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
-        environ["wsgi.input"] = io.BytesIO(body)
-        try:
-            request = json.loads(body or b"{}")
-            token = request.pop("ClientRequestToken", None)
-        except ValueError:
-            token = None
-        now = time.monotonic()
-        self._done = {k: v for k, v in self._done.items() if now - v[0] < self.TTL}
-        digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest() if token else ""
-        if token and token in self._done:
-            _, seen_digest, status, headers, payload = self._done[token]
-            if seen_digest == digest:
-                start_response(status, headers)
-                return [payload]
-        answer: dict[str, Any] = {}
-
-        def capture(status: str, headers: list[Any], exc_info: Any = None) -> Any:
-            answer.update(status=status, headers=headers)
-            return start_response(status, headers, exc_info)
-
-        chunks = list(app(environ, capture))
-        if token and str(answer.get("status", "")).startswith("200"):
-            self._done[token] = (now, digest, answer["status"], list(answer["headers"]), b"".join(chunks))
-        return chunks
-
-
-def point_sdk_at(url: str) -> None:
-    """Every boto3 client of this process talks to the emulator, unless a service is pointed elsewhere.
-
-    `AWS_ENDPOINT_URL_DYNAMODB` set by the user (DynamoDB Local, a real account) wins for DynamoDB.
-    """
-    os.environ["AWS_ENDPOINT_URL"] = url
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    dynamodb = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
+    if dynamodb:
+        os.environ.setdefault("AWS_ENDPOINT_URL_DYNAMODB_STREAMS", dynamodb)
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -140,9 +55,9 @@ class LocalStack:
         self.template = template
         self.functions = template.functions()
         self.pools = {name: FunctionPool(fn) for name, fn in self.functions.items()}
+        point_sdk_at_emulator()
         self.emulator = Emulator()
         self.emulator.start()
-        point_sdk_at(self.emulator.url)
         os.environ.update(template.environment())
         os.environ["LOYALTY_LOCAL"] = "1"
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
@@ -157,9 +72,15 @@ class LocalStack:
         for pool in self.pools.values():
             pool.warm()
         self.gateway = Gateway(template, self.pools)
-        self.events: list[dict[str, Any]] = []
-        self._events_lock = threading.Lock()
-        self.streams = StreamPoller(template, self.pools)
+        archive = next(iter(self.resources["archives"]), None)
+        if archive is None:
+            raise TemplateError("template.yaml has no AWS::Events::Archive: the local stack lists events from it")
+        self.capture = EventCapture(archive, self.emulator.lock)
+        # the stream is read in process, unless DynamoDB's streams live at another endpoint
+        in_process = not os.environ.get("AWS_ENDPOINT_URL_DYNAMODB_STREAMS")
+        self.streams = StreamPoller(
+            template, self.pools, read_records=self.emulator.stream_records if in_process else None
+        )
         self.streams.start()
 
     def flush_stream(self) -> int:
@@ -182,8 +103,8 @@ class LocalStack:
             return self.run_job(path.removeprefix("/_local/jobs/"), payload)
         if method == "GET" and path == "/_local/events":
             wanted = parse_qs(split.query).get("detail_type", [None])[-1]
-            events = self.collect_events()
-            return _json(200, {"events": [e for e in events if wanted in (None, e["detail_type"])]})
+            self.flush_stream()  # what was written before this call is published before it answers
+            return _json(200, {"events": self.capture.events(wanted)})
         if path == "/_local/clock" and method in ("GET", "POST"):
             return self.clock(payload if method == "POST" else None)
         return _json(404, _error("not_found", "no such local route"))
@@ -279,7 +200,7 @@ class LocalStack:
 
     def _queue_url(self, arn_or_url: str) -> str:
         name = arn_or_url.rsplit("/" if arn_or_url.startswith("http") else ":", 1)[1]
-        return f"{self.emulator.url}/123456789012/{name}"
+        return f"https://sqs.{self.template.region}.amazonaws.com/{self.template.account}/{name}"
 
     def _deliver(self, function: str, source: dict[str, Any], messages: list[dict[str, Any]]) -> set[str]:
         from loyalty_local.runtime import sqs_event
@@ -295,31 +216,6 @@ class LocalStack:
         failures = (result or {}).get("batchItemFailures") or []
         return {f["itemIdentifier"] for f in failures}
 
-    def collect_events(self) -> list[dict[str, Any]]:
-        import boto3
-
-        self.flush_stream()  # what was written before this call is published before it answers
-        sqs = boto3.client("sqs")
-        url = self.resources["capture_queue"]
-        with self._events_lock:
-            while True:
-                got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-                if not got:
-                    break
-                for message in got:
-                    event = json.loads(message["Body"])
-                    self.events.append(
-                        {
-                            "id": event.get("id"),
-                            "source": event.get("source"),
-                            "time": event.get("time"),
-                            "detail_type": event.get("detail-type"),
-                            "detail": event.get("detail"),
-                        }
-                    )
-                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-            return sorted(self.events, key=lambda e: ((e["detail"] or {}).get("sequence", 0), e["time"] or ""))
-
     # -- HTTP ------------------------------------------------------------------------------------
     def serve(self, port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
         stack = self
@@ -327,6 +223,10 @@ class LocalStack:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
             server_version = "loyalty-local"
+            # Headers and body leave in one send (a buffered writer, flushed once the request is handled)
+            # with TCP_NODELAY: two small sends met the client's delayed ACK, about 40 ms a request.
+            wbufsize = -1
+            disable_nagle_algorithm = True
 
             def log_message(self, fmt: str, *args: Any) -> None:
                 if os.environ.get("LOYALTY_LOCAL_ACCESS_LOG"):

@@ -16,6 +16,7 @@ import base64
 import json
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -106,8 +107,17 @@ def lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
 class StreamPoller:
     """Delivers every table stream to its functions; `flush()` returns once everything written is delivered."""
 
-    def __init__(self, template: Template, pools: dict[str, FunctionPool], interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        template: Template,
+        pools: dict[str, FunctionPool],
+        interval: float = 0.2,
+        read_records: Callable[[str, str | None, int], list[dict[str, Any]]] | None = None,
+    ) -> None:
         self.sources = sources(template, template.functions())
+        # (table, after sequence, limit) -> records: the emulator's own reader when the table lives in
+        # this process; otherwise the stream is read with GetShardIterator and GetRecords
+        self.read_records = read_records
         self.pools = pools
         self.interval = interval
         self._lock = threading.Lock()
@@ -138,9 +148,10 @@ class StreamPoller:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                # one batch per source per tick: the serialised emulator stays free for requests in a burst;
-                # `flush()` (the /_local routes) still drains everything on demand
-                self.flush(max_rounds=1)
+                # keep up with the writes (the emulator is in process: a poll costs no round trip), so
+                # that `flush()` (the /_local routes) finds little left; a failing batch is retried a few
+                # times a tick, not in a tight loop
+                self.flush(max_rounds=50)
             except Exception:
                 traceback.print_exc()
 
@@ -169,6 +180,20 @@ class StreamPoller:
         if source.pending:
             self._deliver(source, arn, source.pending)
             return 0
+        if self.read_records is not None:
+            got = self.read_records(source.table, source.last_sequence, source.batch_size)
+        else:
+            got = self._get_records(source, arn, shard)
+        if not got:
+            return 0
+        records = [lambda_record(r, arn) for r in got]
+        source.last_sequence = records[-1]["dynamodb"]["SequenceNumber"]
+        wanted = [r for r in records if not source.filters or any(matches(p, r) for p in source.filters)]
+        if wanted:
+            self._deliver(source, arn, wanted)
+        return len(records)
+
+    def _get_records(self, source: Source, arn: str, shard: str) -> list[dict[str, Any]]:
         streams = self._client("dynamodbstreams")
         if source.last_sequence is None:
             iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
@@ -179,15 +204,10 @@ class StreamPoller:
                 ShardIteratorType="AFTER_SEQUENCE_NUMBER",
                 SequenceNumber=source.last_sequence,
             )
-        got = streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=source.batch_size)["Records"]
-        if not got:
-            return 0
-        records = [lambda_record(r, arn) for r in got]
-        source.last_sequence = records[-1]["dynamodb"]["SequenceNumber"]
-        wanted = [r for r in records if not source.filters or any(matches(p, r) for p in source.filters)]
-        if wanted:
-            self._deliver(source, arn, wanted)
-        return len(records)
+        records: list[dict[str, Any]] = streams.get_records(
+            ShardIterator=iterator["ShardIterator"], Limit=source.batch_size
+        )["Records"]
+        return records
 
     def _deliver(self, source: Source, arn: str, records: list[dict[str, Any]]) -> None:
         try:

@@ -265,6 +265,23 @@ class Template:
                     return str(target[0] if isinstance(target, list) else target.split(".")[0])
         raise TemplateError(f"authorizer {name!r} is not defined on an API")
 
+    def authorizer_cache_seconds(self, name: str) -> int:
+        """How long API Gateway caches the authorizer's answer per identity (`ReauthorizeEvery`, SAM's default 300)."""
+        for res in self.of_type("AWS::Serverless::Api").values():
+            authorizers = ((res.get("Properties") or {}).get("Auth") or {}).get("Authorizers") or {}
+            if name in authorizers:
+                identity = authorizers[name].get("Identity") or {}
+                return int(identity.get("ReauthorizeEvery", 300))
+        raise TemplateError(f"authorizer {name!r} is not defined on an API")
+
+    def authorizer_identity_headers(self, name: str) -> list[str]:
+        """The headers that identify a caller to the authorizer (and key its cached answer)."""
+        for res in self.of_type("AWS::Serverless::Api").values():
+            authorizers = ((res.get("Properties") or {}).get("Auth") or {}).get("Authorizers") or {}
+            if name in authorizers:
+                return [str(h) for h in (authorizers[name].get("Identity") or {}).get("Headers") or ["Authorization"]]
+        raise TemplateError(f"authorizer {name!r} is not defined on an API")
+
     def gateway_responses(self) -> dict[str, dict[str, Any]]:
         for res in self.of_type("AWS::Serverless::Api").values():
             found = (res.get("Properties") or {}).get("GatewayResponses")

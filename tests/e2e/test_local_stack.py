@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from tests.support.http import ROOT
@@ -61,3 +62,42 @@ def test_local_routes_validate_their_input(api):
     assert api.post("/_local/clock", {}, key=None).status == 422
     assert api.post("/_local/jobs/no-such-job", {}, key=None).status == 404
     assert api.get("/_local/events", key=None).status == 200
+
+
+def test_dynamodb_pointed_elsewhere_holds_the_data_and_still_feeds_the_events(tmp_path):
+    """`AWS_ENDPOINT_URL_DYNAMODB=... make run`: the table (and its stream) at that endpoint, the rest in process.
+    Here the other endpoint is a moto server of its own, in another process."""
+    import boto3
+
+    from tests.support.http import LocalStackProcess, free_port
+
+    port = free_port()
+    log = open(tmp_path / "moto.log", "wb")  # noqa: SIM115 - closed below
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-p", str(port)], stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        stack = LocalStackProcess(env={"AWS_ENDPOINT_URL_DYNAMODB": url})
+        try:
+            stack.client.enroll("e2e-elsewhere")
+            assert stack.client.get("/v1/members/e2e-elsewhere").json["points"]["available"] == 100
+            events = stack.client.get("/_local/events?detail_type=MemberEnrolled", key=None).json["events"]
+            assert [e["detail"]["member_id"] for e in events] == ["e2e-elsewhere"]
+        finally:
+            stack.stop()
+        other = boto3.client(
+            "dynamodb", endpoint_url=url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+        )
+        item = other.get_item(
+            TableName="LoyaltyTable", Key={"PK": {"S": "MEMBER#e2e-elsewhere"}, "SK": {"S": "MEMBER"}}
+        )
+        assert item["Item"]["available"]["N"] == "100"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        log.close()

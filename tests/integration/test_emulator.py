@@ -1,58 +1,74 @@
-"""The local stack's emulator keeps DynamoDB's guarantees that moto alone does not."""
+"""The local stack's emulator keeps DynamoDB's guarantees that moto alone does not, in process and at its door."""
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from loyalty_local.server import Emulator
+from loyalty_local.emulator import Emulator
 from loyalty_local.template import Template
+
+CREDENTIALS = {"region_name": "us-east-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}
 
 
 @pytest.fixture
-def emulator():
-    server = Emulator()
-    server.start()
-    client = boto3.client(
-        "dynamodb", endpoint_url=server.url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+def emulator() -> Iterator[Emulator]:
+    saved = dict(os.environ)
+    for name in [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL")]:
+        del os.environ[name]
+    emulator = Emulator()
+    emulator.start()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()  # moto's backends are reset when the mock stops
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture(params=["in process", "at the door"])
+def clients(request: pytest.FixtureRequest, emulator: Emulator) -> tuple[Any, Any]:
+    """A DynamoDB client and a DynamoDB Streams client, in this process or through the loopback door."""
+    endpoint = {} if request.param == "in process" else {"endpoint_url": emulator.url}
+    streams_config = Config(account_id_endpoint_mode="disabled")  # as the local stack's poller reads it
+    return (
+        boto3.client("dynamodb", **CREDENTIALS, **endpoint),
+        boto3.client("dynamodbstreams", config=streams_config, **CREDENTIALS, **endpoint),
     )
-    yield client
-    for name in client.list_tables()["TableNames"]:  # moto's backends outlive the server in this process
-        client.delete_table(TableName=name)
-    server.stop()
 
 
-def put(pk: str) -> dict:
+def put(pk: str) -> dict[str, Any]:
     item = {"PK": {"S": pk}, "SK": {"S": "X"}}
     return {"Put": {"TableName": "LoyaltyTable", "Item": item, "ConditionExpression": "attribute_not_exists(PK)"}}
 
 
-def test_a_transaction_retried_with_its_client_request_token_answers_success_again(emulator):
-    emulator.create_table(**Template().table_definitions()[0])
-    emulator.transact_write_items(TransactItems=[put("A")], ClientRequestToken="token-1")
+def test_a_transaction_retried_with_its_client_request_token_answers_success_again(clients):
+    dynamodb, _ = clients
+    dynamodb.create_table(**Template().table_definitions()[0])
+    dynamodb.transact_write_items(TransactItems=[put("A")], ClientRequestToken="token-1")
     # the SDK retrying a committed call sends the same token: DynamoDB answers success, not a failed condition
-    emulator.transact_write_items(TransactItems=[put("A")], ClientRequestToken="token-1")
+    dynamodb.transact_write_items(TransactItems=[put("A")], ClientRequestToken="token-1")
     with pytest.raises(ClientError) as err:  # a new call (new token) meets the condition
-        emulator.transact_write_items(TransactItems=[put("A")], ClientRequestToken="token-2")
+        dynamodb.transact_write_items(TransactItems=[put("A")], ClientRequestToken="token-2")
     assert err.value.response["Error"]["Code"] == "TransactionCanceledException"
     with pytest.raises(ClientError):  # the same token with other parameters is not a retry
-        emulator.transact_write_items(TransactItems=[put("B"), put("A")], ClientRequestToken="token-1")
-    items = emulator.scan(TableName="LoyaltyTable")["Items"]
+        dynamodb.transact_write_items(TransactItems=[put("B"), put("A")], ClientRequestToken="token-1")
+    items = dynamodb.scan(TableName="LoyaltyTable")["Items"]
     assert [i["PK"]["S"] for i in items] == ["A"]
 
 
-def test_a_failed_transaction_leaves_no_item_and_no_stream_record(emulator):
-    emulator.create_table(**Template().table_definitions()[0])
-    emulator.transact_write_items(TransactItems=[put("A")])
-    stream = boto3.client(
-        "dynamodbstreams",
-        endpoint_url=emulator.meta.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
-    arn = emulator.describe_table(TableName="LoyaltyTable")["Table"]["LatestStreamArn"]
+def test_a_failed_transaction_leaves_no_item_and_no_stream_record(clients):
+    dynamodb, stream = clients
+    dynamodb.create_table(**Template().table_definitions()[0])
+    dynamodb.transact_write_items(TransactItems=[put("A")])
+    arn = dynamodb.describe_table(TableName="LoyaltyTable")["Table"]["LatestStreamArn"]
     shard = stream.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
 
     def records() -> list[str]:
@@ -62,6 +78,128 @@ def test_a_failed_transaction_leaves_no_item_and_no_stream_record(emulator):
 
     assert records() == ["INSERT A"]
     with pytest.raises(ClientError):  # B is written first, then A's condition fails: all rolled back
-        emulator.transact_write_items(TransactItems=[put("B"), put("A")])
-    assert [i["PK"]["S"] for i in emulator.scan(TableName="LoyaltyTable")["Items"]] == ["A"]
+        dynamodb.transact_write_items(TransactItems=[put("B"), put("A")])
+    assert [i["PK"]["S"] for i in dynamodb.scan(TableName="LoyaltyTable")["Items"]] == ["A"]
     assert records() == ["INSERT A"]
+
+
+def test_an_item_over_dynamodbs_size_limit_is_refused(clients):
+    dynamodb, _ = clients
+    dynamodb.create_table(**Template().table_definitions()[0])
+    big = {"PK": {"S": "big"}, "SK": {"S": "X"}, **{f"a{i}": {"S": "x" * 50_000} for i in range(9)}}
+    with pytest.raises(ClientError) as err:
+        dynamodb.put_item(TableName="LoyaltyTable", Item=big)
+    assert "Item size has exceeded" in err.value.response["Error"]["Message"]
+    del big["a8"], big["a7"]
+    dynamodb.put_item(TableName="LoyaltyTable", Item=big)  # 350 KB fits
+    assert len(dynamodb.get_item(TableName="LoyaltyTable", Key={"PK": {"S": "big"}, "SK": {"S": "X"}})["Item"]) == 9
+
+
+def test_dynamodb_answers_dumped_as_json_equal_what_motos_serialiser_writes(aws):
+    """moto_fast answers data-plane calls with json.dumps; the product's own items and stream records,
+    each answer compared with moto's shape-walking serialiser (what botocore would parse is the same)."""
+    from moto.core.responses import ActionResult, BaseResponse
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    from loyalty_local import moto_fast
+    from tests.support import streams
+    from tests.support.aws import api_event, call
+
+    compared: dict[str, int] = {}
+
+    def comparing(handler: Any, service: str) -> Any:
+        original = handler.serialized
+
+        def serialized(self: Any, result: Any) -> Any:
+            operation = self._get_action()
+            plain = isinstance(result.result, dict) and moto_fast.is_plain_json(result.result)
+            plain_result = type(result).execute_result is ActionResult.execute_result
+            if plain_result and operation in moto_fast.DATA_PLANE[service] and plain:
+                reference = BaseResponse.serialized(self, result)  # moto's own serialiser
+                assert json.loads(moto_fast.dump_answer(result.result)) == json.loads(reference[2]), operation
+                compared[operation] = compared.get(operation, 0) + 1
+            return original(self, result)
+
+        return original, serialized
+
+    patched = [
+        (h, *comparing(h, s)) for h, s in ((DynamoHandler, "dynamodb"), (DynamoDBStreamsHandler, "dynamodbstreams"))
+    ]
+    for handler, _, serialized in patched:
+        handler.serialized = serialized
+    try:
+        assert call("MembersFunction", api_event("Enroll", body={"member_id": "fast-1", "channel": "web"}))[0] == 201
+        body = {"member_id": "fast-1", "order_id": "fast-o1", "amount": "120.00", "currency": "USD"}
+        assert call("EarnFunction", api_event("Earn", body=body))[0] == 201
+        assert call("EarnFunction", api_event("Earn", body=body))[0] == 200  # the replay reads the entry
+        assert call("MembersFunction", api_event("GetMember", path_params={"member_id": "fast-1"}))[0] == 200
+        assert streams.poller().flush() > 0  # GetRecords pages, the outbox's writes and counters
+    finally:
+        for handler, original, _ in patched:
+            handler.serialized = original
+    assert {"GetItem", "BatchGetItem", "TransactWriteItems", "GetRecords"} <= set(compared)
+
+
+def test_the_stream_read_in_process_is_what_get_records_answers(emulator):
+    """The local stack's poller reads the stream from moto directly; Lambda's records must not change."""
+    from loyalty_local.streams import lambda_record
+
+    dynamodb = boto3.client("dynamodb", **CREDENTIALS)
+    streams = boto3.client("dynamodbstreams", config=Config(account_id_endpoint_mode="disabled"), **CREDENTIALS)
+    dynamodb.create_table(**Template().table_definitions()[0])
+    dynamodb.transact_write_items(TransactItems=[put("A"), put("B")])
+    item = {
+        "PK": {"S": "C"},
+        "SK": {"S": "X"},
+        "n": {"N": "1.50"},
+        "b": {"B": b"\x00\xff"},
+        "m": {"M": {"l": {"L": []}}},
+    }
+    dynamodb.put_item(TableName="LoyaltyTable", Item=item)
+    dynamodb.delete_item(TableName="LoyaltyTable", Key={"PK": {"S": "A"}, "SK": {"S": "X"}})
+    arn = dynamodb.describe_table(TableName="LoyaltyTable")["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    answered = [lambda_record(r, arn) for r in streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]]
+
+    read = [lambda_record(r, arn) for r in emulator.stream_records("LoyaltyTable", None, 100)]
+
+    assert [r["eventName"] for r in read] == ["INSERT", "INSERT", "INSERT", "REMOVE"]
+    assert read == answered
+    after_first = emulator.stream_records("LoyaltyTable", read[0]["dynamodb"]["SequenceNumber"], 2)
+    assert [lambda_record(r, arn) for r in after_first] == answered[1:3]
+
+
+def test_the_event_capture_lists_what_the_archive_took_in_order_and_by_detail_type(aws):
+    """`GET /_local/events` reads the template's EventArchive through loyalty_local.capture: every event the
+    bus took from source `loyalty` (others are not archived), ordered by the member's sequence, then time."""
+    from loyalty_local.capture import EventCapture
+    from tests.support.aws import TEMPLATE
+
+    events = boto3.client("events")
+    bus = TEMPLATE.physical_name("EventBus")
+    capture = EventCapture(aws["archives"][0])
+
+    def publish(detail_type: str, member: str, sequence: int, source: str = "loyalty") -> None:
+        detail = json.dumps({"member_id": member, "sequence": sequence})
+        entry = {"Source": source, "DetailType": detail_type, "Detail": detail, "EventBusName": bus}
+        assert events.put_events(Entries=[entry])["FailedEntryCount"] == 0
+
+    publish("MemberEnrolled", "a", 1)
+    publish("PointsEarned", "a", 2)
+    assert [e["detail_type"] for e in capture.events()] == ["MemberEnrolled", "PointsEarned"]
+    publish("MemberEnrolled", "b", 1)
+    publish("Unrelated", "c", 1, source="elsewhere")  # not the archive's pattern
+    publish("PointsEarned", "b", 2)
+
+    listed = capture.events()
+    assert [(e["detail_type"], e["detail"]["member_id"]) for e in listed] == [
+        ("MemberEnrolled", "a"),
+        ("MemberEnrolled", "b"),
+        ("PointsEarned", "a"),
+        ("PointsEarned", "b"),
+    ]
+    assert all(e["source"] == "loyalty" and e["time"].endswith("Z") and e["id"] for e in listed)
+    assert [e["detail"]["member_id"] for e in capture.events("PointsEarned")] == ["a", "b"]
+    assert capture.events("TierChanged") == []

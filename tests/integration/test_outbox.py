@@ -50,7 +50,7 @@ def test_a_failed_publish_is_retried_and_lands_once_per_event_id(aws: dict[str, 
 
     streams.poller().flush()
 
-    events = streams.published(aws["capture_queue"])
+    events = streams.published()
     assert len(calls) == 4  # the refused attempt, then the three events once each
     assert [e["detail-type"] for e in events] == ["MemberEnrolled", "PointsAdjusted", "PointsAdjusted"]
     ids = Counter(e["detail"]["event_id"] for e in events)
@@ -99,11 +99,11 @@ def test_the_batch_stops_at_the_failed_record_and_reports_it_and_the_rest(aws: d
     failed = [f["itemIdentifier"] for f in answer["batchItemFailures"]]
     assert failed == [r["dynamodb"]["SequenceNumber"] for r in adjust_records]
     assert len(calls) == 2
-    assert [e["detail-type"] for e in streams.published(aws["capture_queue"])] == ["MemberEnrolled"]
+    assert [e["detail-type"] for e in streams.published()] == ["MemberEnrolled"]
 
     retry = [r for r in batch if r["dynamodb"]["SequenceNumber"] in failed]
     assert invoke("EventsPublisherFunction", {"Records": retry}) == {"batchItemFailures": []}
-    adjusted = [e for e in streams.published(aws["capture_queue"]) if e["detail-type"] == "PointsAdjusted"]
+    adjusted = [e for e in streams.published() if e["detail-type"] == "PointsAdjusted"]
     assert sorted(e["detail"]["reference"] for e in adjusted) == ["adj-1", "adj-2"]
 
 
@@ -149,9 +149,7 @@ def test_the_monthly_jobs_changes_publish_expired_expiring_soon_and_tier_changed
     CLOCK.set(None)
     streams.poller().flush()
 
-    events = {
-        (e["detail-type"], e["detail"]["member_id"]): e["detail"] for e in streams.published(aws["capture_queue"])
-    }
+    events = {(e["detail-type"], e["detail"]["member_id"]): e["detail"] for e in streams.published()}
     expired = events[("PointsExpired", "job-exp")]
     assert (expired["points"], expired["change"], expired["months"], expired["balance"]) == (
         50,

@@ -136,18 +136,22 @@ def test_the_twin_the_harness_loads_here_differs_only_in_compiled_modules(harnes
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[dict[str, Any]]:
-    """moto's server with the template's resources, as `make run` provisions them."""
+    """The local stack's emulator (moto in this process) with the template's resources, as `make run`
+    provisions them; the Lambda-like interpreters reach the same backends through its loopback door."""
     from loyalty import config, program
     from loyalty.store import core
 
     from loyalty_local import provision
-    from loyalty_local.server import Emulator, point_sdk_at
+    from loyalty_local.emulator import Emulator
+    from loyalty_local.server import point_sdk_at_emulator
 
     saved = dict(os.environ)
+    for name in [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL")]:
+        del os.environ[name]
     server = Emulator()
     server.start()
     try:
-        point_sdk_at(server.url)
+        point_sdk_at_emulator()
         template = Template()
         os.environ.update(template.environment())
         config.reset()
@@ -292,5 +296,7 @@ def test_every_job_its_workers_and_the_stream_processor_run_from_the_artefacts(
     assert len(wanted) >= 4  # the member and its signup entry, the earn's entry and the member again
     (answer,) = _serve(harness, emulator, "EventsPublisherFunction", [{"Records": wanted}])
     assert answer == {"batchItemFailures": []}
-    published = boto3.client("sqs").receive_message(QueueUrl=emulator["capture_queue"], MaxNumberOfMessages=10)
-    assert published.get("Messages"), "the stream processor published no domain event"
+    from loyalty_local.capture import archive_events
+
+    published = [e for name in emulator["archives"] for e in archive_events(name)]
+    assert published, "the stream processor published no domain event"

@@ -20,13 +20,16 @@ _POOLS: dict[str, FunctionPool] = {}
 
 @contextmanager
 def mocked_aws(program_document: str = "bundled:demo") -> Iterator[dict[str, Any]]:
-    """moto, with the tables, queues, bus, programme, partner secrets and local keys of template.yaml."""
+    """moto, with the tables, queues, bus, archive, programme, partner secrets and local keys of template.yaml.
+
+    moto is patched as the local stack runs it (loyalty_local.moto_fast: transactions that cost what they
+    touch, answers dumped as JSON, items measured once), so the tests exercise the same emulator."""
     from loyalty import config, program
     from loyalty.clock import CLOCK
     from loyalty.store import core
     from moto import mock_aws
 
-    from loyalty_local import provision
+    from loyalty_local import moto_fast, provision
 
     saved = dict(os.environ)
     for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
@@ -44,6 +47,7 @@ def mocked_aws(program_document: str = "bundled:demo") -> Iterator[dict[str, Any
     config.reset()
     core.reset_clients()
     program.PROGRAMS.override(None)
+    moto_fast.install_all()
     try:
         with mock_aws():
             resources = provision.provision(TEMPLATE, program_document)

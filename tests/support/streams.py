@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from loyalty_local.runtime import FunctionPool
@@ -16,19 +15,12 @@ def poller() -> StreamPoller:
     return StreamPoller(TEMPLATE, pools)
 
 
-def published(capture_queue: str) -> list[dict[str, Any]]:
-    """Every event on the bus so far (the capture queue's messages, taken off it)."""
-    import boto3
+def published() -> list[dict[str, Any]]:
+    """Every event on the bus so far, oldest first: what the template's archive (`EventArchive`) took."""
+    from loyalty_local.capture import archive_events
 
-    sqs = boto3.client("sqs")
-    out: list[dict[str, Any]] = []
-    while True:
-        got = sqs.receive_message(QueueUrl=capture_queue, MaxNumberOfMessages=10).get("Messages", [])
-        if not got:
-            return out
-        for message in got:
-            out.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=capture_queue, ReceiptHandle=message["ReceiptHandle"])
+    archives = list(TEMPLATE.of_type("AWS::Events::Archive"))
+    return [dict(e) for e in archive_events(TEMPLATE.physical_name(archives[0]))]
 
 
 def records() -> list[dict[str, Any]]:
