@@ -283,7 +283,10 @@ def test_every_job_its_workers_and_the_stream_processor_run_from_the_artefacts(
         for answer in _serve(harness, emulator, worker, events):
             assert answer == {"batchItemFailures": []}, (worker, answer)
 
-    streams = boto3.client("dynamodbstreams")
+    from botocore.config import Config
+
+    # as the local stack's poller reads the stream (moto does not answer account-based endpoints)
+    streams = boto3.client("dynamodbstreams", config=Config(account_id_endpoint_mode="disabled"))
     table = boto3.client("dynamodb").describe_table(TableName=Template().physical_name("LoyaltyTable"))["Table"]
     arn = table["LatestStreamArn"]
     shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
