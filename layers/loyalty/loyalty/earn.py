@@ -29,7 +29,7 @@ from loyalty.operations import Outcome, Plan, commit, request_hash, retrying, ru
 from loyalty.program import Program
 from loyalty.store import members as member_store
 from loyalty.store import orders as order_store
-from loyalty.writes import PendingMarker, PendingMarkerDone, RefundState
+from loyalty.writes import PendingMarker, PendingMarkerDone, RefundState, SideWrite
 
 
 # -- request → domain ----------------------------------------------------------------------------
@@ -90,7 +90,7 @@ def _earn_plan(
         when = books.posting_time(order.occurred_at)
         award = earning.award(program, order, program.tier(member.tier_id))  # the tier before this earn
         month = month_of(when)
-        writes: list[Any] = []
+        writes: list[SideWrite] = []
         available_on = None
         moved: dict[str, int] = {}
         if program.pending_days and award.points > 0:
@@ -223,7 +223,7 @@ def refund(program: Program, request: RefundRequest) -> Outcome:
             left = Decimal(str(details["amount"])) - state.refunded
             raise RefundExceedsOrder(f"order {request.order_id!r} has {left} left to refund")
         month = month_of(order.occurred_at)
-        writes: list[Any] = []
+        writes: list[SideWrite] = []
         from_pending = books.take_back_pending(request.order_id, taken.points)  # never spendable: first
         if from_pending and request.order_id not in member.pending_lots:
             writes.append(PendingMarkerDone(member.member_id, request.order_id))
@@ -330,7 +330,7 @@ def activate_pending(program: Program, member_id: str, as_of: date) -> int:
         moved = 0
         for order_id, _ in sorted(due.items(), key=lambda kv: (kv[1].available_on, kv[0])):
             moved += books.activate(order_id)
-        markers: list[Any] = [PendingMarkerDone(member_id, order_id) for order_id in due]
+        markers: list[SideWrite] = [PendingMarkerDone(member_id, order_id) for order_id in due]
         commit(Txn([books], markers))
         return moved
 

@@ -26,6 +26,7 @@ bug: it raises and nothing is written.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -43,8 +44,6 @@ HISTORY_MONTHS = 25
 
 
 def entry_id_for(entry_key: str) -> str:
-    import hashlib
-
     return "le_" + hashlib.sha256(entry_key.encode()).hexdigest()[:26]
 
 

@@ -22,14 +22,14 @@ from typing import Any, TypeVar
 
 from loyalty.clock import utcnow
 from loyalty.errors import Contention, IdempotencyConflict, MemberNotFound
-from loyalty.funnel import Books, Txn, entry_id_for
+from loyalty.funnel import Books, Txn
 from loyalty.model import LedgerEntry, Member
 from loyalty.observability import count
 from loyalty.program import Program
 from loyalty.store import members as store
 from loyalty.writes import SideWrite, WriteRefused
 
-__all__ = ["Outcome", "Plan", "Retry", "entry_id_for", "request_hash", "retrying", "run", "run_with"]
+__all__ = ["Outcome", "Plan", "Retry", "request_hash", "retrying", "run", "run_with"]
 
 MAX_ATTEMPTS = 30
 T = TypeVar("T")

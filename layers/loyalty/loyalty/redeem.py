@@ -39,7 +39,7 @@ from loyalty.program import Program, Reward
 from loyalty.store import members as member_store
 from loyalty.store import redemptions as store
 from loyalty.store import secrets as secret_store
-from loyalty.writes import HoldOpened, HoldSettled, StockReturned, StockTaken
+from loyalty.writes import HoldOpened, HoldSettled, SideWrite, StockReturned, StockTaken
 
 CENTS = Decimal("0.01")
 
@@ -197,7 +197,7 @@ def partner_redeem(
             "balance": member.available,
             "status": "completed",
         }
-        writes: list[Any] = [StockTaken(reward.id, reward.stock)] if reward.stock is not None else []
+        writes: list[SideWrite] = [StockTaken(reward.id, reward.stock)] if reward.stock is not None else []
         return Plan(body, writes)
 
     return run_with(program, load, member_id, entry_key, hash_, plan)
@@ -243,7 +243,7 @@ def partner_cancel(program: Program, partner_id: str, redemption_id: str) -> Out
             "balance": books.member.available,
         }
         reward_id = original.details.get("reward_id")
-        writes: list[Any] = [StockReturned(reward_id)] if original.details.get("stock") and reward_id else []
+        writes: list[SideWrite] = [StockReturned(reward_id)] if original.details.get("stock") and reward_id else []
         return Plan(body, writes)
 
     outcome = run_with(program, load, original.member_id, cancel_key, hash_, plan)
@@ -287,7 +287,7 @@ def pay_with_points(program: Program, redemption_id: str, member_id: str, points
             raise MemberInactive(f"member {member.member_id!r} is {member.status}")
         consumed = books.spend(points)
         status = "completed" if capture else "held"
-        writes: list[Any] = []
+        writes: list[SideWrite] = []
         if not capture:
             member.held += points
             hold = Hold(
