@@ -97,7 +97,7 @@ def _earn_plan(
             # inside the return window: pending, not spendable, until the daily activation moves it
             available_on = (when + timedelta(days=program.pending_days)).date()
             lot = PendingLot(points=award.points, available_on=available_on, expiry_month=books.expiry_month(when))
-            books.earn_pending(request.order_id, award.points, when, lot)
+            books.earn_pending(request.order_id, award.points, lot)
             writes.append(PendingMarker(member.member_id, request.order_id, available_on))
         else:
             moved = books.earn(award.points, when)

@@ -82,10 +82,9 @@ class Books:
         """activity_extends: every live point moves to the latest month (`month` or a later one held)."""
         if month == NEVER or not self._extends():
             return month
-        target = max([month, *self._live_dated()])
-        live = sum(self.member.buckets[m] for m in self._live_dated())
-        for m in self._live_dated():
-            del self.member.buckets[m]
+        months = self._live_dated()
+        target = max([month, *months])
+        live = sum(self.member.buckets.pop(m) for m in months)
         if live:
             self.member.buckets[target] = self.member.buckets.get(target, 0) + live
         return target
@@ -103,7 +102,7 @@ class Books:
         self.member.lifetime_earned += points
         return self._credit(points, self._extend_to(self.expiry_month(occurred)))
 
-    def earn_pending(self, order_id: str, points: int, occurred: datetime, lot: PendingLot) -> None:
+    def earn_pending(self, order_id: str, points: int, lot: PendingLot) -> None:
         """An order's points inside the return window: pending until `lot.available_on`."""
         self.member.lifetime_earned += points
         self.member.pending += points
