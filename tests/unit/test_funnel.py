@@ -1,0 +1,68 @@
+"""The funnel's own rules, without AWS: what `Books.close` refuses, and a pending lot that activates late."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from loyalty.funnel import Books
+from loyalty.ledger import InvariantViolation
+from loyalty.model import Member, PendingLot
+from loyalty.program import bundled_program
+
+PROGRAM = bundled_program()
+MARCH = datetime(2026, 3, 12, 10, tzinfo=UTC)
+
+
+def member(**fields: object) -> Member:
+    base: dict[str, object] = {
+        "member_id": "ana",
+        "channel": "web",
+        "enrolled_at": datetime(2025, 1, 1, tzinfo=UTC),
+        "tier_id": "red",
+        "tier_since": datetime(2025, 1, 1, tzinfo=UTC),
+        "version": 3,
+    }
+    return Member.model_validate({**base, **fields})
+
+
+def test_close_refuses_points_put_into_a_month_that_is_over_without_an_entry():
+    books = Books(PROGRAM, member(), MARCH)
+    books.member.buckets["2026-02"] = 10  # a service writing points past the funnel
+    books.member.available += 10
+    books.member.lifetime_earned += 10
+    with pytest.raises(InvariantViolation):
+        books.close()
+
+
+def test_close_refuses_points_that_no_entry_accounts_for():
+    books = Books(PROGRAM, member(), MARCH)
+    books.earn(50, MARCH)  # no ledger line written
+    with pytest.raises(InvariantViolation):
+        books.close()
+
+
+def test_close_refuses_a_cap_used_beyond_its_limit():
+    books = Books(PROGRAM, member(counters={"activity:review:2026-03": 3}), MARCH)
+    books.member.counters["activity:review:2026-03"] = 4
+    with pytest.raises(InvariantViolation):
+        books.close()
+
+
+def test_close_bumps_the_version_once_whatever_moved():
+    books = Books(PROGRAM, member(), MARCH)
+    moved = books.earn(40, MARCH)
+    books.entry("earn#o1", "earn", 40, "o1", MARCH, buckets=moved)
+    moved = books.grant(20, MARCH)
+    books.entry("activity#ana#a1", "bonus", 20, "a1", MARCH, buckets=moved)
+    assert books.close().version == 4
+
+
+def test_a_pending_lot_whose_month_is_over_when_it_activates_expires_at_once():
+    lot = PendingLot(points=30, available_on=date(2026, 3, 12), expiry_month="2026-02")
+    books = Books(PROGRAM, member(pending=30, lifetime_earned=30, pending_lots={"o1": lot}), MARCH)
+    assert books.activate("o1") == 30
+    closed = books.close()
+    assert (closed.available, closed.pending, closed.lifetime_expired, closed.buckets) == (0, 0, 30, {})
+    (lapse,) = books.entries
+    assert (lapse.key, lapse.type, lapse.points, lapse.buckets) == ("lapse#earn#o1", "expire", -30, {"2026-02": 30})
