@@ -180,9 +180,11 @@ def test_the_request_side_refuses_another_currency_and_the_far_future():
 
 
 def test_activity_counters_are_keyed_by_the_period_of_occurrence():
-    assert earning.activity_counter("review", "month", MARCH) == "activity:review:2026-03"
-    assert earning.activity_counter("birthday", "year", MARCH) == "activity:birthday:2026"
-    assert earning.activity_counter("x", "lifetime", MARCH) == "activity:x:lifetime"
+    from loyalty.funnel import activity_counter
+
+    assert activity_counter("review", "month", MARCH) == "activity:review:2026-03"
+    assert activity_counter("birthday", "year", MARCH) == "activity:birthday:2026"
+    assert activity_counter("x", "lifetime", MARCH) == "activity:x:lifetime"
 
 
 # -- properties ----------------------------------------------------------------------------------

@@ -281,7 +281,6 @@ def record_activity(program: Program, request: ActivityRequest) -> Outcome:
     if activity is None:
         known = ", ".join(sorted(program.activities.types)) or "none"
         raise ValidationFailed.field("type", f"not an activity of the programme (known: {known})")
-    when = occurred_at(request.occurred_at, utcnow())
     entry_key = keys.activity(request.member_id, request.activity_id)
     payload: dict[str, Any] = {"member_id": request.member_id, "type": request.type}
     if request.occurred_at is not None:
@@ -289,7 +288,7 @@ def record_activity(program: Program, request: ActivityRequest) -> Outcome:
 
     def plan(books: Books) -> Plan:
         ensure_active(books.member)
-        dated = books.posting_time(when)
+        dated = books.posting_time(request.occurred_at)  # the posting window, checked once, in the funnel
         if activity.cap is not None:
             counter = activity_counter(request.type, activity.cap.period, dated)
             if not books.count(counter, activity.cap.count):

@@ -172,18 +172,5 @@ def reversal(
     return Reversal(points=max(0, points), base=max(0, base), spend=max(ZERO, spend), refunded_total=total)
 
 
-def occurred_period(period: str, when: datetime) -> str:
-    """The key of the cap period (`month`, `year`, `lifetime`) that `when` falls in."""
-    if period == "month":
-        return f"{when.year:04d}-{when.month:02d}"
-    if period == "year":
-        return f"{when.year:04d}"
-    return "lifetime"
-
-
-def activity_counter(activity: str, period: str, when: datetime) -> str:
-    return f"activity:{activity}:{occurred_period(period, when)}"
-
-
 def items_total(items: Sequence[Item]) -> Decimal:
     return sum((i.amount for i in items), ZERO)

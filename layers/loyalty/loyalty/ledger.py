@@ -78,14 +78,6 @@ def expire_through(member: Member, last_month: str) -> dict[str, int]:
     return gone
 
 
-def extend_all(member: Member, expiry_month: str) -> None:
-    """The airline policy: every point now expires in `expiry_month`."""
-    total = sum(p for m, p in member.buckets.items() if m != NEVER)
-    for month in [m for m in member.buckets if m != NEVER]:
-        del member.buckets[month]
-    _bucket_add(member, expiry_month, total)
-
-
 def expiring(member: Member) -> list[tuple[str, int]]:
     return sorted((m, p) for m, p in member.buckets.items() if m != NEVER and p > 0)
 

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from loyalty import keys, posting, signatures
+from loyalty import keys, signatures
 from loyalty.clock import CLOCK, isoformat, utcnow
 from loyalty.errors import (
     Forbidden,
@@ -155,7 +155,6 @@ def partner_redeem(
     occurred_at: datetime | None = None,
 ) -> Outcome:
     """Redeem a partner's reward: debit the points and the stock in one transaction."""
-    when = occurred_at if occurred_at is None else posting.check(occurred_at, utcnow())
     entry_key = keys.partner_redemption(partner_id, redemption_id)
     hash_ = request_hash(
         {
@@ -176,7 +175,7 @@ def partner_redeem(
             raise RewardNotFound(f"no reward {reward_id!r}")
         if reward.partner_id != partner_id:
             raise Forbidden(f"reward {reward_id!r} belongs to another partner")
-        dated = books.posting_time(when)
+        dated = books.posting_time(occurred_at)  # the posting window, checked once, in the funnel
         left = remaining_stock(reward, stored_stock)
         check_redeemable(reward, member, dated, left)
         consumed = books.spend(reward.points)
