@@ -18,6 +18,9 @@ EVENTS = ROOT / "events"
 # A request a client might send to each route, by template event name.
 SAMPLE_BODIES: dict[str, Any] = {
     "Enroll": {"member_id": "cust-1", "email": "ana@example.com", "name": "Ana", "channel": "web"},
+    "Lookup": {"phone": "+14155550123"},
+    "UpdateProfile": {"phone": "+14155550123", "card_id": "card-0001"},
+    "SetStatus": {"status": "suspended", "reason": "card reported stolen"},
     "Adjust": {"adjustment_id": "adj-1", "points": 50, "reason": "goodwill"},
     "Subscribe": {"subscription_id": "sub-1", "tier_id": "gold", "months": 12},
     "OverrideTier": {"tier_id": "gold", "reason": "VIP customer"},

@@ -9,18 +9,57 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from loyalty import http, members, tier_grants
-from loyalty.contract import AdjustmentRequest, EnrollRequest, Id, SubscriptionRequest, TierOverrideRequest
+from loyalty.contract import (
+    AdjustmentRequest,
+    EnrollRequest,
+    Id,
+    LookupRequest,
+    ProfilePatch,
+    StatusRequest,
+    SubscriptionRequest,
+    TierOverrideRequest,
+)
 from loyalty.observability import logger, metrics, tracer
 from loyalty.program import current_program
 
 app = http.resolver()
 
 
-@app.post("/v1/members", tags=["members"], summary="Enrol a member (grants the signup bonus)")
+@app.post("/v1/members", tags=["members"], summary="Enrol a member (grants the signup bonus; idempotent per member_id)")
 def enroll(body: EnrollRequest) -> Response[Any]:
     http.require(app, "enroll")
-    _, view = members.enroll(current_program(), **body.model_dump())
-    return http.json_response(201, view)
+    return http.outcome_response(members.enroll(current_program(), **body.model_dump()))
+
+
+@app.post("/v1/members/lookup", tags=["members"], summary="Find a member by email, phone or card_id")
+def lookup(body: LookupRequest) -> Response[Any]:
+    http.require(app, "read")
+    member = members.find(*body.identifier)
+    return http.json_response(200, members.member_view(member, current_program()))
+
+
+@app.patch("/v1/members/<member_id>", tags=["members"], summary="Edit the profile (null removes a field)")
+def update_profile(member_id: Annotated[Id, Path()], body: ProfilePatch) -> Response[Any]:
+    http.require(app, "enroll")
+    return http.json_response(200, members.update_profile(current_program(), member_id, body.changes()))
+
+
+@app.post("/v1/members/<member_id>/status", tags=["members"], summary="Suspend, reactivate or close a member")
+def set_status(member_id: Annotated[Id, Path()], body: StatusRequest) -> Response[Any]:
+    http.require(app, "admin")
+    return http.json_response(200, members.set_status(current_program(), member_id, body.status, body.reason))
+
+
+@app.delete("/v1/members/<member_id>", tags=["members"], summary="Erase a member's personal data (and close it)")
+def erase(member_id: Annotated[Id, Path()]) -> Response[Any]:
+    http.require(app, "admin")
+    return http.json_response(200, members.erase(current_program(), member_id))
+
+
+@app.get("/v1/members/<member_id>/export", tags=["members"], summary="Everything held about a member")
+def export(member_id: Annotated[Id, Path()]) -> Response[Any]:
+    http.require(app, "admin")
+    return http.json_response(200, members.export(current_program(), member_id))
 
 
 @app.get("/v1/members/<member_id>", tags=["members"], summary="A member's points, tier and benefits")

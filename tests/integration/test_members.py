@@ -24,9 +24,9 @@ def test_enrol_grants_the_signup_bonus_and_writes_one_entry(aws):
     assert [(e["type"], e["points"], e["balance_after"]) for e in ledger["entries"]] == [("bonus", 100, 100)]
 
 
-def test_enrolling_an_existing_id_answers_member_exists_and_writes_nothing(aws):
+def test_enrolling_an_existing_id_with_another_body_answers_member_exists_and_writes_nothing(aws):
     enroll("cust-1")
-    status, body, _ = enroll("cust-1")
+    status, body, _ = enroll("cust-1", name="Someone else")
     assert status == 409 and body["error"]["code"] == "member_exists"
     _, ledger, _ = call("MembersFunction", api_event("GetLedger", path_params={"member_id": "cust-1"}))
     assert len(ledger["entries"]) == 1

@@ -106,6 +106,37 @@ class LocalStackProcess:
         self.stop()
         raise RuntimeError("the local stack did not start in 60 s")
 
+    def table_items(self) -> list[dict[str, Any]]:
+        """Every item of every table of the stack's embedded AWS, read through its loopback door (whose
+        address the stack prints at start, for tools outside it)."""
+        import re
+
+        import boto3
+        from boto3.dynamodb.types import TypeDeserializer
+
+        found = re.search(r"for tools outside it: (http://127\.0\.0\.1:\d+)", self.output_from_start())
+        assert found, self.output()
+        dynamodb = boto3.client(
+            "dynamodb",
+            endpoint_url=found.group(1),
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+        plain = TypeDeserializer()
+        items: list[dict[str, Any]] = []
+        for table in dynamodb.list_tables()["TableNames"]:
+            for page in dynamodb.get_paginator("scan").paginate(TableName=table):
+                items.extend({k: plain.deserialize(v) for k, v in i.items()} for i in page["Items"])
+        return items
+
+    def output_from_start(self) -> str:
+        self.log.flush()
+        self.log.seek(0)
+        text = self.log.read().decode(errors="replace")
+        self.log.seek(0, os.SEEK_END)
+        return text
+
     def output(self) -> str:
         self.log.flush()
         self.log.seek(0)

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from loyalty import posting
@@ -19,7 +28,19 @@ Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:
 # `\d` would also match Arabic-Indic and full-width digits, which Decimal() reads as numbers.
 Money = Annotated[str, Field(pattern=r"^[0-9]{1,12}(\.[0-9]{1,4})?$", examples=["120.00"])]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["USD"])]
-Email = Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Email = Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", examples=["ana@example.com"])]
+# E.164: a plus, a country code that does not start with 0, at most 15 digits in all (ASCII digits only).
+Phone = Annotated[str, Field(pattern=r"^\+[1-9][0-9]{1,14}$", examples=["+14155550123"])]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def _not_in_future(value: date) -> date:
+    if value > utcnow().date():
+        raise ValueError("a birth date cannot be in the future")
+    return value
+
+
+BirthDate = Annotated[date, AfterValidator(_not_in_future)]
 
 
 def _not_zero(value: int) -> int:
@@ -60,10 +81,59 @@ class Request(BaseModel):
 class EnrollRequest(Request):
     member_id: Id
     email: Email | None = None
-    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    name: Name | None = None
+    phone: Phone | None = None
+    card_id: Id | None = None
     channel: Channel
     referred_by: Id | None = None
-    birth_date: date | None = None
+    birth_date: BirthDate | None = None
+
+
+class LookupRequest(Request):
+    """Exactly one identifier: an email (compared case-insensitively), an E.164 phone or a card id."""
+
+    email: Email | None = None
+    phone: Phone | None = None
+    card_id: Id | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        given = [k for k in ("email", "phone", "card_id") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of email, phone, card_id")
+        return self
+
+    @property
+    def identifier(self) -> tuple[Literal["email", "phone", "card_id"], str]:
+        for kind in ("email", "phone", "card_id"):
+            value = getattr(self, kind)
+            if value is not None:
+                return kind, value
+        raise AssertionError("validated: exactly one is given")  # pragma: no cover
+
+
+class ProfilePatch(Request):
+    """The profile fields to change; `null` removes one, a field not given is kept."""
+
+    email: Email | None = None
+    name: Name | None = None
+    phone: Phone | None = None
+    card_id: Id | None = None
+    birth_date: BirthDate | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Self:
+        if not self.model_fields_set:
+            raise ValueError("give at least one of email, name, phone, card_id, birth_date")
+        return self
+
+    def changes(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class StatusRequest(Request):
+    status: Literal["active", "suspended", "closed"]
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
 class AdjustmentRequest(Request):

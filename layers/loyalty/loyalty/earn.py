@@ -16,13 +16,13 @@ from loyalty.clock import isoformat, utcnow
 from loyalty.contract import ActivityRequest, EarnRequest, RefundRequest
 from loyalty.errors import (
     ActivityLimitReached,
-    MemberInactive,
     MemberNotFound,
     OrderNotFound,
     RefundExceedsOrder,
     ValidationFailed,
 )
 from loyalty.funnel import Books, Txn, activity_counter
+from loyalty.members.status import ensure_active, ensure_open
 from loyalty.model import LedgerEntry, Member, OrderRefunds, PendingLot
 from loyalty.months import month_of
 from loyalty.operations import Outcome, Plan, commit, request_hash, retrying, run, run_with
@@ -71,11 +71,6 @@ def earn_hash(request: EarnRequest) -> str:
     if request.occurred_at is not None:
         payload["occurred_at"] = isoformat(request.occurred_at)
     return request_hash(payload)
-
-
-def ensure_active(member: Member) -> None:
-    if member.status != "active":
-        raise MemberInactive(f"member {member.member_id!r} is {member.status}")
 
 
 # -- purchases -----------------------------------------------------------------------------------
@@ -203,6 +198,7 @@ def refund(program: Program, request: RefundRequest) -> Outcome:
 
     def plan(books: Books, context: tuple[LedgerEntry | None, OrderRefunds | None]) -> Plan:
         member = books.member
+        ensure_open(member)  # a suspended member is still refunded; a closed one is not
         order, state = context
         if order is None or order.type != "earn" or order.member_id != member.member_id:
             raise OrderNotFound(f"no order {request.order_id!r} for member {member.member_id!r}")

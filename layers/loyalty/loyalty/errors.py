@@ -63,6 +63,12 @@ class MemberInactive(LoyaltyError):
     status, code = 409, "member_inactive"
 
 
+class IdentifierInUse(LoyaltyError):
+    """An email, phone or card_id that another member holds."""
+
+    status, code = 409, "identifier_in_use"
+
+
 class RewardUnavailable(LoyaltyError):
     status, code = 409, "reward_unavailable"
 

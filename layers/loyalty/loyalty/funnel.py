@@ -15,6 +15,8 @@ nowhere else:
 - points never outlive their month: points put back into a month that is already over (a late cancel,
   void or release, a refund's restore) are expired at once, by an `expire` entry in the same
   transaction (key `lapse#<the entry's key>`), so no expired point is ever spendable;
+- a closed member's points never move again: an operation that would write a ledger line for a member
+  who was closed before it is refused (409 member_inactive);
 - the period counters caps and limits count in are kept for every period the posting window reaches,
   and pruned beyond it (the member item does not grow with age).
 
@@ -32,7 +34,7 @@ from datetime import datetime
 from typing import Any
 
 from loyalty import keys, ledger, posting
-from loyalty.errors import InsufficientPoints
+from loyalty.errors import InsufficientPoints, MemberInactive
 from loyalty.ledger import InvariantViolation
 from loyalty.model import NEVER, EntryType, LedgerEntry, Member, PendingLot
 from loyalty.months import add_months, month_of
@@ -60,6 +62,11 @@ class Books:
         self._before = member.model_copy(deep=True)
         self._lapsing: dict[str, int] = {}
         self._closed = False
+
+    @property
+    def changed(self) -> bool:
+        """Whether the operation changed anything of the member so far."""
+        return self.member != self._before
 
     # -- time rules --------------------------------------------------------------------------------
     def posting_time(self, when: datetime | None) -> datetime:
@@ -118,6 +125,19 @@ class Books:
             return self.earn(points, self.now)
         self.member.lifetime_earned += points
         return ledger.debit(self.member, -points)
+
+    def forfeit(self) -> tuple[int, dict[str, int]]:
+        """Closing the account: every available and pending point goes, a debt is written off. Returns
+        the signed points that moved (the closing `adjust` entry's figure) and the months they left."""
+        member = self.member
+        moved = -(member.available + member.pending)
+        months = self.adjust(-member.available) if member.available > 0 else {}
+        if member.available < 0:
+            self.adjust(-member.available)  # the debt is written off: nothing reaches a month
+        member.lifetime_earned -= member.pending
+        member.pending = 0
+        member.pending_lots = {}
+        return moved, months
 
     def spend(self, points: int) -> dict[str, int]:
         """A redemption: soonest-expiring points first; refused unless the balance covers it."""
@@ -273,6 +293,8 @@ class Books:
         """Prune, bump the version, check every invariant. Returns the member to write."""
         if self._closed:
             raise InvariantViolation("books closed twice")
+        if self._before.status == "closed" and self.entries:
+            raise MemberInactive(f"member {self.member.member_id!r} is closed: its points no longer move")
         if self._lapsing:
             if lapse_cause is None:
                 raise InvariantViolation(f"{self.member.member_id}: points left in ended months {self._lapsing}")

@@ -36,11 +36,18 @@ class Member(BaseModel):
 
     member_id: str
     status: MemberStatus = "active"
+    status_reason: str | None = None
+    status_changed_at: datetime | None = None
+    # The profile: personal fields, every one removed by erasure (`erased_at`). `email`, `phone` and
+    # `card_id` identify the member (each unique in the programme) while the member is not closed.
     email: str | None = None
     name: str | None = None
+    phone: str | None = None
+    card_id: str | None = None
+    birth_date: date | None = None
+    erased_at: datetime | None = None
     channel: Channel
     referred_by: str | None = None
-    birth_date: date | None = None
     enrolled_at: datetime
 
     version: int = 0  # bumped by every write; the optimistic-concurrency condition
@@ -74,6 +81,34 @@ class Member(BaseModel):
     # TierChanged event read off the table stream: {"from", "to", "reason", "as_of", "source"}.
     tier_change: dict[str, str] | None = None
     tier_run: str | None = None  # the evaluation run that made `tier_change` (a retried chunk recounts it)
+
+
+IdentifierKind = Literal["email", "phone", "card_id"]
+IDENTIFIER_KINDS: tuple[IdentifierKind, ...] = ("email", "phone", "card_id")
+PROFILE_FIELDS = ("email", "name", "phone", "card_id", "birth_date")
+
+
+def identifier_value(kind: IdentifierKind, value: str) -> str:
+    """The form an identifier is compared in: an email case-insensitively, the others as given."""
+    return value.lower() if kind == "email" else value
+
+
+def identifiers(member: Member) -> dict[IdentifierKind, str]:
+    """The identifiers `member` holds (compared form): none once the member is closed."""
+    if member.status == "closed":
+        return {}
+    held = {kind: getattr(member, kind) for kind in IDENTIFIER_KINDS}
+    return {kind: identifier_value(kind, value) for kind, value in held.items() if value}
+
+
+class Enrolment(BaseModel):
+    """The enrolment request of a member (its hash) and the first answer, replayed byte for byte.
+
+    Stored beside the member (item `ENROL#<member_id>`); erasure removes it."""
+
+    member_id: str
+    request_hash: str
+    response: str
 
 
 class LedgerEntry(BaseModel):

@@ -32,6 +32,7 @@ from loyalty.errors import (
     ValidationFailed,
 )
 from loyalty.funnel import Books, Txn, reward_counter
+from loyalty.members.status import ensure_active, ensure_open
 from loyalty.model import Hold, LedgerEntry, Member
 from loyalty.observability import count, logger
 from loyalty.operations import Outcome, Plan, commit, request_hash, retrying, run_with
@@ -76,8 +77,7 @@ def under_limit(reward: Reward, member: Member, when: datetime) -> bool:
 
 def check_redeemable(reward: Reward, member: Member, when: datetime, stock_left: int | None) -> None:
     """Raise the contract's error for the first reason `member` may not take `reward` now."""
-    if member.status != "active":
-        raise MemberInactive(f"member {member.member_id!r} is {member.status}")
+    ensure_active(member)
     if not tier_allowed(reward, member):
         raise RewardNotEligible(f"reward {reward.id!r} is not available to the {member.tier_id} tier")
     if not in_window(reward, when.date()):
@@ -282,8 +282,7 @@ def pay_with_points(program: Program, redemption_id: str, member_id: str, points
 
     def plan(books: Books, _: None) -> Plan:
         member = books.member
-        if member.status != "active":
-            raise MemberInactive(f"member {member.member_id!r} is {member.status}")
+        ensure_active(member)
         consumed = books.spend(points)
         status = "completed" if capture else "held"
         writes: list[SideWrite] = []
@@ -339,6 +338,7 @@ def capture(program: Program, redemption_id: str) -> dict[str, Any]:
         view = pwp_view(redemption_id, hold.points, hold.value, hold.currency, "completed", member.available)
         if hold.status == "captured":
             return view
+        ensure_open(member)
         books = Books(program, member, utcnow())
         if books.now >= hold.expires_at:
             raise InvalidState(f"the hold on redemption {redemption_id!r} expired at {isoformat(hold.expires_at)}")
@@ -393,6 +393,23 @@ def void(program: Program, redemption_id: str, *, reason: str = "voided") -> Out
     return dataclasses.replace(outcome, status=200)
 
 
+def _release_forfeited(program: Program, redemption_id: str) -> int:
+    """Release the hold of a closed member: no points go back (the account's points were forfeited at
+    closing and its ledger takes no more lines); the hold is settled and `held` drops. 1 if released."""
+
+    def attempt() -> int:
+        hold = store.load_hold(redemption_id)
+        member = member_store.load_member(hold.member_id) if hold is not None else None
+        if hold is None or member is None or hold.status != "held":
+            return 0
+        books = Books(program, member, utcnow())
+        member.held -= hold.points
+        commit(Txn([books], [HoldSettled(redemption_id, "released", books.now)]))
+        return 1
+
+    return retrying(attempt)
+
+
 def release_expired_holds(program: Program, now: datetime | None = None) -> dict[str, Any]:
     """The hold-release job: release every open hold whose time is up. Rerunning changes nothing."""
     now = now or utcnow()
@@ -400,6 +417,9 @@ def release_expired_holds(program: Program, now: datetime | None = None) -> dict
     for redemption_id in list(store.due_holds(now)):
         try:
             outcome = void(program, redemption_id, reason="released")
+        except MemberInactive:  # the member was closed: its points were forfeited, the hold goes with them
+            released += _release_forfeited(program, redemption_id)
+            continue
         except (InvalidState, RedemptionNotFound) as exc:  # captured or voided meanwhile
             logger.info("hold not released", extra={"redemption_id": redemption_id, "reason": str(exc)})
             continue

@@ -150,7 +150,7 @@ def evaluate_member(program: Program, run: jobs.Run, member_id: str, item: dict[
 
     def attempt() -> jobs.Counts:
         member = given.pop() if given else member_store.load_member(member_id)
-        if member is None:
+        if member is None or member.status == "closed":  # a closed member has no tier to keep or reach
             return {}
         if member.tier_period == run.period:
             # Evaluated for this period already: by this very run (a retried page), it counts again as what

@@ -17,7 +17,7 @@ from typing import Any
 from loyalty.clock import isoformat, utcnow
 from loyalty.errors import IdempotencyConflict, MemberNotFound, ValidationFailed
 from loyalty.funnel import Books, Txn
-from loyalty.members import tier_view
+from loyalty.members import ensure_open, tier_view
 from loyalty.model import Member
 from loyalty.operations import Outcome, commit, dumps, request_hash, retrying
 from loyalty.program import Program
@@ -61,6 +61,7 @@ def subscribe(program: Program, member_id: str, subscription_id: str, tier_id: s
             return Outcome(200, str(record["response"]), replayed=True)
         if member is None:
             raise MemberNotFound(f"no member {member_id!r}")
+        ensure_open(member)
         books = Books(program, member, utcnow())
         now = books.now
         renewing = member.paid_tier == tier_id and member.paid_until is not None and member.paid_until > now
@@ -111,6 +112,7 @@ def override(
         member = member_store.load_member(member_id)
         if member is None:
             raise MemberNotFound(f"no member {member_id!r}")
+        ensure_open(member)
         books = Books(program, member, utcnow())
         now = books.now
         before = member.tier_id

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from loyalty.model import Hold, OrderRefunds
+from loyalty.model import Enrolment, Hold, IdentifierKind, OrderRefunds
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,38 @@ class TierAudit:
     fields: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class IdentifierClaimed:
+    """`member_id` holds the identifier (compared form) from now on; refused when another member holds it."""
+
+    kind: IdentifierKind
+    value: str
+    member_id: str
+
+
+@dataclass(frozen=True)
+class IdentifierReleased:
+    """The identifier is free again (the member changed it, was closed or erased)."""
+
+    kind: IdentifierKind
+    value: str
+    member_id: str
+
+
+@dataclass(frozen=True)
+class EnrolmentRecorded:
+    """The enrolment's request hash and first answer, for its replay; refused when one exists."""
+
+    enrolment: Enrolment
+
+
+@dataclass(frozen=True)
+class EnrolmentErased:
+    """Erasure: the stored enrolment (its request and answer hold personal fields) is removed."""
+
+    member_id: str
+
+
 SideWrite = (
     PendingMarker
     | PendingMarkerDone
@@ -103,6 +135,10 @@ SideWrite = (
     | ExpiryWarningSent
     | Subscription
     | TierAudit
+    | IdentifierClaimed
+    | IdentifierReleased
+    | EnrolmentRecorded
+    | EnrolmentErased
 )
 
 

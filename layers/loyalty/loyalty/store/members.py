@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from loyalty.errors import ValidationFailed
-from loyalty.model import NEVER, LedgerEntry, Member
+from loyalty.model import NEVER, IdentifierKind, LedgerEntry, Member, identifiers
 from loyalty.store.core import (
     ConditionFailed,
     WriteConflict,
@@ -31,6 +31,13 @@ from loyalty.writes import SideWrite, WriteRefused
 __all__ = ["WriteConflict", "WriteRefused"]
 
 EXPIRY_SHARDS = 16  # see README: spreads the expiry and members indexes over 16 partitions
+
+# Identifier kind -> (the sparse index that finds a member by it, the member item attribute it keys on).
+IDENTIFIER_INDEXES: dict[IdentifierKind, tuple[str, str]] = {
+    "email": ("by-email", "IDEMAIL"),
+    "phone": ("by-phone", "IDPHONE"),
+    "card_id": ("by-card", "IDCARD"),
+}
 
 
 class EntryExists(Exception):
@@ -68,6 +75,8 @@ def member_to_item(member: Member) -> dict[str, Any]:
     item.update(PK=member_pk(member.member_id), SK="MEMBER", kind="member")
     # the `members` index holds members only (not the ledger): the tier evaluation walks it by shard
     item["MEMBERPK"] = f"MEMBERS#{expiry_shard(member.member_id):02d}"
+    for kind, value in identifiers(member).items():  # sparse: only what the member holds, none once closed
+        item[IDENTIFIER_INDEXES[kind][1]] = value
     dated = sorted(m for m, p in member.buckets.items() if m != NEVER and p > 0)
     if dated:  # sparse index: only members with points that can expire are in it
         item["EXPPK"] = f"EXP#{expiry_shard(member.member_id):02d}"
@@ -185,7 +194,12 @@ def commit(
         raise WriteRefused(side[failed.index - len(entries) - len(writes)]) from None
 
 
-def enroll(member: Member, entries: list[LedgerEntry], referrer_id: str | None) -> None:
+def enroll(member: Member, entries: list[LedgerEntry], referrer_id: str | None, side_writes: list[SideWrite]) -> None:
+    """The member (must not exist), its signup entries and side writes (its identifiers, its stored
+    enrolment), on condition that the referrer exists. A failed condition is reported in that order:
+    MemberAlreadyExists, then WriteRefused(the side write), then ReferrerMissing."""
+    from loyalty.store.writes import op
+
     ops: list[dict[str, Any]] = [
         {
             "Put": {
@@ -195,6 +209,7 @@ def enroll(member: Member, entries: list[LedgerEntry], referrer_id: str | None) 
             }
         },
         *[put_entry_op(e) for e in entries],
+        *[op(w) for w in side_writes],
     ]
     if referrer_id:
         ops.append(
@@ -209,8 +224,11 @@ def enroll(member: Member, entries: list[LedgerEntry], referrer_id: str | None) 
     try:
         transact(ops)
     except ConditionFailed as failed:
+        first_side = 1 + len(entries)
         if failed.index == len(ops) - 1 and referrer_id:
             raise ReferrerMissing() from None
+        if first_side <= failed.index < first_side + len(side_writes):
+            raise WriteRefused(side_writes[failed.index - first_side]) from None
         raise MemberAlreadyExists() from None
 
 

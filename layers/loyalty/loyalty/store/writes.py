@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from loyalty import writes as w
-from loyalty.store import expiry, orders, redemptions, tiers
+from loyalty.store import expiry, identity, orders, redemptions, tiers
 
 
 def op(write: w.SideWrite) -> dict[str, Any]:
@@ -31,4 +31,12 @@ def op(write: w.SideWrite) -> dict[str, Any]:
             return tiers.new_record_op(tiers.subscription_item(member_id, subscription_id, fields))
         case w.TierAudit(member_id, sort_key, fields):
             return tiers.new_record_op(tiers.audit_item(member_id, sort_key, fields))
+        case w.IdentifierClaimed(kind, value, member_id):
+            return identity.claim_op(kind, value, member_id)
+        case w.IdentifierReleased(kind, value, member_id):
+            return identity.release_op(kind, value, member_id)
+        case w.EnrolmentRecorded(enrolment):
+            return identity.put_enrolment_op(enrolment)
+        case w.EnrolmentErased(member_id):
+            return identity.delete_enrolment_op(member_id)
     raise TypeError(f"not a side write: {write!r}")  # pragma: no cover - the union is closed

@@ -1,0 +1,112 @@
+"""Enrolment: the member, its identifiers and the signup bonus in one transaction, idempotent on the
+member id (the same body is a replay of the first answer; a different one is `member_exists`)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from loyalty import keys
+from loyalty.clock import utcnow
+from loyalty.errors import IdentifierInUse, MemberExists, MemberInactive, ValidationFailed
+from loyalty.funnel import Books
+from loyalty.model import Channel, Enrolment, Member, identifiers
+from loyalty.observability import count
+from loyalty.operations import Outcome, Retry, dumps, request_hash, retrying
+from loyalty.program import Program
+from loyalty.store import identity as identity_store
+from loyalty.store import members as store
+from loyalty.writes import EnrolmentRecorded, IdentifierClaimed, SideWrite, WriteRefused
+
+from .views import member_view
+
+
+def enroll(
+    program: Program,
+    *,
+    member_id: str,
+    channel: Channel,
+    email: str | None = None,
+    name: str | None = None,
+    phone: str | None = None,
+    card_id: str | None = None,
+    referred_by: str | None = None,
+    birth_date: date | None = None,
+) -> Outcome:
+    """Create the member with its identifiers and grant the signup bonus, in one transaction."""
+    if referred_by == member_id:
+        raise ValidationFailed.field("referred_by", "a member cannot refer themselves")
+    request: dict[str, Any] = {
+        "member_id": member_id,
+        "channel": channel,
+        "email": email,
+        "name": name,
+        "phone": phone,
+        "card_id": card_id,
+        "referred_by": referred_by,
+        "birth_date": birth_date.isoformat() if birth_date else None,
+    }
+    hash_ = request_hash(request)
+
+    def attempt() -> Outcome:
+        now = utcnow()
+        member = Member(
+            member_id=member_id,
+            channel=channel,
+            email=email,
+            name=name,
+            phone=phone,
+            card_id=card_id,
+            referred_by=referred_by,
+            birth_date=birth_date,
+            enrolled_at=now,
+            tier_id=program.base_tier.id,
+            tier_since=now,
+            tier_reached_at=now,
+        )
+        books = Books(program, member, now)
+        signup = program.activities.signup_by_channel.get(channel, program.activities.signup)
+        if signup:
+            moved = books.grant(signup, now)
+            books.entry(
+                keys.signup(member_id),
+                "bonus",
+                signup,
+                "signup",
+                now,
+                details={"activity": "signup", "channel": channel},
+                buckets=moved,
+            )
+        body = dumps(member_view(member, program, now))
+        books.close()
+        writes: list[SideWrite] = [IdentifierClaimed(k, v, member_id) for k, v in identifiers(member).items()]
+        writes.append(EnrolmentRecorded(Enrolment(member_id=member_id, request_hash=hash_, response=body)))
+        try:
+            store.enroll(member, books.entries, referred_by, writes)
+        except store.MemberAlreadyExists:
+            return _replay(program, member_id, hash_)
+        except store.ReferrerMissing:
+            raise ValidationFailed.field("referred_by", f"no member {referred_by!r}") from None
+        except WriteRefused as refused:
+            if isinstance(refused.write, IdentifierClaimed):
+                kind = refused.write.kind
+                raise IdentifierInUse(
+                    f"this {kind} belongs to another member", details=[{"field": kind, "message": "in use"}]
+                ) from None
+            raise
+        return Outcome(201, body, member=member)
+
+    return retrying(attempt)
+
+
+def _replay(program: Program, member_id: str, hash_: str) -> Outcome:
+    """The member exists: the same enrolment answers its first body; anything else is refused."""
+    member, enrolment = identity_store.load_member_and_enrolment(member_id)
+    if member is None:  # pragma: no cover - members are never deleted
+        raise Retry()
+    if enrolment is not None and enrolment.request_hash == hash_:
+        count("IdempotentReplays", program_id=program.program_id)
+        return Outcome(200, enrolment.response, replayed=True, member=member)
+    if member.status == "closed":
+        raise MemberInactive(f"member {member_id!r} is closed")
+    raise MemberExists(f"member {member_id!r} exists")

@@ -1,0 +1,67 @@
+"""Identity: finding a member by an identifier, and editing the profile (identifiers move atomically)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loyalty.clock import utcnow
+from loyalty.errors import IdentifierInUse, MemberNotFound
+from loyalty.funnel import Books, Txn
+from loyalty.model import IdentifierKind, Member, identifier_value, identifiers
+from loyalty.operations import commit, retrying
+from loyalty.program import Program
+from loyalty.store import identity as identity_store
+from loyalty.store import members as store
+from loyalty.writes import IdentifierClaimed, IdentifierReleased, SideWrite, WriteRefused
+
+from .status import ensure_open
+from .views import member_view
+
+
+def find(kind: IdentifierKind, value: str) -> Member:
+    """The member who holds the identifier now (a closed member holds none); 404 otherwise."""
+    member = identity_store.find_member(kind, identifier_value(kind, value))
+    if member is None:
+        raise MemberNotFound(f"no member holds this {kind}")
+    return member
+
+
+def identity_writes(
+    member_id: str, before: dict[IdentifierKind, str], after: dict[IdentifierKind, str]
+) -> list[SideWrite]:
+    """The identifier items a change of identifiers writes: released ones deleted, new ones claimed."""
+    released: list[SideWrite] = [IdentifierReleased(k, v, member_id) for k, v in before.items() if after.get(k) != v]
+    claimed: list[SideWrite] = [IdentifierClaimed(k, v, member_id) for k, v in after.items() if before.get(k) != v]
+    return released + claimed
+
+
+def in_use(refused: WriteRefused) -> IdentifierInUse:
+    if not isinstance(refused.write, IdentifierClaimed):
+        raise refused
+    kind = refused.write.kind
+    return IdentifierInUse(f"this {kind} belongs to another member", details=[{"field": kind, "message": "in use"}])
+
+
+def update_profile(program: Program, member_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """PATCH the profile: the member and its identifier items in one transaction; a released
+    identifier is free at once, a taken one is `identifier_in_use` (nothing written)."""
+
+    def attempt() -> dict[str, Any]:
+        member = store.load_member(member_id)
+        if member is None:
+            raise MemberNotFound(f"no member {member_id!r}")
+        ensure_open(member)
+        books = Books(program, member, utcnow())
+        before = identifiers(member)
+        for name, value in changes.items():
+            setattr(member, name, value)
+        if not books.changed:  # nothing changes: nothing to write
+            return member_view(member, program, books.now)
+        writes = identity_writes(member_id, before, identifiers(member))
+        try:
+            commit(Txn([books], writes))
+        except WriteRefused as refused:
+            raise in_use(refused) from None
+        return member_view(member, program, books.now)
+
+    return retrying(attempt)
