@@ -19,6 +19,7 @@ BUDGETS: dict[str, tuple[str, int]] = {
     "earn_first": ("<=", 2),
     "earn_replay": ("<=", 2),
     "member_read": ("==", 1),
+    "lookup": ("==", 1),
     "partner_redeem": ("<=", 2),
 }
 
@@ -26,6 +27,7 @@ BUDGETS: dict[str, tuple[str, int]] = {
 KEYS = [
     "enroll",
     "member_read",
+    "lookup",
     "earn_first",
     "earn_replay",
     "earn_preview",
@@ -105,8 +107,16 @@ def scenario(member: str, tag: str) -> list[tuple[str, Callable[[], Any], Callab
     """(key, measured step, unmeasured setup run before it) for one member's life."""
     order = {"member_id": member, "order_id": f"{tag}-order-1", "amount": "500.00", "currency": "USD"}
     referred = f"{member}-friend"
+    phone = "+1555" + str(sum(map(ord, tag))).zfill(7)  # one per scenario run
     return [
         ("enroll", lambda: world.enroll(member), None),
+        (
+            "lookup",  # the member holds a phone from here on: its writes below also write the by-phone index
+            lambda: world.request("Lookup", {"phone": phone}, expect=(200,)),
+            lambda: world.request(
+                "UpdateProfile", {"phone": phone}, path_params={"member_id": member}, expect=(200,)
+            ),
+        ),
         ("member_read", lambda: world.read_member(member), None),
         ("earn_first", lambda: world.request("Earn", order, expect=(201,)), None),
         ("earn_replay", lambda: world.request("Earn", order, expect=(200,)), None),
