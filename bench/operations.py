@@ -113,9 +113,7 @@ def scenario(member: str, tag: str) -> list[tuple[str, Callable[[], Any], Callab
         (
             "lookup",  # the member holds a phone from here on: its writes below also write the by-phone index
             lambda: world.request("Lookup", {"phone": phone}, expect=(200,)),
-            lambda: world.request(
-                "UpdateProfile", {"phone": phone}, path_params={"member_id": member}, expect=(200,)
-            ),
+            lambda: world.request("UpdateProfile", {"phone": phone}, path_params={"member_id": member}, expect=(200,)),
         ),
         ("member_read", lambda: world.read_member(member), None),
         ("earn_first", lambda: world.request("Earn", order, expect=(201,)), None),
