@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 from pydantic_core import PydanticCustomError
 
 from loyalty import posting
@@ -146,3 +146,59 @@ class PayWithPointsRequest(Request):
     member_id: Id
     points: Annotated[StrictInt, Field(ge=1, le=10_000_000, examples=[500])]  # a multiple of the programme's rate
     capture: StrictBool = True
+
+
+# -- checkout ------------------------------------------------------------------------------------
+# E.164, ASCII digits only (as Money: `\d` would take other scripts' digits)
+Phone = Annotated[str, Field(pattern=r"^\+[1-9][0-9]{1,14}$", examples=["+14155550123"])]
+
+
+class MemberLookup(Request):
+    """Exactly one identifier of the member: the till's scanned card, a phone number or an email."""
+
+    email: Email | None = None
+    phone: Phone | None = None
+    card_id: Id | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> MemberLookup:
+        if sum(v is not None for v in (self.email, self.phone, self.card_id)) != 1:
+            raise ValueError("give exactly one of email, phone and card_id")
+        return self
+
+    def identifier(self) -> tuple[str, str]:
+        """(kind, value) of the one identifier given."""
+        for kind in ("email", "phone", "card_id"):
+            value = getattr(self, kind)
+            if value is not None:
+                return kind, value
+        raise AssertionError("validated: one identifier")  # pragma: no cover
+
+
+class CheckoutItem(Request):
+    sku: Id
+    category: Label
+    amount: Money  # the line's total
+    quantity: Annotated[StrictInt, Field(ge=1, le=1_000_000)] = 1
+
+
+class CheckoutQuoteRequest(Request):
+    """A basket at the till or in the web shop: the member by id or by identifier (exactly one)."""
+
+    member_id: Id | None = None
+    lookup: MemberLookup | None = None
+    currency: Currency
+    occurred_at: PostingTime | None = None
+    items: Annotated[list[CheckoutItem], Field(min_length=1, max_length=500)]
+    rewards: Annotated[list[Id], Field(max_length=20, examples=[["free-drink"]])] | None = None
+    points: Annotated[StrictInt, Field(ge=0, le=10_000_000, examples=[500])] = 0  # a multiple of the rate
+
+    @model_validator(mode="after")
+    def _one_member(self) -> CheckoutQuoteRequest:
+        if (self.member_id is None) == (self.lookup is None):
+            raise ValueError("give exactly one of member_id and lookup")
+        return self
+
+
+class CheckoutOrderRequest(CheckoutQuoteRequest):
+    order_id: Id  # the idempotency key
