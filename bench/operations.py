@@ -21,6 +21,8 @@ BUDGETS: dict[str, tuple[str, int]] = {
     "member_read": ("==", 1),
     "lookup": ("==", 1),
     "partner_redeem": ("<=", 2),
+    "checkout_quote": ("<=", 2),
+    "checkout_order": ("<=", 2),
 }
 
 # the keys the issue names, then extras that help read them
@@ -37,6 +39,8 @@ KEYS = [
     "redeem_hold",
     "redeem_capture",
     "redeem_cancel",
+    "checkout_quote",
+    "checkout_order",
     "ledger_page",
 ]
 
@@ -108,6 +112,22 @@ def scenario(member: str, tag: str) -> list[tuple[str, Callable[[], Any], Callab
     order = {"member_id": member, "order_id": f"{tag}-order-1", "amount": "500.00", "currency": "USD"}
     referred = f"{member}-friend"
     phone = "+1555" + str(sum(map(ord, tag))).zfill(7)  # one per scenario run
+    # at the till: a latte free for 300 points, 100 points off the sandwich, the rest earns
+    basket = {
+        "member_id": member,
+        "currency": "USD",
+        "items": [
+            {"sku": "latte", "category": "drinks", "amount": "4.50", "quantity": 1},
+            {"sku": "sandwich", "category": "food", "amount": "8.00", "quantity": 1},
+        ],
+        "rewards": ["free-drink"],
+        "points": 100,
+    }
+
+    def top_up() -> Any:  # 320 points by then: enough for the reward and the points payment
+        body = {"adjustment_id": f"{tag}-till", "points": 200, "reason": "bench"}
+        return world.request("Adjust", body, path_params={"member_id": member}, expect=(201,))
+
     return [
         ("enroll", lambda: world.enroll(member), None),
         (
@@ -168,6 +188,12 @@ def scenario(member: str, tag: str) -> list[tuple[str, Callable[[], Any], Callab
             lambda: world.pay_with_points(member, f"{tag}-hold-2", capture=False),
         ),
         ("pay_with_points", lambda: world.pay_with_points(member, f"{tag}-pwp-1"), None),
+        ("checkout_quote", lambda: world.request("CheckoutQuote", basket, expect=(200,)), top_up),
+        (
+            "checkout_order",
+            lambda: world.request("CheckoutOrder", {**basket, "order_id": f"{tag}-till-1"}, expect=(201,)),
+            None,
+        ),
         (
             "ledger_page",
             lambda: world.request("GetLedger", path_params={"member_id": member}, query={"limit": "50"}, expect=(200,)),

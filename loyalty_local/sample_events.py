@@ -39,6 +39,27 @@ SAMPLE_BODIES: dict[str, Any] = {
     "PayWithPoints": {"redemption_id": "pwp-1", "member_id": "cust-1", "points": 500, "capture": False},
     "Capture": {},
     "Void": {},
+    "CheckoutQuote": {
+        "member_id": "cust-1",
+        "currency": "USD",
+        "items": [
+            {"sku": "latte", "category": "drinks", "amount": "4.50", "quantity": 1},
+            {"sku": "sandwich", "category": "food", "amount": "8.00", "quantity": 1},
+        ],
+        "rewards": ["free-drink"],
+        "points": 0,
+    },
+    "CheckoutOrder": {
+        "member_id": "cust-1",
+        "order_id": "till-order-1",
+        "currency": "USD",
+        "items": [
+            {"sku": "latte", "category": "drinks", "amount": "4.50", "quantity": 1},
+            {"sku": "sandwich", "category": "food", "amount": "8.00", "quantity": 1},
+        ],
+        "rewards": ["free-drink"],
+        "points": 0,
+    },
 }
 SAMPLE_PATHS = {
     "member_id": "cust-1",

@@ -238,17 +238,20 @@ class Simulation:
         if not options:
             return
         reward = options[min(len(options) - 1, int(action.choice * len(options)))]
+        partner = reward.partner_id
+        if partner is None:  # pragma: no cover - in-store rewards are not in `options` (no secret)
+            return
         body = {"redemption_id": action.redemption_id, "member_id": person.member_id, "reward_id": reward.id}
-        path = f"/v1/partners/{reward.partner_id}/redemptions"
-        secret = self.secrets[reward.partner_id]
-        answer = self._expect(self.client.partner_post(reward.partner_id, secret, path, body), 201, "partner")
+        path = f"/v1/partners/{partner}/redemptions"
+        secret = self.secrets[partner]
+        answer = self._expect(self.client.partner_post(partner, secret, path, body), 201, "partner")
         if not answer:
             return
         state.balance = answer.body["balance"]
         self._count("partner_redemptions", redeemed=answer.body["points"])
         if action.cancel:
             cancel = f"{path}/{action.redemption_id}/cancel"
-            answer = self._expect(self.client.partner_post(reward.partner_id, secret, cancel, {}), 200, "cancel")
+            answer = self._expect(self.client.partner_post(partner, secret, cancel, {}), 200, "cancel")
             if answer:
                 state.balance = answer.body["balance"]
                 self._count("partner_cancels", redeemed=-answer.body["points"])

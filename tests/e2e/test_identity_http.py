@@ -44,6 +44,60 @@ def test_a_till_finds_or_enrols_a_walk_in_customer(api: Client):
     assert found.status == 200 and found.json["member_id"] == member_id
 
 
+def test_a_till_session_from_an_unknown_phone_to_a_return(api: Client):
+    """Lookup by phone: not found; enrol with phone and card at the till; quote; order with a reward and
+    points; lookup by card; refund half; the points spent come back in proportion."""
+    member_id, phone = unique()
+    card = f"card-{member_id}"
+    assert api.post("/v1/members/lookup", {"phone": phone}).status == 404
+    assert (
+        api.post("/v1/members", {"member_id": member_id, "channel": "pos", "phone": phone, "card_id": card}).status
+        == 201
+    )
+    gift = {"adjustment_id": "welcome", "points": 800, "reason": "till opening offer"}
+    assert api.post(f"/v1/members/{member_id}/adjustments", gift, key=ADMIN).status == 201  # 900 points
+    basket = {
+        "lookup": {"phone": phone},
+        "currency": "USD",
+        "items": [
+            {"sku": "latte", "category": "drinks", "amount": "4.50", "quantity": 1},
+            {"sku": "bagel", "category": "food", "amount": "10.00", "quantity": 1},
+        ],
+        "rewards": ["free-drink"],
+        "points": 500,
+    }
+    quoted = api.post("/v1/checkout/quote", basket)
+    assert quoted.status == 200, quoted.raw
+    q = quoted.json
+    assert q["member_id"] == member_id and q["discounts"] == [
+        {"rule": "reward:free-drink", "amount": "4.50", "sku": "latte"}
+    ]
+    assert (q["points_payment"], q["total"], q["points"], q["balance"]) == (
+        {"points": 500, "amount": "5.00"},
+        "5.00",
+        5,
+        105,
+    )
+    placed = api.post("/v1/checkout/orders", {**basket, "order_id": f"till-{member_id}"})
+    assert placed.status == 201, placed.raw
+    assert {k: v for k, v in placed.json.items() if k not in ("order_id", "entry_ids")} == q
+
+    by_card = api.post("/v1/members/lookup", {"card_id": card})
+    assert by_card.status == 200 and by_card.json["points"]["available"] == 105
+    refund = {
+        "member_id": member_id,
+        "order_id": f"till-{member_id}",
+        "refund_id": f"ret-{member_id}",
+        "amount": "2.50",
+    }
+    returned = api.post("/v1/refunds", refund)
+    assert returned.status == 201, returned.raw
+    # half of the 5.00 paid: floor(5 x 1/2) = 2 earned points back out, floor(800 x 1/2) = 400 spent points in
+    assert (returned.json["reversed"], returned.json["restored"], returned.json["points"]) == (-2, 400, 398)
+    assert returned.json["balance"] == 503
+    assert api.get(f"/v1/members/{member_id}").json["points"]["available"] == 503
+
+
 def test_two_tills_enrolling_one_phone_at_once_give_one_member(api: Client):
     _, phone = unique()
     ids = [unique()[0] for _ in range(8)]

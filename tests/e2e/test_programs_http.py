@@ -6,18 +6,12 @@ One stack per programme, scoped to its test class so that only one runs at a tim
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.support.http import ADMIN, Answer, Client, LocalStackProcess
-
-PARTNER_SECRETS = {"demo-partner": "demo-partner-secret", "other-partner": "other-partner-secret"}
 
 
 def _stack(program: str) -> Any:
@@ -35,15 +29,6 @@ flying_club = _stack("flying-club")
 b2b = _stack("b2b-supplier")
 paid = _stack("paid-membership")
 activities = _stack("activities")
-
-
-def signed(api: Client, partner: str, path: str, body: dict[str, Any], secret: str | None = None) -> Answer:
-    """A partner webhook call: `Loyalty-Signature: t=<t>,v1=<hex HMAC-SHA256 over "<t>.<raw body>">`."""
-    raw = json.dumps(body).encode()
-    t = str(int(time.time()))
-    key = (secret or PARTNER_SECRETS[partner]).encode()
-    digest = hmac.new(key, t.encode() + b"." + raw, hashlib.sha256).hexdigest()
-    return api.request("POST", path, key=None, raw=raw, headers={"Loyalty-Signature": f"t={t},v1={digest}"})
 
 
 def earn(api: Client, member: str, order: str, amount: str, **extra: Any) -> Answer:
@@ -67,15 +52,23 @@ class TestBoloco:
     def test_fifty_dollars_of_orders_buy_a_free_item_at_the_till(self, boloco: Client) -> None:
         api = boloco
         api.set_clock("2026-03-02T12:00:00Z")
-        card = api.enroll("bol-1")
+        card = api.enroll("bol-1", channel="pos")
         assert card["points"]["available"] == 0  # the card starts empty
         first = earn(api, "bol-1", "bol-o1", "37.50")
         assert first.status == 201 and first.json["points"] == 37
         assert first.json["breakdown"] == [{"rule": "base", "points": 37}]
 
-        redeem = {"redemption_id": "till-1", "member_id": "bol-1", "reward_id": "free-item"}
-        path = "/v1/partners/demo-partner/redemptions"
-        short = signed(api, "demo-partner", path, redeem)
+        lunch = {
+            "member_id": "bol-1",
+            "currency": "USD",
+            "items": [
+                {"sku": "burrito", "category": "food", "amount": "9.50", "quantity": 1},
+                {"sku": "chips", "category": "food", "amount": "2.50", "quantity": 1},
+                {"sku": "lemonade", "category": "drinks", "amount": "2.25", "quantity": 1},
+            ],
+            "rewards": ["free-item"],
+        }
+        short = api.post("/v1/checkout/quote", lunch)
         assert short.status == 409 and short.json["error"]["code"] == "insufficient_points"
 
         # dollars are counted per order, whole dollars: 37.50 + 12.99 + 8.00 = 37 + 12 + 8 points
@@ -83,41 +76,52 @@ class TestBoloco:
         assert earn(api, "bol-1", "bol-o3", "8.00").json["balance"] == 57
 
         rewards = api.get("/v1/rewards?member_id=bol-1").json["rewards"]
-        assert [(r["reward_id"], r["points"], r["eligible"]) for r in rewards] == [("free-item", 50, True)]
+        assert [(r["reward_id"], r["points"], r["partner_id"], r["eligible"], r["affordable"]) for r in rewards] == [
+            ("free-item", 50, None, True, True)  # in-store: taken at the till
+        ]
 
-        forged = signed(api, "demo-partner", path, redeem, secret="not-the-secret")
-        assert forged.status == 401 and forged.json["error"]["code"] == "invalid_signature"
-        assert member(api, "bol-1")["points"]["available"] == 57  # nothing written
-
-        taken = signed(api, "demo-partner", path, redeem)
-        assert taken.status == 201, taken.raw
-        assert taken.json == {
-            "redemption_id": "till-1",
-            "member_id": "bol-1",
-            "reward_id": "free-item",
-            "points": 50,
-            "balance": 7,
-            "status": "completed",
-        }
-        again = signed(api, "demo-partner", path, redeem)  # the till retries
+        # at the till: the dearest item is free, the rest of the lunch earns
+        quoted = api.post("/v1/checkout/quote", lunch)
+        assert quoted.status == 200, quoted.raw
+        assert quoted.json["discounts"] == [{"rule": "reward:free-item", "amount": "9.50", "sku": "burrito"}]
+        assert (quoted.json["total"], quoted.json["points"], quoted.json["balance"]) == ("4.75", 4, 11)
+        assert quoted.json["max_points_payable"] == 0  # 7 points left: not 50, the rate's step
+        paid = api.post("/v1/checkout/orders", {**lunch, "order_id": "bol-o4"})
+        assert paid.status == 201, paid.raw
+        assert {k: v for k, v in paid.json.items() if k not in ("order_id", "entry_ids")} == quoted.json
+        again = api.post("/v1/checkout/orders", {**lunch, "order_id": "bol-o4"})  # the till retries
         assert again.status == 200 and again.headers.get("Idempotent-Replayed") == "true"
-        assert again.raw == taken.raw
+        assert again.raw == paid.raw
 
-        cancelled = signed(api, "demo-partner", f"{path}/till-1/cancel", {})
-        assert cancelled.status == 200 and cancelled.json["status"] == "cancelled"
-        assert cancelled.json["balance"] == 57
-        assert signed(api, "demo-partner", f"{path}/till-1/cancel", {}).json["balance"] == 57  # repeatable
+        # the lunch comes back: the points it earned go, the free item's 50 points return
+        refund = {"member_id": "bol-1", "order_id": "bol-o4", "refund_id": "bol-r1", "amount": "4.75"}
+        back = api.post("/v1/refunds", refund)
+        assert back.status == 201, back.raw
+        assert back.json == {
+            "refund_id": "bol-r1",
+            "order_id": "bol-o4",
+            "points": 46,
+            "reversed": -4,
+            "restored": 50,
+            "balance": 57,
+        }
 
-        assert signed(api, "demo-partner", path, {**redeem, "redemption_id": "till-2"}).json["balance"] == 7
+        # a dearer item is free up to the reward's 10.00
+        bowl = {"sku": "bowl", "category": "food", "amount": "12.00", "quantity": 1}
+        dinner = api.post("/v1/checkout/orders", {**lunch, "items": [bowl], "order_id": "bol-o5"})
+        assert dinner.status == 201, dinner.raw
+        assert dinner.json["discounts"] == [{"rule": "reward:free-item", "amount": "10.00", "sku": "bowl"}]
+        assert (dinner.json["total"], dinner.json["points"], dinner.json["balance"]) == ("2.00", 2, 9)
+
         card = member(api, "bol-1")
         assert card["points"] == {
-            "available": 7,
+            "available": 9,
             "pending": 0,
-            "lifetime_earned": 57,
+            "lifetime_earned": 59,
             "lifetime_redeemed": 50,
             "lifetime_expired": 0,
         }
-        assert card["expiring"] == [{"month": "2027-03", "points": 7}]  # 12 months after March 2026
+        assert card["expiring"] == [{"month": "2027-03", "points": 9}]  # 12 months after March 2026
         assert card["tier"]["id"] == "member"
 
 
@@ -228,35 +232,53 @@ class TestB2BSupplier:
         api.set_clock("2026-11-10T00:00:00Z")
         assert member(api, "shop-2")["benefits"]["perks"] == ["fast_payout"]
 
-    def test_the_holiday_promotion_is_announced_a_week_ahead_then_pays_on_its_groups(self, b2b: Client) -> None:
+    def test_the_holiday_discount_is_announced_a_week_ahead_then_added_to_the_tiers_at_checkout(
+        self, b2b: Client
+    ) -> None:
         api = b2b
         api.set_clock("2026-11-23T23:59:59Z")
         assert api.get("/v1/program").json["campaigns"] == []
         api.set_clock("2026-11-24T00:00:00Z")
         announced = api.get("/v1/program").json["campaigns"]
-        assert [(c["id"], c["status"], c["starts_at"], c["ends_at"]) for c in announced] == [
-            ("holiday-top-sellers", "announced", "2026-12-01T00:00:00Z", "2026-12-24T23:59:59Z"),
-            ("holiday-seasonal", "announced", "2026-12-01T00:00:00Z", "2026-12-24T23:59:59Z"),
+        window = ("2026-11-24T00:00:00Z", "2026-12-01T00:00:00Z", "2026-12-24T23:59:59Z")  # announced, start, end
+        assert [(c["id"], c["status"], c["announced_at"], c["starts_at"], c["ends_at"]) for c in announced] == [
+            ("holiday-top-sellers", "announced", *window),
+            ("holiday-seasonal", "announced", *window),
         ]
         assert announced[0]["categories"] == ["led-lighting", "phone-accessories"]
-        assert announced[0]["bonus"] == {"percent": "10"}
-        assert announced[1]["bonus"] == {"percent": "5"}
+        assert (announced[0]["discount"], announced[0]["bonus"]) == ({"percent": "10"}, None)  # price, not points
+        assert (announced[1]["discount"], announced[1]["bonus"]) == ({"percent": "5"}, None)
 
-        api.enroll("shop-3", channel="web")
-        body = {"member_id": "shop-3", "order_id": "po-3001", "amount": "2050.00", "currency": "USD"}
+        api.enroll("shop-3", channel="web")  # Trade: no tier discount
+        basket = {"member_id": "shop-3", "currency": "USD", "items": HOLIDAY_ITEMS}
         api.set_clock("2026-11-30T23:00:00Z")
-        before = api.post("/v1/earn/preview", {**body, "items": HOLIDAY_ITEMS}).json
-        assert before["breakdown"] == [{"rule": "base", "points": 2000}]  # announced is not active yet
+        before = api.post("/v1/checkout/quote", basket).json
+        assert (before["discounts"], before["total"], before["points"]) == ([], "2050.00", 2000)  # announced only
 
         api.set_clock("2026-12-05T10:00:00Z")
         assert {c["status"] for c in api.get("/v1/program").json["campaigns"]} == {"active"}
-        during = api.post("/v1/earn", {**body, "items": HOLIDAY_ITEMS}).json
-        assert during["breakdown"] == [
-            {"rule": "base", "points": 2000},  # shipping is not eligible
-            {"rule": "campaign:holiday-top-sellers", "points": 100},  # 10% of the LED lighting
-            {"rule": "campaign:holiday-seasonal", "points": 20},  # 5% of the toys
+        during = api.post("/v1/checkout/orders", {**basket, "order_id": "po-3001"})
+        assert during.status == 201, during.raw
+        assert during.json["discounts"] == [
+            {"rule": "campaign:holiday-top-sellers", "amount": "100.00", "sku": "LED-STRIP-5M"},  # 10% off
+            {"rule": "campaign:holiday-seasonal", "amount": "20.00", "sku": "PLUSH-BEAR"},  # 5% off
         ]
-        assert during["points"] == 2120
+        # shipping takes no discount and earns nothing; the shop earns on what it pays for the rest
+        assert (during.json["total"], during.json["points"]) == ("1930.00", 1880)
+        assert during.json["breakdown"] == [{"rule": "base", "points": 1880}]
+
+        # a Preferred shop: 3% + 10% on LED lighting, 3% + 5% on toys, 3% on packaging
+        api.enroll("shop-4", channel="web")
+        assert earn(api, "shop-4", "po-4000", "12000.00").json["tier"]["id"] == "preferred"
+        preferred = api.post("/v1/checkout/quote", {**basket, "member_id": "shop-4"}).json
+        assert preferred["discounts"] == [
+            {"rule": "tier:preferred", "amount": "30.00", "sku": "LED-STRIP-5M"},
+            {"rule": "campaign:holiday-top-sellers", "amount": "100.00", "sku": "LED-STRIP-5M"},
+            {"rule": "tier:preferred", "amount": "12.00", "sku": "PLUSH-BEAR"},
+            {"rule": "campaign:holiday-seasonal", "amount": "20.00", "sku": "PLUSH-BEAR"},
+            {"rule": "tier:preferred", "amount": "18.00", "sku": "BOX-S"},
+        ]
+        assert (preferred["discount_total"], preferred["total"], preferred["points"]) == ("180.00", "1870.00", 1820)
 
         api.set_clock("2026-12-26T00:00:00Z")
         assert api.get("/v1/program").json["campaigns"] == []

@@ -43,6 +43,8 @@ FUNCTIONS = {
     "Void": "RedeemFunction",
     "PartnerRedeem": "PartnersFunction",
     "PartnerCancel": "PartnersFunction",
+    "CheckoutQuote": "CheckoutFunction",
+    "CheckoutOrder": "CheckoutFunction",
     "GetProgram": "ProgramFunction",
     "Liability": "ProgramFunction",
     "OpenApi": "ProgramFunction",
@@ -62,8 +64,10 @@ BODY_ROUTES = [
     "PayWithPoints",
     "PartnerRedeem",
     "PartnerCancel",
+    "CheckoutQuote",
+    "CheckoutOrder",
 ]
-POSTING_ROUTES = ["Earn", "EarnPreview", "Activity", "PartnerRedeem"]
+POSTING_ROUTES = ["Earn", "EarnPreview", "Activity", "PartnerRedeem", "CheckoutQuote", "CheckoutOrder"]
 CALENDAR_ENDS = ["0001-01-01T00:30:00Z", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"]
 
 
@@ -202,10 +206,20 @@ def test_money_strings_take_ascii_digits_only(world, amount):
 def posting_body(route: str, occurred_at: str, n: int | str, member_id: str = "cust-1") -> dict[str, Any]:
     """A body of the route that would write (or preview) something new, at `occurred_at`."""
     body = sample_body(route)
-    key = {"Earn": "order_id", "EarnPreview": "order_id", "Activity": "activity_id", "PartnerRedeem": "redemption_id"}
-    body[key[route]] = f"pw-{route}-{n}"
+    key = {
+        "Earn": "order_id",
+        "EarnPreview": "order_id",
+        "Activity": "activity_id",
+        "PartnerRedeem": "redemption_id",
+        "CheckoutQuote": "order_id",
+        "CheckoutOrder": "order_id",
+    }
+    if route != "CheckoutQuote":  # a quote has no key: it writes nothing
+        body[key[route]] = f"pw-{route}-{n}"
     if route == "PartnerRedeem":
         body["reward_id"] = "free-item"
+    if route.startswith("Checkout"):
+        body.pop("rewards", None)  # `prop` has its signup points only
     return {**body, "member_id": member_id, "occurred_at": occurred_at}
 
 
@@ -219,7 +233,7 @@ def test_occurred_at_at_the_ends_of_the_calendar_is_a_422_not_a_500(world, route
 
 @pytest.mark.parametrize("route", POSTING_ROUTES)
 def test_the_posting_window_reaches_back_to_the_first_of_the_previous_month(world, route):
-    created = 200 if route == "EarnPreview" else 201
+    created = 200 if route in ("EarnPreview", "CheckoutQuote") else 201
     for n, occurred_at in enumerate(["2026-01-31T23:59:59Z", "2026-02-01T00:30:00+01:00", "2025-03-14T10:00:00Z"]):
         status, body, writes = send_json(route, posting_body(route, occurred_at, f"old-{n}"))
         assert_refused_cleanly(status, body, writes)

@@ -309,35 +309,32 @@ def test_the_per_member_limit_counts_per_period_and_a_cancel_gives_it_back():
 
 
 def test_the_catalogue_says_what_the_member_may_take(aws):
-    enroll("cust-1")
+    enroll("cust-1")  # 100 points: eligible says what the tier may take, affordable what the points cover
     status, body, _ = call("RedeemFunction", api_event("ListRewards", query={"member_id": "cust-1"}))
     assert status == 200
+
+    def reward(reward_id, name, points, partner_id, eligible, affordable):
+        return {
+            "reward_id": reward_id,
+            "name": name,
+            "points": points,
+            "partner_id": partner_id,
+            "eligible": eligible,
+            "affordable": affordable,
+        }
+
     assert body == {
         "rewards": [
-            {
-                "reward_id": "free-item",
-                "name": "Free item",
-                "points": 50,
-                "partner_id": "demo-partner",
-                "eligible": True,
-            },
-            {"reward_id": "coffee", "name": "Coffee", "points": 150, "partner_id": "demo-partner", "eligible": True},
-            {
-                "reward_id": "lounge-pass",
-                "name": "Lounge pass",
-                "points": 800,
-                "partner_id": "demo-partner",
-                "eligible": False,
-            },
-            {
-                "reward_id": "gift-card-25",
-                "name": "Gift card 25 USD",
-                "points": 2500,
-                "partner_id": "other-partner",
-                "eligible": True,
-            },
+            reward("free-item", "Free item", 50, "demo-partner", True, True),
+            reward("coffee", "Coffee", 150, "demo-partner", True, False),
+            reward("lounge-pass", "Lounge pass", 800, "demo-partner", False, False),  # gold only
+            reward("gift-card-25", "Gift card 25 USD", 2500, "other-partner", True, False),
+            reward("free-drink", "Free drink", 300, None, True, False),  # in-store: taken at checkout
         ]
     }
+    give("cust-1", 200)
+    status, body, _ = call("RedeemFunction", api_event("ListRewards", query={"member_id": "cust-1"}))
+    assert [r["reward_id"] for r in body["rewards"] if r["affordable"]] == ["free-item", "coffee", "free-drink"]
     status, body, _ = call("RedeemFunction", api_event("ListRewards", query={"member_id": "ghost"}))
     assert status == 404 and body["error"]["code"] == "member_not_found"
     status, body, _ = call("RedeemFunction", api_event("ListRewards", query={"member_id": "cust-1"}, scopes="earn"))

@@ -210,6 +210,8 @@ API_CALLS = {  # each function's events, in an order a client would send them, a
     "RedeemFunction": [("ListRewards", 200), ("PayWithPoints", 409), ("Capture", 404), ("Void", 404)],
     "PartnersFunction": [("PartnerRedeem", 201), ("PartnerCancel", 200)],
     "ProgramFunction": [("GetProgram", 200), ("Liability", 200), ("OpenApi", 200), ("Docs", 200)],
+    # 330 points again after the partner's cancel: the free drink's 300 are there
+    "CheckoutFunction": [("CheckoutQuote", 200), ("CheckoutOrder", 201), ("CheckoutOrder", 200)],
 }
 
 

@@ -32,8 +32,20 @@ def test_the_demo_programme_has_the_contracts_numbers():
         "coffee": (150, "demo-partner"),
         "lounge-pass": (800, "demo-partner"),
         "gift-card-25": (2500, "other-partner"),
+        "free-drink": (300, None),
     }
     assert p.reward("lounge-pass").eligible_tiers == ["gold"]
+    drink = p.reward("free-drink")
+    assert drink is not None and drink.in_store and drink.eligible_tiers is None
+    assert (
+        drink.discount
+        and drink.discount.item
+        and (drink.discount.item.category, drink.discount.item.max)
+        == (
+            "drinks",
+            Decimal("5.00"),
+        )
+    )
 
 
 def test_invalid_programmes_are_refused_with_every_problem_listed(tmp_path):

@@ -53,7 +53,9 @@ def test_the_field_programmes_say_what_their_issue_asks():
     b2b = load_program_file(ROOT / "programs/b2b-supplier.yaml")
     assert b2b.qualification.measure == "spend"
     assert [t.benefits.discount_percent for t in b2b.tiers] == [Decimal(0), Decimal(3), Decimal(6)]
-    assert {c.bonus.percent for c in b2b.campaigns} == {Decimal(5), Decimal(10)}
+    # the holiday promotion is a price discount at checkout (added to the tier's), not points
+    assert {c.discount.percent for c in b2b.campaigns if c.discount} == {Decimal(5), Decimal(10)}
+    assert all(c.bonus is None for c in b2b.campaigns)
     assert all(c.window.announce_days == 7 and c.categories for c in b2b.campaigns)
     assert [(p.perk, p.after_months) for p in b2b.tenure_perks] == [("fast_payout", 6)]
 
@@ -63,7 +65,9 @@ def test_the_field_programmes_say_what_their_issue_asks():
     assert [t.id for t in paid.qualifying_tiers()] == ["member", "plus"]
 
     boloco = load_program_file(ROOT / "programs/boloco.yaml")
-    assert boloco.reward("free-item") is not None and boloco.reward("free-item").points == 50
+    free = boloco.reward("free-item")
+    assert free is not None and free.points == 50 and free.in_store  # taken at the till, through checkout
+    assert free.discount and free.discount.item and free.discount.item.category is None  # any item
     order = earning.Order(amount=Decimal("50.00"), occurred_at=datetime(2026, 3, 1, tzinfo=UTC))
     assert earning.award(boloco, order, boloco.base_tier).points == 50  # 50 USD: one free item
 

@@ -7,6 +7,7 @@ them to a member and writes the result in one conditional transaction.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -74,62 +75,92 @@ def earn_hash(request: EarnRequest) -> str:
 
 
 # -- purchases -----------------------------------------------------------------------------------
+@dataclass
+class Credited:
+    """An order's earn on the books: its entry, and what else the transaction writes."""
+
+    entry: LedgerEntry
+    writes: list[SideWrite]
+    others: list[Books]
+
+
+def credit_order(
+    program: Program,
+    books: Books,
+    order_id: str,
+    award: earning.Award,
+    when: datetime,
+    details: dict[str, Any],
+    *,
+    pay_referral: bool,
+) -> Credited:
+    """Put an order's award on the member's books: spendable now (or pending inside the return window),
+    its qualifying value and spend in the order's month, its `earn` entry under `keys.earn(order_id)`, the
+    upgrade it reaches, and the referrer's bonus on a referred member's first earning order.
+
+    Shared by `POST /v1/earn` and a checkout order, so both earn by the same rules."""
+    member = books.member
+    month = month_of(when)
+    writes: list[SideWrite] = []
+    available_on = None
+    moved: dict[str, int] = {}
+    if program.pending_days and award.points > 0:
+        # inside the return window: pending, not spendable, until the daily activation moves it
+        available_on = (when + timedelta(days=program.pending_days)).date()
+        lot = PendingLot(points=award.points, available_on=available_on, expiry_month=books.expiry_month(when))
+        books.earn_pending(order_id, award.points, lot)
+        writes.append(PendingMarker(member.member_id, order_id, available_on))
+    else:
+        moved = books.earn(award.points, when)
+    if award.base:
+        member.qualifying[month] = member.qualifying.get(month, 0) + award.base
+    if award.eligible_amount:
+        member.spend[month] = member.spend.get(month, Decimal(0)) + award.eligible_amount
+    first_order = member.orders == 0
+    if award.points > 0:
+        member.orders += 1  # orders that earned points: the referral pays on the first of them
+    entry = books.entry(
+        keys.earn(order_id),
+        "earn",
+        award.points,
+        order_id,
+        when,
+        details={
+            "breakdown": award.breakdown_view(),
+            "base": award.base,
+            "eligible_amount": str(award.eligible_amount),
+            **details,
+            **({"available_on": available_on.isoformat()} if available_on else {}),
+        },
+        buckets=moved,
+        pending=available_on is not None,
+    )
+    tiers.upgrade_after_earn(member, program, books.now)  # after the award: this earn used the old tier
+    others: list[Books] = []
+    if pay_referral and first_order and award.points > 0 and member.referred_by:
+        referrer = _referral(program, member, when, books.now)
+        if referrer is not None:
+            others.append(referrer)
+    return Credited(entry, writes, others)
+
+
 def _earn_plan(
     program: Program, request: EarnRequest, order: earning.Order, *, pay_referral: bool
 ) -> Callable[[Books], Plan]:
-    entry_key = keys.earn(request.order_id)
-
     def plan(books: Books) -> Plan:
         member = books.member
         ensure_active(member)
         when = books.posting_time(order.occurred_at)
         award = earning.award(program, order, program.tier(member.tier_id))  # the tier before this earn
-        month = month_of(when)
-        writes: list[SideWrite] = []
-        available_on = None
-        moved: dict[str, int] = {}
-        if program.pending_days and award.points > 0:
-            # inside the return window: pending, not spendable, until the daily activation moves it
-            available_on = (when + timedelta(days=program.pending_days)).date()
-            lot = PendingLot(points=award.points, available_on=available_on, expiry_month=books.expiry_month(when))
-            books.earn_pending(request.order_id, award.points, lot)
-            writes.append(PendingMarker(member.member_id, request.order_id, available_on))
-        else:
-            moved = books.earn(award.points, when)
-        if award.base:
-            member.qualifying[month] = member.qualifying.get(month, 0) + award.base
-        if award.eligible_amount:
-            member.spend[month] = member.spend.get(month, Decimal(0)) + award.eligible_amount
-        first_order = member.orders == 0
-        if award.points > 0:
-            member.orders += 1  # orders that earned points: the referral pays on the first of them
-        entry = books.entry(
-            entry_key,
-            "earn",
-            award.points,
-            request.order_id,
-            when,
-            details={
-                "breakdown": award.breakdown_view(),
-                "amount": request.amount,
-                "currency": request.currency,
-                "base": award.base,
-                "eligible_amount": str(award.eligible_amount),
-                **({"channel": request.channel} if request.channel else {}),
-                **({"items": _items_view(request)} if request.items else {}),
-                **({"available_on": available_on.isoformat()} if available_on else {}),
-            },
-            buckets=moved,
-            pending=available_on is not None,
-        )
-        tiers.upgrade_after_earn(member, program, books.now)  # after the award: this earn used the old tier
-        others: list[Books] = []
-        if pay_referral and first_order and award.points > 0 and member.referred_by:
-            referrer = _referral(program, member, when, books.now)
-            if referrer is not None:
-                others.append(referrer)
+        details: dict[str, Any] = {
+            "amount": request.amount,
+            "currency": request.currency,
+            **({"channel": request.channel} if request.channel else {}),
+            **({"items": _items_view(request)} if request.items else {}),
+        }
+        credited = credit_order(program, books, request.order_id, award, when, details, pay_referral=pay_referral)
         body = {
-            "entry_id": entry.entry_id,
+            "entry_id": credited.entry.entry_id,
             "member_id": member.member_id,
             "order_id": request.order_id,
             "points": award.points,
@@ -137,7 +168,7 @@ def _earn_plan(
             "balance": member.available,
             "tier": members.tier_view(member, program),
         }
-        return Plan(body, writes, others)
+        return Plan(body, credited.writes, credited.others)
 
     return plan
 
@@ -242,22 +273,23 @@ def refund(program: Program, request: RefundRequest) -> Outcome:
             },
             buckets=moved,
         )
+        restored, months = _give_back_spent(books, request, details, state, taken.refunded_total)
         after = state.model_copy(
             update={
                 "refunded": taken.refunded_total,
                 "points": state.points + taken.points,
                 "base": state.base + taken.base,
                 "spend": state.spend + taken.spend,
+                "restored": state.restored + restored,
+                "restored_months": months,
                 "refunds": state.refunds + 1,
                 "version": state.version + 1,
             }
         )
-        body = {
-            "refund_id": request.refund_id,
-            "order_id": request.order_id,
-            "points": entry.points,
-            "balance": member.available,
-        }
+        body: dict[str, Any] = {"refund_id": request.refund_id, "order_id": request.order_id, "points": entry.points}
+        if "checkout" in details:  # a checkout order's refund says what it took back and what it gave back
+            body.update(points=entry.points + restored, reversed=entry.points, restored=restored)
+        body["balance"] = member.available
         return Plan(body, [RefundState(after, state.version), *writes])
 
     return run_with(
@@ -268,6 +300,43 @@ def refund(program: Program, request: RefundRequest) -> Outcome:
         hash_,
         plan,
     )
+
+
+def _give_back_spent(
+    books: Books, request: RefundRequest, details: dict[str, Any], state: OrderRefunds, refunded_total: Decimal
+) -> tuple[int, dict[str, int]]:
+    """A checkout order's refund gives back `floor(points spent × refunded / total)` of the points the
+    order spent (rewards and points payment), cumulative, less what earlier refunds gave back, into the
+    months they were spent from (latest first; a month that is over expires them at once: the funnel).
+    Answers the points given back now and the months given back so far."""
+    checkout = details.get("checkout")
+    if not checkout:
+        return 0, dict(state.restored_months)
+    spent = int(checkout.get("spent", 0))
+    share = earning.reversed_share(spent, refunded_total, Decimal(str(details["amount"])))
+    now = max(0, share - state.restored)
+    months = dict(state.restored_months)
+    if not now:
+        return 0, months
+    taken: dict[str, int] = {}
+    left = now
+    for month, points in sorted(((str(m), int(p)) for m, p in checkout.get("buckets", {}).items()), reverse=True):
+        give = min(left, points - months.get(month, 0))
+        if give > 0:
+            taken[month] = give
+            months[month] = months.get(month, 0) + give
+            left -= give
+    restored = books.give_back(now, taken)  # points no month accounts for (a debt at spend time) are new
+    books.entry(
+        keys.refund_restore(request.refund_id),
+        "redeem_cancel",
+        now,
+        request.refund_id,
+        books.now,
+        details={"kind": "checkout_refund", "order_id": request.order_id, "refund_id": request.refund_id},
+        buckets=restored,
+    )
+    return now, months
 
 
 # -- activities ----------------------------------------------------------------------------------

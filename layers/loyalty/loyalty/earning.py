@@ -79,8 +79,8 @@ def tier_points(base: int, tier: Tier) -> int:
 
 
 def campaign_points(program: Program, campaign: Campaign, order: Order, eligible: Decimal) -> int:
-    """The bonus of one campaign (active or not: the caller checks the window)."""
-    if eligible <= ZERO:
+    """The bonus of one campaign (active or not: the caller checks the window); 0 for a discount-only one."""
+    if eligible <= ZERO or campaign.bonus is None:
         return 0
     if campaign.categories is None and campaign.skus is None:
         matching = eligible
@@ -115,8 +115,14 @@ def campaign_bonuses(program: Program, order: Order, eligible: Decimal) -> list[
     ]
 
 
-def award(program: Program, order: Order, tier: Tier) -> Award:
-    eligible = eligible_amount(program, order)
+def award(program: Program, order: Order, tier: Tier, eligible: Decimal | None = None) -> Award:
+    """What `order` earns at `tier`. `eligible` overrides the eligible amount (a checkout order earns on
+    the money paid for its eligible lines: after discounts, less the points payment); campaigns on
+    categories or SKUs still count the order's lines."""
+    if eligible is None:
+        eligible = eligible_amount(program, order)
+    elif eligible < program.earning.min_order_amount:
+        eligible = ZERO
     base = base_points(program, eligible)
     breakdown: list[tuple[str, int]] = [("base", base)]
     extra = tier_points(base, tier)

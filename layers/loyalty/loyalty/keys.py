@@ -16,6 +16,10 @@ separator in it is refused here, whatever the caller validated.
 | admin adjustment               | `adjust#<member_id>#<adjustment_id>`       |
 | partner redemption / cancel    | `redeem#<partner_id>#<redemption_id>` / `redeem_cancel#...` |
 | pay with points / void, release | `pwp#<redemption_id>` / `pwp_cancel#<redemption_id>` |
+| checkout order (its earn)      | `earn#<order_id>`                          |
+| checkout order: a reward spent | `checkout_reward#<order_id>#<reward_id>`   |
+| checkout order: points payment | `checkout_points#<order_id>`               |
+| a refund's give-back of a checkout order's spent points | `refund_restore#<refund_id>` |
 | monthly expiry                 | `expire#<member_id>#<YYYY-MM>`             |
 | closing balance                | `close#<member_id>`                        |
 | points restored into an ended month, expired at once | `lapse#<key of the entry that restored them>` |
@@ -83,6 +87,21 @@ def pay_with_points(redemption_id: str) -> str:
 
 def pay_with_points_cancel(redemption_id: str) -> str:
     return f"pwp_cancel#{_id(redemption_id)}"
+
+
+def checkout_reward(order_id: str, reward_id: str) -> str:
+    """An in-store reward spent by a checkout order (the order itself is its earn, `earn#<order_id>`)."""
+    return f"checkout_reward#{_id(order_id)}#{_id(reward_id)}"
+
+
+def checkout_points(order_id: str) -> str:
+    """A checkout order's points payment."""
+    return f"checkout_points#{_id(order_id)}"
+
+
+def refund_restore(refund_id: str) -> str:
+    """The points a refund of a checkout order gives back (the refund itself is `refund#<refund_id>`)."""
+    return f"refund_restore#{_id(refund_id)}"
 
 
 def expiry(member_id: str, period: str) -> str:

@@ -141,6 +141,8 @@ class OrderRefunds(BaseModel):
     points: int = 0  # points reversed
     base: int = 0  # qualifying base points reversed
     spend: Decimal = Decimal(0)  # eligible spend reversed
+    restored: int = 0  # a checkout order's spent points given back
+    restored_months: dict[str, int] = {}  # ... by the expiry month they were spent from
     refunds: int = 0
     version: int = 0  # 0: not stored yet
 

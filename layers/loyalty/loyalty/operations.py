@@ -126,9 +126,11 @@ def run_with(
             raise MemberNotFound(f"no member {member_id!r}")
         books = Books(program, member, utcnow())
         decided = plan(books, context)
-        if not books.entries or books.entries[0].key != entry_key:
+        # the entry under the idempotency key holds the request's hash and the answer: usually the first,
+        # the last for a checkout order (its rewards and points payment are spent before it earns)
+        primary = next((e for e in books.entries if e.key == entry_key), None)
+        if primary is None:
             raise AssertionError(f"the operation under {entry_key!r} wrote no entry under its key")
-        primary = books.entries[0]
         primary.request_hash = hash_
         primary.response = dumps(decided.body)
         try:

@@ -98,14 +98,29 @@ class CampaignBonus(Strict):
         return self
 
 
+class CampaignDiscount(Strict):
+    """A price discount at checkout on the campaign's lines, added to the tier's `discount_percent`."""
+
+    percent: Decimal = Field(gt=0, le=100)
+
+
 class Campaign(Strict):
+    """Extra points (`bonus`), a price discount at checkout (`discount`), or both, while the window runs."""
+
     id: Id
     name: str
     window: CampaignWindow
     categories: list[str] | None = None  # None: any eligible item
     skus: list[str] | None = None
-    bonus: CampaignBonus
-    stackable: bool = True
+    bonus: CampaignBonus | None = None
+    discount: CampaignDiscount | None = None
+    stackable: bool = True  # how its bonus combines with other campaigns' (discounts always add up)
+
+    @model_validator(mode="after")
+    def _gives_something(self) -> Campaign:
+        if self.bonus is None and self.discount is None:
+            raise ValueError("a campaign gives a `bonus` (points), a `discount` (price), or both")
+        return self
 
 
 class ActivityCap(Strict):
@@ -142,16 +157,50 @@ class RewardLimit(Strict):
     period: Period
 
 
+class ItemDiscount(Strict):
+    """One unit of the dearest matching line free, up to `max` (`category` None: any line that earns)."""
+
+    category: str | None = None
+    max: Decimal = Field(gt=0)
+
+
+class RewardDiscount(Strict):
+    """What an in-store reward takes off a basket at checkout: one item free, or a fixed amount."""
+
+    item: ItemDiscount | None = None
+    amount: Decimal | None = Field(default=None, gt=0)  # off the eligible lines, dearest first
+
+    @model_validator(mode="after")
+    def _one(self) -> RewardDiscount:
+        if (self.item is None) == (self.amount is None):
+            raise ValueError("a reward discount is either `item` or `amount`")
+        return self
+
+
 class Reward(Strict):
+    """A partner reward (`partner_id`: redeemed by that partner's signed webhook) or an in-store reward
+    (`partner_id: null` with a `discount`: taken at checkout with a bearer key)."""
+
     id: Id
     name: str
     points: int = Field(gt=0)
-    partner_id: Id
+    partner_id: Id | None
+    discount: RewardDiscount | None = None
     eligible_tiers: list[str] | None = None  # None: every tier
     active_from: date | None = None
     active_until: date | None = None
     stock: int | None = Field(default=None, ge=0)
     limit_per_member: RewardLimit | None = None
+
+    @model_validator(mode="after")
+    def _in_store_or_partner(self) -> Reward:
+        if (self.partner_id is None) != (self.discount is not None):
+            raise ValueError("an in-store reward has `partner_id: null` and a `discount`; a partner reward has neither")
+        return self
+
+    @property
+    def in_store(self) -> bool:
+        return self.partner_id is None
 
 
 class Partner(Strict):
@@ -196,7 +245,7 @@ class Program(Strict):
         tier_ids = {t.id for t in self.tiers}
         partner_ids = {p.id for p in self.partners}
         for reward in self.rewards:
-            if reward.partner_id not in partner_ids:
+            if reward.partner_id is not None and reward.partner_id not in partner_ids:
                 raise ValueError(f"reward {reward.id!r} names unknown partner {reward.partner_id!r}")
             for tier in reward.eligible_tiers or []:
                 if tier not in tier_ids:

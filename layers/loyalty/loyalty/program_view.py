@@ -22,13 +22,15 @@ def public_program(program: Program, now: datetime | None = None) -> dict[str, A
             {
                 "id": campaign.id,
                 "name": campaign.name,
+                "announced_at": isoformat(window[0] - timedelta(days=campaign.window.announce_days)),
                 "starts_at": isoformat(window[0]),
                 "ends_at": isoformat(window[1] - timedelta(seconds=1)),
                 "status": "active" if is_active(campaign, now) else "announced",
                 "recurrence": campaign.window.recurrence,
                 "categories": campaign.categories,
                 "skus": campaign.skus,
-                "bonus": campaign.bonus.model_dump(mode="json", exclude_none=True),
+                "bonus": campaign.bonus.model_dump(mode="json", exclude_none=True) if campaign.bonus else None,
+                "discount": campaign.discount.model_dump(mode="json") if campaign.discount else None,
                 "stackable": campaign.stackable,
             }
         )
@@ -53,7 +55,10 @@ def public_program(program: Program, now: datetime | None = None) -> dict[str, A
         "tenure_perks": [p.model_dump(mode="json") for p in program.tenure_perks],
         "campaigns": campaigns,
         "activities": program.activities.model_dump(mode="json"),
-        "rewards": [r.model_dump(mode="json", exclude_none=True) for r in program.rewards],
+        # partner_id is always shown: null is what makes a reward an in-store one
+        "rewards": [
+            {**r.model_dump(mode="json", exclude_none=True), "partner_id": r.partner_id} for r in program.rewards
+        ],
         "expiry": program.expiry.model_dump(mode="json"),
         "pending_days": program.pending_days,
         "pay_with_points": program.pay_with_points.model_dump(mode="json"),

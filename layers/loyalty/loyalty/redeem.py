@@ -78,6 +78,11 @@ def under_limit(reward: Reward, member: Member, when: datetime) -> bool:
 def check_redeemable(reward: Reward, member: Member, when: datetime, stock_left: int | None) -> None:
     """Raise the contract's error for the first reason `member` may not take `reward` now."""
     ensure_active(member)
+    check_reward(reward, member, when, stock_left)
+
+
+def check_reward(reward: Reward, member: Member, when: datetime, stock_left: int | None) -> None:
+    """`check_redeemable` without the member's status (a checkout quote prices a suspended member's basket)."""
     if not tier_allowed(reward, member):
         raise RewardNotEligible(f"reward {reward.id!r} is not available to the {member.tier_id} tier")
     if not in_window(reward, when.date()):
@@ -88,9 +93,21 @@ def check_redeemable(reward: Reward, member: Member, when: datetime, stock_left:
         raise RewardUnavailable(f"the member has taken reward {reward.id!r} as often as the period allows")
 
 
+def standing(reward: Reward, member: Member | None, now: datetime, stock_left: int | None) -> tuple[bool, bool]:
+    """(eligible, affordable): the member may take it now (window, stock, status, tier, limit), and
+    eligible with the available points covering it. Without a member: the window and stock only."""
+    eligible = in_window(reward, now.date()) and (stock_left is None or stock_left > 0)
+    if member is None:
+        return eligible, False
+    allowed = member.status == "active" and tier_allowed(reward, member) and under_limit(reward, member, now)
+    eligible = eligible and allowed
+    return eligible, eligible and member.available >= reward.points
+
+
 # -- the catalogue -------------------------------------------------------------------------------
 def catalogue(program: Program, member_id: str | None) -> dict[str, Any]:
-    """Every reward, and whether `member_id` may take it now (tier, window, stock, limit)."""
+    """Every reward, whether `member_id` may take it now (tier, window, stock, limit) and whether the
+    member's available points cover it."""
     stocked = [r.id for r in program.rewards if r.stock is not None]
     member, stock = store.load_member_and_stock(member_id, stocked)
     if member_id is not None and member is None:
@@ -98,15 +115,7 @@ def catalogue(program: Program, member_id: str | None) -> dict[str, Any]:
     now = utcnow()
     rewards = []
     for reward in program.rewards:
-        left = remaining_stock(reward, stock.get(reward.id))
-        eligible = in_window(reward, now.date()) and (left is None or left > 0)
-        if member is not None:
-            eligible = (
-                eligible
-                and member.status == "active"
-                and tier_allowed(reward, member)
-                and under_limit(reward, member, now)
-            )
+        eligible, affordable = standing(reward, member, now, remaining_stock(reward, stock.get(reward.id)))
         rewards.append(
             {
                 "reward_id": reward.id,
@@ -114,6 +123,7 @@ def catalogue(program: Program, member_id: str | None) -> dict[str, Any]:
                 "points": reward.points,
                 "partner_id": reward.partner_id,
                 "eligible": eligible,
+                "affordable": affordable,
             }
         )
     return {"rewards": rewards}

@@ -111,6 +111,16 @@ class IdentifierReleased:
 
 
 @dataclass(frozen=True)
+class IdentifierHeld:
+    """A check, not a write: `member_id` still holds the identifier (a checkout order for a member found
+    through the eventually consistent identifier index)."""
+
+    kind: IdentifierKind
+    value: str
+    member_id: str
+
+
+@dataclass(frozen=True)
 class EnrolmentRecorded:
     """The enrolment's request hash and first answer, for its replay; refused when one exists."""
 
@@ -137,6 +147,7 @@ SideWrite = (
     | TierAudit
     | IdentifierClaimed
     | IdentifierReleased
+    | IdentifierHeld
     | EnrolmentRecorded
     | EnrolmentErased
 )

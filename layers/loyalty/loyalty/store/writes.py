@@ -35,6 +35,8 @@ def op(write: w.SideWrite) -> dict[str, Any]:
             return identity.claim_op(kind, value, member_id)
         case w.IdentifierReleased(kind, value, member_id):
             return identity.release_op(kind, value, member_id)
+        case w.IdentifierHeld(kind, value, member_id):
+            return identity.holds_op(kind, value, member_id)
         case w.EnrolmentRecorded(enrolment):
             return identity.put_enrolment_op(enrolment)
         case w.EnrolmentErased(member_id):

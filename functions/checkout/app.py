@@ -1,0 +1,40 @@
+"""Checkout: the till's and the web shop's quote while the basket is built, and the order at payment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from loyalty import http
+from loyalty.checkout import orders
+from loyalty.contract import CheckoutOrderRequest, CheckoutQuoteRequest
+from loyalty.observability import logger, metrics, tracer
+from loyalty.program import current_program
+
+app = http.resolver()
+
+
+@app.post("/v1/checkout/quote", tags=["checkout"], summary="Price a basket: discounts, rewards, points; writes nothing")
+def quote(body: CheckoutQuoteRequest) -> Response[Any]:
+    http.require(app, "earn")
+    return http.json_response(200, orders.quote(current_program(), body))
+
+
+@app.post(
+    "/v1/checkout/orders",
+    tags=["checkout"],
+    summary="Pay and earn in one transaction: rewards, points payment, the order's points (key: order_id)",
+)
+def place_order(body: CheckoutOrderRequest) -> Response[Any]:
+    http.require(app, "earn")  # the order earns ...
+    http.require(app, "redeem")  # ... and spends points: the key needs both scopes
+    return http.outcome_response(orders.place_order(current_program(), body))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return http.serve(app, event, context)

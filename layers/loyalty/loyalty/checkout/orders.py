@@ -1,0 +1,267 @@
+"""Checkout quotes and orders: the member's books, the basket priced, one transaction for an order.
+
+A quote and an order run the same plan on the member's `Books` (loyalty.funnel): a quote answers what
+the plan decided and writes nothing (one read); an order commits it through `operations.run_with` (one
+BatchGetItem of the member, the order's entry and the stock of stocked in-store rewards, then one
+TransactWriteItems). The order's entries: a `redeem` entry per reward (`keys.checkout_reward`), one for
+the points payment (`keys.checkout_points`), and the order's `earn` entry under `keys.earn(order_id)`,
+the idempotency record (it holds the request's hash and the answer) and what `POST /v1/refunds` finds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from loyalty import earn, earning, keys, members, redeem
+from loyalty.checkout import pricing
+from loyalty.clock import isoformat, utcnow
+from loyalty.contract import CheckoutOrderRequest, CheckoutQuoteRequest
+from loyalty.errors import LoyaltyError, MemberNotFound, RewardNotFound, ValidationFailed
+from loyalty.funnel import Books
+from loyalty.model import LedgerEntry, Member, identifier_value
+from loyalty.operations import Outcome, Plan, replay, request_hash, run_with
+from loyalty.program import Program, Reward
+from loyalty.store import checkout as store
+from loyalty.store import members as member_store
+from loyalty.writes import IdentifierHeld, SideWrite, StockTaken
+
+QUOTE_ORDER_ID = "quote"  # a quote's plan builds the order's keys; nothing is written under them
+
+
+def money(value: Decimal) -> str:
+    """A decimal string with cents ("4.50", "0.00"), more places only when the amount has them."""
+    at_cents = value.quantize(pricing.CENTS)
+    return str(at_cents) if at_cents == value else str(value)
+
+
+def _canonical(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+# -- the request, checked before any read --------------------------------------------------------
+def lines_of(program: Program, request: CheckoutQuoteRequest) -> tuple[earning.Item, ...]:
+    if request.currency != program.currency:
+        raise ValidationFailed.field("currency", f"the programme's currency is {program.currency}")
+    return tuple(
+        earning.Item(sku=i.sku, category=i.category, amount=Decimal(i.amount), quantity=i.quantity)
+        for i in request.items
+    )
+
+
+def rewards_of(program: Program, request: CheckoutQuoteRequest) -> list[Reward]:
+    """The in-store rewards asked for: unknown → 404; a partner reward or one listed twice → 422."""
+    out: list[Reward] = []
+    for i, reward_id in enumerate(request.rewards or []):
+        reward = program.reward(reward_id)
+        if reward is None:
+            raise RewardNotFound(f"no reward {reward_id!r}")
+        if not reward.in_store:
+            raise ValidationFailed.field(f"rewards[{i}]", "a partner reward is redeemed through its partner")
+        if any(r.id == reward.id for r in out):
+            raise ValidationFailed.field(f"rewards[{i}]", "a reward is taken once per order")
+        out.append(reward)
+    return out
+
+
+def checkout_hash(request: CheckoutQuoteRequest) -> str:
+    payload: dict[str, Any] = {
+        "member_id": request.member_id,
+        # the kind of identifier, not its value: no personal field in a stored hash (erasure keeps the ledger)
+        "lookup": request.lookup.identifier[0] if request.lookup else None,
+        "currency": request.currency,
+        "items": [
+            {"sku": i.sku, "category": i.category, "amount": _canonical(Decimal(i.amount)), "quantity": i.quantity}
+            for i in request.items
+        ],
+        "rewards": list(request.rewards or []),
+        "points": request.points,
+    }
+    if request.occurred_at is not None:
+        payload["occurred_at"] = isoformat(request.occurred_at)
+    return request_hash(payload)
+
+
+def _stocked(program: Program) -> list[str]:
+    return [r.id for r in program.rewards if r.in_store and r.stock is not None]
+
+
+def _loader(
+    program: Program, request: CheckoutQuoteRequest, entry_key: str | None
+) -> Callable[[], tuple[Member | None, LedgerEntry | None, dict[str, int]]]:
+    """The member (by id or by identifier), the order's entry and the stock: one round trip by id. By
+    identifier, the first attempt reads the member from the identifier index (one round trip; the order's
+    transaction re-checks that the member holds the identifier, and its entry condition finds a replay);
+    a retry asks the identifier item and reads consistently."""
+    attempts = 0
+
+    def load() -> tuple[Member | None, LedgerEntry | None, dict[str, int]]:
+        nonlocal attempts
+        attempts += 1
+        if request.lookup is not None:
+            kind, value = request.lookup.identifier
+            found = identifier_value(kind, value)
+            return store.load_by_lookup(kind, found, entry_key, _stocked(program), first=attempts == 1)
+        assert request.member_id is not None  # the request model: exactly one of the two
+        return store.load_for_checkout(request.member_id, entry_key, _stocked(program))
+
+    return load
+
+
+def _who(request: CheckoutQuoteRequest) -> str:
+    return request.member_id or f"with that {request.lookup.identifier[0] if request.lookup else 'id'}"
+
+
+# -- the plan a quote answers and an order commits ----------------------------------------------
+def rewards_available(program: Program, member: Member, when: datetime, stock: dict[str, int]) -> list[dict[str, Any]]:
+    """The in-store rewards and whether the member may take them, counted before this basket."""
+    out = []
+    for reward in program.rewards:
+        if not reward.in_store:
+            continue
+        left = redeem.remaining_stock(reward, stock.get(reward.id))
+        eligible, affordable = redeem.standing(reward, member, when, left)
+        out.append(
+            {
+                "reward_id": reward.id,
+                "name": reward.name,
+                "points": reward.points,
+                "eligible": eligible,
+                "affordable": affordable,
+            }
+        )
+    return out
+
+
+def _plan(
+    program: Program,
+    request: CheckoutQuoteRequest,
+    lines: tuple[earning.Item, ...],
+    rewards: list[Reward],
+    order_id: str,
+    *,
+    placing: bool,
+) -> Any:
+    def plan(books: Books, stock: dict[str, int]) -> Plan:
+        member = books.member
+        if placing:
+            members.ensure_active(member)  # a suspended member's basket is still quoted
+        when = books.posting_time(request.occurred_at)
+        tier = program.tier(member.tier_id)  # the tier before this order: what it pays and earns at
+        available = rewards_available(program, member, when, stock)
+        for reward in rewards:
+            redeem.check_reward(reward, member, when, redeem.remaining_stock(reward, stock.get(reward.id)))
+        reward_points = sum(r.points for r in rewards)
+        basket = pricing.price(program, tier, lines, rewards, request.points, when, member.available - reward_points)
+
+        writes: list[SideWrite] = []
+        spent: dict[str, int] = {}
+        entries: list[LedgerEntry] = []
+        for reward in rewards:
+            consumed = books.spend(reward.points)
+            details: dict[str, Any] = {"kind": "checkout_reward", "order_id": order_id, "reward_id": reward.id}
+            counter = redeem.limit_counter(reward, when)
+            if counter is not None and reward.limit_per_member is not None:
+                books.count(counter, reward.limit_per_member.count)
+                details["limit_counter"] = counter
+            if reward.stock is not None:
+                details["stock"] = True
+                writes.append(StockTaken(reward.id, reward.stock))
+            key = keys.checkout_reward(order_id, reward.id)
+            entry = books.entry(key, "redeem", -reward.points, order_id, when, details=details, buckets=consumed)
+            entries.append(entry)
+            _add(spent, consumed)
+        payment = {"points": basket.points, "amount": money(basket.points_amount)}
+        if basket.points:
+            consumed = books.spend(basket.points)
+            details = {"kind": "checkout_points", "order_id": order_id, **payment, "currency": program.currency}
+            key = keys.checkout_points(order_id)
+            entry = books.entry(key, "redeem", -basket.points, order_id, when, details=details, buckets=consumed)
+            entries.append(entry)
+            _add(spent, consumed)
+
+        order = earning.Order(amount=basket.total, occurred_at=when, items=basket.lines_after())
+        award = earning.award(program, order, tier, eligible=basket.eligible)
+        discounts = [{"rule": d.rule, "amount": money(d.amount), "sku": d.sku} for d in basket.discounts]
+        details = {
+            "amount": money(basket.total),  # the refundable amount: the money paid
+            "currency": program.currency,
+            "items": [i.model_dump() for i in request.items],
+            "checkout": {
+                "subtotal": money(basket.subtotal),
+                "discounts": discounts,
+                "points_payment": payment,
+                "rewards": [r.id for r in rewards],
+                "spent": reward_points + basket.points,  # given back in proportion by refunds
+                "buckets": spent,
+            },
+        }
+        credited = earn.credit_order(program, books, order_id, award, when, details, pay_referral=placing)
+        entries.append(credited.entry)
+        body: dict[str, Any] = {
+            "member_id": member.member_id,
+            **({"order_id": order_id} if placing else {}),
+            "tier": members.tier_view(member, program),
+            "subtotal": money(basket.subtotal),
+            "discounts": discounts,
+            "discount_total": money(basket.discount_total),
+            "points_payment": payment,
+            "total": money(basket.total),
+            "points": award.points,
+            "breakdown": award.breakdown_view(),
+            "balance": member.available,
+            "rewards_available": available,
+            "max_points_payable": basket.max_points_payable,
+        }
+        if placing:
+            body["entry_ids"] = [e.entry_id for e in entries]
+        return Plan(body, [*credited.writes, *writes], credited.others)
+
+    return plan
+
+
+def _add(into: dict[str, int], months: dict[str, int]) -> None:
+    for month, points in months.items():
+        into[month] = into.get(month, 0) + points
+
+
+# -- the two routes ------------------------------------------------------------------------------
+def quote(program: Program, request: CheckoutQuoteRequest) -> dict[str, Any]:
+    """What the order would answer (without `order_id` and `entry_ids`), writing nothing: one read."""
+    lines, rewards = lines_of(program, request), rewards_of(program, request)
+    member, _, stock = _loader(program, request, None)()
+    if member is None:
+        raise MemberNotFound(f"no member {_who(request)!r}")
+    books = Books(program, member, utcnow())
+    return _plan(program, request, lines, rewards, QUOTE_ORDER_ID, placing=False)(books, stock).body
+
+
+def place_order(program: Program, request: CheckoutOrderRequest) -> Outcome:
+    """Spend the rewards, take the points payment and earn on the money paid, in one transaction.
+    Key: `order_id` (the order's earn entry): the same body replays, another body is a conflict."""
+    lines, rewards = lines_of(program, request), rewards_of(program, request)
+    entry_key = keys.earn(request.order_id)
+    plan = _plan(program, request, lines, rewards, request.order_id, placing=True)
+    if request.lookup is not None:
+        kind, value = request.lookup.identifier
+        found = identifier_value(kind, value)
+
+        def checked(books: Books, stock: dict[str, int]) -> Plan:
+            decided = plan(books, stock)  # and the member must still hold the identifier when it commits
+            return replace(decided, writes=[*decided.writes, IdentifierHeld(kind, found, books.member.member_id)])
+
+        hash_ = checkout_hash(request)
+        try:
+            return run_with(program, _loader(program, request, entry_key), _who(request), entry_key, hash_, checked)
+        except LoyaltyError:
+            # the first attempt reads no entry: a refusal may be a replay's (its points are spent already)
+            stored = member_store.load_entry(entry_key)
+            if stored is None:
+                raise
+            return replay(stored, hash_, program)
+    return run_with(
+        program, _loader(program, request, entry_key), _who(request), entry_key, checkout_hash(request), plan
+    )

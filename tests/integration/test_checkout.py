@@ -1,0 +1,482 @@
+"""Checkout through the real handlers against moto: the contract's worked example to the cent, the one
+transaction of an order, its idempotency and round trips, refunds that give spent points back, and every
+error the contract names."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from loyalty.clock import CLOCK
+
+from tests.support.aws import api_event, call, count_calls, mocked_aws
+
+NOW = datetime(2026, 3, 14, 10, tzinfo=UTC)
+LATTE = {"sku": "latte", "category": "drinks", "amount": "4.50", "quantity": 1}
+SANDWICH = {"sku": "sandwich", "category": "food", "amount": "8.00", "quantity": 1}
+GIFT_CARD = {"sku": "gift-card", "category": "gift-cards", "amount": "25.00", "quantity": 1}
+BASKET = {"currency": "USD", "items": [LATTE, SANDWICH, GIFT_CARD], "rewards": ["free-drink"], "points": 500}
+
+
+# -- helpers -------------------------------------------------------------------------------------
+def enroll(member_id: str) -> None:
+    status, body, _ = call("MembersFunction", api_event("Enroll", body={"member_id": member_id, "channel": "pos"}))
+    assert status == 201, body
+
+
+def adjust(member_id: str, points: int, adjustment_id: str = "adj-1") -> None:
+    body = {"adjustment_id": adjustment_id, "points": points, "reason": "test points"}
+    status, answer, _ = call("MembersFunction", api_event("Adjust", body=body, path_params={"member_id": member_id}))
+    assert status == 201, answer
+
+
+def earn(member_id: str, order_id: str, amount: str) -> dict[str, Any]:
+    body = {"member_id": member_id, "order_id": order_id, "amount": amount, "currency": "USD"}
+    status, answer, _ = call("EarnFunction", api_event("Earn", body=body))
+    assert status == 201, answer
+    return answer
+
+
+def member(member_id: str) -> dict[str, Any]:
+    status, body, _ = call("MembersFunction", api_event("GetMember", path_params={"member_id": member_id}))
+    assert status == 200, body
+    return body
+
+
+def ledger(member_id: str) -> list[dict[str, Any]]:
+    event = api_event("GetLedger", path_params={"member_id": member_id}, query={"limit": "100"})
+    status, body, _ = call("MembersFunction", event)
+    assert status == 200, body
+    return body["entries"]
+
+
+def quote(body: dict[str, Any], scopes: str | None = None) -> tuple[int, Any, dict[str, str]]:
+    return call("CheckoutFunction", api_event("CheckoutQuote", body=body, scopes=scopes))
+
+
+def order(body: dict[str, Any], scopes: str | None = None) -> tuple[int, Any, dict[str, str]]:
+    return call("CheckoutFunction", api_event("CheckoutOrder", body=body, scopes=scopes))
+
+
+def refund(member_id: str, order_id: str, refund_id: str, amount: str) -> tuple[int, Any, dict[str, str]]:
+    body = {"member_id": member_id, "order_id": order_id, "refund_id": refund_id, "amount": amount}
+    return call("EarnFunction", api_event("Refund", body=body))
+
+
+def silver_with_932(member_id: str) -> None:
+    """The contract's member: silver, 932 points (100 signup + 1,000 earned at red, less 168)."""
+    enroll(member_id)
+    assert earn(member_id, f"{member_id}-first", "1000.00")["tier"]["id"] == "silver"
+    adjust(member_id, -168)
+    seen = member(member_id)
+    assert (seen["tier"]["id"], seen["points"]["available"]) == ("silver", 932)
+
+
+def assert_balanced(member_id: str) -> None:
+    view = member(member_id)
+    assert sum(e["points"] for e in ledger(member_id)) == view["points"]["available"] + view["points"]["pending"]
+    assert sum(e["points"] for e in view["expiring"]) == max(0, view["points"]["available"])
+
+
+def program_with(**changes: Any) -> str:
+    """The demo programme with rewards changed or added (by id) and top-level fields replaced."""
+    from importlib import resources
+
+    document = yaml.safe_load(resources.files("loyalty").joinpath("programs", "demo.yaml").read_text())
+    rewards = {r["id"]: r for r in document["rewards"]}
+    for reward_id, fields in (changes.pop("rewards", None) or {}).items():
+        rewards[reward_id] = {**rewards.get(reward_id, {}), **fields}
+    document["rewards"] = list(rewards.values())
+    document.update(changes)
+    return json.dumps(document)
+
+
+@pytest.fixture
+def till():
+    with mocked_aws():
+        CLOCK.set(NOW)
+        yield
+
+
+# -- the worked example --------------------------------------------------------------------------
+WORKED_QUOTE = {
+    "member_id": "cust-1",
+    "subtotal": "37.50",
+    "discounts": [
+        {"rule": "reward:free-drink", "amount": "4.50", "sku": "latte"},
+        {"rule": "tier:silver", "amount": "0.40", "sku": "sandwich"},
+    ],
+    "discount_total": "4.90",
+    "points_payment": {"points": 500, "amount": "5.00"},
+    "total": "27.60",
+    "points": 3,
+    "breakdown": [{"rule": "base", "points": 2}, {"rule": "tier:silver", "points": 1}],
+    "balance": 135,
+    "rewards_available": [
+        {"reward_id": "free-drink", "name": "Free drink", "points": 300, "eligible": True, "affordable": True}
+    ],
+    "max_points_payable": 600,
+}
+
+
+def test_the_contracts_worked_example_to_the_cent_quote_then_order(till):
+    silver_with_932("cust-1")
+    status, quoted, _ = quote({"member_id": "cust-1", **BASKET})
+    assert status == 200, quoted
+    tier = quoted.pop("tier")
+    assert (tier["id"], tier["name"]) == ("silver", "Silver")
+    assert quoted == WORKED_QUOTE
+    assert member("cust-1")["points"]["available"] == 932  # a quote writes nothing
+
+    status, placed, headers = order({"member_id": "cust-1", "order_id": "till-1", **BASKET})
+    assert status == 201, placed
+    assert "Idempotent-Replayed" not in headers
+    assert placed.pop("order_id") == "till-1"
+    entry_ids = placed.pop("entry_ids")
+    assert placed.pop("tier") == tier
+    assert placed == WORKED_QUOTE  # the order answers what the quote said
+
+    # one transaction: the reward and the points payment spent, the order earned
+    newest = ledger("cust-1")[:3]
+    assert [(e["type"], e["points"], e["balance_after"]) for e in newest] == [
+        ("earn", 3, 135),
+        ("redeem", -500, 132),
+        ("redeem", -300, 632),
+    ]
+    assert [e["entry_id"] for e in reversed(newest)] == entry_ids
+    assert newest[0]["details"]["amount"] == "27.60"  # the refundable amount: the money paid
+    assert newest[2]["details"]["reward_id"] == "free-drink"
+    seen = member("cust-1")
+    assert seen["points"]["available"] == 135 and seen["points"]["lifetime_redeemed"] == 800
+    assert_balanced("cust-1")
+
+
+def test_an_order_is_idempotent_on_its_order_id(till):
+    silver_with_932("cust-1")
+    body = {"member_id": "cust-1", "order_id": "till-1", **BASKET}
+    status, first, _ = order(body)
+    assert status == 201
+    first_raw = json.dumps(first)
+    status, again, headers = order(body)  # the till retries after a timeout
+    assert status == 200 and headers.get("Idempotent-Replayed") == "true"
+    assert json.dumps(again) == first_raw
+    assert member("cust-1")["points"]["available"] == 135  # spent once, earned once
+
+    status, conflict, _ = order({**body, "points": 600})
+    assert status == 409 and conflict["error"]["code"] == "idempotency_conflict"
+    earn_body = {"member_id": "cust-1", "order_id": "till-1", "amount": "27.60", "currency": "USD"}
+    status, conflict, _ = call("EarnFunction", api_event("Earn", body=earn_body))
+    assert status == 409 and conflict["error"]["code"] == "idempotency_conflict"  # one order earns once
+    assert member("cust-1")["points"]["available"] == 135
+
+
+def test_round_trips_quote_one_order_two_replay_one(till):
+    silver_with_932("cust-1")
+    calls, unregister = count_calls()
+    try:
+        assert quote({"member_id": "cust-1", **BASKET})[0] == 200
+        assert calls == ["BatchGetItem"]
+        calls.clear()
+        assert order({"member_id": "cust-1", "order_id": "till-1", **BASKET})[0] == 201
+        assert calls == ["BatchGetItem", "TransactWriteItems"]
+        calls.clear()
+        assert order({"member_id": "cust-1", "order_id": "till-1", **BASKET})[0] == 200
+        assert calls == ["BatchGetItem"]
+    finally:
+        unregister()
+
+
+def test_a_customer_known_by_phone_or_card_checks_out_in_the_same_round_trips(till):
+    silver_with_932("cust-1")
+    profile = {"phone": "+14155550123", "card_id": "card-0001"}
+    assert (
+        call("MembersFunction", api_event("UpdateProfile", body=profile, path_params={"member_id": "cust-1"}))[0] == 200
+    )
+    by_card = {"lookup": {"card_id": "card-0001"}, **BASKET}
+    calls, unregister = count_calls()
+    try:
+        status, quoted, _ = quote(by_card)
+        assert status == 200 and calls == ["Query"]
+        calls.clear()
+        status, placed, _ = order({**by_card, "order_id": "till-1"})
+        assert status == 201 and calls == ["Query", "TransactWriteItems"]
+        calls.clear()
+        status, again, headers = order({**by_card, "order_id": "till-1"})
+        assert (status, headers.get("Idempotent-Replayed")) == (200, "true"), again
+        assert again == placed
+        assert calls == ["Query", "GetItem"]  # the points are spent: the refusal finds the order's entry
+    finally:
+        unregister()
+    assert placed["member_id"] == "cust-1" and placed["total"] == quoted["total"] == "27.60"
+    assert placed["balance"] == 135 and member("cust-1")["points"]["available"] == 135
+    too_many = order({**by_card, "order_id": "till-2"})  # a new order: its refusal is its own
+    assert _error(too_many) == (409, "insufficient_points")
+    by_id = order({"member_id": "cust-1", "order_id": "till-1", **BASKET})
+    assert _error(by_id) == (409, "idempotency_conflict")  # another body for this order id
+
+
+def test_an_order_for_an_identifier_the_member_no_longer_holds_is_refused(till):
+    silver_with_932("cust-1")
+    enroll("cust-2")
+    patch = api_event("UpdateProfile", body={"phone": "+14155550123"}, path_params={"member_id": "cust-1"})
+    assert call("MembersFunction", patch)[0] == 200
+    # the index still shows cust-1 with the phone (not caught up), while the phone has moved to cust-2
+    from loyalty.store import core
+
+    item = core.client().get_item(TableName=core.table_name(), Key=core.key("MEMBER#cust-1", "MEMBER"))["Item"]
+    moved = api_event("UpdateProfile", body={"phone": None}, path_params={"member_id": "cust-1"})
+    assert call("MembersFunction", moved)[0] == 200
+    given = api_event("UpdateProfile", body={"phone": "+14155550123"}, path_params={"member_id": "cust-2"})
+    assert call("MembersFunction", given)[0] == 200
+    stale = {**item, "PK": {"S": "STALE#cust-1"}}  # a second item in the index under the phone: not sure
+    core.client().put_item(TableName=core.table_name(), Item=stale)
+    status, placed, _ = order(
+        {"lookup": {"phone": "+14155550123"}, "order_id": "till-9", **{**BASKET, "rewards": [], "points": 0}}
+    )
+    assert status == 201 and placed["member_id"] == "cust-2"
+    assert member("cust-1")["points"]["available"] == 932
+
+
+# -- refunds -------------------------------------------------------------------------------------
+def test_refunds_of_a_checkout_order_give_the_spent_points_back_in_proportion(till):
+    silver_with_932("cust-1")
+    assert order({"member_id": "cust-1", "order_id": "till-1", **BASKET})[0] == 201
+
+    status, half, _ = refund("cust-1", "till-1", "ret-1", "13.80")  # half of the 27.60 paid
+    assert status == 201, half
+    # reversed floor(3 × 13.80 / 27.60) = 1; restored floor(800 × 13.80 / 27.60) = 400
+    assert half == {
+        "refund_id": "ret-1",
+        "order_id": "till-1",
+        "points": 399,
+        "reversed": -1,
+        "restored": 400,
+        "balance": 534,
+    }
+    newest = ledger("cust-1")[:2]
+    assert [(e["type"], e["points"]) for e in newest] == [("redeem_cancel", 400), ("reversal", -1)]
+
+    status, small, _ = refund("cust-1", "till-1", "ret-2", "0.01")  # cumulative: floor of 13.81 / 27.60
+    assert (status, small["reversed"], small["restored"]) == (201, 0, 0)
+
+    status, rest, _ = refund("cust-1", "till-1", "ret-3", "13.79")
+    assert status == 201, rest
+    assert (rest["reversed"], rest["restored"], rest["points"], rest["balance"]) == (-2, 400, 398, 932)
+    status, over, _ = refund("cust-1", "till-1", "ret-4", "0.01")
+    assert status == 422 and over["error"]["code"] == "refund_exceeds_order"
+    seen = member("cust-1")["points"]
+    assert (seen["available"], seen["lifetime_redeemed"]) == (932, 0)
+    assert_balanced("cust-1")
+
+
+def test_a_plain_orders_refund_keeps_its_answer(till):
+    enroll("cust-1")
+    earn("cust-1", "o-1", "120.00")
+    status, body, _ = refund("cust-1", "o-1", "r-1", "40.00")
+    assert status == 201
+    assert body == {"refund_id": "r-1", "order_id": "o-1", "points": -40, "balance": 180}
+
+
+def test_points_given_back_into_a_month_that_is_over_expire_at_once(till):
+    enroll("cust-1")  # 100 signup points, expiring at the end of 2027-03
+    adjust("cust-1", 500)
+    body = {"member_id": "cust-1", "order_id": "till-1", "currency": "USD", "items": [SANDWICH], "points": 600}
+    status, placed, _ = order(body)
+    assert status == 201 and placed["total"] == "2.00" and placed["balance"] == 2
+    CLOCK.set(datetime(2027, 4, 10, tzinfo=UTC))  # 2027-03 is over; its expiry run has not run
+    status, back, _ = refund("cust-1", "till-1", "ret-1", "2.00")
+    assert status == 201, back
+    assert (back["restored"], back["reversed"]) == (600, -2)
+    newest = ledger("cust-1")[:3]
+    assert [(e["type"], e["points"]) for e in newest] == [("expire", -600), ("redeem_cancel", 600), ("reversal", -2)]
+    assert member("cust-1")["points"]["available"] == 0 == back["balance"]
+    assert_balanced("cust-1")
+
+
+# -- errors --------------------------------------------------------------------------------------
+def _error(answer: tuple[int, Any, dict[str, str]]) -> tuple[int, str]:
+    status, body, _ = answer
+    return status, body["error"]["code"]
+
+
+def test_every_checkout_error_the_contract_names(till):
+    silver_with_932("cust-1")
+    base = {"member_id": "cust-1", "currency": "USD", "items": [LATTE, SANDWICH, GIFT_CARD]}
+    cases: list[tuple[dict[str, Any], int, str, str | None]] = [
+        ({**base, "points": 3700}, 422, "validation_error", "points"),  # worth 37.00, above the 36.88 total
+        ({**base, "points": 250}, 422, "validation_error", "points"),  # not a multiple of 100
+        ({**base, "rewards": ["free-drink"], "points": 700}, 409, "insufficient_points", None),  # 632 left
+        ({**base, "rewards": ["free-drink", "coffee"]}, 422, "validation_error", "rewards[1]"),  # a partner's
+        ({**base, "rewards": ["free-drink", "free-drink"]}, 422, "validation_error", "rewards[1]"),
+        ({**base, "rewards": ["no-such-reward"]}, 404, "reward_not_found", None),
+        ({**base, "items": [SANDWICH], "rewards": ["free-drink"]}, 422, "reward_not_eligible", None),
+        ({**base, "items": [GIFT_CARD], "rewards": ["free-drink"]}, 422, "reward_not_eligible", None),
+        ({**base, "member_id": "ghost"}, 404, "member_not_found", None),
+        ({**base, "currency": "EUR"}, 422, "validation_error", "currency"),
+        ({**base, "itmes": []}, 422, "validation_error", "itmes"),
+        ({**base, "items": []}, 422, "validation_error", "items"),
+    ]
+    for body, status, code, field in cases:
+        for answer in (quote(body), order({**body, "order_id": "till-x"})):  # a quote answers what the order would
+            assert _error(answer) == (status, code), (body, answer)
+            if field is not None:
+                assert any(d["field"] == field for d in answer[1]["error"]["details"]), answer
+    assert member("cust-1")["points"]["available"] == 932
+    assert [e["type"] for e in ledger("cust-1")] == ["adjust", "earn", "bonus"]  # nothing written
+
+
+def test_a_member_by_id_or_by_identifier_exactly_one(till):
+    silver_with_932("cust-1")
+    items = {"currency": "USD", "items": [SANDWICH]}
+    for body in (
+        items,  # neither
+        {**items, "member_id": "cust-1", "lookup": {"phone": "+14155550123"}},  # both
+        {**items, "lookup": {}},
+        {**items, "lookup": {"phone": "+14155550123", "email": "ana@example.com"}},
+        {**items, "lookup": {"phone": "0415 555 0123"}},  # not E.164
+        {**items, "lookup": {"passport": "X1"}},
+    ):
+        assert _error(quote(body)) == (422, "validation_error"), body
+    # no member holds these identifiers
+    for lookup in ({"phone": "+14155550123"}, {"email": "ana@example.com"}, {"card_id": "card-1"}):
+        assert _error(quote({**items, "lookup": lookup})) == (404, "member_not_found")
+        assert _error(order({**items, "lookup": lookup, "order_id": "o-1"})) == (404, "member_not_found")
+
+
+def test_scopes_quote_needs_earn_an_order_earn_and_redeem(till):
+    silver_with_932("cust-1")
+    body = {"member_id": "cust-1", "currency": "USD", "items": [SANDWICH]}
+    assert _error(quote(body, scopes="read redeem")) == (403, "forbidden")
+    assert quote(body, scopes="earn")[0] == 200
+    assert _error(order({**body, "order_id": "o-1"}, scopes="earn")) == (403, "forbidden")
+    assert _error(order({**body, "order_id": "o-1"}, scopes="redeem")) == (403, "forbidden")
+    assert order({**body, "order_id": "o-1"}, scopes="earn redeem")[0] == 201
+
+
+def test_a_suspended_member_is_quoted_but_cannot_order(till):
+    from loyalty.store import core
+    from loyalty.store.members import load_member, member_to_item
+
+    silver_with_932("cust-1")
+    suspended = load_member("cust-1")
+    assert suspended is not None
+    suspended.status = "suspended"  # the status route is issue 14's other half; the item is what it writes
+    core.put(member_to_item(suspended))
+    body = {"member_id": "cust-1", **BASKET}
+    status, quoted, _ = quote(body)
+    assert status == 200 and quoted["total"] == "27.60"
+    assert quoted["rewards_available"][0]["eligible"] is False
+    assert _error(order({**body, "order_id": "till-1"})) == (409, "member_inactive")
+    assert member("cust-1")["points"]["available"] == 932
+
+
+def test_in_store_rewards_keep_their_tier_window_stock_and_limits():
+    program = program_with(
+        rewards={
+            "free-drink": {"eligible_tiers": ["gold"]},
+            "cookie": {
+                "id": "cookie",
+                "name": "Cookie",
+                "points": 100,
+                "partner_id": None,
+                "discount": {"item": {"category": "food", "max": "2.00"}},
+                "stock": 1,
+            },
+            "five-off": {
+                "id": "five-off",
+                "name": "5 USD off",
+                "points": 100,
+                "partner_id": None,
+                "discount": {"amount": "5.00"},
+                "active_until": "2020-12-31",
+            },
+        }
+    )
+    with mocked_aws(program):
+        CLOCK.set(NOW)
+        silver_with_932("cust-1")
+        enroll("cust-2")
+        base = {"currency": "USD", "items": [LATTE, SANDWICH]}
+        assert _error(quote({**base, "member_id": "cust-1", "rewards": ["free-drink"]})) == (422, "reward_not_eligible")
+        assert _error(quote({**base, "member_id": "cust-1", "rewards": ["five-off"]})) == (409, "reward_unavailable")
+        status, body, _ = order({**base, "member_id": "cust-1", "order_id": "o-1", "rewards": ["cookie"]})
+        assert status == 201, body
+        assert body["discounts"][0] == {"rule": "reward:cookie", "amount": "2.00", "sku": "sandwich"}
+        status, body, _ = quote({**base, "member_id": "cust-2", "rewards": ["cookie"]})
+        assert (status, body["error"]["code"]) == (409, "reward_unavailable")  # the one cookie is gone
+        status, body, _ = quote({**base, "member_id": "cust-2"})
+        available = {r["reward_id"]: (r["eligible"], r["affordable"]) for r in body["rewards_available"]}
+        assert available == {"free-drink": (False, False), "cookie": (False, False), "five-off": (False, False)}
+
+
+def test_a_fixed_amount_reward_comes_off_the_dearest_eligible_lines_first():
+    program = program_with(
+        rewards={
+            "ten-off": {
+                "id": "ten-off",
+                "name": "10 USD off",
+                "points": 200,
+                "partner_id": None,
+                "discount": {"amount": "10.00"},
+            }
+        }
+    )
+    with mocked_aws(program):
+        CLOCK.set(NOW)
+        enroll("cust-1")
+        adjust("cust-1", 200)
+        items = [LATTE, {**SANDWICH, "amount": "16.00", "quantity": 2}, GIFT_CARD, {**LATTE, "sku": "tea"}]
+        status, body, _ = quote({"member_id": "cust-1", "currency": "USD", "items": items, "rewards": ["ten-off"]})
+        assert status == 200, body
+        # unit prices: sandwich 8.00, latte 4.50, tea 4.50 (the gift card takes no discount)
+        assert body["discounts"] == [
+            {"rule": "reward:ten-off", "amount": "10.00", "sku": "sandwich"},
+        ]
+        assert (body["subtotal"], body["total"], body["points"]) == ("50.00", "40.00", 15)
+        assert body["max_points_payable"] == 100  # 300 points less the reward's 200
+
+
+# -- quote == order, whatever the basket ---------------------------------------------------------
+CATEGORIES = st.sampled_from(["drinks", "food", "gift-cards", "electronics"])
+AMOUNTS = st.integers(min_value=0, max_value=20_000).map(lambda c: f"{c // 100}.{c % 100:02d}")
+LINES = st.lists(
+    st.fixed_dictionaries(
+        {"category": CATEGORIES, "amount": AMOUNTS, "quantity": st.integers(min_value=1, max_value=4)}
+    ),
+    min_size=1,
+    max_size=5,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    lines=LINES,
+    hundreds=st.integers(min_value=0, max_value=12),
+    reward=st.booleans(),
+    month=st.sampled_from([3, 12]),
+)
+def test_the_order_answers_what_the_quote_said_for_any_basket(till, lines, hundreds, reward, month):
+    CLOCK.set(datetime(2026, month, 14, 10, tzinfo=UTC))  # December: the electronics campaign pays points
+    member_id = f"m-{abs(hash((json.dumps(lines), hundreds, reward, month))) % 10**12}"
+    enroll(member_id)
+    adjust(member_id, 1200)
+    items = [{"sku": f"sku-{i}", **line} for i, line in enumerate(lines)]
+    body = {"member_id": member_id, "currency": "USD", "items": items, "points": hundreds * 100}
+    if reward:
+        body["rewards"] = ["free-drink"]
+    quoted = quote(body)
+    placed = order({**body, "order_id": f"{member_id}-o"})
+    if quoted[0] != 200:
+        assert placed[0] == quoted[0] and placed[1]["error"]["code"] == quoted[1]["error"]["code"]
+        assert member(member_id)["points"]["available"] == 1300
+        return
+    assert placed[0] == 201, placed
+    answer = dict(placed[1])
+    answer.pop("order_id"), answer.pop("entry_ids")
+    assert answer == quoted[1]
+    assert member(member_id)["points"]["available"] == quoted[1]["balance"]
