@@ -42,6 +42,7 @@ SAMPLE_PATHS = {
     "partner_id": "demo-partner",
     "redemption_id": "red-1",
     "id": "pwp-1",
+    "asset": "swagger-ui.css",
 }
 
 

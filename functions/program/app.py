@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from loyalty import http, jobs, liability, openapi, program_view, reports
+from loyalty.errors import RouteNotFound
 from loyalty.observability import logger, tracer
 from loyalty.program import current_program
 
@@ -83,6 +84,15 @@ def get_openapi() -> Response[Any]:
 @app.get("/docs", include_in_schema=False)
 def get_docs() -> Response[Any]:
     return Response(200, "text/html; charset=utf-8", openapi.SWAGGER_HTML)
+
+
+@app.get("/docs/<asset>", include_in_schema=False)
+def get_docs_asset(asset: str) -> Response[Any]:
+    try:
+        text, content_type = openapi.asset(asset)
+    except openapi.AssetNotFound:
+        raise RouteNotFound("no such file") from None
+    return Response(200, content_type, text, headers={"Cache-Control": "public, max-age=86400"})
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
