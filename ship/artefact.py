@@ -135,6 +135,9 @@ def build_docs(source: Path, out: Path, platform: str = PLATFORM) -> None:
     missing = [str(p.relative_to(site)) for p in kept if not p.is_file()]
     if missing:
         raise SystemExit(f"{', '.join(missing)} no longer in the locked wheel: update DOCS_KEPT in {__file__}")
+    for top in site.iterdir():  # the wheel also ships a top-level `test` package (its own tests)
+        if top != package and not top.name.endswith(".dist-info"):
+            shutil.rmtree(top) if top.is_dir() else top.unlink()
     for path in sorted(package.rglob("*"), reverse=True):  # files before the folders that hold them
         if path.is_file() and path not in kept:
             path.unlink()
