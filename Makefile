@@ -87,7 +87,7 @@ soak: $(DEV_STAMP)
 build: $(RUN_STAMP)
 	@if command -v sam >/dev/null; then sam build; else $(BIN)/python -m ship.build; fi
 
-## lock: re-pin requirements/*.txt and the deps layer's lock (linux/arm64, CPython 3.12) from pyproject.toml,
+## lock: re-pin requirements/*.txt and the layers' locks (linux/arm64, CPython 3.12) from pyproject.toml,
 ##       keeping every pin that still fits (make lock UPGRADE=1: the newest versions that fit)
 LOCK := $(BIN)/uv pip compile --quiet --generate-hashes $(if $(UPGRADE),--upgrade,)
 RUNTIME_PACKAGES := boto3 botocore s3transfer python-dateutil six urllib3
@@ -97,6 +97,8 @@ lock: $(DEV_STAMP)
 	$(LOCK) --universal --python-version 3.11 requirements/scan.in -o requirements/scan.txt
 	$(LOCK) --python-platform aarch64-manylinux2014 --python-version 3.12 layers/deps/requirements.in \
 		-c requirements/dev.txt $(addprefix --no-emit-package ,$(RUNTIME_PACKAGES)) -o layers/deps/requirements.txt
+	$(LOCK) --python-platform aarch64-manylinux2014 --python-version 3.12 --no-deps layers/docs/requirements.in \
+		-c requirements/dev.txt -o layers/docs/requirements.txt
 
 deploy: build
 	sam deploy --guided --parameter-overrides Stage=$(STAGE)

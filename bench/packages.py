@@ -51,7 +51,7 @@ def measure(*, with_deps: bool = True) -> dict[str, Any]:
     built = build.build_all()
     out: dict[str, Any] = {"functions": {}, "layers": {}}
     work = CACHE / "zips"
-    layers = {"DomainLayer": "domain", "DepsLayer": "deps"}
+    layers = {"DomainLayer": "domain", "DepsLayer": "deps", "DocsLayer": "docs"}
     for logical_id, path in built.items():
         if logical_id in layers:
             continue

@@ -94,7 +94,7 @@ def generate(template: Template | None = None) -> dict[str, Any]:
                     )
                 document["paths"].setdefault(path, {})[method] = operation
         for key, value in schema.get("components", {}).get("schemas", {}).items():
-            if key not in ("HTTPValidationError", "ValidationError"):
+            if key not in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
                 document["components"]["schemas"][key] = value
     document["paths"] = dict(sorted(document["paths"].items()))
     return document

@@ -66,6 +66,7 @@ SAMPLE_PATHS = {
     "partner_id": "demo-partner",
     "redemption_id": "red-1",
     "id": "pwp-1",
+    "asset": "swagger-ui.css",
 }
 
 
@@ -88,6 +89,8 @@ def api_events(template: Template) -> dict[str, dict[str, Any]]:
                 path += "?limit=50"
             if name == "ListRewards":
                 path += "?member_id=cust-1"
+            if name == "ReportsActivity":
+                path += "?from=2026-01&to=2026-12"
             body = SAMPLE_BODIES.get(name)
             headers = {"Content-Type": "application/json", "Authorization": "Bearer lk_local_admin"}
             if route.authorizer is None:

@@ -17,6 +17,7 @@ from loyalty_local.template import TEMPLATE, Template, TemplateError, load_raw
 UNAUTHENTICATED_ROUTES = {
     ("GET", "/openapi.json"): "public document",
     ("GET", "/docs"): "public document",
+    ("GET", "/docs/{asset}"): "Swagger UI's files",
     ("POST", "/v1/partners/{partner_id}/redemptions"): "signature checked in the handler",
     (
         "POST",

@@ -3,6 +3,7 @@
     python3 -m ship.artefact deps     layers/deps     "$ARTIFACTS_DIR"   # the locked wheels, arm64, cp312
     python3 -m ship.artefact domain   layers/loyalty  "$ARTIFACTS_DIR"   # the loyalty package
     python3 -m ship.artefact function functions/earn  "$ARTIFACTS_DIR"   # a handler's directory
+    python3 -m ship.artefact docs     layers/docs     "$ARTIFACTS_DIR"   # Swagger UI's files for /docs
 
 Layers land in `<out>/python/` (what Lambda puts on sys.path as /opt/python), functions in `<out>/`.
 Everything is then compiled by python3.12 with unchecked-hash pycs: /opt and /var/task are read-only in
@@ -29,8 +30,8 @@ SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "Makefile", ".mypy_cache",
 # packaging test checks that no file left in the layer names one, but for the allowed places listed).
 # Together about 1.2 MB of the zipped layer, which must stay under 6 MB.
 PRUNED: dict[str, str] = {
-    "aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui-bundle.min.js": "/docs loads Swagger UI"
-    " from a CDN (loyalty.openapi.SWAGGER_HTML), never through Powertools' enable_swagger",
+    "aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui-bundle.min.js": "/docs serves Swagger UI"
+    " from the docs layer (swagger-ui-py, with its licence), never through Powertools' enable_swagger",
     "aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui.min.css": "as above",
     "pydantic/v1": "pydantic 1's API, kept in pydantic 2 for migrations; our models are pydantic 2",
     "aws_lambda_powertools/utilities/auth_alpha": "Powertools utilities we do not use",
@@ -47,6 +48,12 @@ PRUNED_NAMED_BY = {
     " (a pydantic 1 type); none of ours has one",
     "pydantic/_migration.py": "maps pydantic 1 import paths for `pydantic.utils` shims we never import",
 }
+
+
+# What the docs layer keeps of the swagger-ui-py wheel: the files /docs serves (loyalty.openapi.ASSETS) and the
+# licence. Its Python code (web-framework handlers that need jinja2) and Swagger Editor are left out: nothing
+# imports them, and they would be ~20 MB.
+DOCS_KEPT = ("swagger_ui/static/swagger-ui.css", "swagger_ui/static/swagger-ui-bundle.js", "swagger_ui/static/LICENSE")
 
 
 def pip_install(requirements: Path, target: Path, platform: str = PLATFORM) -> None:
@@ -120,6 +127,26 @@ def build_deps(source: Path, out: Path, platform: str = PLATFORM) -> None:
     compile_bytecode(site, "/opt/python")
 
 
+def build_docs(source: Path, out: Path, platform: str = PLATFORM) -> None:
+    site = _fresh(out / "python")
+    pip_install(source / "requirements.txt", site, platform)
+    package = site / "swagger_ui"
+    kept = {site / relative for relative in DOCS_KEPT}
+    missing = [str(p.relative_to(site)) for p in kept if not p.is_file()]
+    if missing:
+        raise SystemExit(f"{', '.join(missing)} no longer in the locked wheel: update DOCS_KEPT in {__file__}")
+    for top in site.iterdir():  # the wheel also ships a top-level `test` package (its own tests)
+        if top != package and not top.name.endswith(".dist-info"):
+            shutil.rmtree(top) if top.is_dir() else top.unlink()
+    for path in sorted(package.rglob("*"), reverse=True):  # files before the folders that hold them
+        if path.is_file() and path not in kept:
+            path.unlink()
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+    for record in site.glob("swagger_ui_py-*.dist-info/RECORD"):
+        record.unlink()  # it lists the files left out; the licence and metadata stay
+
+
 def build_domain(source: Path, out: Path) -> None:
     site = _fresh(out / "python")
     for package in sorted(p for p in source.iterdir() if (p / "__init__.py").is_file()):
@@ -137,7 +164,7 @@ def build_function(source: Path, out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("kind", choices=["deps", "domain", "function"])
+    parser.add_argument("kind", choices=["deps", "domain", "function", "docs"])
     parser.add_argument("source", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--platform", default=PLATFORM, help="pip platform tag of the deps layer's wheels")
@@ -146,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         build_deps(args.source, args.out, args.platform)
     elif args.kind == "domain":
         build_domain(args.source, args.out)
+    elif args.kind == "docs":
+        build_docs(args.source, args.out, args.platform)
     else:
         build_function(args.source, args.out)
     return 0

@@ -157,10 +157,17 @@ class Harness:
         built = build.build_all()
         return cls(template or Template(), built, runtime_site(), host_deps_layer())
 
+    def layers(self, logical_id: str) -> list[str]:
+        """The function's layers in Lambda's order: Globals' (LAYER_ORDER), then its own (SAM appends them)."""
+        own = (self.template.resources[logical_id].get("Properties") or {}).get("Layers") or []
+        return [*LAYER_ORDER, *(layer["Ref"] for layer in own)]
+
     def sys_path(self, logical_id: str) -> list[str]:
-        layers = {"DepsLayer": self.deps, "DomainLayer": self.built["DomainLayer"] / "python"}
+        paths = {name: self.built[name] / "python" for name in self.layers(logical_id)}
+        paths["DepsLayer"] = self.deps
         # Lambda extracts later layers over earlier ones into /opt: the last layer is searched first here
-        return [str(self.built[logical_id]), *(str(layers[name]) for name in reversed(LAYER_ORDER)), str(self.runtime)]
+        ordered = reversed(self.layers(logical_id))
+        return [str(self.built[logical_id]), *(str(paths[name]) for name in ordered), str(self.runtime)]
 
     def environment(self, logical_id: str, extra: dict[str, str] | None = None) -> dict[str, str]:
         function = self.template.functions()[logical_id]

@@ -1,13 +1,15 @@
-"""The programme as clients see it, and the OpenAPI document of the whole API."""
+"""The programme as clients see it, the reports and job runs (admin), and the OpenAPI document of the API."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from loyalty import http, liability, openapi, program_view
+from loyalty import http, jobs, liability, openapi, program_view, reports
+from loyalty.errors import RouteNotFound
 from loyalty.observability import logger, tracer
 from loyalty.program import current_program
 
@@ -26,6 +28,54 @@ def get_liability() -> Response[Any]:
     return http.json_response(200, liability.current(current_program()))
 
 
+def _answer(model: type[Any], description: str) -> dict[int, Any]:
+    return {200: {"description": description, "content": {"application/json": {"model": model}}}}
+
+
+@app.get(
+    "/v1/reports/tiers",
+    tags=["reports"],
+    summary="Members per tier",
+    description="Every tier of the programme, in programme order, with its active and suspended members "
+    "(closed members are not counted). Kept by the stream processor: seconds behind the table.",
+    responses=_answer(reports.TiersReport, "Members per tier"),
+)
+def get_tiers_report() -> Response[Any]:
+    http.require(app, "admin")
+    return http.json_response(200, reports.tiers(current_program()).model_dump(mode="json"))
+
+
+@app.get(
+    "/v1/reports/activity",
+    tags=["reports"],
+    summary="Enrolments and points earned, redeemed, expired and adjusted, by month",
+    description="Every month from `from` to `to` (at most 36), oldest first, zeros included; points by the month "
+    "each ledger entry was recorded. `earned`: points of earn and bonus entries (pending ones too), net of "
+    "refunds; `redeemed`: points spent, net of cancelled, voided and released redemptions (positive); "
+    "`expired`: points expired (positive); `adjusted`: administrators' adjustments, signed net. "
+    "Default range: the 12 months ending with the current month.",
+    responses=_answer(reports.ActivityReport, "Activity by month"),
+)
+def get_activity_report(
+    from_: Annotated[str | None, Query(alias="from", pattern=reports.MONTH_PATTERN, description="YYYY-MM")] = None,
+    to: Annotated[str | None, Query(pattern=reports.MONTH_PATTERN, description="YYYY-MM")] = None,
+) -> Response[Any]:
+    http.require(app, "admin")
+    return http.json_response(200, reports.activity(from_, to).model_dump(mode="json"))
+
+
+@app.get(
+    "/v1/jobs",
+    tags=["jobs"],
+    summary="The newest runs of the monthly jobs, newest first",
+    description="Each run's status, its summary once done, and the messages waiting in its job's dead-letter queue.",
+    responses=_answer(jobs.JobRuns, "Job runs"),
+)
+def get_jobs(limit: Annotated[int, Query(ge=1, le=100)] = 20) -> Response[Any]:
+    http.require(app, "admin")
+    return http.json_response(200, jobs.recent_runs(limit).model_dump(mode="json"))
+
+
 @app.get("/openapi.json", include_in_schema=False)
 def get_openapi() -> Response[Any]:
     return http.json_response(200, openapi.document())
@@ -34,6 +84,15 @@ def get_openapi() -> Response[Any]:
 @app.get("/docs", include_in_schema=False)
 def get_docs() -> Response[Any]:
     return Response(200, "text/html; charset=utf-8", openapi.SWAGGER_HTML)
+
+
+@app.get("/docs/<asset>", include_in_schema=False)
+def get_docs_asset(asset: str) -> Response[Any]:
+    try:
+        text, content_type = openapi.asset(asset)
+    except openapi.AssetNotFound:
+        raise RouteNotFound("no such file") from None
+    return Response(200, content_type, text, headers={"Cache-Control": "public, max-age=86400"})
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -27,7 +27,7 @@ def test_without_a_working_python312_the_build_says_what_it_tried_and_how_to_get
 
 def test_every_function_and_layer_is_built_by_the_makefile_in_its_directory():
     found = {a.logical_id: a for a in build.artefacts()}
-    assert set(found) == set(Template().functions()) | {"DepsLayer", "DomainLayer"}
+    assert set(found) == set(Template().functions()) | {"DepsLayer", "DomainLayer", "DocsLayer"}
     for artefact in found.values():
         makefile = (artefact.source / "Makefile").read_text()
         assert f"build-{artefact.logical_id}:" in makefile, artefact.logical_id

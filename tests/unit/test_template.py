@@ -59,15 +59,17 @@ def _pins(lock: str) -> dict[str, str]:
     return {name.lower(): version for name, version in pins}
 
 
-def test_the_deps_layer_requirements_match_the_runtime_dependencies():
+def test_the_layers_requirements_match_the_runtime_dependencies():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     runtime = {re.split(r"[\[<>=]", d)[0] for d in project["dependencies"]} - {"boto3"}  # boto3 ships in Lambda
-    layer = {
-        re.split(r"[\[<>=]", line)[0]
-        for line in (ROOT / "layers/deps/requirements.in").read_text().splitlines()
-        if line.strip() and not line.startswith("#")
-    }
-    assert runtime == layer
+
+    def names(path: str) -> set[str]:
+        lines = (ROOT / path).read_text().splitlines()
+        return {re.split(r"[\[<>=]", line)[0] for line in lines if line.strip() and not line.startswith("#")}
+
+    # the deps layer for every function; the docs layer (Swagger UI's files) for ProgramFunction
+    assert names("layers/docs/requirements.in") == {"swagger-ui-py"}
+    assert runtime == names("layers/deps/requirements.in") | names("layers/docs/requirements.in")
 
 
 def test_the_layer_the_run_and_the_test_environments_pin_the_same_versions():
@@ -83,3 +85,6 @@ def test_the_layer_the_run_and_the_test_environments_pin_the_same_versions():
     for name, version in run.items():
         assert dev[name] == version, name
     assert "--hash=sha256:" in (ROOT / "layers/deps/requirements.txt").read_text()
+    docs = _pins("layers/docs/requirements.txt")
+    assert set(docs) == {"swagger-ui-py"} and docs["swagger-ui-py"] == run["swagger-ui-py"]
+    assert "--hash=sha256:" in (ROOT / "layers/docs/requirements.txt").read_text()

@@ -17,6 +17,8 @@ class Settings(BaseModel):
     program_cache_seconds: int = 60
     tier_queue_url: str | None = None
     expiry_queue_url: str | None = None
+    tier_dead_letter_queue_url: str | None = None
+    expiry_dead_letter_queue_url: str | None = None
     local_mode: bool = False
 
 
@@ -27,6 +29,8 @@ ENV_NAMES = {
     "program_cache_seconds": "PROGRAM_CACHE_SECONDS",
     "tier_queue_url": "TIER_QUEUE_URL",
     "expiry_queue_url": "EXPIRY_QUEUE_URL",
+    "tier_dead_letter_queue_url": "TIER_DEAD_LETTER_QUEUE_URL",
+    "expiry_dead_letter_queue_url": "EXPIRY_DEAD_LETTER_QUEUE_URL",
     "local_mode": "LOYALTY_LOCAL",
 }
 

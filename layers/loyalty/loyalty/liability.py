@@ -1,6 +1,6 @@
 """The points liability: what the programme owes its members, by expiry month, in points and money.
 
-Kept by the stream processor as counters (see `loyalty.store.liability`), from the difference between
+Kept by the stream processor as counters (see `loyalty.store.counters`), from the difference between
 a member item's old and new image: its expiry buckets, `pending` and `held`. The member's buckets are
 the truth the report must match (the sum over members), and member images see every way buckets move,
 including those without a ledger entry of their own (the `activity_extends` policy moving every bucket,
@@ -16,8 +16,9 @@ from typing import Any
 from loyalty.clock import isoformat, utcnow
 from loyalty.model import NEVER, Member
 from loyalty.program import Program
-from loyalty.store import liability as store
+from loyalty.store import counters as store
 
+FAMILY = "LIABILITY"  # the counters' items (loyalty.store.counters)
 PENDING = "PENDING"  # counter keys beside the months
 HELD = "HELD"
 
@@ -36,6 +37,11 @@ def deltas(old: Member | None, new: Member | None) -> dict[str, int]:
         if moved:
             out[name] = moved
     return out
+
+
+def counters(old: Member | None, new: Member | None) -> dict[store.Counter, int]:
+    """`deltas` as the counters the stream processor adds."""
+    return {(FAMILY, name, "points"): points for name, points in deltas(old, new).items()}
 
 
 def money(points: int, program: Program) -> str:
@@ -62,4 +68,5 @@ def report(counters: dict[str, int], program: Program, now: datetime) -> dict[st
 
 def current(program: Program) -> dict[str, Any]:
     """The report from the counters as the stream processor has kept them (seconds behind the table)."""
-    return report(store.totals(), program, utcnow())
+    summed = {name: figures.get("points", 0) for name, figures in store.totals(FAMILY).items()}
+    return report(summed, program, utcnow())

@@ -1,8 +1,8 @@
 """The stream processor's work for one committed change: counters, metrics, then domain events.
 
-Everything here is idempotent under redelivery: the liability counters and business metrics are
-applied once per change (an applied-marker written in the counters' transaction), and an event
-published twice has the same `event_id`.
+Everything here is idempotent under redelivery: the report counters (liability, members per tier,
+activity by month) and business metrics are applied once per change (an applied-marker written in the
+counters' transaction), and an event published twice has the same `event_id`.
 """
 
 from __future__ import annotations
@@ -10,19 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from loyalty import events, liability
+from loyalty import events, liability, reports
 from loyalty.events import Change, DomainEvent
 from loyalty.model import LedgerEntry, Member
 from loyalty.observability import count, logger
 from loyalty.program import Program, current_program
 from loyalty.store import bus, stream
-from loyalty.store import liability as counters_store
+from loyalty.store import counters as counters_store
 
 
 @dataclass
 class Effects:
     marker: str | None = None  # applied-marker id: counters and measures happen once per marker
-    counters: dict[str, int] = field(default_factory=dict)
+    counters: dict[counters_store.Counter, int] = field(default_factory=dict)
     measures: list[tuple[str, int]] = field(default_factory=list)
     events: list[DomainEvent] = field(default_factory=list)
 
@@ -45,6 +45,7 @@ def effects(change: Change, program: Program | None) -> Effects:
     new, old = change.new, change.old
     if isinstance(new, LedgerEntry) and change.event_name == "INSERT":
         out.marker = f"ENTRY#{new.entry_id}"
+        out.counters = reports.entry_counters(new)
         out.measures = [(name, sign * new.points if sign else 1) for name, sign in ENTRY_MEASURES[new.type]]
     elif change.kind == "member":
         before = old if isinstance(old, Member) else None
@@ -52,9 +53,10 @@ def effects(change: Change, program: Program | None) -> Effects:
         current = after or before
         if current is None:
             return out
-        out.counters = liability.deltas(before, after)
-        if change.event_name == "INSERT":
+        out.counters = {**liability.counters(before, after), **reports.tier_counters(before, after)}
+        if change.event_name == "INSERT" and after is not None:
             out.measures.append(("Enrolments", 1))
+            out.counters.update(reports.enrolment_counters(after))
         for event in out.events:
             if event.detail_type == "TierChanged":
                 direction = event.detail_json()["direction"]

@@ -1,15 +1,22 @@
 """Job bookkeeping in the table and the jobs' SQS work queues.
 
-Keys (one partition per run, so the summary is one Query):
-- `JOB#<job>#<period>#<run_id>` / `RUN`: the run (as_of, chunks, started_at).
-- `JOB#<job>#<period>#<run_id>` / `PAGE#<chunk>#<cursor digest>`: one page of one chunk. Written
-  first with the member ids the page holds and the cursor after it (so a retried message processes the
-  same members, even when the index moved under it), then marked `done` with the page's counts.
-- `JOB#<job>#<period>#<run_id>` / `MEMBER#<member_id>`: the counts of a member retried on its own.
+Keys:
+- `JOBRUNS` / `<run_id>#<job>`: the run (job, period, as_of, chunks, `status` running | done | failed,
+  started_at, finished_at, summary, error). Run ids start with the start time, so one Query of this
+  partition, backwards, lists the newest runs first (a few runs a month: never a hot partition).
+- One partition per run, so the summary (and the check whether the run is complete) is one Query:
+  - `JOB#<job>#<period>#<run_id>` / `RUN`: the run's plan (as_of, chunks).
+  - `JOB#<job>#<period>#<run_id>` / `PAGE#<chunk>#<cursor digest>`: one page of one chunk. Written
+    first with the member ids the page holds and the cursor after it (so a retried message processes the
+    same members, even when the index moved under it), then marked `done` with the page's counts.
+  - `JOB#<job>#<period>#<run_id>` / `MEMBER#<member_id>`: a member retried on its own: written when it is
+    isolated, marked `done` with its counts when its own message succeeds.
+  - `JOB#<job>#<period>#<run_id>` / `CHUNK#<chunk>`: the chunk was walked to its end.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -30,12 +37,82 @@ def cursor_digest(cursor: dict[str, Any] | None) -> str:
     return hashlib.sha256(json.dumps(cursor, sort_keys=True).encode()).hexdigest()[:20]
 
 
-def put_run(pk: str, record: dict[str, Any]) -> None:
+RUNS = "JOBRUNS"
+
+
+def run_sk(job: str, run_id: str) -> str:
+    return f"{run_id}#{job}"
+
+
+def put_run(job: str, run_id: str, pk: str, record: dict[str, Any]) -> None:
+    """Record a run as started: its plan in its partition, its record (`status` running) in the runs list."""
     client().put_item(
         TableName=table_name(),
         Item=to_item({"PK": pk, "SK": "RUN", "kind": "job_run", **record}),
         ConditionExpression="attribute_not_exists(PK)",
     )
+    client().put_item(
+        TableName=table_name(),
+        Item=to_item({"PK": RUNS, "SK": run_sk(job, run_id), "kind": "job_status", "status": "running", **record}),
+        ConditionExpression="attribute_not_exists(PK)",
+    )
+
+
+def finish_run(job: str, run_id: str, status: str, fields: dict[str, Any], *, unless: str) -> bool:
+    """Set the run's `status` and `fields`, unless it already has status `unless` (a run is finished once:
+    `done` is final; `failed` may still become `done` when its dead letters are redriven). False: it had."""
+    from botocore.exceptions import ClientError
+
+    names = {"#s": "status", **{f"#f{i}": name for i, name in enumerate(fields)}}
+    values = to_item({":s": status, ":unless": unless, **{f":f{i}": v for i, v in enumerate(fields.values())}})
+    sets = ", ".join(["#s = :s", *[f"#f{i} = :f{i}" for i in range(len(fields))]])
+    try:
+        client().update_item(
+            TableName=table_name(),
+            Key=key(RUNS, run_sk(job, run_id)),
+            UpdateExpression=f"SET {sets}",
+            ConditionExpression="attribute_exists(PK) AND #s <> :unless",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def latest_runs(limit: int) -> list[dict[str, Any]]:
+    """The newest `limit` runs of every job, newest first (one Query)."""
+    answer = client().query(
+        TableName=table_name(),
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": RUNS}},
+        ScanIndexForward=False,
+        Limit=limit,
+        ConsistentRead=True,
+    )
+    return [from_item(i) for i in answer.get("Items", [])]
+
+
+def end_chunk(pk: str, chunk: str) -> None:
+    """The chunk was walked to its end (idempotent: a redelivered last message writes the same item)."""
+    client().put_item(TableName=table_name(), Item=to_item({"PK": pk, "SK": f"CHUNK#{chunk}", "kind": "job_chunk"}))
+
+
+def isolate_member(pk: str, member_id: str) -> None:
+    """A member of a page failed and goes on in a message of its own: the run waits for it."""
+    from botocore.exceptions import ClientError
+
+    try:
+        client().put_item(
+            TableName=table_name(),
+            Item=to_item({"PK": pk, "SK": f"MEMBER#{member_id}", "kind": "job_member"}),
+            ConditionExpression="attribute_not_exists(PK)",
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
 
 
 @dataclass
@@ -121,7 +198,7 @@ def _count_once(pk: str, sk: str, counts: dict[str, int], *, must_exist: bool) -
 
 
 def run_items(pk: str) -> list[dict[str, Any]]:
-    """Every item of a run (the run, its pages, its retried members), for the summary."""
+    """Every item of a run (its pages, its retried members, its ended chunks), for the summary."""
     out: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {
         "KeyConditionExpression": "PK = :pk",
@@ -133,6 +210,25 @@ def run_items(pk: str) -> list[dict[str, Any]]:
 
 
 # -- SQS ----------------------------------------------------------------------------------------
+@functools.cache
+def max_receives(queue_url: str) -> int | None:
+    """How many receives the queue allows before its redrive policy dead-letters a message (None: no DLQ)."""
+    answer = client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])
+    policy = answer.get("Attributes", {}).get("RedrivePolicy")
+    return int(json.loads(policy)["maxReceiveCount"]) if policy else None
+
+
+def waiting_messages(queue_url: str) -> int:
+    """Approximately how many messages wait in the queue (visible and in flight)."""
+    answer = client("sqs").get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )
+    attributes = answer.get("Attributes", {})
+    return int(attributes.get("ApproximateNumberOfMessages", 0)) + int(
+        attributes.get("ApproximateNumberOfMessagesNotVisible", 0)
+    )
+
+
 def send_messages(queue_url: str, bodies: list[dict[str, Any]]) -> None:
     """SendMessageBatch in tens; entries SQS refuses are sent again, then the error surfaces."""
     sqs = client("sqs")
