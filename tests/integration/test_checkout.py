@@ -209,7 +209,8 @@ def test_a_customer_known_by_phone_or_card_checks_out_in_the_same_round_trips(ti
         status, again, headers = order({**by_card, "order_id": "till-1"})
         assert (status, headers.get("Idempotent-Replayed")) == (200, "true"), again
         assert again == placed
-        assert calls == ["Query", "GetItem"]  # the points are spent: the refusal finds the order's entry
+        # the points are spent: the refusal finds the order's entry, and the phone's holder is asked
+        assert calls == ["Query", "GetItem", "GetItem", "GetItem"]
     finally:
         unregister()
     assert placed["member_id"] == "cust-1" and placed["total"] == quoted["total"] == "27.60"
@@ -218,6 +219,41 @@ def test_a_customer_known_by_phone_or_card_checks_out_in_the_same_round_trips(ti
     assert _error(too_many) == (409, "insufficient_points")
     by_id = order({"member_id": "cust-1", "order_id": "till-1", **BASKET})
     assert _error(by_id) == (409, "idempotency_conflict")  # another body for this order id
+
+
+def test_an_order_id_replayed_for_another_customer_is_a_conflict(till):
+    silver_with_932("cust-1")
+    enroll("cust-2")
+    for who, phone in (("cust-1", "+14155550123"), ("cust-2", "+14155550100")):
+        patch = api_event("UpdateProfile", body={"phone": phone}, path_params={"member_id": who})
+        assert call("MembersFunction", patch)[0] == 200
+    basket = {"currency": "USD", "items": [SANDWICH]}
+    assert order({"lookup": {"phone": "+14155550123"}, "order_id": "till-1", **basket})[0] == 201
+    for phone in ("+14155550100", "+14155550999"):  # another customer's phone, and nobody's
+        assert _error(order({"lookup": {"phone": phone}, "order_id": "till-1", **basket})) == (
+            409,
+            "idempotency_conflict",
+        )
+    assert [e["type"] for e in ledger("cust-2")] == ["bonus"]
+
+
+def test_a_refusal_on_an_index_behind_the_table_is_decided_again_by_the_table(till):
+    from loyalty.store import core
+
+    silver_with_932("cust-1")
+    patch = api_event("UpdateProfile", body={"phone": "+14155550123"}, path_params={"member_id": "cust-1"})
+    assert call("MembersFunction", patch)[0] == 200
+    old = core.client().get_item(TableName=core.table_name(), Key=core.key("MEMBER#cust-1", "MEMBER"))["Item"]
+    adjust("cust-1", 600, "top-up")  # 1,532 points now; the index below still shows 932
+    core.client().update_item(
+        TableName=core.table_name(), Key=core.key("MEMBER#cust-1", "MEMBER"), UpdateExpression="REMOVE IDPHONE"
+    )
+    core.client().put_item(TableName=core.table_name(), Item={**old, "PK": {"S": "STALE#cust-1"}})
+    body = {"lookup": {"phone": "+14155550123"}, "currency": "USD", "items": [GIFT_CARD], "points": 1500}
+    status, quoted, _ = quote(body)
+    assert status == 200 and quoted["points_payment"] == {"points": 1500, "amount": "15.00"}, quoted
+    status, placed, _ = order({**body, "order_id": "till-1"})
+    assert status == 201 and placed["balance"] == 32, placed
 
 
 def test_an_order_for_an_identifier_the_member_no_longer_holds_is_refused(till):

@@ -231,6 +231,36 @@ def test_closing_forfeits_the_balance_in_one_entry_and_frees_the_identifiers(aws
     assert reconcile_all().differences == []
 
 
+def test_a_closed_member_answers_member_inactive_to_its_enrolment_and_a_quote(aws):
+    enroll("ana", **ANA)
+    status("ana", "closed")
+    assert error(enroll("ana", **ANA)) == (409, "member_inactive")
+    basket = {"member_id": "ana", "currency": "USD", "items": [{"sku": "s", "category": "food", "amount": "8.00"}]}
+    assert error(call("CheckoutFunction", api_event("CheckoutQuote", body=basket))) == (409, "member_inactive")
+
+
+def test_a_member_whose_identifier_item_another_member_holds_can_still_be_closed_and_edited(aws):
+    """A member written before identifier items existed holds its email without an IDENT# item; another
+    member may since have claimed it. Releasing is then not this member's to do: the rest proceeds."""
+
+    def legacy(member_id: str, email: str) -> None:
+        enroll(member_id, email=email)
+        key = core.key(f"IDENT#email#{email.lower()}", "IDENT")
+        core.client().delete_item(TableName=core.table_name(), Key=key)
+
+    legacy("old", "shared@example.com")
+    assert enroll("new", email="Shared@example.com")[0] == 201
+    assert status("old", "closed")[0] == 200
+    assert erase("old")[0] == 200
+    assert lookup(email="shared@example.com")[1]["member_id"] == "new"
+
+    legacy("old-2", "other@example.com")
+    assert enroll("new-2", email="other@example.com")[0] == 201
+    code, view, _ = patch("old-2", {"email": None})
+    assert code == 200 and view["profile"]["email"] is None
+    assert lookup(email="other@example.com")[1]["member_id"] == "new-2"
+
+
 def test_closing_a_member_in_debt_writes_the_debt_off(aws):
     enroll("ana")
     earn("ana", "o-1", "100.00")

@@ -20,12 +20,13 @@ from loyalty import earn, earning, keys, members, redeem
 from loyalty.checkout import pricing
 from loyalty.clock import isoformat, utcnow
 from loyalty.contract import CheckoutOrderRequest, CheckoutQuoteRequest
-from loyalty.errors import LoyaltyError, MemberNotFound, RewardNotFound, ValidationFailed
+from loyalty.errors import IdempotencyConflict, LoyaltyError, MemberNotFound, RewardNotFound, ValidationFailed
 from loyalty.funnel import Books
 from loyalty.model import LedgerEntry, Member, identifier_value
 from loyalty.operations import Outcome, Plan, replay, request_hash, run_with
 from loyalty.program import Program, Reward
 from loyalty.store import checkout as store
+from loyalty.store import identity as identity_store
 from loyalty.store import members as member_store
 from loyalty.writes import IdentifierHeld, SideWrite, StockTaken
 
@@ -90,13 +91,13 @@ def _stocked(program: Program) -> list[str]:
 
 
 def _loader(
-    program: Program, request: CheckoutQuoteRequest, entry_key: str | None
+    program: Program, request: CheckoutQuoteRequest, entry_key: str | None, *, consistent: bool = False
 ) -> Callable[[], tuple[Member | None, LedgerEntry | None, dict[str, int]]]:
     """The member (by id or by identifier), the order's entry and the stock: one round trip by id. By
     identifier, the first attempt reads the member from the identifier index (one round trip; the order's
     transaction re-checks that the member holds the identifier, and its entry condition finds a replay);
-    a retry asks the identifier item and reads consistently."""
-    attempts = 0
+    a retry (or a `consistent` loader) asks the identifier item and reads consistently."""
+    attempts = 1 if consistent else 0
 
     def load() -> tuple[Member | None, LedgerEntry | None, dict[str, int]]:
         nonlocal attempts
@@ -232,11 +233,21 @@ def _add(into: dict[str, int], months: dict[str, int]) -> None:
 def quote(program: Program, request: CheckoutQuoteRequest) -> dict[str, Any]:
     """What the order would answer (without `order_id` and `entry_ids`), writing nothing: one read."""
     lines, rewards = lines_of(program, request), rewards_of(program, request)
-    member, _, stock = _loader(program, request, None)()
-    if member is None:
-        raise MemberNotFound(f"no member {_who(request)!r}")
-    books = Books(program, member, utcnow())
-    return _plan(program, request, lines, rewards, QUOTE_ORDER_ID, placing=False)(books, stock).body
+
+    def answer(consistent: bool) -> dict[str, Any]:
+        member, _, stock = _loader(program, request, None, consistent=consistent)()
+        if member is None:
+            raise MemberNotFound(f"no member {_who(request)!r}")
+        members.ensure_open(member)  # a suspended member's basket is quoted; a closed member has none
+        books = Books(program, member, utcnow())
+        return _plan(program, request, lines, rewards, QUOTE_ORDER_ID, placing=False)(books, stock).body
+
+    try:
+        return answer(consistent=False)
+    except LoyaltyError:
+        if request.lookup is None:
+            raise
+        return answer(consistent=True)  # the identifier index may be behind: the table's answer decides
 
 
 def place_order(program: Program, request: CheckoutOrderRequest) -> Outcome:
@@ -254,14 +265,31 @@ def place_order(program: Program, request: CheckoutOrderRequest) -> Outcome:
             return replace(decided, writes=[*decided.writes, IdentifierHeld(kind, found, books.member.member_id)])
 
         hash_ = checkout_hash(request)
+
+        def same_customer(outcome: Outcome) -> Outcome:
+            """The stored hash holds the identifier's kind, not its value (no personal field is kept): a
+            replay answers only the customer who holds the identifier now."""
+            if outcome.replayed and outcome.entry is not None:
+                holder = identity_store.find_member_consistently(kind, found)
+                if holder is None or holder.member_id != outcome.entry.member_id:
+                    raise IdempotencyConflict("this order id was used for another customer")
+            return outcome
+
+        def attempt(consistent: bool) -> Outcome:
+            loader = _loader(program, request, entry_key, consistent=consistent)
+            return same_customer(run_with(program, loader, _who(request), entry_key, hash_, checked))
+
         try:
-            return run_with(program, _loader(program, request, entry_key), _who(request), entry_key, hash_, checked)
+            return attempt(consistent=False)
+        except IdempotencyConflict:
+            raise
         except LoyaltyError:
-            # the first attempt reads no entry: a refusal may be a replay's (its points are spent already)
+            # the first attempt reads no entry and plans on the index's image of the member: a refusal may
+            # be a replay's (its points are spent already) or the index's (behind the table): ask the table
             stored = member_store.load_entry(entry_key)
-            if stored is None:
-                raise
-            return replay(stored, hash_, program)
+            if stored is not None:
+                return same_customer(replay(stored, hash_, program))
+            return attempt(consistent=True)
     return run_with(
         program, _loader(program, request, entry_key), _who(request), entry_key, checkout_hash(request), plan
     )

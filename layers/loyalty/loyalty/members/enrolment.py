@@ -104,9 +104,9 @@ def _replay(program: Program, member_id: str, hash_: str) -> Outcome:
     member, enrolment = identity_store.load_member_and_enrolment(member_id)
     if member is None:  # pragma: no cover - members are never deleted
         raise Retry()
+    if member.status == "closed":  # closed is final: no write answers for it, not even a replay
+        raise MemberInactive(f"member {member_id!r} is closed")
     if enrolment is not None and enrolment.request_hash == hash_:
         count("IdempotentReplays", program_id=program.program_id)
         return Outcome(200, enrolment.response, replayed=True, member=member)
-    if member.status == "closed":
-        raise MemberInactive(f"member {member_id!r} is closed")
     raise MemberExists(f"member {member_id!r} exists")

@@ -8,7 +8,7 @@ from loyalty.clock import utcnow
 from loyalty.errors import IdentifierInUse, MemberNotFound
 from loyalty.funnel import Books, Txn
 from loyalty.model import IdentifierKind, Member, identifier_value, identifiers
-from loyalty.operations import commit, retrying
+from loyalty.operations import Retry, commit, retrying
 from loyalty.program import Program
 from loyalty.store import identity as identity_store
 from loyalty.store import members as store
@@ -42,9 +42,28 @@ def in_use(refused: WriteRefused) -> IdentifierInUse:
     return IdentifierInUse(f"this {kind} belongs to another member", details=[{"field": kind, "message": "in use"}])
 
 
+Foreign = set[tuple[IdentifierKind, str]]
+
+
+def not_foreign(writes: list[SideWrite], foreign: Foreign) -> list[SideWrite]:
+    """Drop the releases of identifiers whose item another member holds (a member written before
+    identifier items existed shares no item to release)."""
+    return [w for w in writes if not (isinstance(w, IdentifierReleased) and (w.kind, w.value) in foreign)]
+
+
+def refused_release(refused: WriteRefused, foreign: Foreign) -> Retry:
+    """A release refused because another member holds the item: decide again without it."""
+    if not isinstance(refused.write, IdentifierReleased):
+        raise refused
+    foreign.add((refused.write.kind, refused.write.value))
+    return Retry()
+
+
 def update_profile(program: Program, member_id: str, changes: dict[str, Any]) -> dict[str, Any]:
     """PATCH the profile: the member and its identifier items in one transaction; a released
     identifier is free at once, a taken one is `identifier_in_use` (nothing written)."""
+
+    foreign: Foreign = set()
 
     def attempt() -> dict[str, Any]:
         member = store.load_member(member_id)
@@ -57,10 +76,12 @@ def update_profile(program: Program, member_id: str, changes: dict[str, Any]) ->
             setattr(member, name, value)
         if not books.changed:  # nothing changes: nothing to write
             return member_view(member, program, books.now)
-        writes = identity_writes(member_id, before, identifiers(member))
+        writes = not_foreign(identity_writes(member_id, before, identifiers(member)), foreign)
         try:
             commit(Txn([books], writes))
         except WriteRefused as refused:
+            if isinstance(refused.write, IdentifierReleased):
+                raise refused_release(refused, foreign) from None
             raise in_use(refused) from None
         return member_view(member, program, books.now)
 

@@ -21,8 +21,9 @@ from loyalty.model import PROFILE_FIELDS, MemberStatus, identifiers
 from loyalty.operations import commit, retrying
 from loyalty.program import Program
 from loyalty.store import members as store
-from loyalty.writes import EnrolmentErased, IdentifierReleased, PendingMarkerDone, SideWrite
+from loyalty.writes import EnrolmentErased, IdentifierReleased, PendingMarkerDone, SideWrite, WriteRefused
 
+from .identity import Foreign, not_foreign, refused_release
 from .views import entry_view, member_view, profile_view
 
 CLOSED: MemberStatus = "closed"
@@ -50,9 +51,18 @@ def _close(books: Books, reason: str) -> list[SideWrite]:
     return writes
 
 
+def _commit(books: Books, writes: list[SideWrite], foreign: Foreign) -> None:
+    try:
+        commit(Txn([books], not_foreign(writes, foreign)))
+    except WriteRefused as refused:
+        raise refused_release(refused, foreign) from None
+
+
 def set_status(program: Program, member_id: str, status: MemberStatus, reason: str) -> dict[str, Any]:
     """Suspend, reactivate or close. The status a member already has changes nothing; a closed member's
     status never changes again (409 invalid_state)."""
+
+    foreign: Foreign = set()
 
     def attempt() -> dict[str, Any]:
         member = store.load_member(member_id)
@@ -70,7 +80,7 @@ def set_status(program: Program, member_id: str, status: MemberStatus, reason: s
             member.status = status
             member.status_reason = reason
             member.status_changed_at = books.now
-        commit(Txn([books], writes))
+        _commit(books, writes, foreign)
         return member_view(member, program, books.now)
 
     return retrying(attempt)
@@ -78,6 +88,8 @@ def set_status(program: Program, member_id: str, status: MemberStatus, reason: s
 
 def erase(program: Program, member_id: str) -> dict[str, Any]:
     """The right to erasure: close (if open) and remove every personal field. Repeating it changes nothing."""
+
+    foreign: Foreign = set()
 
     def attempt() -> dict[str, Any]:
         member = store.load_member(member_id)
@@ -91,7 +103,7 @@ def erase(program: Program, member_id: str) -> dict[str, Any]:
             setattr(member, name, None)
         member.erased_at = books.now
         writes.append(EnrolmentErased(member_id))
-        commit(Txn([books], writes))
+        _commit(books, writes, foreign)
         return member_view(member, program, books.now)
 
     return retrying(attempt)
