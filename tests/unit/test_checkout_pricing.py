@@ -132,6 +132,7 @@ def test_the_programme_schema_refuses_half_an_in_store_reward():
 
 # -- properties ----------------------------------------------------------------------------------
 MONEY = st.integers(min_value=0, max_value=50_000).map(lambda c: D(c) / 100)
+# distinct skus in a basket: a discount names its line by sku (the contract's `discounts[].sku`)
 LINE = st.builds(
     lambda category, amount, quantity, n: earning.Item(f"sku-{n}", category, amount, quantity),
     st.sampled_from(["drinks", "food", "gift-cards", "electronics", "led-lighting", "toys", "shipping"]),
@@ -152,7 +153,7 @@ FIXED = parse_program(
 
 
 @given(
-    lines=st.lists(LINE, min_size=1, max_size=6),
+    lines=st.lists(LINE, min_size=1, max_size=6, unique_by=lambda line: line.sku),
     rewards=st.lists(st.sampled_from(["free-drink", "ten-off", "any-item"]), unique=True, max_size=3),
     tier=st.sampled_from(["red", "silver", "gold"]),
     hundreds=st.integers(min_value=0, max_value=300),
@@ -182,7 +183,10 @@ def test_any_basket_adds_up_and_never_goes_negative(lines, rewards, tier, hundre
     assert basket.points <= basket.max_points_payable
 
 
-@given(lines=st.lists(LINE, min_size=1, max_size=6), points_left=st.integers(min_value=0, max_value=30_000))
+@given(
+    lines=st.lists(LINE, min_size=1, max_size=6, unique_by=lambda line: line.sku),
+    points_left=st.integers(min_value=0, max_value=30_000),
+)
 def test_max_points_payable_does_not_depend_on_the_points_asked_for(lines, points_left):
     tier = DEMO.tier("gold")
     most = pricing.price(DEMO, tier, lines, [], 0, MARCH, points_left).max_points_payable
