@@ -15,6 +15,17 @@ from loyalty_local.template import ROOT, Template
 
 EVENTS = ROOT / "events"
 
+# A till's basket: a latte free with the in-store reward, a sandwich paid in money.
+BASKET: dict[str, Any] = {
+    "member_id": "cust-1",
+    "currency": "USD",
+    "items": [
+        {"sku": "latte", "category": "drinks", "amount": "4.50", "quantity": 1},
+        {"sku": "sandwich", "category": "food", "amount": "8.00", "quantity": 1},
+    ],
+    "rewards": ["free-drink"],
+    "points": 0,
+}
 # A request a client might send to each route, by template event name.
 SAMPLE_BODIES: dict[str, Any] = {
     "Enroll": {"member_id": "cust-1", "email": "ana@example.com", "name": "Ana", "channel": "web"},
@@ -39,27 +50,8 @@ SAMPLE_BODIES: dict[str, Any] = {
     "PayWithPoints": {"redemption_id": "pwp-1", "member_id": "cust-1", "points": 500, "capture": False},
     "Capture": {},
     "Void": {},
-    "CheckoutQuote": {
-        "member_id": "cust-1",
-        "currency": "USD",
-        "items": [
-            {"sku": "latte", "category": "drinks", "amount": "4.50", "quantity": 1},
-            {"sku": "sandwich", "category": "food", "amount": "8.00", "quantity": 1},
-        ],
-        "rewards": ["free-drink"],
-        "points": 0,
-    },
-    "CheckoutOrder": {
-        "member_id": "cust-1",
-        "order_id": "till-order-1",
-        "currency": "USD",
-        "items": [
-            {"sku": "latte", "category": "drinks", "amount": "4.50", "quantity": 1},
-            {"sku": "sandwich", "category": "food", "amount": "8.00", "quantity": 1},
-        ],
-        "rewards": ["free-drink"],
-        "points": 0,
-    },
+    "CheckoutQuote": BASKET,
+    "CheckoutOrder": {"member_id": "cust-1", "order_id": "till-order-1", **BASKET},
 }
 SAMPLE_PATHS = {
     "member_id": "cust-1",

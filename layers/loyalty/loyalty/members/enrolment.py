@@ -8,7 +8,7 @@ from typing import Any
 
 from loyalty import keys
 from loyalty.clock import utcnow
-from loyalty.errors import IdentifierInUse, MemberExists, MemberInactive, ValidationFailed
+from loyalty.errors import MemberExists, MemberInactive, ValidationFailed
 from loyalty.funnel import Books
 from loyalty.model import Channel, Enrolment, Member, identifiers
 from loyalty.observability import count
@@ -18,6 +18,7 @@ from loyalty.store import identity as identity_store
 from loyalty.store import members as store
 from loyalty.writes import EnrolmentRecorded, IdentifierClaimed, SideWrite, WriteRefused
 
+from .identity import identifier_in_use
 from .views import member_view
 
 
@@ -89,10 +90,7 @@ def enroll(
             raise ValidationFailed.field("referred_by", f"no member {referred_by!r}") from None
         except WriteRefused as refused:
             if isinstance(refused.write, IdentifierClaimed):
-                kind = refused.write.kind
-                raise IdentifierInUse(
-                    f"this {kind} belongs to another member", details=[{"field": kind, "message": "in use"}]
-                ) from None
+                raise identifier_in_use(refused.write.kind) from None
             raise
         return Outcome(201, body, member=member)
 

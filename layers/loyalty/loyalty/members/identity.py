@@ -35,28 +35,28 @@ def identity_writes(
     return released + claimed
 
 
-def in_use(refused: WriteRefused) -> IdentifierInUse:
-    if not isinstance(refused.write, IdentifierClaimed):
-        raise refused
-    kind = refused.write.kind
+def identifier_in_use(kind: IdentifierKind) -> IdentifierInUse:
     return IdentifierInUse(f"this {kind} belongs to another member", details=[{"field": kind, "message": "in use"}])
 
 
 Foreign = set[tuple[IdentifierKind, str]]
 
 
-def not_foreign(writes: list[SideWrite], foreign: Foreign) -> list[SideWrite]:
-    """Drop the releases of identifiers whose item another member holds (a member written before
-    identifier items existed shares no item to release)."""
-    return [w for w in writes if not (isinstance(w, IdentifierReleased) and (w.kind, w.value) in foreign)]
-
-
-def refused_release(refused: WriteRefused, foreign: Foreign) -> Retry:
-    """A release refused because another member holds the item: decide again without it."""
-    if not isinstance(refused.write, IdentifierReleased):
-        raise refused
-    foreign.add((refused.write.kind, refused.write.value))
-    return Retry()
+def commit_identity(books: Books, writes: list[SideWrite], foreign: Foreign) -> None:
+    """Commit the member's books with its identifier writes. A claim refused is `identifier_in_use`
+    (nothing written). A release refused means another member holds the item (a member written before
+    identifier items existed shares no item to release): it goes into `foreign`, and the operation
+    decides again without it."""
+    kept = [w for w in writes if not (isinstance(w, IdentifierReleased) and (w.kind, w.value) in foreign)]
+    try:
+        commit(Txn([books], kept))
+    except WriteRefused as refused:
+        if isinstance(refused.write, IdentifierClaimed):
+            raise identifier_in_use(refused.write.kind) from None
+        if isinstance(refused.write, IdentifierReleased):
+            foreign.add((refused.write.kind, refused.write.value))
+            raise Retry() from None
+        raise
 
 
 def update_profile(program: Program, member_id: str, changes: dict[str, Any]) -> dict[str, Any]:
@@ -76,13 +76,7 @@ def update_profile(program: Program, member_id: str, changes: dict[str, Any]) ->
             setattr(member, name, value)
         if not books.changed:  # nothing changes: nothing to write
             return member_view(member, program, books.now)
-        writes = not_foreign(identity_writes(member_id, before, identifiers(member)), foreign)
-        try:
-            commit(Txn([books], writes))
-        except WriteRefused as refused:
-            if isinstance(refused.write, IdentifierReleased):
-                raise refused_release(refused, foreign) from None
-            raise in_use(refused) from None
+        commit_identity(books, identity_writes(member_id, before, identifiers(member)), foreign)
         return member_view(member, program, books.now)
 
     return retrying(attempt)

@@ -16,14 +16,14 @@ from typing import Any
 from loyalty import keys
 from loyalty.clock import utcnow
 from loyalty.errors import InvalidState, MemberNotFound
-from loyalty.funnel import Books, Txn
+from loyalty.funnel import Books
 from loyalty.model import PROFILE_FIELDS, MemberStatus, identifiers
-from loyalty.operations import commit, retrying
+from loyalty.operations import retrying
 from loyalty.program import Program
 from loyalty.store import members as store
-from loyalty.writes import EnrolmentErased, IdentifierReleased, PendingMarkerDone, SideWrite, WriteRefused
+from loyalty.writes import EnrolmentErased, IdentifierReleased, PendingMarkerDone, SideWrite
 
-from .identity import Foreign, not_foreign, refused_release
+from .identity import Foreign, commit_identity
 from .views import entry_view, member_view, profile_view
 
 CLOSED: MemberStatus = "closed"
@@ -45,17 +45,14 @@ def _close(books: Books, reason: str) -> list[SideWrite]:
             details={"reason": CLOSED, "note": reason},
             buckets=months,
         )
-    member.status = CLOSED
-    member.status_reason = reason
-    member.status_changed_at = books.now
+    _set_status(books, CLOSED, reason)
     return writes
 
 
-def _commit(books: Books, writes: list[SideWrite], foreign: Foreign) -> None:
-    try:
-        commit(Txn([books], not_foreign(writes, foreign)))
-    except WriteRefused as refused:
-        raise refused_release(refused, foreign) from None
+def _set_status(books: Books, status: MemberStatus, reason: str) -> None:
+    books.member.status = status
+    books.member.status_reason = reason
+    books.member.status_changed_at = books.now
 
 
 def set_status(program: Program, member_id: str, status: MemberStatus, reason: str) -> dict[str, Any]:
@@ -77,10 +74,8 @@ def set_status(program: Program, member_id: str, status: MemberStatus, reason: s
         if status == CLOSED:
             writes = _close(books, reason)
         else:
-            member.status = status
-            member.status_reason = reason
-            member.status_changed_at = books.now
-        _commit(books, writes, foreign)
+            _set_status(books, status, reason)
+        commit_identity(books, writes, foreign)
         return member_view(member, program, books.now)
 
     return retrying(attempt)
@@ -103,7 +98,7 @@ def erase(program: Program, member_id: str) -> dict[str, Any]:
             setattr(member, name, None)
         member.erased_at = books.now
         writes.append(EnrolmentErased(member_id))
-        _commit(books, writes, foreign)
+        commit_identity(books, writes, foreign)
         return member_view(member, program, books.now)
 
     return retrying(attempt)
