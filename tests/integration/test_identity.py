@@ -347,3 +347,28 @@ def test_lifecycle_and_privacy_need_the_admin_scope(aws):
     for name, body in (("SetStatus", {"status": "suspended", "reason": "x"}), ("Erase", ...), ("Export", ...)):
         event = api_event(name, body=body, path_params={"member_id": "ana"}, scopes="enroll earn read redeem")
         assert error(call("MembersFunction", event)) == (403, "forbidden")
+
+
+def test_a_closed_member_takes_no_tier_grant_capture_or_evaluation(aws):
+    from tests.support import jobs
+
+    enroll("ana")
+    adjust("ana", "gift", 600)
+    pwp = {"redemption_id": "p-1", "member_id": "ana", "points": 300, "capture": False}
+    assert call("RedeemFunction", api_event("PayWithPoints", body=pwp))[0] == 201
+    status("ana", "closed")
+    grants = (
+        ("Subscribe", {"subscription_id": "s-1", "tier_id": "gold", "months": 12}),
+        ("OverrideTier", {"tier_id": "gold", "reason": "vip"}),
+    )
+    for name, body in grants:
+        assert error(call("MembersFunction", api_event(name, body=body, path_params={"member_id": "ana"}))) == (
+            409,
+            "member_inactive",
+        )
+    capture = api_event("Capture", path_params={"redemption_id": "p-1"})
+    assert error(call("RedeemFunction", capture)) == (409, "member_inactive")
+    jobs.write_members([jobs.member("open", qualifying={})])
+    summary = jobs.run("tier-evaluation", datetime.now(UTC).date().replace(day=1).isoformat())
+    assert summary["members_evaluated"] == 1  # the open member only
+    assert get("ana")[1]["tier"]["id"] == "red" and get("ana")[1]["status"] == "closed"
