@@ -6,7 +6,7 @@ PORT   ?= 3000
 PROGRAM ?=
 STAGE  ?= dev
 
-.PHONY: run test lint typecheck template-check unit integration e2e build deploy bench soak clean keys simulate lock
+.PHONY: run test lint typecheck template-check unit integration e2e browser build deploy bench soak clean keys simulate lock seed screenshots
 
 RUN_STAMP := $(VENV)/.run-installed
 DEV_STAMP := $(VENV)/.dev-installed
@@ -66,6 +66,20 @@ MONTHS  ?= 13
 simulate: $(DEV_STAMP)
 	@$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install -q -e '.[sim]'
 	$(BIN)/python -m simulator --program $(SIM_PROGRAM) --members $(MEMBERS) --months $(MONTHS)
+
+## seed: a year of demo history on the running `make run` stack (members, orders, redemptions, monthly jobs),
+##       for the console at http://127.0.0.1:$(PORT)/console (make seed SEED_MEMBERS=100)
+SEED_MEMBERS ?= 40
+seed: $(RUN_STAMP)
+	$(BIN)/python -m loyalty_local.demo_history --url http://127.0.0.1:$(PORT) --members $(SEED_MEMBERS)
+
+## browser: the console's browser tests alone (Debian's chromium; see tests/browser/conftest.py)
+browser: $(DEV_STAMP)
+	$(BIN)/python -m pytest tests/browser -p no:xdist
+
+## screenshots: the console's screens for docs/console.md, taken by its browser tests
+screenshots: $(DEV_STAMP)
+	CONSOLE_SCREENSHOTS=docs/img/console $(BIN)/python -m pytest tests/browser -p no:xdist
 
 ## keys: manage API keys (make keys ARGS="create --name shop --scopes earn read")
 keys: $(DEV_STAMP)

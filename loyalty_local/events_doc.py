@@ -41,6 +41,9 @@ points the entry moved, unsigned) and `details` (the entry's details, as in the 
 An archive on the bus keeps every event 365 days (replay to a new consumer). Consumers' rule targets
 should name the `EventTargetsDeadLetterQueueArn` output as their dead-letter queue.
 
+Each member's events are also kept 90 days in the table and served newest first by
+`GET /v1/members/{{member_id}}/events` (scope `read`), as the back office's console shows them.
+
 | detail-type | published when |
 |---|---|
 """

@@ -60,6 +60,7 @@ SAMPLE_PATHS = {
     "id": "pwp-1",
     "asset": "swagger-ui.css",
 }
+PATH_OVERRIDES = {"ConsoleAsset": {"asset": "console.js"}}  # the event's own file, not Swagger UI's
 
 
 def api_events(template: Template) -> dict[str, dict[str, Any]]:
@@ -76,11 +77,14 @@ def api_events(template: Template) -> dict[str, dict[str, Any]]:
             )
             path = route.path
             for param in route.params:
-                path = path.replace("{" + param + "}", SAMPLE_PATHS.get(param, "x"))
+                value = PATH_OVERRIDES.get(name, {}).get(param) or SAMPLE_PATHS.get(param, "x")
+                path = path.replace("{" + param + "}", value)
             if name == "GetLedger":
                 path += "?limit=50"
             if name == "ListRewards":
                 path += "?member_id=cust-1"
+            if name == "MemberEvents":
+                path += "?limit=20"
             if name == "ReportsActivity":
                 path += "?from=2026-01&to=2026-12"
             body = SAMPLE_BODIES.get(name)

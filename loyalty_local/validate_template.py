@@ -18,6 +18,8 @@ UNAUTHENTICATED_ROUTES = {
     ("GET", "/openapi.json"): "public document",
     ("GET", "/docs"): "public document",
     ("GET", "/docs/{asset}"): "Swagger UI's files",
+    ("GET", "/console"): "the console's page (it asks for a key; every API call it makes carries one)",
+    ("GET", "/console/{asset}"): "the console's script and stylesheet",
     ("POST", "/v1/partners/{partner_id}/redemptions"): "signature checked in the handler",
     (
         "POST",

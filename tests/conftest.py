@@ -35,5 +35,20 @@ def api(stack: LocalStackProcess) -> Iterator[Client]:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "tests/e2e/" in str(item.fspath):
+        if "tests/e2e/" in str(item.fspath) or "tests/browser/" in str(item.fspath):
             item.add_marker(pytest.mark.e2e)
+        if "tests/browser/" in str(item.fspath):
+            item.add_marker(pytest.mark.browser)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Where the console's screenshots are, or why the browser tests did not run (and how to run them)."""
+    from tests.browser.conftest import SCREENSHOTS
+
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if "no Chromium" in str(r.longrepr)]
+    if skipped:
+        reason = str(skipped[0].longrepr[2]) if isinstance(skipped[0].longrepr, tuple) else str(skipped[0].longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        terminalreporter.write_line(f"BROWSER TESTS SKIPPED ({len(skipped)}): {reason}", yellow=True)
+    elif SCREENSHOTS.is_dir() and any(SCREENSHOTS.iterdir()):
+        terminalreporter.write_line(f"console screenshots: {SCREENSHOTS}")

@@ -78,6 +78,18 @@ def get_ledger(
     return http.json_response(200, members.ledger_page(member_id, limit, cursor))
 
 
+@app.get(
+    "/v1/members/<member_id>/events",
+    tags=["members"],
+    summary="The member's recent domain events, newest first",
+    description="What the member's changes published on the bus (`detail_type`, `detail` as consumers got it), "
+    "kept 90 days; seconds behind the ledger. Ordered by the member's sequence.",
+)
+def get_events(member_id: Annotated[Id, Path()], limit: Annotated[int, Query(ge=1, le=100)] = 20) -> Response[Any]:
+    http.require(app, "read")
+    return http.json_response(200, members.recent_events(member_id, limit))
+
+
 @app.post("/v1/members/<member_id>/adjustments", tags=["members"], summary="Admin adjustment (signed)")
 def adjust(member_id: Annotated[Id, Path()], body: AdjustmentRequest) -> Response[Any]:
     http.require(app, "admin")

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from loyalty import http, jobs, liability, openapi, program_view, reports
+from loyalty import console, http, jobs, liability, openapi, program_view, reports
 from loyalty.errors import RouteNotFound
 from loyalty.observability import logger, tracer
 from loyalty.program import current_program
@@ -74,6 +74,33 @@ def get_activity_report(
 def get_jobs(limit: Annotated[int, Query(ge=1, le=100)] = 20) -> Response[Any]:
     http.require(app, "admin")
     return http.json_response(200, jobs.recent_runs(limit).model_dump(mode="json"))
+
+
+@app.get(
+    "/v1/keys/current",
+    tags=["keys"],
+    summary="The key this request carries: its name and scopes (any valid key)",
+    description="What a client may do with its key, without trying: the console offers only what the scopes allow. "
+    "Never the key itself nor its hash.",
+)
+def get_current_key() -> Response[Any]:
+    context = http.caller(app)
+    scopes = sorted(str(context.get("scopes", "")).split())
+    return http.json_response(200, {"key_id": context.get("key_id"), "name": context.get("key_name"), "scopes": scopes})
+
+
+@app.get("/console", include_in_schema=False)
+def get_console() -> Response[Any]:
+    return Response(200, "text/html; charset=utf-8", console.page(), headers=console.SECURITY_HEADERS)
+
+
+@app.get("/console/<asset>", include_in_schema=False)
+def get_console_asset(asset: str) -> Response[Any]:
+    try:
+        text, content_type = console.asset(asset)
+    except console.AssetNotFound:
+        raise RouteNotFound("no such file") from None
+    return Response(200, content_type, text, headers=console.SECURITY_HEADERS)
 
 
 @app.get("/openapi.json", include_in_schema=False)

@@ -165,3 +165,32 @@ def test_the_monthly_jobs_changes_publish_expired_expiring_soon_and_tier_changed
     status, report, _ = call("ProgramFunction", api_event("Liability"))
     assert status == 200
     assert {r["month"]: r["points"] for r in report["by_expiry_month"]} == {"2026-03": 40, "2027-01": 10}
+
+
+def test_each_published_event_is_kept_once_under_its_member_newest_first(aws: dict[str, Any]) -> None:
+    from loyalty.clock import utcnow
+    from loyalty.errors import MemberNotFound
+    from loyalty.store import core
+
+    enroll_and_adjust("out-ev")
+    fail_put_events(1, partial=True)  # the first delivery is refused after the events were kept: kept again
+    streams.poller().flush()
+
+    published = [e["detail"]["event_id"] for e in streams.published()]
+    kept = members.recent_events("out-ev", 10)["events"]
+    assert [e["event_id"] for e in kept] == list(reversed(published))  # once each, newest first
+    assert [e["detail_type"] for e in kept] == ["PointsAdjusted", "PointsAdjusted", "MemberEnrolled"]
+    assert kept[0]["detail"] == next(e["detail"] for e in streams.published() if e["detail"]["sequence"] == 3)
+    assert "someone@example.com" not in json.dumps(kept)
+    assert [e["event_id"] for e in members.recent_events("out-ev", 2)["events"]] == list(reversed(published))[:2]
+
+    raw = core.client().query(
+        TableName=core.table_name(),
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": "EVENTS#out-ev"}},
+    )["Items"]
+    assert len(raw) == 3
+    days = (int(raw[0]["ttl"]["N"]) - utcnow().timestamp()) / 86400
+    assert 89.9 < days <= 90  # DynamoDB's TTL removes them after 90 days
+    with pytest.raises(MemberNotFound):
+        members.recent_events("nobody-here", 10)

@@ -223,10 +223,14 @@ def header(event: Mapping[str, Any], name: str) -> str | None:
     return None
 
 
+def caller(app: APIGatewayRestResolver) -> dict[str, Any]:
+    """What the authorizer put in the request context for the bearer key: `scopes`, `key_id`, `key_name`."""
+    return dict(app.current_event.request_context.authorizer.raw_event or {})
+
+
 def require(app: APIGatewayRestResolver, scope: str) -> None:
     """The authorizer put the key's scopes in the request context; check the route's scope here."""
-    authorizer = app.current_event.request_context.authorizer.raw_event or {}
-    scopes = set(str(authorizer.get("scopes", "")).split())
+    scopes = set(str(caller(app).get("scopes", "")).split())
     if scope not in scopes and "admin" not in scopes:
         raise Forbidden(f"this key lacks the `{scope}` scope")
 

@@ -34,6 +34,7 @@ ASSETS = {
 SWAGGER_HTML = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Loyalty API</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="docs/swagger-ui.css"></head>
 <body><div id="ui"></div>
 <script src="docs/swagger-ui-bundle.js"></script>

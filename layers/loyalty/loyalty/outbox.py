@@ -15,7 +15,7 @@ from loyalty.events import Change, DomainEvent
 from loyalty.model import LedgerEntry, Member
 from loyalty.observability import count, logger
 from loyalty.program import Program, current_program
-from loyalty.store import bus, stream
+from loyalty.store import bus, member_events, stream
 from loyalty.store import counters as counters_store
 
 
@@ -80,6 +80,7 @@ def process(event_name: str, old_image: dict[str, Any] | None, new_image: dict[s
         else:
             logger.info("change applied before (redelivered record)", extra={"marker": done.marker})
     if done.events:
+        member_events.record(done.events)  # the back office's "recent events" of each member (kept 90 days)
         bus.publish(done.events)
         count("EventsPublished", len(done.events), program_id=program.program_id)
         logger.info(

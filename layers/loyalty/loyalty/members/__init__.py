@@ -1,4 +1,4 @@
-"""Members: enrolment and identity, the member view and ledger, lifecycle and privacy, adjustments.
+"""Members: enrolment and identity, the member view, ledger and recent events, lifecycle and privacy, adjustments.
 
 - `enrolment`: enrol (idempotent, identifiers claimed race-free in the same transaction);
 - `identity`: find a member by email, phone or card; edit the profile;
@@ -17,6 +17,7 @@ from loyalty.funnel import Books
 from loyalty.model import Member
 from loyalty.operations import Outcome, Plan, request_hash, run
 from loyalty.program import Program
+from loyalty.store import member_events
 from loyalty.store import members as store
 
 from .enrolment import enroll
@@ -38,6 +39,7 @@ __all__ = [
     "ledger_page",
     "member_view",
     "profile_view",
+    "recent_events",
     "set_status",
     "tier_view",
     "update_profile",
@@ -56,6 +58,14 @@ def ledger_page(member_id: str, limit: int, cursor: str | None) -> dict[str, Any
     if not entries and cursor is None and store.load_member(member_id) is None:
         raise MemberNotFound(f"no member {member_id!r}")
     return {"entries": [entry_view(e) for e in entries], "next_cursor": next_cursor}
+
+
+def recent_events(member_id: str, limit: int) -> dict[str, Any]:
+    """The domain events the member's changes published (kept 90 days), newest first."""
+    events = member_events.recent(member_id, limit)
+    if not events and store.load_member(member_id) is None:
+        raise MemberNotFound(f"no member {member_id!r}")
+    return {"events": events}
 
 
 def adjust(program: Program, member_id: str, adjustment_id: str, points: int, reason: str) -> Outcome:

@@ -1,0 +1,812 @@
+// The back office: support agents' and programme managers' console. Plain ES modules, no framework, no build
+// step, no third-party code: every figure comes from the public API (the same routes any client calls), with
+// the key the person signed in with. The key lives in sessionStorage (this tab, until it closes), never in a
+// URL or in localStorage. Text from the API is always set as text (never parsed as HTML).
+
+const BASE = new URL(".", window.location.href); // the API's root: deployed, under the stage (/dev/)
+const KEY_SLOT = "loyalty-console-key";
+const LEDGER_PAGE = 20;
+
+const state = { key: null, scopes: new Set(), keyName: "", program: null, pending: new Map(), ticket: 0 };
+
+// Each navigation takes a ticket; a screen whose answers arrive after the person moved on draws nothing.
+const moved = (ticket) => ticket !== state.ticket;
+
+// ---------------------------------------------------------------- the API
+class ApiError extends Error {
+  constructor(status, code, message, details) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.details = details || [];
+  }
+}
+
+async function api(method, path, body) {
+  const headers = { Accept: "application/json" };
+  if (state.key) headers.Authorization = `Bearer ${state.key}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let answer;
+  try {
+    answer = await fetch(new URL(path.replace(/^\//, ""), BASE), {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: "no-store",
+      credentials: "omit",
+    });
+  } catch (failed) {
+    throw new ApiError(0, "network", "The API could not be reached: check the connection and try again.");
+  }
+  const text = await answer.text();
+  let parsed = null;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch (notJson) {
+    parsed = null;
+  }
+  if (!answer.ok) {
+    const error = (parsed && parsed.error) || {};
+    throw new ApiError(answer.status, error.code || "http_" + answer.status, error.message || answer.statusText, error.details);
+  }
+  return parsed;
+}
+
+const can = (scope) => state.scopes.has(scope) || state.scopes.has("admin");
+
+// ---------------------------------------------------------------- small DOM helpers
+function h(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else if (name === "class") node.className = value;
+    else node.setAttribute(name, value === true ? "" : String(value));
+  }
+  append(node, children);
+  return node;
+}
+
+function append(node, children) {
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+function s(tag, attrs, ...children) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, String(value));
+  append(node, children);
+  return node;
+}
+
+const main = () => document.getElementById("main");
+function show(...children) {
+  const root = main();
+  root.replaceChildren(...children.flat().filter(Boolean));
+  root.focus({ preventScroll: true });
+}
+
+function toast(message) {
+  const box = document.getElementById("toast");
+  box.textContent = message;
+  box.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => (box.hidden = true), 6000);
+}
+
+function problem(error) {
+  const text = error instanceof ApiError ? `${error.message} (${error.code})` : String(error);
+  return h("p", { class: "error", role: "alert" }, text);
+}
+
+// ---------------------------------------------------------------- numbers, money, words
+const points = (n) => new Intl.NumberFormat("en-US").format(n);
+const signed = (n) => (n > 0 ? "+" : n < 0 ? "−" : "") + points(Math.abs(n));
+const percent = (part, whole) => (whole ? `${(Math.round((part * 1000) / whole) / 10).toFixed(1)} %` : "—");
+const day = (stamp) => (stamp ? stamp.slice(0, 10) : "—");
+const when = (stamp) => (stamp ? stamp.replace("T", " ").replace(/:\d\dZ$/, " UTC").replace(/Z$/, " UTC") : "—");
+
+// Money stays a decimal string: sums are done on scaled integers, never in floating point.
+function addMoney(values) {
+  let scale = 0;
+  for (const v of values) scale = Math.max(scale, (String(v).split(".")[1] || "").length);
+  let total = 0n;
+  for (const v of values) {
+    const [whole, fraction = ""] = String(v).replace("-", "").split(".");
+    const units = BigInt(whole + fraction.padEnd(scale, "0"));
+    total += String(v).startsWith("-") ? -units : units;
+  }
+  const negative = total < 0n;
+  const digits = (negative ? -total : total).toString().padStart(scale + 1, "0");
+  const text = scale ? `${digits.slice(0, -scale)}.${digits.slice(-scale)}` : digits;
+  return (negative ? "-" : "") + text;
+}
+const money = (currency, value) => `${value} ${currency}`;
+
+function monthAfter(month) {
+  const [year, mon] = month.split("-").map(Number);
+  return mon === 12 ? `${year + 1}-01` : `${year}-${String(mon + 1).padStart(2, "0")}`;
+}
+
+// ---------------------------------------------------------------- sign-in
+function signInScreen(message) {
+  const input = h("input", { id: "key", name: "key", type: "password", autocomplete: "off", required: true, spellcheck: "false" });
+  const form = h(
+    "form",
+    { class: "card narrow", onsubmit: (e) => (e.preventDefault(), signIn(input.value.trim(), form)) },
+    h("h1", {}, "Sign in"),
+    h("p", { class: "muted" }, "Paste an API key. It is kept for this browser tab only and sent only to this API."),
+    h("label", { for: "key" }, "API key"),
+    input,
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Sign in")),
+    message ? h("p", { class: "error", role: "alert" }, message) : null,
+  );
+  show(form);
+  input.focus();
+}
+
+async function signIn(key, form) {
+  state.key = key;
+  try {
+    const me = await api("GET", "/v1/keys/current");
+    sessionStorage.setItem(KEY_SLOT, key);
+    adopt(me);
+    route();
+  } catch (error) {
+    state.key = null;
+    const message = error.status === 401 ? "This key was refused." : error.message;
+    form.querySelector(".error")?.remove();
+    form.append(h("p", { class: "error", role: "alert" }, message));
+  }
+}
+
+function adopt(me) {
+  state.scopes = new Set(me.scopes);
+  state.keyName = me.name;
+  document.getElementById("who").textContent = `${me.name} · ${me.scopes.join(" ")}`;
+  document.getElementById("sign-out").hidden = false;
+  const nav = document.getElementById("nav");
+  for (const link of nav.querySelectorAll("a")) link.hidden = !can(link.dataset.need);
+  nav.hidden = false;
+}
+
+function signOut(message) {
+  sessionStorage.removeItem(KEY_SLOT);
+  Object.assign(state, { key: null, scopes: new Set(), keyName: "", program: null });
+  document.getElementById("who").textContent = "";
+  document.getElementById("sign-out").hidden = true;
+  document.getElementById("nav").hidden = true;
+  if (window.location.hash) history.replaceState(null, "", window.location.pathname);
+  signInScreen(message);
+}
+
+// ---------------------------------------------------------------- routing
+const ROUTES = [
+  [/^#\/member\/(.+)$/, (id) => memberScreen(decodeURIComponent(id)), "read"],
+  [/^#\/dashboard$/, () => dashboardScreen(), "admin"],
+  [/^#\/programme$/, () => programmeScreen(), "read"],
+  [/^#\/jobs$/, () => jobsScreen(), "admin"],
+  [/^#\/find$/, () => findScreen(), "read"],
+];
+
+function route() {
+  state.ticket += 1;
+  if (!state.key) return signInScreen();
+  const hash = window.location.hash || (can("admin") ? "#/dashboard" : "#/find");
+  for (const link of document.querySelectorAll("#nav a")) {
+    link.toggleAttribute("aria-current", hash.startsWith(link.getAttribute("href")) || (hash.startsWith("#/member") && link.getAttribute("href") === "#/find"));
+  }
+  for (const [pattern, screen, need] of ROUTES) {
+    const found = hash.match(pattern);
+    if (!found) continue;
+    if (!can(need)) return show(h("h1", {}, "Not available"), h("p", {}, `This key lacks the ${need} scope.`));
+    return screen(...found.slice(1)).catch(failed);
+  }
+  window.location.hash = can("read") ? "#/find" : "";
+}
+
+function failed(error) {
+  if (error instanceof ApiError && error.status === 401) return signOut("The API refused the key; sign in again.");
+  show(h("h1", {}, "Something went wrong"), problem(error));
+}
+
+async function program() {
+  if (!state.program) state.program = await api("GET", "/v1/program");
+  return state.program;
+}
+
+// ---------------------------------------------------------------- support: find a member
+const KINDS = [
+  ["member_id", "Member id", "cust-1"],
+  ["phone", "Phone", "+14155550123"],
+  ["email", "Email", "ana@example.com"],
+  ["card_id", "Card", "card-0001"],
+];
+
+function findScreen(message) {
+  const kind = h("select", { id: "find-kind", name: "kind" }, KINDS.map(([value, label]) => h("option", { value }, label)));
+  const value = h("input", { id: "find-value", name: "value", required: true, autocomplete: "off", placeholder: KINDS[0][2] });
+  kind.addEventListener("change", () => (value.placeholder = KINDS.find(([k]) => k === kind.value)[2]));
+  const form = h(
+    "form",
+    { class: "card narrow", role: "search", onsubmit: (e) => (e.preventDefault(), find(kind.value, value.value.trim(), form)) },
+    h("h1", {}, "Find a member"),
+    h("div", { class: "row" }, h("label", { for: "find-kind" }, "By"), kind),
+    h("label", { for: "find-value" }, "Value"),
+    value,
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Find")),
+    message ? problem(message) : null,
+  );
+  show(form);
+  value.focus();
+  return Promise.resolve();
+}
+
+async function find(kind, value, form) {
+  form.querySelector(".error")?.remove();
+  try {
+    const member =
+      kind === "member_id" ? await api("GET", `/v1/members/${encodeURIComponent(value)}`) : await api("POST", "/v1/members/lookup", { [kind]: value });
+    state.prefetched = member;
+    window.location.hash = `#/member/${encodeURIComponent(member.member_id)}`;
+  } catch (error) {
+    if (error.status === 401) return failed(error);
+    form.append(problem(error.status === 404 ? new Error("No member matches.") : error));
+  }
+}
+
+// ---------------------------------------------------------------- support: one member
+const SOURCES = { qualified: "reached by qualifying spend", paid: "a paid subscription", manual: "set by an administrator" };
+
+async function memberScreen(memberId) {
+  const prefetched = state.prefetched && state.prefetched.member_id === memberId ? state.prefetched : null;
+  state.prefetched = null;
+  const ticket = state.ticket;
+  const [member, prog] = await Promise.all([prefetched || api("GET", `/v1/members/${encodeURIComponent(memberId)}`), program()]);
+  if (moved(ticket)) return;
+  const ledgerBox = h("section", { class: "card wide", "aria-labelledby": "ledger-title" });
+  const eventsBox = h("section", { class: "card wide", "aria-labelledby": "events-title" }, h("h2", { id: "events-title" }, "Recent events"));
+  show(
+    memberHeader(member),
+    h("div", { class: "grid" }, pointsCard(member), tierCard(member), expiringCard(member), benefitsCard(member), profileCard(member)),
+    can("admin") && member.status !== "closed" ? actionsCard(member) : null,
+    ledgerBox,
+    eventsBox,
+  );
+  await Promise.all([ledger(ledgerBox, member, prog, [null], 0, ticket), recentEvents(eventsBox, member, ticket)]);
+}
+
+function eventWords(event) {
+  const d = event.detail;
+  switch (event.detail_type) {
+    case "MemberEnrolled":
+      return `Enrolled via ${d.channel} in ${d.tier}${d.signup_bonus ? `, signup bonus ${points(d.signup_bonus)}` : ""}${d.referred_by ? `, referred by ${d.referred_by}` : ""}`;
+    case "TierChanged":
+      return `${d.from} → ${d.to} (${d.direction}${d.reason ? `: ${d.reason}` : ""})`;
+    case "PointsExpiringSoon":
+      return `${points(d.points)} points expire at the end of ${d.month}`;
+    default:
+      return d.change !== undefined ? `${signed(d.change)} points, balance ${points(d.balance)} (${d.reference})` : JSON.stringify(d);
+  }
+}
+
+async function recentEvents(box, member, ticket) {
+  const answer = await api("GET", `/v1/members/${encodeURIComponent(member.member_id)}/events?limit=10`);
+  if (moved(ticket)) return;
+  const rows = answer.events.map((e) => h("tr", { "data-event": e.event_id }, h("td", { class: "date" }, when(e.detail.occurred_at || e.published_at)), h("td", {}, e.detail_type), h("td", {}, eventWords(e))));
+  box.replaceChildren(
+    h("h2", { id: "events-title" }, "Recent events"),
+    h("p", { class: "muted" }, "What this member's changes published to the event bus (kept 90 days), newest first."),
+    rows.length ? table("events", ["When", "Event", "What it says"], rows) : h("p", { class: "muted" }, "No event yet (or none in the last 90 days)."),
+  );
+}
+
+function memberHeader(member) {
+  const name = member.profile && member.profile.name;
+  return h(
+    "div",
+    { class: "title" },
+    h("h1", {}, name ? `${name} ` : "", h("span", { class: "muted" }, member.member_id)),
+    h("span", { class: `badge status-${member.status}`, "data-figure": "status" }, member.status),
+    h("span", { class: "badge tier", "data-figure": "tier" }, member.tier.name),
+  );
+}
+
+function figure(label, value, name) {
+  return h("div", { class: "figure" }, h("dt", {}, label), h("dd", { "data-figure": name }, value));
+}
+
+function pointsCard(member) {
+  const p = member.points;
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "points-title" },
+    h("h2", { id: "points-title" }, "Points"),
+    h(
+      "dl",
+      { class: "figures" },
+      figure("Available", points(p.available), "available"),
+      figure("Pending", points(p.pending), "pending"),
+      figure("Earned (lifetime)", points(p.lifetime_earned), "lifetime_earned"),
+      figure("Redeemed (lifetime)", points(p.lifetime_redeemed), "lifetime_redeemed"),
+      figure("Expired (lifetime)", points(p.lifetime_expired), "lifetime_expired"),
+    ),
+  );
+}
+
+function tierCard(member) {
+  const q = member.qualifying;
+  const next = q.next_tier;
+  const progress = next ? h("progress", { max: next.threshold, value: Math.min(q.value, next.threshold), "aria-label": `Qualifying progress to ${next.id}` }) : null;
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "tier-title" },
+    h("h2", { id: "tier-title" }, "Tier"),
+    h("p", {}, h("strong", {}, member.tier.name), ` since ${day(member.tier.since)}: ${SOURCES[member.tier.source] || member.tier.source}.`),
+    h("p", {}, `Qualifying value ${q.window_start} to ${q.window_end}: `, h("strong", { "data-figure": "qualifying" }, points(q.value)), "."),
+    next
+      ? h("p", {}, progress, h("span", { "data-figure": "remaining" }, points(next.remaining)), ` more to reach ${next.id} (${points(next.threshold)}).`)
+      : h("p", { class: "muted" }, "Top tier: no next tier."),
+  );
+}
+
+function expiringCard(member) {
+  const rows = member.expiring.map((e) => h("tr", {}, h("td", {}, e.month), h("td", { class: "num" }, points(e.points))));
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "expiring-title" },
+    h("h2", { id: "expiring-title" }, "Expiring"),
+    rows.length
+      ? h("table", { "data-table": "expiring" }, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "At the end of"), h("th", { scope: "col", class: "num" }, "Points"))), h("tbody", {}, rows))
+      : h("p", { class: "muted" }, "Nothing to expire."),
+  );
+}
+
+function benefitsCard(member) {
+  const b = member.benefits;
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "benefits-title" },
+    h("h2", { id: "benefits-title" }, "Benefits"),
+    h(
+      "dl",
+      { class: "figures" },
+      figure("Points multiplier", `×${b.multiplier}`, "multiplier"),
+      figure("Discount", `${b.discount_percent} %`, "discount"),
+      figure("Perks", b.perks.length ? b.perks.join(", ") : "none", "perks"),
+    ),
+  );
+}
+
+function profileCard(member) {
+  const p = member.profile || {};
+  const row = (label, value) => h("div", { class: "figure" }, h("dt", {}, label), h("dd", {}, value === null || value === undefined ? "—" : value));
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "profile-title" },
+    h("h2", { id: "profile-title" }, "Profile"),
+    h("dl", { class: "figures" }, row("Email", p.email), row("Phone", p.phone), row("Card", p.card_id), row("Birth date", p.birth_date), row("Enrolled", `${day(member.enrolled_at)} (${member.channel})`)),
+  );
+}
+
+// One id per intended write: a retry after a lost answer sends the same id (and is a replay); a changed
+// form is a new write with a new id.
+function writeId(kind, body) {
+  const signature = JSON.stringify(body);
+  const held = state.pending.get(kind);
+  if (held && held.signature === signature) return held.id;
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  const id = `console-${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+  state.pending.set(kind, { id, signature });
+  return id;
+}
+
+function actionsCard(member) {
+  const amount = h("input", { id: "adjust-points", name: "points", type: "number", step: "1", required: true, inputmode: "numeric" });
+  const reason = h("input", { id: "adjust-reason", name: "reason", required: true, maxlength: "500", autocomplete: "off" });
+  const adjustForm = h(
+    "form",
+    { class: "stack", "aria-labelledby": "adjust-title", onsubmit: (e) => (e.preventDefault(), adjust(member, amount.value, reason.value.trim(), adjustForm)) },
+    h("h3", { id: "adjust-title" }, "Goodwill adjustment"),
+    h("label", { for: "adjust-points" }, "Points (negative takes points away)"),
+    amount,
+    h("label", { for: "adjust-reason" }, "Reason"),
+    reason,
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Adjust")),
+  );
+  const target = member.status === "active" ? "suspended" : "active";
+  const why = h("input", { id: "status-reason", name: "reason", required: true, maxlength: "500", autocomplete: "off" });
+  const statusForm = h(
+    "form",
+    { class: "stack", "aria-labelledby": "status-title", onsubmit: (e) => (e.preventDefault(), setStatus(member, target, why.value.trim(), statusForm)) },
+    h("h3", { id: "status-title" }, target === "suspended" ? "Suspend" : "Reactivate"),
+    h("p", { class: "muted" }, target === "suspended" ? "A suspended member keeps their points but cannot earn or spend." : "The member is suspended: reactivating lets them earn and spend again."),
+    h("label", { for: "status-reason" }, "Reason"),
+    why,
+    h("div", { class: "actions" }, h("button", { type: "submit", class: target === "suspended" ? "danger" : "" }, target === "suspended" ? "Suspend member" : "Reactivate member")),
+  );
+  return h("section", { class: "card wide split", "aria-label": "Actions" }, adjustForm, statusForm);
+}
+
+async function submitting(form, work) {
+  const button = form.querySelector("button[type=submit]");
+  form.querySelector(".error")?.remove();
+  button.disabled = true;
+  try {
+    await work();
+  } catch (error) {
+    if (error.status === 401) return failed(error);
+    form.append(problem(error));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function adjust(member, rawPoints, reason, form) {
+  return submitting(form, async () => {
+    const value = Number(rawPoints);
+    if (!Number.isInteger(value) || value === 0) throw new Error("Points must be a whole number other than 0.");
+    const body = { points: value, reason };
+    const entry = await api("POST", `/v1/members/${encodeURIComponent(member.member_id)}/adjustments`, { adjustment_id: writeId("adjust", { member: member.member_id, ...body }), ...body });
+    state.pending.delete("adjust");
+    toast(`Adjusted ${signed(entry.points)} points: the balance is now ${points(entry.balance_after)}.`);
+    await memberScreen(member.member_id);
+  });
+}
+
+function setStatus(member, status, reason, form) {
+  return submitting(form, async () => {
+    await api("POST", `/v1/members/${encodeURIComponent(member.member_id)}/status`, { status, reason });
+    toast(status === "suspended" ? "Member suspended." : "Member reactivated.");
+    await memberScreen(member.member_id);
+  });
+}
+
+// ---------------------------------------------------------------- the ledger, in words
+function rewardName(prog, id) {
+  const reward = prog.rewards.find((r) => r.id === id);
+  return reward ? reward.name : id;
+}
+
+function breakdown(details) {
+  const parts = (details.breakdown || []).map((b) => {
+    const [kind, name] = b.rule.includes(":") ? b.rule.split(/:(.*)/) : [b.rule, ""];
+    const label = kind === "base" ? "base" : kind === "tier" ? `${name} tier` : kind === "campaign" ? `campaign ${name}` : b.rule;
+    return `${label} ${b.points >= 0 && kind !== "base" ? "+" : ""}${points(b.points)}`;
+  });
+  return parts.length ? ` (${parts.join(", ")})` : "";
+}
+
+function explain(entry, prog, currency) {
+  const d = entry.details || {};
+  switch (entry.type) {
+    case "earn": {
+      const where = d.checkout ? "Checkout order" : "Order";
+      const rewards = d.checkout && d.checkout.rewards && d.checkout.rewards.length ? `, with ${d.checkout.rewards.map((r) => rewardName(prog, r)).join(", ")}` : "";
+      const pending = d.pending ? " — pending, not spendable yet" : "";
+      return `${where} ${entry.reference}: ${money(d.currency || currency, d.amount || "?")} paid${rewards}${breakdown(d)}${pending}`;
+    }
+    case "bonus":
+      if (d.activity === "signup") return `Signup bonus (enrolled via ${d.channel || "?"})`;
+      if (d.activity === "referral") return `Referral bonus: ${d.referred_member_id} placed a first order`;
+      if (d.activity) return `Activity bonus: ${d.activity}`;
+      return `Bonus ${entry.reference}${d.reason ? `: ${d.reason}` : ""}`;
+    case "reversal":
+      if (d.kind === "checkout_refund") return `Refund ${d.refund_id} of checkout order ${d.order_id}`;
+      return `Refund ${entry.reference} of order ${d.order_id}: ${money(currency, d.amount || "?")} refunded${d.refunded_total && d.refunded_total !== d.amount ? ` (${d.refunded_total} in all)` : ""}`;
+    case "redeem":
+      if (d.kind === "checkout_reward") return `Reward “${rewardName(prog, d.reward_id)}” taken in checkout order ${d.order_id}`;
+      if (d.kind === "checkout_points") return `Points paid toward checkout order ${d.order_id}`;
+      if (d.partner_id) return `Reward “${rewardName(prog, d.reward_id)}” redeemed at ${d.partner_id} (redemption ${d.redemption_id || entry.reference})`;
+      return `Paid with points (redemption ${entry.reference})${d.status === "held" ? ", held" : ""}`;
+    case "redeem_cancel":
+      return `Redemption ${entry.reference} ${d.status || "cancelled"}${d.kind === "checkout_refund" ? ` by a refund of order ${d.order_id}` : ""}: points given back`;
+    case "expire": {
+      const months = Object.entries(d.months || {}).map(([m, n]) => `${points(n)} of ${m}`);
+      return d.reason ? `Expired at once (${d.reason})` : `Expired by the run of ${entry.reference.replace("expiry:", "")}${months.length ? `: ${months.join(", ")}` : ""}`;
+    }
+    case "adjust":
+      if (d.reason === "closed") return `Account closed: the balance was forfeited${d.note ? ` (${d.note})` : ""}`;
+      return `Adjustment by an administrator: “${d.reason || "no reason given"}”`;
+    default:
+      return `${entry.type} ${entry.reference}`;
+  }
+}
+
+async function ledger(box, member, prog, cursors, index, ticket) {
+  const page = await api("GET", `/v1/members/${encodeURIComponent(member.member_id)}/ledger?limit=${LEDGER_PAGE}${cursors[index] ? `&cursor=${encodeURIComponent(cursors[index])}` : ""}`);
+  if (moved(ticket)) return;
+  const rows = page.entries.map((entry) =>
+    h(
+      "tr",
+      { "data-entry": entry.entry_id },
+      h("td", { class: "date" }, day(entry.occurred_at)),
+      h("td", {}, h("span", { class: `type type-${entry.type}` }, entry.type.replace("_", " "))),
+      h("td", { class: `num ${entry.points < 0 ? "minus" : "plus"}` }, signed(entry.points)),
+      h("td", { class: "num" }, points(entry.balance_after)),
+      h("td", { class: "why" }, explain(entry, prog, prog.currency)),
+    ),
+  );
+  const go = (to) => ledger(box, member, prog, cursors, to, ticket).catch(failed);
+  if (page.next_cursor && cursors.length === index + 1) cursors.push(page.next_cursor);
+  box.replaceChildren(
+    h("h2", { id: "ledger-title" }, "Ledger"),
+    rows.length
+      ? h(
+          "table",
+          { class: "ledger", "data-table": "ledger" },
+          h("thead", {}, h("tr", {}, ["Date", "Type", "Points", "Balance", "What happened"].map((t, i) => h("th", { scope: "col", class: i === 2 || i === 3 ? "num" : "" }, t)))),
+          h("tbody", {}, rows),
+        )
+      : h("p", { class: "muted" }, "No entries."),
+    h(
+      "div",
+      { class: "actions" },
+      h("button", { type: "button", class: "quiet", disabled: index === 0, onclick: () => go(0) }, "Newest"),
+      h("button", { type: "button", class: "quiet", disabled: index === 0, onclick: () => go(index - 1) }, "Newer"),
+      h("span", { class: "muted" }, `Page ${index + 1}`),
+      h("button", { type: "button", class: "quiet", disabled: !page.next_cursor, onclick: () => go(index + 1) }, "Older"),
+    ),
+  );
+}
+
+// ---------------------------------------------------------------- manager: dashboard
+async function dashboardScreen() {
+  const ticket = state.ticket;
+  const [tiers, activity, liability] = await Promise.all([api("GET", "/v1/reports/tiers"), api("GET", "/v1/reports/activity"), api("GET", "/v1/reports/liability")]);
+  if (moved(ticket)) return;
+  show(
+    h("h1", {}, "Dashboard"),
+    h("p", { class: "muted" }, `As of ${when(liability.as_of)}. Figures come from the report counters, seconds behind the ledger.`),
+    h("div", { class: "grid" }, tiersCard(tiers), liabilityCard(liability), breakageCard(activity)),
+    activityCard(activity),
+    expiryMonthsCard(liability),
+  );
+}
+
+function bar(value, max, label) {
+  const meter = h("span", { class: "bar" });
+  meter.style.width = `${max ? Math.round((value * 100) / max) : 0}%`;
+  return h("span", { class: "bar-track", "aria-hidden": "true", title: label }, meter);
+}
+
+function tiersCard(report) {
+  const max = Math.max(1, ...report.tiers.map((t) => t.members));
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "tiers-title" },
+    h("h2", { id: "tiers-title" }, "Members per tier"),
+    h("p", {}, h("strong", { "data-figure": "members" }, points(report.members)), " members (active and suspended)"),
+    h(
+      "table",
+      { "data-table": "tiers" },
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Tier"), h("th", { scope: "col", class: "num" }, "Members"), h("th", { scope: "col" }, h("span", { class: "sr" }, "Share")))),
+      h("tbody", {}, report.tiers.map((t) => h("tr", { "data-tier": t.id }, h("th", { scope: "row" }, t.name), h("td", { class: "num" }, points(t.members)), h("td", { class: "wide-cell" }, bar(t.members, max, `${t.members}`))))),
+    ),
+  );
+}
+
+function liabilityCard(report) {
+  const asOf = report.as_of.slice(0, 7);
+  const due = report.by_expiry_month.filter((m) => m.month <= asOf);
+  const duePoints = due.reduce((sum, m) => sum + m.points, 0);
+  const dueValue = addMoney(due.map((m) => m.value).concat(["0"]));
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "liability-title" },
+    h("h2", { id: "liability-title" }, "Liability"),
+    h(
+      "dl",
+      { class: "figures" },
+      figure("Outstanding", `${points(report.outstanding.points)} points · ${money(report.currency, report.outstanding.value)}`, "outstanding"),
+      figure("Pending (not yet spendable)", `${points(report.pending.points)} points · ${money(report.currency, report.pending.value)}`, "pending"),
+      figure("Held (pay with points)", `${points(report.held.points)} points · ${money(report.currency, report.held.value)}`, "held"),
+      figure(`Next expiry run (${monthAfter(asOf)}-01) removes`, `${points(duePoints)} points · ${money(report.currency, dueValue)}`, "next_expiry"),
+    ),
+    h("p", { class: "muted" }, `One point is worth ${report.point_value} ${report.currency}.`),
+  );
+}
+
+function breakageCard(report) {
+  const total = (field) => report.months.reduce((sum, m) => sum + m[field], 0);
+  const earned = total("earned");
+  const first = report.months.length ? report.months[0].month : "";
+  const last = report.months.length ? report.months[report.months.length - 1].month : "";
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "breakage-title" },
+    h("h2", { id: "breakage-title" }, "Breakage"),
+    h("p", { class: "muted" }, `${first} to ${last}, of the points earned:`),
+    h(
+      "dl",
+      { class: "figures" },
+      figure("Expired (breakage)", percent(total("expired"), earned), "breakage"),
+      figure("Redeemed", percent(total("redeemed"), earned), "redemption_rate"),
+      figure("Earned", points(earned), "earned_total"),
+      figure("Enrolments", points(total("enrolled")), "enrolled_total"),
+    ),
+  );
+}
+
+const SERIES = [
+  ["earned", "Earned"],
+  ["redeemed", "Redeemed"],
+  ["expired", "Expired"],
+];
+
+function activityChart(months) {
+  const width = 760;
+  const height = 240;
+  const left = 56;
+  const bottom = 28;
+  const top = 12;
+  const max = Math.max(1, ...months.flatMap((m) => SERIES.map(([k]) => m[k])));
+  const slot = (width - left - 8) / Math.max(1, months.length);
+  const barWidth = Math.max(2, (slot - 6) / SERIES.length);
+  const y = (v) => top + (height - top - bottom) * (1 - v / max);
+  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => Math.round(max * f));
+  const svg = s(
+    "svg",
+    { viewBox: `0 0 ${width} ${height}`, class: "chart", role: "img", "aria-labelledby": "activity-chart-title" },
+    s("title", { id: "activity-chart-title" }, "Points earned, redeemed and expired per month"),
+    ...ticks.map((t) => s("g", {}, s("line", { x1: left, x2: width - 4, y1: y(t), y2: y(t), class: "grid-line" }), s("text", { x: left - 6, y: y(t) + 4, "text-anchor": "end", class: "axis" }, points(t)))),
+    ...months.map((m, i) =>
+      s(
+        "g",
+        {},
+        ...SERIES.map(([k, label], j) =>
+          s("rect", { x: left + i * slot + 3 + j * barWidth, y: y(m[k]), width: barWidth - 1, height: Math.max(0, y(0) - y(m[k])), class: `series-${k}` }, s("title", {}, `${m.month} ${label.toLowerCase()}: ${points(m[k])}`)),
+        ),
+        s("text", { x: left + i * slot + slot / 2, y: height - 10, "text-anchor": "middle", class: "axis" }, m.month.slice(2)),
+      ),
+    ),
+  );
+  const legend = h("ul", { class: "legend" }, SERIES.map(([k, label]) => h("li", {}, h("span", { class: `swatch series-${k}` }), label)));
+  return [svg, legend];
+}
+
+function activityCard(report) {
+  const columns = ["enrolled", "earned", "redeemed", "expired", "adjusted"];
+  return h(
+    "section",
+    { class: "card wide", "aria-labelledby": "activity-title" },
+    h("h2", { id: "activity-title" }, "Points per month"),
+    activityChart(report.months),
+    h(
+      "details",
+      {},
+      h("summary", {}, "The figures"),
+      h(
+        "table",
+        { "data-table": "activity" },
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Month"), columns.map((c) => h("th", { scope: "col", class: "num" }, c[0].toUpperCase() + c.slice(1))))),
+        h("tbody", {}, report.months.map((m) => h("tr", { "data-month": m.month }, h("th", { scope: "row" }, m.month), columns.map((c) => h("td", { class: "num", "data-column": c }, points(m[c])))))),
+      ),
+    ),
+  );
+}
+
+function expiryMonthsCard(report) {
+  const max = Math.max(1, ...report.by_expiry_month.map((m) => m.points));
+  return h(
+    "section",
+    { class: "card wide", "aria-labelledby": "by-expiry-title" },
+    h("h2", { id: "by-expiry-title" }, "Outstanding points by the month they expire"),
+    report.by_expiry_month.length
+      ? h(
+          "table",
+          { "data-table": "by_expiry_month" },
+          h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Expire at the end of"), h("th", { scope: "col", class: "num" }, "Points"), h("th", { scope: "col", class: "num" }, `Value (${report.currency})`), h("th", { scope: "col" }, h("span", { class: "sr" }, "Share")))),
+          h("tbody", {}, report.by_expiry_month.map((m) => h("tr", { "data-month": m.month }, h("th", { scope: "row" }, m.month), h("td", { class: "num" }, points(m.points)), h("td", { class: "num" }, m.value), h("td", { class: "wide-cell" }, bar(m.points, max, `${m.points}`))))),
+        )
+      : h("p", { class: "muted" }, "No outstanding points."),
+  );
+}
+
+// ---------------------------------------------------------------- manager: programme and jobs
+function table(name, headings, rows) {
+  return h("table", { "data-table": name }, h("thead", {}, h("tr", {}, headings.map((t) => h("th", { scope: "col" }, t)))), h("tbody", {}, rows));
+}
+
+async function programmeScreen() {
+  const ticket = state.ticket;
+  const prog = await program();
+  if (moved(ticket)) return;
+  const tiers = prog.tiers.map((t) =>
+    h("tr", {}, h("th", { scope: "row" }, `${t.name} (${t.id})`), h("td", {}, t.paid_only ? "paid only" : points(t.threshold)), h("td", {}, `×${t.multiplier}`), h("td", {}, `${t.benefits.discount_percent} %`), h("td", {}, (t.benefits.perks || []).join(", ") || "—")),
+  );
+  const campaigns = prog.campaigns.map((c) =>
+    h("tr", {}, h("th", { scope: "row" }, c.name), h("td", {}, h("span", { class: `badge status-${c.status}` }, c.status)), h("td", {}, day(c.announced_at)), h("td", {}, `${day(c.starts_at)} → ${day(c.ends_at)}`), h("td", {}, c.recurrence || "once"), h("td", {}, c.bonus ? "bonus points" : c.discount ? "discount" : "—")),
+  );
+  const rewards = prog.rewards.map((r) =>
+    h(
+      "tr",
+      {},
+      h("th", { scope: "row" }, `${r.name} (${r.id})`),
+      h("td", { class: "num" }, points(r.points)),
+      h("td", {}, r.partner_id ? `partner ${r.partner_id}` : "in store (checkout)"),
+      h("td", {}, r.eligible_tiers ? r.eligible_tiers.join(", ") : "every tier"),
+      h("td", {}, r.active_from || r.active_until ? `${r.active_from || "…"} → ${r.active_until || "…"}` : "always"),
+      h("td", {}, r.stock === undefined || r.stock === null ? "unlimited" : points(r.stock)),
+      h("td", {}, r.limit_per_member ? `${r.limit_per_member.count} per ${r.limit_per_member.period}` : "—"),
+    ),
+  );
+  show(
+    h("h1", {}, `Programme: ${prog.name}`),
+    h("p", { class: "muted" }, `${prog.program_id} · currency ${prog.currency} · one point is worth ${prog.point_value} ${prog.currency}`),
+    h("section", { class: "card wide", "aria-labelledby": "p-tiers" }, h("h2", { id: "p-tiers" }, "Tiers"), table("program-tiers", ["Tier", "Qualifying threshold", "Multiplier", "Discount", "Perks"], tiers)),
+    h(
+      "section",
+      { class: "card wide", "aria-labelledby": "p-campaigns" },
+      h("h2", { id: "p-campaigns" }, "Campaigns (announced and active)"),
+      campaigns.length ? table("program-campaigns", ["Campaign", "Status", "Announced", "Active", "Recurs", "Gives"], campaigns) : h("p", { class: "muted" }, "No campaign is announced or active now."),
+    ),
+    h("section", { class: "card wide", "aria-labelledby": "p-rewards" }, h("h2", { id: "p-rewards" }, "Rewards"), table("program-rewards", ["Reward", "Points", "Where", "Tiers", "Window", "Stock", "Limit"], rewards)),
+    h(
+      "section",
+      { class: "card wide", "aria-labelledby": "p-rules" },
+      h("h2", { id: "p-rules" }, "Expiry and other rules"),
+      h("pre", {}, JSON.stringify({ expiry: prog.expiry, qualification: prog.qualification, pending_days: prog.pending_days, pay_with_points: prog.pay_with_points, activities: prog.activities }, null, 2)),
+    ),
+  );
+}
+
+async function jobsScreen() {
+  const ticket = state.ticket;
+  const runs = (await api("GET", "/v1/jobs?limit=30")).jobs;
+  if (moved(ticket)) return;
+  const summary = (run) => {
+    if (run.error) return h("span", { class: "error" }, run.error);
+    const entries = Object.entries(run.summary || {}).filter(([k]) => k !== "job" && k !== "as_of");
+    return entries.length ? entries.map(([k, v]) => `${k.replaceAll("_", " ")} ${typeof v === "number" ? points(v) : v}`).join(" · ") : "—";
+  };
+  const stuck = runs.filter((r) => r.dead_letters > 0);
+  const latest = [...new Map(runs.map((r) => [r.job, r])).keys()].map((job) => runs.find((r) => r.job === job));
+  show(
+    h("h1", {}, "Monthly jobs"),
+    h(
+      "div",
+      { class: "grid" },
+      latest.map((r) =>
+        h(
+          "section",
+          { class: "card", "aria-label": `Latest ${r.job} run`, "data-latest": r.job },
+          h("h2", {}, r.job),
+          h("p", {}, h("span", { class: `badge status-${r.status}` }, r.status), ` ${r.period || r.as_of}, finished ${when(r.finished_at)}`),
+          h("p", {}, summary(r)),
+        ),
+      ),
+    ),
+    stuck.length ? h("p", { class: "error", role: "alert" }, `Dead-letter queues hold messages: ${stuck.map((r) => `${r.job} ${r.dead_letters}`).join(", ")}. See docs/operations.md.`) : h("p", { class: "muted" }, "No message waits in a dead-letter queue."),
+    h(
+      "section",
+      { class: "card wide" },
+      runs.length
+        ? table(
+            "jobs",
+            ["Job", "Period", "Status", "Started", "Finished", "Summary", "Dead letters"],
+            runs.map((r) =>
+              h("tr", { "data-run": r.run_id || "" }, h("th", { scope: "row", class: "date" }, r.job), h("td", { class: "date" }, r.period || r.as_of), h("td", {}, h("span", { class: `badge status-${r.status}` }, r.status)), h("td", { class: "date" }, when(r.started_at)), h("td", { class: "date" }, when(r.finished_at)), h("td", {}, summary(r)), h("td", { class: "num" }, points(r.dead_letters))),
+            ),
+          )
+        : h("p", { class: "muted" }, "No job has run yet."),
+    ),
+  );
+}
+
+// ---------------------------------------------------------------- start
+document.getElementById("sign-out").addEventListener("click", () => signOut());
+window.addEventListener("hashchange", route);
+const saved = sessionStorage.getItem(KEY_SLOT);
+if (saved) {
+  state.key = saved;
+  api("GET", "/v1/keys/current")
+    .then((me) => (adopt(me), route()))
+    .catch(() => signOut("Sign in again."));
+} else {
+  signInScreen();
+}

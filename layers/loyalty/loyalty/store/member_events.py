@@ -1,0 +1,77 @@
+"""The domain events a member's changes published, kept 90 days for the back office (`EVENTS#<member_id>`).
+
+The stream processor writes one item per published event, keyed by the member's ledger sequence and the
+event's own id, so a redelivered stream record writes the same items again (idempotent, never a duplicate).
+DynamoDB's TTL removes them after `KEPT_DAYS`; they hold what the event carried, never a personal field.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from loyalty.clock import isoformat, utcnow
+from loyalty.events import DomainEvent
+from loyalty.store.core import client, from_item, query, table_name, to_item
+
+KEPT_DAYS = 90
+BATCH = 25  # BatchWriteItem's limit
+
+
+def events_pk(member_id: str) -> str:
+    return f"EVENTS#{member_id}"
+
+
+def event_item(event: DomainEvent, published_at: str, ttl: int) -> dict[str, Any]:
+    detail = event.detail_json()
+    return {
+        "PK": events_pk(str(detail["member_id"])),
+        "SK": f"{int(detail['sequence']):012d}#{event.event_id}",
+        "kind": "member_event",
+        "detail_type": event.detail_type,
+        "detail": json.dumps(detail, separators=(",", ":"), sort_keys=True),
+        "published_at": published_at,
+        "ttl": ttl,
+    }
+
+
+def record(events: Sequence[DomainEvent], *, sleep: Callable[[float], None] = time.sleep) -> None:
+    """Keep each event under its member (BatchWriteItem, 25 a call; unprocessed items sent again)."""
+    now = utcnow()
+    ttl = int((now + timedelta(days=KEPT_DAYS)).timestamp())
+    items = [{"PutRequest": {"Item": to_item(event_item(e, isoformat(now), ttl))}} for e in events]
+    for start in range(0, len(items), BATCH):
+        waiting = items[start : start + BATCH]
+        for attempt in range(8):
+            answer = client().batch_write_item(RequestItems={table_name(): waiting})
+            waiting = answer.get("UnprocessedItems", {}).get(table_name(), [])
+            if not waiting:
+                break
+            sleep(min(1.0, 0.05 * 2**attempt))
+        else:
+            raise RuntimeError(f"{len(waiting)} member event(s) not kept after 8 attempts")
+
+
+def recent(member_id: str, limit: int) -> list[dict[str, Any]]:
+    """The member's newest `limit` events, newest first (one Query)."""
+    answer = query(
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": events_pk(member_id)}},
+        ScanIndexForward=False,
+        Limit=limit,
+    )
+    out = []
+    for raw in answer.get("Items", []):
+        item = from_item(raw)
+        out.append(
+            {
+                "event_id": item["SK"].split("#", 1)[1],
+                "detail_type": item["detail_type"],
+                "published_at": item["published_at"],
+                "detail": json.loads(item["detail"]),
+            }
+        )
+    return out

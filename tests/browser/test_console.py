@@ -1,0 +1,244 @@
+"""The console, as a support agent and a programme manager use it, in a real Chromium against `make run`'s stack.
+
+One local stack for the module, with a seeded history (loyalty_local.demo_history: 14 months, monthly jobs,
+points expired). Every figure the console shows is compared with the API's own answer for it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import pytest
+
+from loyalty_local import demo_history
+from tests.browser.conftest import shot
+from tests.support.http import ADMIN, CHECKOUT, Client, LocalStackProcess
+
+UNTIL = date(2026, 10, 20)
+
+
+@pytest.fixture(scope="module")
+def seeded() -> Iterator[Client]:
+    process = LocalStackProcess()
+    try:
+        summary = demo_history.seed(process.client.base, members=5, months=14, until=UNTIL)
+        assert summary.members == 5
+        yield process.client
+    finally:
+        process.stop()
+
+
+def fmt(n: int) -> str:
+    return f"{n:,}"
+
+
+def sign_in(page: Any, base: str, key: str) -> None:
+    page.goto(f"{base}/console")
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+    page.locator("#who").filter(has_text="·").wait_for()
+
+
+def figure(page: Any, name: str) -> str:
+    return str(page.locator(f'[data-figure="{name}"]').first.inner_text()).strip()
+
+
+def test_a_support_call_lookup_by_phone_ledger_and_a_goodwill_adjustment(page: Any, seeded: Client) -> None:
+    sign_in(page, seeded.base, ADMIN)
+    page.get_by_role("link", name="Members").click()
+    page.get_by_label("By").select_option("phone")
+    page.get_by_label("Value").fill("+14155550003")
+    page.get_by_role("button", name="Find").click()
+    page.get_by_role("heading", name="Ledger").wait_for()
+
+    member = seeded.get("/v1/members/m-003", key=ADMIN).json
+    assert figure(page, "available") == fmt(member["points"]["available"])
+    assert figure(page, "lifetime_earned") == fmt(member["points"]["lifetime_earned"])
+    assert figure(page, "tier") == member["tier"]["name"]
+    assert figure(page, "qualifying") == fmt(member["qualifying"]["value"])
+    expiring = page.locator('[data-table="expiring"] tbody tr')
+    assert expiring.count() == len(member["expiring"])
+    events = seeded.get("/v1/members/m-003/events?limit=10", key=ADMIN).json["events"]
+    page.locator('[data-table="events"]').wait_for()
+    shown = page.locator('[data-table="events"] tbody tr').evaluate_all("rows => rows.map(r => r.dataset.event)")
+    assert shown == [e["event_id"] for e in events] and len(events) == 10
+    shot(page, "support-member")
+
+    # the ledger: the API's newest 20, each explained in words, then the next page through the cursor
+    first = seeded.get("/v1/members/m-003/ledger?limit=20", key=ADMIN).json
+    rows = page.locator('[data-table="ledger"] tbody tr')
+    assert rows.count() == len(first["entries"]) == 20
+    for row, entry in zip(rows.all(), first["entries"], strict=True):
+        assert row.get_attribute("data-entry") == entry["entry_id"]
+        cells = row.locator("td").all_inner_texts()
+        assert cells[3].strip() == fmt(entry["balance_after"])
+        if entry["type"] in ("earn", "redeem") and entry["details"].get("order_id", entry["reference"]):
+            assert entry["reference"] in cells[4] or entry["details"].get("order_id", "") in cells[4]
+    assert first["next_cursor"]
+    page.get_by_role("button", name="Older").click()
+    older = seeded.get(f"/v1/members/m-003/ledger?limit=20&cursor={first['next_cursor']}", key=ADMIN).json
+    page.locator(f'[data-entry="{older["entries"][0]["entry_id"]}"]').wait_for()
+    assert rows.count() == len(older["entries"])
+    page.get_by_role("button", name="Newest").click()
+    page.locator(f'[data-entry="{first["entries"][0]["entry_id"]}"]').wait_for()
+
+    # a goodwill adjustment: the balance shown is the API's, 75 points more
+    before = member["points"]["available"]
+    page.get_by_label("Points (negative takes points away)").fill("75")
+    page.get_by_label("Reason", exact=True).first.fill("parcel arrived late")
+    page.get_by_role("button", name="Adjust").click()
+    page.get_by_role("status").filter(has_text="Adjusted +75").wait_for()
+    page.locator('[data-figure="available"]').filter(has_text=fmt(before + 75)).wait_for()
+    assert seeded.get("/v1/members/m-003", key=ADMIN).json["points"]["available"] == before + 75
+    top = page.locator('[data-table="ledger"] tbody tr').first.inner_text()
+    assert "+75" in top and "parcel arrived late" in top
+    shot(page, "support-adjusted")
+
+
+def test_a_lost_answer_is_retried_with_the_same_adjustment_id_and_counts_once(page: Any, seeded: Client) -> None:
+    sign_in(page, seeded.base, ADMIN)
+    page.goto(f"{seeded.base}/console#/member/m-002")
+    page.get_by_role("heading", name="Ledger").wait_for()
+    before = seeded.get("/v1/members/m-002", key=ADMIN).json["points"]["available"]
+    lost = {"done": False}
+
+    def lose_the_first_answer(route: Any) -> None:
+        if lost["done"]:
+            route.continue_()
+            return
+        route.fetch()  # the API commits the adjustment...
+        lost["done"] = True
+        route.abort("connectionreset")  # ...and its answer is lost on the way back
+
+    page.route("**/v1/members/m-002/adjustments", lose_the_first_answer)
+    page.watch.expected += ["/v1/members/m-002/adjustments", "ERR_CONNECTION_RESET"]
+    page.get_by_label("Points (negative takes points away)").fill("40")
+    page.get_by_label("Reason", exact=True).first.fill("goodwill")
+    page.get_by_role("button", name="Adjust").click()
+    page.get_by_role("alert").filter(has_text="could not be reached").wait_for()
+    assert seeded.get("/v1/members/m-002", key=ADMIN).json["points"]["available"] == before + 40
+    page.get_by_role("button", name="Adjust").click()  # the agent tries again: the same write
+    page.get_by_role("status").filter(has_text="Adjusted +40").wait_for()
+    assert seeded.get("/v1/members/m-002", key=ADMIN).json["points"]["available"] == before + 40
+    ledger = seeded.get("/v1/members/m-002/ledger?limit=5", key=ADMIN).json["entries"]
+    assert [e["details"].get("reason") for e in ledger].count("goodwill") == 1
+
+
+def test_suspend_and_reactivate(page: Any, seeded: Client) -> None:
+    sign_in(page, seeded.base, ADMIN)
+    page.goto(f"{seeded.base}/console#/member/m-004")
+    page.get_by_role("button", name="Suspend member").wait_for()
+    page.get_by_label("Reason").last.fill("card reported stolen")
+    page.get_by_role("button", name="Suspend member").click()
+    page.locator('[data-figure="status"]').filter(has_text="suspended").wait_for()
+    assert seeded.get("/v1/members/m-004", key=ADMIN).json["status"] == "suspended"
+    page.get_by_label("Reason").last.fill("new card issued")
+    page.get_by_role("button", name="Reactivate member").click()
+    page.locator('[data-figure="status"]').filter(has_text="active").wait_for()
+    assert seeded.get("/v1/members/m-004", key=ADMIN).json["status"] == "active"
+
+
+def test_the_managers_dashboard_shows_the_apis_figures(page: Any, seeded: Client) -> None:
+    sign_in(page, seeded.base, ADMIN)
+    page.get_by_role("heading", name="Points per month").wait_for()
+    tiers = seeded.get("/v1/reports/tiers", key=ADMIN).json
+    activity = seeded.get("/v1/reports/activity", key=ADMIN).json
+    liability = seeded.get("/v1/reports/liability", key=ADMIN).json
+
+    assert figure(page, "members") == fmt(tiers["members"]) == "5"
+    for tier in tiers["tiers"]:
+        assert page.locator(f'[data-tier="{tier["id"]}"] td').first.inner_text() == fmt(tier["members"])
+    page.get_by_text("The figures").click()
+    assert len(activity["months"]) == 12
+    for month in activity["months"]:
+        row = page.locator(f'[data-table="activity"] [data-month="{month["month"]}"]')
+        for column in ("enrolled", "earned", "redeemed", "expired", "adjusted"):
+            assert row.locator(f'[data-column="{column}"]').inner_text() == fmt(month[column]), (month, column)
+    expired = sum(m["expired"] for m in activity["months"])
+    earned = sum(m["earned"] for m in activity["months"])
+    assert expired > 0  # the seeded history let points expire: breakage is a real figure here
+    assert figure(page, "breakage") == f"{round(expired * 1000 / earned) / 10:.1f} %"
+    assert figure(page, "outstanding").startswith(fmt(liability["outstanding"]["points"]) + " points")
+    assert liability["outstanding"]["value"] in figure(page, "outstanding")
+    due = [m for m in liability["by_expiry_month"] if m["month"] <= liability["as_of"][:7]]
+    assert figure(page, "next_expiry").startswith(fmt(sum(m["points"] for m in due)) + " points")
+    months_shown = page.locator('[data-table="by_expiry_month"] tbody tr')
+    assert months_shown.count() == len(liability["by_expiry_month"])
+    assert page.locator("svg.chart rect").count() == 3 * len(activity["months"])
+    shot(page, "manager-dashboard")
+
+    page.get_by_role("link", name="Programme").click()
+    program = seeded.get("/v1/program", key=ADMIN).json
+    page.get_by_role("heading", name="Rewards").wait_for()
+    assert page.locator('[data-table="program-tiers"] tbody tr').count() == len(program["tiers"])
+    assert page.locator('[data-table="program-rewards"] tbody tr').count() == len(program["rewards"])
+    shot(page, "manager-programme")
+
+    page.get_by_role("link", name="Jobs").click()
+    runs = seeded.get("/v1/jobs?limit=30", key=ADMIN).json["jobs"]
+    page.locator('[data-table="jobs"]').wait_for()
+    rows = page.locator('[data-table="jobs"] tbody tr')
+    assert rows.count() == len(runs) > 0
+    expiring_run = next(r for r in runs if r["job"] == "expiry" and r["summary"]["points_expired"] > 0)
+    text = page.locator(f'[data-run="{expiring_run["run_id"]}"]').inner_text()
+    assert f"points expired {fmt(expiring_run['summary']['points_expired'])}" in text
+    for job in ("expiry", "tier-evaluation"):  # the last run of each job, on top
+        newest = next(r for r in runs if r["job"] == job)
+        assert newest["period"] in page.locator(f'[data-latest="{job}"]').inner_text()
+    shot(page, "manager-jobs")
+
+
+def test_a_checkout_key_is_offered_only_what_it_may_do_from_the_keyboard(page: Any, seeded: Client) -> None:
+    page.goto(f"{seeded.base}/console")
+    page.keyboard.type(CHECKOUT)  # the key field has the focus
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Find a member").wait_for()
+    nav = page.get_by_role("navigation")
+    assert nav.get_by_role("link").all_inner_texts() == ["Members", "Programme"]
+    page.keyboard.type("m-001")  # the value field has the focus
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Ledger").wait_for()
+    assert page.get_by_role("button", name="Adjust").count() == 0
+    assert page.get_by_role("button", name=re.compile("Suspend|Reactivate")).count() == 0
+    page.goto(f"{seeded.base}/console#/dashboard")
+    page.get_by_role("heading", name="Not available").wait_for()
+    # the key lives in this tab's session storage only: not in a URL, not in local storage
+    assert CHECKOUT not in page.url
+    assert page.evaluate("window.localStorage.length") == 0
+    assert page.evaluate("sessionStorage.getItem('loyalty-console-key')") == CHECKOUT
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_label("API key").wait_for()
+    assert page.evaluate("sessionStorage.length") == 0
+
+
+def test_an_unknown_key_is_refused_and_a_tablet_reads_without_scrolling_sideways(page: Any, seeded: Client) -> None:
+    page.watch.expected.append("401")
+    page.goto(f"{seeded.base}/console")
+    page.get_by_label("API key").fill("lk_not_a_key")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("alert").filter(has_text="This key was refused").wait_for()
+    page.set_viewport_size({"width": 820, "height": 1180})
+    page.get_by_label("API key").fill(ADMIN)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"{seeded.base}/console#/member/m-001")
+    page.get_by_role("heading", name="Ledger").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    shot(page, "support-member-tablet")
+
+
+def test_swagger_ui_authorize_sends_the_bearer_key(page: Any, seeded: Client) -> None:
+    page.goto(f"{seeded.base}/docs")
+    page.get_by_role("button", name="Authorize").first.click()
+    page.locator("#auth-bearer-value").fill(CHECKOUT)
+    page.get_by_role("button", name="Apply credentials").first.click()
+    page.locator(".btn-done").first.click()
+    page.locator('.opblock-summary-path[data-path="/v1/program"]').click()
+    page.get_by_role("button", name="Try it out").click()
+    page.get_by_role("button", name="Execute").click()
+    status = page.locator(".live-responses-table tbody .response-col_status").first
+    status.wait_for()
+    assert status.inner_text().strip() == "200"
+    shot(page, "docs-authorized")
