@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -96,11 +97,7 @@ def get_console() -> Response[Any]:
 
 @app.get("/console/<asset>", include_in_schema=False)
 def get_console_asset(asset: str) -> Response[Any]:
-    try:
-        text, content_type = console.asset(asset)
-    except console.AssetNotFound:
-        raise RouteNotFound("no such file") from None
-    return Response(200, content_type, text, headers=console.SECURITY_HEADERS)
+    return _file(console.asset, asset, console.SECURITY_HEADERS)
 
 
 @app.get("/openapi.json", include_in_schema=False)
@@ -115,11 +112,16 @@ def get_docs() -> Response[Any]:
 
 @app.get("/docs/<asset>", include_in_schema=False)
 def get_docs_asset(asset: str) -> Response[Any]:
+    return _file(openapi.asset, asset, {"Cache-Control": "public, max-age=86400"})
+
+
+def _file(read: Callable[[str], tuple[str, str]], name: str, headers: dict[str, str]) -> Response[Any]:
+    """One of the files a page loads (the console's, Swagger UI's); a name not among them is 404."""
     try:
-        text, content_type = openapi.asset(asset)
-    except openapi.AssetNotFound:
+        text, content_type = read(name)
+    except LookupError:  # each module's AssetNotFound
         raise RouteNotFound("no such file") from None
-    return Response(200, content_type, text, headers={"Cache-Control": "public, max-age=86400"})
+    return Response(200, content_type, text, headers=headers)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
