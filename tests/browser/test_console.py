@@ -37,6 +37,8 @@ def fmt(n: int) -> str:
 
 def sign_in(page: Any, base: str, key: str) -> None:
     page.goto(f"{base}/console")
+    page.get_by_label("API key").wait_for()
+    assert not page.get_by_role("navigation").is_visible()  # nothing is offered before a key is known
     page.get_by_label("API key").fill(key)
     page.get_by_role("button", name="Sign in").click()
     page.locator("#who").filter(has_text="·").wait_for()
