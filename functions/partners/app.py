@@ -17,8 +17,9 @@ from loyalty.program import current_program
 from loyalty.signatures import HEADER
 
 app = http.resolver()
-# Signed, not keyed: 401 `invalid_signature`; 403 where the partner may not act on the reward
-ERRORS = (401, 403, 404, 409, *http.BODY, 500, *http.WRITE)
+# Signed, not keyed: 401 `invalid_signature`; 403 where the partner may not act on the reward (a redemption
+# of another partner's reward; a cancel finds only its own partner's redemptions: 404)
+ERRORS = (401, 404, 409, *http.BODY, 500, *http.WRITE)
 
 
 @app.post(
@@ -26,7 +27,7 @@ ERRORS = (401, 403, 404, 409, *http.BODY, 500, *http.WRITE)
     tags=["partners"],
     summary="Redeem a partner's reward (signed)",
     operation_id="redeem_partner_reward",
-    responses=http.answers(PartnerRedemption, "The redemption", created=True, errors=ERRORS),
+    responses=http.answers(PartnerRedemption, "The redemption", created=True, errors=(*ERRORS, 403)),
 )
 def partner_redeem(partner_id: Annotated[Id, Path()], body: PartnerRedemptionRequest) -> Response[Any]:
     outcome = redeem.partner_redeem(
