@@ -6,38 +6,60 @@ the committed document differs from what the code generates.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import pkgutil
 import sys
 from typing import Any
+
+from loyalty import answers
+from pydantic.json_schema import models_json_schema
 
 from loyalty_local.runtime import FunctionPool
 from loyalty_local.template import ROOT, Template
 
 TARGET = ROOT / "layers" / "loyalty" / "loyalty" / "openapi.json"
 
-ERROR_SCHEMA = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message", "request_id"],
-            "properties": {
-                "code": {"type": "string"},
-                "message": {"type": "string"},
-                "request_id": {"type": "string"},
-                "details": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
-                    },
-                },
-            },
-        }
-    },
-}
+SCHEMAS = "#/components/schemas/"
+# Powertools' own validation-error schemas: the API answers the contract's error (ErrorAnswer) instead
+POWERTOOLS_SCHEMAS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
+
+
+def _refs(node: Any) -> set[str]:
+    """The component names `node` refers to, however deep."""
+    if isinstance(node, dict):
+        found = {node["$ref"].removeprefix(SCHEMAS)} if isinstance(node.get("$ref"), str) else set()
+        for value in node.values():
+            found |= _refs(value)
+        return found
+    if isinstance(node, list):
+        return set().union(*(_refs(v) for v in node)) if node else set()
+    return set()
+
+
+def answer_models() -> dict[str, type[answers.Answer]]:
+    """Every response model of loyalty.answers and its capability modules, by name."""
+    found: dict[str, type[answers.Answer]] = {}
+    for module in [
+        answers,
+        *(importlib.import_module(f"loyalty.answers.{m.name}") for m in pkgutil.iter_modules(answers.__path__)),
+    ]:
+        for name, value in vars(module).items():
+            is_answer = isinstance(value, type) and issubclass(value, answers.Answer) and value is not answers.Answer
+            if is_answer and found.setdefault(name, value) is not value:
+                raise SystemExit(f"two response models are called {name}: rename one")
+    return found
+
+
+def answer_schemas(names: set[str]) -> dict[str, Any]:
+    """The schemas of the response models (loyalty.answers) named in `names`, with every model they use."""
+    known = answer_models()
+    models = [known[name] for name in sorted(names) if name in known]
+    if not models:
+        return {}
+    _, defs = models_json_schema([(m, "serialization") for m in models], ref_template=SCHEMAS + "{model}")
+    return dict(defs.get("$defs", {}))
 
 
 def generate(template: Template | None = None) -> dict[str, Any]:
@@ -48,11 +70,12 @@ def generate(template: Template | None = None) -> dict[str, Any]:
         "info": {
             "title": "Loyalty API",
             "version": "1.0.0",
-            "description": "Points, tiers and partner redemptions. See CONTRACT.md for the behaviour.",
+            "description": "Points, tiers and partner redemptions. docs/api.md is this document as a reference, "
+            "with an example per route.",
         },
         "paths": {},
         "components": {
-            "schemas": {"Error": ERROR_SCHEMA},
+            "schemas": {},
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "partnerSignature": {"type": "apiKey", "in": "header", "name": "Loyalty-Signature"},
@@ -79,24 +102,24 @@ def generate(template: Template | None = None) -> dict[str, Any]:
                 else:
                     operation["security"] = []
                 responses = operation.setdefault("responses", {})
-                responses.pop("422", None)
-                if method == "post" and "200" in responses:
-                    # creating answers 201; the same write replayed answers 200 (Idempotent-Replayed)
-                    responses["201"] = {**responses["200"], "description": "Created"}
-                    responses["200"] = {**responses["200"], "description": "Replayed, or an action's result"}
-                for status in ("401", "403", "404", "409", "413", "422", "500"):
-                    responses.setdefault(
-                        status,
-                        {
-                            "description": "error",
-                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-                        },
-                    )
+                for status, response in list(responses.items()):
+                    if _refs(response) & set(POWERTOOLS_SCHEMAS):  # Powertools' 422 where a route declares none
+                        del responses[status]
+                if not any(status.startswith("2") for status in responses):
+                    raise SystemExit(f"{method.upper()} {path} declares no answer: give its route `responses=`")
                 document["paths"].setdefault(path, {})[method] = operation
         for key, value in schema.get("components", {}).get("schemas", {}).items():
-            if key not in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+            if key not in POWERTOOLS_SCHEMAS:
                 document["components"]["schemas"][key] = value
     document["paths"] = dict(sorted(document["paths"].items()))
+    components = document["components"]["schemas"]
+    for key, value in answer_schemas(_refs(document["paths"])).items():
+        if key in components and components[key] != value:
+            raise SystemExit(f"two models are called {key}: rename one")
+        components[key] = value
+    dangling = _refs(document) - set(components)
+    if dangling:
+        raise SystemExit(f"the document refers to schemas it does not define: {sorted(dangling)}")
     return document
 
 

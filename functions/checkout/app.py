@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from loyalty import http
+from loyalty.answers.checkout import CheckoutOrder, CheckoutQuote
 from loyalty.checkout import orders
 from loyalty.contract import CheckoutOrderRequest, CheckoutQuoteRequest
 from loyalty.observability import logger, metrics, tracer
@@ -16,16 +17,26 @@ from loyalty.program import current_program
 app = http.resolver()
 
 
-@app.post("/v1/checkout/quote", tags=["checkout"], summary="Price a basket: discounts, rewards, points; writes nothing")
+@app.post(
+    "/v1/checkout/quote",
+    tags=["checkout"],
+    summary="Price a basket: discounts, rewards, points; writes nothing",
+    operation_id="quote_checkout",
+    responses=http.answers(CheckoutQuote, "The basket priced", errors=(*http.KEYED, *http.BODY, 404, 409)),
+)
 def quote(body: CheckoutQuoteRequest) -> Response[Any]:
     http.require(app, "earn")
-    return http.json_response(200, orders.quote(current_program(), body))
+    return http.answer(orders.quote(current_program(), body))
 
 
 @app.post(
     "/v1/checkout/orders",
     tags=["checkout"],
     summary="Pay and earn in one transaction: rewards, points payment, the order's points (key: order_id)",
+    operation_id="place_order",
+    responses=http.answers(
+        CheckoutOrder, "The order placed", created=True, errors=(*http.KEYED, *http.BODY, *http.WRITE, 404, 409)
+    ),
 )
 def place_order(body: CheckoutOrderRequest) -> Response[Any]:
     http.require(app, "earn")  # the order earns ...

@@ -8,32 +8,59 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from loyalty import earn, http
+from loyalty.answers.earning import ActivityAwarded, Earned, EarnPreview, Refunded
 from loyalty.contract import ActivityRequest, EarnRequest, RefundRequest
 from loyalty.observability import logger, metrics, tracer
 from loyalty.program import current_program
 
 app = http.resolver()
+WRITE_ERRORS = (*http.KEYED, *http.BODY, *http.WRITE, 404, 409)
+READ_ERRORS = (*http.KEYED, *http.BODY, 404, 409)  # a preview refuses what the earn would (member_inactive)
 
 
-@app.post("/v1/earn", tags=["earn"], summary="Award an order's points (idempotency key: order_id)")
+@app.post(
+    "/v1/earn",
+    tags=["earn"],
+    summary="Award an order's points (idempotency key: order_id)",
+    operation_id="earn",
+    responses=http.answers(Earned, "The order's points", created=True, errors=WRITE_ERRORS),
+)
 def earn_points(body: EarnRequest) -> Response[Any]:
     http.require(app, "earn")
     return http.outcome_response(earn.earn(current_program(), body))
 
 
-@app.post("/v1/earn/preview", tags=["earn"], summary="What an order would earn; writes nothing")
+@app.post(
+    "/v1/earn/preview",
+    tags=["earn"],
+    summary="What an order would earn; writes nothing",
+    operation_id="preview_earn",
+    responses=http.answers(EarnPreview, "What the order would earn", errors=READ_ERRORS),
+)
 def preview(body: EarnRequest) -> Response[Any]:
     http.require(app, "earn")
-    return http.json_response(200, earn.preview(current_program(), body))
+    return http.answer(earn.preview(current_program(), body))
 
 
-@app.post("/v1/refunds", tags=["earn"], summary="Reverse the points of a refunded amount (key: refund_id)")
+@app.post(
+    "/v1/refunds",
+    tags=["earn"],
+    summary="Reverse the points of a refunded amount (key: refund_id)",
+    operation_id="refund",
+    responses=http.answers(Refunded, "The refund's points", created=True, errors=WRITE_ERRORS),
+)
 def refund(body: RefundRequest) -> Response[Any]:
     http.require(app, "earn")
     return http.outcome_response(earn.refund(current_program(), body))
 
 
-@app.post("/v1/activities", tags=["earn"], summary="Award an activity (key: member_id + activity_id)")
+@app.post(
+    "/v1/activities",
+    tags=["earn"],
+    summary="Award an activity (key: member_id + activity_id)",
+    operation_id="record_activity",
+    responses=http.answers(ActivityAwarded, "The activity's points", created=True, errors=WRITE_ERRORS),
+)
 def activity(body: ActivityRequest) -> Response[Any]:
     http.require(app, "earn")
     return http.outcome_response(earn.record_activity(current_program(), body))

@@ -9,6 +9,15 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from loyalty import http, members, tier_grants
+from loyalty.answers.members import (
+    LedgerLine,
+    LedgerPage,
+    MemberAnswer,
+    MemberEvents,
+    MemberExport,
+    Subscription,
+    TierOverride,
+)
 from loyalty.contract import (
     AdjustmentRequest,
     EnrollRequest,
@@ -23,59 +32,116 @@ from loyalty.observability import logger, metrics, tracer
 from loyalty.program import current_program
 
 app = http.resolver()
+READ = (*http.KEYED, 404, 422)  # 422: a path or query parameter out of its pattern
+EDIT = (*http.KEYED, *http.BODY, *http.WRITE, 404, 409)
 
 
-@app.post("/v1/members", tags=["members"], summary="Enrol a member (grants the signup bonus; idempotent per member_id)")
+@app.post(
+    "/v1/members",
+    tags=["members"],
+    summary="Enrol a member (grants the signup bonus; idempotent per member_id)",
+    operation_id="enroll_member",
+    responses=http.answers(
+        MemberAnswer, "The member enrolled", created=True, errors=(*http.KEYED, *http.BODY, *http.WRITE, 409)
+    ),
+)
 def enroll(body: EnrollRequest) -> Response[Any]:
     http.require(app, "enroll")
     return http.outcome_response(members.enroll(current_program(), **body.model_dump()))
 
 
-@app.post("/v1/members/lookup", tags=["members"], summary="Find a member by email, phone or card_id")
+@app.post(
+    "/v1/members/lookup",
+    tags=["members"],
+    summary="Find a member by email, phone or card_id",
+    operation_id="lookup_member",
+    responses=http.answers(MemberAnswer, "The member", errors=(*http.KEYED, *http.BODY, 404)),
+)
 def lookup(body: LookupRequest) -> Response[Any]:
     http.require(app, "read")
     member = members.find(*body.identifier)
-    return http.json_response(200, members.member_view(member, current_program()))
+    return http.answer(MemberAnswer.model_validate(members.member_view(member, current_program())))
 
 
-@app.patch("/v1/members/<member_id>", tags=["members"], summary="Edit the profile (null removes a field)")
+@app.patch(
+    "/v1/members/<member_id>",
+    tags=["members"],
+    summary="Edit the profile (null removes a field)",
+    operation_id="update_member_profile",
+    responses=http.answers(MemberAnswer, "The member", errors=EDIT),
+)
 def update_profile(member_id: Annotated[Id, Path()], body: ProfilePatch) -> Response[Any]:
     http.require(app, "enroll")
-    return http.json_response(200, members.update_profile(current_program(), member_id, body.changes()))
+    view = members.update_profile(current_program(), member_id, body.changes())
+    return http.answer(MemberAnswer.model_validate(view))
 
 
-@app.post("/v1/members/<member_id>/status", tags=["members"], summary="Suspend, reactivate or close a member")
+@app.post(
+    "/v1/members/<member_id>/status",
+    tags=["members"],
+    summary="Suspend, reactivate or close a member",
+    operation_id="set_member_status",
+    responses=http.answers(MemberAnswer, "The member", errors=EDIT),
+)
 def set_status(member_id: Annotated[Id, Path()], body: StatusRequest) -> Response[Any]:
     http.require(app, "admin")
-    return http.json_response(200, members.set_status(current_program(), member_id, body.status, body.reason))
+    view = members.set_status(current_program(), member_id, body.status, body.reason)
+    return http.answer(MemberAnswer.model_validate(view))
 
 
-@app.delete("/v1/members/<member_id>", tags=["members"], summary="Erase a member's personal data (and close it)")
+@app.delete(
+    "/v1/members/<member_id>",
+    tags=["members"],
+    summary="Erase a member's personal data (and close it)",
+    operation_id="erase_member",
+    responses=http.answers(MemberAnswer, "The member, every personal field null", errors=(*READ, *http.WRITE)),
+)
 def erase(member_id: Annotated[Id, Path()]) -> Response[Any]:
     http.require(app, "admin")
-    return http.json_response(200, members.erase(current_program(), member_id))
+    return http.answer(MemberAnswer.model_validate(members.erase(current_program(), member_id)))
 
 
-@app.get("/v1/members/<member_id>/export", tags=["members"], summary="Everything held about a member")
+@app.get(
+    "/v1/members/<member_id>/export",
+    tags=["members"],
+    summary="Everything held about a member",
+    operation_id="export_member",
+    responses=http.answers(MemberExport, "The member, its profile and its whole ledger", errors=READ),
+)
 def export(member_id: Annotated[Id, Path()]) -> Response[Any]:
     http.require(app, "admin")
-    return http.json_response(200, members.export(current_program(), member_id))
+    return http.answer(MemberExport.model_validate(members.export(current_program(), member_id)))
 
 
-@app.get("/v1/members/<member_id>", tags=["members"], summary="A member's points, tier and benefits")
+@app.get(
+    "/v1/members/<member_id>",
+    tags=["members"],
+    summary="A member's points, tier and benefits",
+    operation_id="get_member",
+    responses=http.answers(MemberAnswer, "The member", errors=READ),
+)
 def get_member(member_id: Annotated[Id, Path()]) -> Response[Any]:
     http.require(app, "read")
-    return http.json_response(200, members.member_view(members.get_member(member_id), current_program()))
+    view = members.member_view(members.get_member(member_id), current_program())
+    return http.answer(MemberAnswer.model_validate(view))
 
 
-@app.get("/v1/members/<member_id>/ledger", tags=["members"], summary="Ledger entries, newest first")
+@app.get(
+    "/v1/members/<member_id>/ledger",
+    tags=["members"],
+    summary="Ledger entries, newest first",
+    operation_id="get_ledger",
+    responses=http.answers(
+        LedgerPage, "A page of entries, and the cursor of the next (null: the last page)", errors=READ
+    ),
+)
 def get_ledger(
     member_id: Annotated[Id, Path()],
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> Response[Any]:
     http.require(app, "read")
-    return http.json_response(200, members.ledger_page(member_id, limit, cursor))
+    return http.answer(LedgerPage.model_validate(members.ledger_page(member_id, limit, cursor)))
 
 
 @app.get(
@@ -84,13 +150,21 @@ def get_ledger(
     summary="The member's recent domain events, newest first",
     description="What the member's changes published on the bus (`detail_type`, `detail` as consumers got it), "
     "kept 90 days; seconds behind the ledger. Ordered by the member's sequence.",
+    operation_id="get_member_events",
+    responses=http.answers(MemberEvents, "The newest events first", errors=READ),
 )
 def get_events(member_id: Annotated[Id, Path()], limit: Annotated[int, Query(ge=1, le=100)] = 20) -> Response[Any]:
     http.require(app, "read")
-    return http.json_response(200, members.recent_events(member_id, limit))
+    return http.answer(MemberEvents.model_validate(members.recent_events(member_id, limit)))
 
 
-@app.post("/v1/members/<member_id>/adjustments", tags=["members"], summary="Admin adjustment (signed)")
+@app.post(
+    "/v1/members/<member_id>/adjustments",
+    tags=["members"],
+    summary="Admin adjustment (signed)",
+    operation_id="adjust_points",
+    responses=http.answers(LedgerLine, "The adjustment's ledger entry", created=True, errors=EDIT),
+)
 def adjust(member_id: Annotated[Id, Path()], body: AdjustmentRequest) -> Response[Any]:
     http.require(app, "admin")
     outcome = members.adjust(current_program(), member_id, body.adjustment_id, body.points, body.reason)
@@ -101,6 +175,8 @@ def adjust(member_id: Annotated[Id, Path()], body: AdjustmentRequest) -> Respons
     "/v1/members/<member_id>/subscriptions",
     tags=["members"],
     summary="Grant a paid tier for some months (idempotent per subscription_id)",
+    operation_id="subscribe_member",
+    responses=http.answers(Subscription, "The subscription, and the tier it leaves", created=True, errors=EDIT),
 )
 def subscribe(member_id: Annotated[Id, Path()], body: SubscriptionRequest) -> Response[Any]:
     http.require(app, "admin")
@@ -108,12 +184,18 @@ def subscribe(member_id: Annotated[Id, Path()], body: SubscriptionRequest) -> Re
     return http.outcome_response(outcome)
 
 
-@app.post("/v1/members/<member_id>/tier", tags=["members"], summary="Set a manual tier (admin override)")
+@app.post(
+    "/v1/members/<member_id>/tier",
+    tags=["members"],
+    summary="Set a manual tier (admin override)",
+    operation_id="override_tier",
+    responses=http.answers(TierOverride, "The member's tier now", errors=EDIT),
+)
 def override_tier(member_id: Annotated[Id, Path()], body: TierOverrideRequest) -> Response[Any]:
     http.require(app, "admin")
     actor = (app.current_event.request_context.authorizer.raw_event or {}).get("key_id")
     view = tier_grants.override(current_program(), member_id, body.tier_id, body.reason, body.until, actor)
-    return http.json_response(200, view)
+    return http.answer(TierOverride.model_validate(view))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

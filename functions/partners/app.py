@@ -10,15 +10,25 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from loyalty import http, redeem
+from loyalty.answers.redemption import PartnerCancellation, PartnerRedemption
 from loyalty.contract import Id, PartnerCancelRequest, PartnerRedemptionRequest
 from loyalty.observability import logger, metrics, tracer
 from loyalty.program import current_program
 from loyalty.signatures import HEADER
 
 app = http.resolver()
+# Signed, not keyed: 401 `invalid_signature`; 403 where the partner may not act on the reward (a redemption
+# of another partner's reward; a cancel finds only its own partner's redemptions: 404)
+ERRORS = (401, 404, 409, *http.BODY, 500, *http.WRITE)
 
 
-@app.post("/v1/partners/<partner_id>/redemptions", tags=["partners"], summary="Redeem a partner's reward (signed)")
+@app.post(
+    "/v1/partners/<partner_id>/redemptions",
+    tags=["partners"],
+    summary="Redeem a partner's reward (signed)",
+    operation_id="redeem_partner_reward",
+    responses=http.answers(PartnerRedemption, "The redemption", created=True, errors=(*ERRORS, 403)),
+)
 def partner_redeem(partner_id: Annotated[Id, Path()], body: PartnerRedemptionRequest) -> Response[Any]:
     outcome = redeem.partner_redeem(
         current_program(), partner_id, body.redemption_id, body.member_id, body.reward_id, body.occurred_at
@@ -30,6 +40,10 @@ def partner_redeem(partner_id: Annotated[Id, Path()], body: PartnerRedemptionReq
     "/v1/partners/<partner_id>/redemptions/<redemption_id>/cancel",
     tags=["partners"],
     summary="Cancel a partner redemption; repeatable (signed)",
+    operation_id="cancel_partner_redemption",
+    responses=http.answers(
+        PartnerCancellation, "The redemption cancelled (a repeat answers it again)", repeatable=True, errors=ERRORS
+    ),
 )
 def partner_cancel(
     partner_id: Annotated[Id, Path()], redemption_id: Annotated[Id, Path()], body: PartnerCancelRequest

@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from loyalty import console, http, jobs, liability, openapi, program_view, reports
+from loyalty.answers.programme import CurrentKey, Liability, ProgramAnswer
 from loyalty.errors import RouteNotFound
 from loyalty.observability import logger, tracer
 from loyalty.program import current_program
@@ -17,20 +18,40 @@ from loyalty.program import current_program
 app = http.resolver()
 
 
-@app.get("/v1/program", tags=["program"], summary="The active programme")
+@app.get(
+    "/v1/program",
+    tags=["program"],
+    summary="The active programme",
+    operation_id="get_program",
+    responses=http.answers(ProgramAnswer, "The active programme", errors=http.KEYED),
+)
 def get_program() -> Response[Any]:
     http.require(app, "read")
-    return http.json_response(200, program_view.public_program(current_program()))
+    return http.answer(ProgramAnswer.model_validate(program_view.public_program(current_program())))
 
 
-@app.get("/v1/reports/liability", tags=["reports"], summary="Points outstanding by expiry month, and their value")
+@app.get(
+    "/v1/reports/liability",
+    tags=["reports"],
+    summary="Points outstanding by expiry month, and their value",
+    operation_id="get_liability_report",
+    responses=http.answers(Liability, "Points outstanding, and their value", errors=http.KEYED),
+)
 def get_liability() -> Response[Any]:
     http.require(app, "admin")
-    return http.json_response(200, liability.current(current_program()))
+    return http.answer(Liability.model_validate(liability.current(current_program())))
 
 
-def _answer(model: type[Any], description: str) -> dict[int, Any]:
-    return {200: {"description": description, "content": {"application/json": {"model": model}}}}
+def _answer(model: type[Any], description: str, errors: tuple[int, ...] = http.KEYED) -> dict[int, Any]:
+    """The reports' and job runs' models (kept beside their domain modules), with the contract's errors."""
+    error = {
+        "description": "error",
+        "content": {"application/json": {"schema": {"$ref": http.SCHEMAS + "ErrorAnswer"}}},
+    }
+    return {
+        200: {"description": description, "content": {"application/json": {"model": model}}},
+        **{status: {**error, "description": http.ERRORS[status]} for status in errors},
+    }
 
 
 @app.get(
@@ -39,6 +60,7 @@ def _answer(model: type[Any], description: str) -> dict[int, Any]:
     summary="Members per tier",
     description="Every tier of the programme, in programme order, with its active and suspended members "
     "(closed members are not counted). Kept by the stream processor: seconds behind the table.",
+    operation_id="get_tiers_report",
     responses=_answer(reports.TiersReport, "Members per tier"),
 )
 def get_tiers_report() -> Response[Any]:
@@ -55,7 +77,8 @@ def get_tiers_report() -> Response[Any]:
     "refunds; `redeemed`: points spent, net of cancelled, voided and released redemptions (positive); "
     "`expired`: points expired (positive); `adjusted`: administrators' adjustments, signed net. "
     "Default range: the 12 months ending with the current month.",
-    responses=_answer(reports.ActivityReport, "Activity by month"),
+    operation_id="get_activity_report",
+    responses=_answer(reports.ActivityReport, "Activity by month", (*http.KEYED, 422)),
 )
 def get_activity_report(
     from_: Annotated[str | None, Query(alias="from", pattern=reports.MONTH_PATTERN, description="YYYY-MM")] = None,
@@ -70,7 +93,8 @@ def get_activity_report(
     tags=["jobs"],
     summary="The newest runs of the monthly jobs, newest first",
     description="Each run's status, its summary once done, and the messages waiting in its job's dead-letter queue.",
-    responses=_answer(jobs.JobRuns, "Job runs"),
+    operation_id="list_job_runs",
+    responses=_answer(jobs.JobRuns, "Job runs", (*http.KEYED, 422)),
 )
 def get_jobs(limit: Annotated[int, Query(ge=1, le=100)] = 20) -> Response[Any]:
     http.require(app, "admin")
@@ -83,11 +107,13 @@ def get_jobs(limit: Annotated[int, Query(ge=1, le=100)] = 20) -> Response[Any]:
     summary="The key this request carries: its name and scopes (any valid key)",
     description="What a client may do with its key, without trying: the console offers only what the scopes allow. "
     "Never the key itself nor its hash.",
+    operation_id="get_current_key",
+    responses=http.answers(CurrentKey, "The key's id, name and scopes", errors=(401, 500)),
 )
 def get_current_key() -> Response[Any]:
     context = http.caller(app)
     scopes = sorted(str(context.get("scopes", "")).split())
-    return http.json_response(200, {"key_id": context.get("key_id"), "name": context.get("key_name"), "scopes": scopes})
+    return http.answer(CurrentKey(key_id=context["key_id"], name=context["key_name"], scopes=scopes))
 
 
 @app.get("/console", include_in_schema=False)

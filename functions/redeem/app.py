@@ -9,33 +9,61 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from loyalty import http, redeem
+from loyalty.answers.redemption import HoldReleased, PointsPayment, Rewards
 from loyalty.contract import Id, PayWithPointsRequest
 from loyalty.observability import logger, metrics, tracer
 from loyalty.program import current_program
 
 app = http.resolver()
+HOLD_ERRORS = (*http.KEYED, *http.BODY, *http.WRITE, 404, 409)
 
 
-@app.get("/v1/rewards", tags=["redeem"], summary="The rewards, and which ones the member may take now")
+@app.get(
+    "/v1/rewards",
+    tags=["redeem"],
+    summary="The rewards, and which ones the member may take now",
+    operation_id="list_rewards",
+    responses=http.answers(Rewards, "Every reward of the programme", errors=(*http.KEYED, 404, 422)),
+)
 def list_rewards(member_id: Annotated[Id | None, Query()] = None) -> Response[Any]:
     http.require(app, "read")
-    return http.json_response(200, redeem.catalogue(current_program(), member_id))
+    return http.answer(Rewards.model_validate(redeem.catalogue(current_program(), member_id)))
 
 
-@app.post("/v1/redemptions", tags=["redeem"], summary="Pay with points (key: redemption_id); capture=false holds")
+@app.post(
+    "/v1/redemptions",
+    tags=["redeem"],
+    summary="Pay with points (key: redemption_id); capture=false holds",
+    operation_id="pay_with_points",
+    responses=http.answers(PointsPayment, "The redemption, completed or held", created=True, errors=HOLD_ERRORS),
+)
 def pay_with_points(body: PayWithPointsRequest) -> Response[Any]:
     http.require(app, "redeem")
     outcome = redeem.pay_with_points(current_program(), body.redemption_id, body.member_id, body.points, body.capture)
     return http.outcome_response(outcome)
 
 
-@app.post("/v1/redemptions/<redemption_id>/capture", tags=["redeem"], summary="Complete a held redemption")
+@app.post(
+    "/v1/redemptions/<redemption_id>/capture",
+    tags=["redeem"],
+    summary="Complete a held redemption",
+    operation_id="capture_redemption",
+    responses=http.answers(PointsPayment, "The redemption, completed", errors=HOLD_ERRORS),
+)
 def capture(redemption_id: Annotated[Id, Path()]) -> Response[Any]:
     http.require(app, "redeem")
-    return http.json_response(200, redeem.capture(current_program(), redemption_id))
+    return http.answer(redeem.capture(current_program(), redemption_id))
 
 
-@app.post("/v1/redemptions/<redemption_id>/void", tags=["redeem"], summary="Release a held redemption's points")
+@app.post(
+    "/v1/redemptions/<redemption_id>/void",
+    tags=["redeem"],
+    summary="Release a held redemption's points",
+    operation_id="void_redemption",
+    responses=http.answers(
+        HoldReleased, "The hold released (a repeat answers it again)", repeatable=True, errors=HOLD_ERRORS
+    ),
+)
 def void(redemption_id: Annotated[Id, Path()]) -> Response[Any]:
     http.require(app, "redeem")
     return http.outcome_response(redeem.void(current_program(), redemption_id))

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from loyalty import earning, keys, members, posting, tiers
+from loyalty.answers.earning import ActivityAwarded, Earned, EarnPreview, Refunded
 from loyalty.clock import isoformat, utcnow
 from loyalty.contract import ActivityRequest, EarnRequest, RefundRequest
 from loyalty.errors import (
@@ -159,15 +160,15 @@ def _earn_plan(
             **({"items": _items_view(request)} if request.items else {}),
         }
         credited = credit_order(program, books, request.order_id, award, when, details, pay_referral=pay_referral)
-        body = {
-            "entry_id": credited.entry.entry_id,
-            "member_id": member.member_id,
-            "order_id": request.order_id,
-            "points": award.points,
-            "breakdown": award.breakdown_view(),
-            "balance": member.available,
-            "tier": members.tier_view(member, program),
-        }
+        body = Earned(
+            entry_id=credited.entry.entry_id,
+            member_id=member.member_id,
+            order_id=request.order_id,
+            points=award.points,
+            breakdown=award.breakdown_view(),
+            balance=member.available,
+            tier=members.tier_view(member, program),
+        )
         return Plan(body, credited.writes, credited.others)
 
     return plan
@@ -210,14 +211,14 @@ def earn(program: Program, request: EarnRequest) -> Outcome:
     return run(program, request.member_id, keys.earn(request.order_id), earn_hash(request), plan)
 
 
-def preview(program: Program, request: EarnRequest) -> dict[str, Any]:
+def preview(program: Program, request: EarnRequest) -> EarnPreview:
     """What `earn` would answer, without `entry_id`, writing nothing (one read)."""
     order = order_of(program, request, utcnow())
     member = member_store.load_member(request.member_id)
     if member is None:
         raise MemberNotFound(f"no member {request.member_id!r}")
     decided = _earn_plan(program, request, order, pay_referral=False)(Books(program, member, utcnow()))
-    return {k: v for k, v in decided.body.items() if k != "entry_id"}
+    return EarnPreview.model_validate(decided.body.model_dump(exclude={"entry_id"}))
 
 
 # -- refunds -------------------------------------------------------------------------------------
@@ -286,10 +287,19 @@ def refund(program: Program, request: RefundRequest) -> Outcome:
                 "version": state.version + 1,
             }
         )
-        body: dict[str, Any] = {"refund_id": request.refund_id, "order_id": request.order_id, "points": entry.points}
         if "checkout" in details:  # a checkout order's refund says what it took back and what it gave back
-            body.update(points=entry.points + restored, reversed=entry.points, restored=restored)
-        body["balance"] = member.available
+            body = Refunded(
+                refund_id=request.refund_id,
+                order_id=request.order_id,
+                points=entry.points + restored,
+                reversed=entry.points,
+                restored=restored,
+                balance=member.available,
+            )
+        else:
+            body = Refunded(
+                refund_id=request.refund_id, order_id=request.order_id, points=entry.points, balance=member.available
+            )
         return Plan(body, [RefundState(after, state.version), *writes])
 
     return run_with(
@@ -368,8 +378,7 @@ def record_activity(program: Program, request: ActivityRequest) -> Outcome:
             details={"activity": request.type},
             buckets=moved,
         )
-        body = {"entry_id": entry.entry_id, "points": activity.points, "balance": books.member.available}
-        return Plan(body)
+        return Plan(ActivityAwarded(entry_id=entry.entry_id, points=activity.points, balance=books.member.available))
 
     return run(program, request.member_id, entry_key, request_hash(payload), plan)
 

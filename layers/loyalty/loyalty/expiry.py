@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from loyalty import jobs, keys
+from loyalty.answers import Answer
 from loyalty.clock import utcnow
 from loyalty.config import settings
 from loyalty.errors import MemberNotFound
@@ -38,6 +39,16 @@ class _NothingToExpire(Exception):
         super().__init__("nothing to expire")
         self.member = member
         self.warned = warned
+
+
+class MemberExpired(Answer):
+    """What one member's expiry wrote: stored with its entry, so a re-run of the period finds it (never sent)."""
+
+    member_id: str
+    period: str
+    points: int
+    run_id: str
+    warned: bool
 
 
 def _month_start(month: str) -> datetime:
@@ -89,13 +100,9 @@ def expire_member(program: Program, run: jobs.Run, member_id: str, item: dict[st
             buckets=gone,
         )
         warning = None if warned else _warning(member, run)
-        body = {
-            "member_id": member_id,
-            "period": run.period,
-            "points": points,
-            "run_id": run.run_id,
-            "warned": warning is not None,
-        }
+        body = MemberExpired(
+            member_id=member_id, period=run.period, points=points, run_id=run.run_id, warned=warning is not None
+        )
         return Plan(body, [warning] if warning else [])
 
     try:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -20,6 +20,11 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from loyalty.errors import Forbidden, LoyaltyError, PayloadTooLarge, ValidationFailed
 from loyalty.observability import logger
 from loyalty.operations import Outcome
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+
+    from loyalty.answers import Answer
 
 MAX_BODY_BYTES = 64 * 1024
 JSON = "application/json"
@@ -240,6 +245,78 @@ def json_response(status: int, body: dict[str, Any] | str, headers: dict[str, st
     return Response(status, JSON, text, headers=headers)
 
 
+def answer(body: Answer, status: int = 200) -> Response:
+    """An answer built through its response model (loyalty.answers): the bytes are the model's."""
+    return Response(status, JSON, body.body())
+
+
 def outcome_response(outcome: Outcome) -> Response:
-    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+    """An idempotent write's answer: the text its response model gave when the write was first made (the
+    domain stores it with the write), replayed byte for byte with `Idempotent-Replayed: true`."""
+    headers = {REPLAYED: "true"} if outcome.replayed else None
     return json_response(outcome.status, outcome.body, headers)
+
+
+# -- the OpenAPI document's answers ----------------------------------------------------------------
+# Routes declare what they answer with `responses=http.answers(...)`: each status with its schema, by
+# reference to a response model (loyalty_local.openapi_gen adds the models' schemas to the document), so
+# nothing is built from a model at import or at a first request. The return annotation stays
+# `Response[Any]`: an answer is JSON text already (a replay is the stored text), not a value to validate.
+REPLAYED = "Idempotent-Replayed"
+SCHEMAS = "#/components/schemas/"
+ERROR = "ErrorAnswer"  # loyalty.answers.ErrorAnswer (error_body writes its shape)
+ERRORS = {
+    401: "`unauthorized`: a missing or unknown bearer key; `invalid_signature` on partner routes",
+    403: "`forbidden`: the key lacks the scope, or the partner may not act on this reward",
+    404: "`member_not_found`, `reward_not_found`, `order_not_found`, `redemption_not_found`",
+    409: "`member_exists`, `identifier_in_use`, `invalid_state`, `idempotency_conflict`, `insufficient_points`, "
+    "`member_inactive`, `reward_unavailable`",
+    413: "`payload_too_large`: the body is over 64 KiB",
+    422: "`validation_error` (with `details`, one per field), `refund_exceeds_order`, `activity_limit_reached`, "
+    "`reward_not_eligible`",
+    500: "`internal_error`: never a stack trace or an AWS error text",
+    503: "`busy`: the member kept changing under the write; retry it",
+}
+# What every keyed route can answer besides its own errors, and what a body or a write adds
+KEYED = (401, 403, 500)
+BODY = (413, 422)
+WRITE = (503,)
+
+
+def _content(name: str) -> dict[str, Any]:
+    return {JSON: {"schema": {"$ref": SCHEMAS + name}}}
+
+
+def answers(
+    model: type[Answer],
+    description: str,
+    *,
+    errors: Iterable[int],
+    created: bool = False,
+    repeatable: bool = False,
+) -> dict[int, OpenAPIResponse]:
+    """The route's statuses for the document: `model` under 200, or under 201 and its replay under 200
+    when `created` (an idempotent create); `repeatable`: a 200 that a repeat answers again, replayed.
+    Each status in `errors` answers the contract's error schema."""
+    replayed: dict[str, Any] = {
+        REPLAYED: {
+            "description": "`true`: the same write was made before; this is its first answer, byte for byte",
+            "schema": {"type": "string", "enum": ["true"]},
+            "required": created,
+        }
+    }
+    out: dict[int, OpenAPIResponse] = {}
+    if created:
+        out[201] = {"description": description, "content": _content(model.__name__)}
+        out[200] = {
+            "description": "A replay: the same write with the same body and key answers the first answer again",
+            "headers": replayed,
+            "content": _content(model.__name__),
+        }
+    else:
+        out[200] = {"description": description, "content": _content(model.__name__)}
+        if repeatable:
+            out[200]["headers"] = replayed
+    for status in sorted(set(errors)):
+        out[status] = {"description": ERRORS[status], "content": _content(ERROR)}
+    return out

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from loyalty.answers import Answer
 from loyalty.clock import utcnow
 from loyalty.errors import Contention, IdempotencyConflict, MemberNotFound
 from loyalty.funnel import Books, Txn
@@ -47,9 +48,10 @@ class Outcome:
 
 @dataclass
 class Plan:
-    """What a service decided: the answer, the side writes, and other members' books (a referrer)."""
+    """What a service decided: the answer (its response model: the text stored and answered), the side
+    writes, and other members' books (a referrer)."""
 
-    body: dict[str, Any]
+    body: Answer
     writes: list[SideWrite] = field(default_factory=list)
     others: list[Books] = field(default_factory=list)
 
@@ -63,8 +65,9 @@ def request_hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def dumps(body: dict[str, Any]) -> str:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+def dumps(body: Answer) -> str:
+    """The answer's text, as it is first sent and stored for its replays."""
+    return body.body()
 
 
 def replay(entry: LedgerEntry, hash_: str, program: Program) -> Outcome:

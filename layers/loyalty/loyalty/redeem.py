@@ -11,13 +11,13 @@ so no partner id can reach a checkout's redemption).
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from loyalty import keys, signatures
+from loyalty.answers.redemption import HoldReleased, PartnerCancellation, PartnerRedemption, PointsPayment
 from loyalty.clock import CLOCK, isoformat, utcnow
 from loyalty.errors import (
     Forbidden,
@@ -198,14 +198,14 @@ def partner_redeem(
         if counter is not None:
             details["limit_counter"] = counter
         books.entry(entry_key, "redeem", -reward.points, redemption_id, dated, details=details, buckets=consumed)
-        body = {
-            "redemption_id": redemption_id,
-            "member_id": member.member_id,
-            "reward_id": reward.id,
-            "points": reward.points,
-            "balance": member.available,
-            "status": "completed",
-        }
+        body = PartnerRedemption(
+            redemption_id=redemption_id,
+            member_id=member.member_id,
+            reward_id=reward.id,
+            points=reward.points,
+            balance=member.available,
+            status="completed",
+        )
         writes: list[SideWrite] = [StockTaken(reward.id, reward.stock)] if reward.stock is not None else []
         return Plan(body, writes)
 
@@ -245,12 +245,9 @@ def partner_cancel(program: Program, partner_id: str, redemption_id: str) -> Out
             },
             buckets=restored,
         )
-        body = {
-            "redemption_id": redemption_id,
-            "status": "cancelled",
-            "points": points,
-            "balance": books.member.available,
-        }
+        body = PartnerCancellation(
+            redemption_id=redemption_id, status="cancelled", points=points, balance=books.member.available
+        )
         reward_id = original.details.get("reward_id")
         writes: list[SideWrite] = [StockReturned(reward_id)] if original.details.get("stock") and reward_id else []
         return Plan(body, writes)
@@ -267,14 +264,16 @@ def pwp_value(program: Program, points: int) -> Decimal:
 
 def pwp_view(
     redemption_id: str, points: int, value: Decimal, currency: str, status: str, balance: int
-) -> dict[str, Any]:
-    return {
-        "redemption_id": redemption_id,
-        "points": points,
-        "value": {"amount": str(value), "currency": currency},
-        "status": status,
-        "balance": balance,
-    }
+) -> PointsPayment:
+    return PointsPayment.model_validate(
+        {
+            "redemption_id": redemption_id,
+            "points": points,
+            "value": {"amount": str(value), "currency": currency},
+            "status": status,
+            "balance": balance,
+        }
+    )
 
 
 def pay_with_points(program: Program, redemption_id: str, member_id: str, points: int, capture: bool = True) -> Outcome:
@@ -330,16 +329,15 @@ def _not_a_hold(redemption_id: str) -> LedgerEntry:
     return entry
 
 
-def capture(program: Program, redemption_id: str) -> dict[str, Any]:
+def capture(program: Program, redemption_id: str) -> PointsPayment:
     """Complete a held redemption. Capturing a completed one again answers the same; a voided,
     released or expired hold cannot be captured (409 invalid_state)."""
 
-    def attempt() -> dict[str, Any]:
+    def attempt() -> PointsPayment:
         hold = store.load_hold(redemption_id)
         if hold is None:
             entry = _not_a_hold(redemption_id)
-            stored: dict[str, Any] = json.loads(entry.response or "{}")
-            return stored  # captured at once (`capture: true`)
+            return PointsPayment.model_validate_json(entry.response or "{}")  # captured at once (`capture: true`)
         if hold.status in ("voided", "released"):
             raise InvalidState(f"redemption {redemption_id!r} was {hold.status}; it cannot be captured")
         member = member_store.load_member(hold.member_id)
@@ -391,12 +389,14 @@ def void(program: Program, redemption_id: str, *, reason: str = "voided") -> Out
         books.entry(
             cancel_key, "redeem_cancel", current.points, redemption_id, books.now, details=details, buckets=restored
         )
-        body = {
-            "redemption_id": redemption_id,
-            "status": reason,
-            "points": current.points,
-            "balance": books.member.available,
-        }
+        body = HoldReleased.model_validate(
+            {
+                "redemption_id": redemption_id,
+                "status": reason,
+                "points": current.points,
+                "balance": books.member.available,
+            }
+        )
         return Plan(body, [HoldSettled(redemption_id, reason, books.now)])
 
     outcome = run_with(program, load, hold.member_id, cancel_key, hash_, plan)

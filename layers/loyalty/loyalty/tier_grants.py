@@ -14,6 +14,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
+from loyalty.answers.members import Subscription as SubscriptionAnswer
 from loyalty.clock import isoformat, utcnow
 from loyalty.errors import IdempotencyConflict, MemberNotFound, ValidationFailed
 from loyalty.funnel import Books, Txn
@@ -73,15 +74,17 @@ def subscribe(program: Program, member_id: str, subscription_id: str, tier_id: s
         if not manual and (member.tier_source == "paid" or higher):
             _set_tier(member, tier_id, "paid", "subscription", now)
         body = dumps(
-            {
-                "subscription_id": subscription_id,
-                "member_id": member_id,
-                "tier_id": tier_id,
-                "months": months,
-                "starts_at": isoformat(starts_at),
-                "ends_at": isoformat(ends_at),
-                "tier": tier_view(member, program),
-            }
+            SubscriptionAnswer(
+                **{
+                    "subscription_id": subscription_id,
+                    "member_id": member_id,
+                    "tier_id": tier_id,
+                    "months": months,
+                    "starts_at": isoformat(starts_at),
+                    "ends_at": isoformat(ends_at),
+                    "tier": tier_view(member, program),
+                }
+            )
         )
         fields = {
             "member_id": member_id,

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from loyalty import earn, earning, keys, members, redeem
+from loyalty.answers.checkout import CheckoutOrder, CheckoutQuote
 from loyalty.checkout import pricing
 from loyalty.clock import isoformat, utcnow
 from loyalty.contract import CheckoutOrderRequest, CheckoutQuoteRequest
@@ -219,7 +220,8 @@ def _plan(
         }
         if placing:
             body["entry_ids"] = [e.entry_id for e in entries]
-        return Plan(body, [*credited.writes, *writes], credited.others)
+        answer = CheckoutOrder.model_validate(body) if placing else CheckoutQuote.model_validate(body)
+        return Plan(answer, [*credited.writes, *writes], credited.others)
 
     return plan
 
@@ -230,17 +232,19 @@ def _add(into: dict[str, int], months: dict[str, int]) -> None:
 
 
 # -- the two routes ------------------------------------------------------------------------------
-def quote(program: Program, request: CheckoutQuoteRequest) -> dict[str, Any]:
+def quote(program: Program, request: CheckoutQuoteRequest) -> CheckoutQuote:
     """What the order would answer (without `order_id` and `entry_ids`), writing nothing: one read."""
     lines, rewards = lines_of(program, request), rewards_of(program, request)
 
-    def answer(consistent: bool) -> dict[str, Any]:
+    def answer(consistent: bool) -> CheckoutQuote:
         member, _, stock = _loader(program, request, None, consistent=consistent)()
         if member is None:
             raise MemberNotFound(f"no member {_who(request)!r}")
         members.ensure_open(member)  # a suspended member's basket is quoted; a closed member has none
         books = Books(program, member, utcnow())
-        return _plan(program, request, lines, rewards, QUOTE_ORDER_ID, placing=False)(books, stock).body
+        quoted = _plan(program, request, lines, rewards, QUOTE_ORDER_ID, placing=False)(books, stock).body
+        assert isinstance(quoted, CheckoutQuote)
+        return quoted
 
     try:
         return answer(consistent=False)

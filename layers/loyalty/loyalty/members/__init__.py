@@ -80,6 +80,8 @@ def adjust(program: Program, member_id: str, adjustment_id: str, points: int, re
         entry = books.entry(
             entry_key, "adjust", points, adjustment_id, books.now, details={"reason": reason}, buckets=moved
         )
-        return Plan(entry_view(entry))
+        from loyalty.answers.members import LedgerLine  # only the functions that adjust define the member answers
+
+        return Plan(LedgerLine.model_validate(entry_view(entry)))
 
     return run(program, member_id, entry_key, hash_, plan)

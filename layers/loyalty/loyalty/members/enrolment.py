@@ -78,7 +78,9 @@ def enroll(
                 details={"activity": "signup", "channel": channel},
                 buckets=moved,
             )
-        body = dumps(member_view(member, program, now))
+        from loyalty.answers.members import MemberAnswer  # only the functions that enrol define the member answers
+
+        body = dumps(MemberAnswer.model_validate(member_view(member, program, now)))
         books.close()
         writes: list[SideWrite] = [IdentifierClaimed(k, v, member_id) for k, v in identifiers(member).items()]
         writes.append(EnrolmentRecorded(Enrolment(member_id=member_id, request_hash=hash_, response=body)))

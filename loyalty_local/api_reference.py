@@ -1,0 +1,321 @@
+"""Write docs/api.md, the API reference: every route of the OpenAPI document the code generates
+(layers/loyalty/loyalty/openapi.json), its parameters, body and answers, every schema, and a real example
+request and answer per route.
+
+The examples are not written by hand: `WALK` is sent to a local stack started in this process, its clock
+fixed at `NOW`, and each route's first request is shown with the answer it got. Ids are the walk's own and
+entry ids derive from their keys, so the same code writes the same page; a test fails when the committed
+page differs from what this writes.
+
+    python -m loyalty_local.api_reference            # writes docs/api.md
+    python -m loyalty_local.api_reference --check    # exit 1 when docs/api.md is out of date
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import sys
+from datetime import datetime
+from typing import Any
+
+from loyalty_local.template import ROOT, Template
+
+TARGET = ROOT / "docs" / "api.md"
+DOCUMENT = ROOT / "layers" / "loyalty" / "loyalty" / "openapi.json"
+NOW = "2026-03-14T10:00:00Z"
+KEY = "lk_local_admin"  # every scope: the example shows the route, not the key's scopes
+PARTNER_SECRETS = {"demo-partner": "demo-partner-secret"}
+BASKET: dict[str, Any] = {
+    "member_id": "cust-1",
+    "currency": "USD",
+    "items": [
+        {"sku": "latte", "category": "drinks", "amount": "4.50", "quantity": 1},
+        {"sku": "sandwich", "category": "food", "amount": "8.00", "quantity": 1},
+    ],
+    "rewards": ["free-drink"],
+    "points": 200,
+}
+ENROLMENT = {"member_id": "cust-1", "email": "ana@example.com", "name": "Ana", "channel": "web"}
+ORDER = {
+    "member_id": "cust-1",
+    "order_id": "order-1",
+    "amount": "1200.00",
+    "currency": "USD",
+    "items": [{"sku": "tv-55", "category": "electronics", "amount": "1200.00", "quantity": 1}],
+}
+# A day of the demo programme, in the order a client would send it; the first request to each route is its example.
+WALK: list[tuple[str, str, dict[str, Any] | None]] = [
+    ("POST", "/v1/members", ENROLMENT),
+    ("PATCH", "/v1/members/cust-1", {"phone": "+14155550123", "card_id": "card-0001"}),
+    ("POST", "/v1/members/lookup", {"phone": "+14155550123"}),
+    ("POST", "/v1/earn/preview", ORDER),
+    ("POST", "/v1/earn", ORDER),
+    (
+        "POST",
+        "/v1/refunds",
+        {"member_id": "cust-1", "order_id": "order-1", "refund_id": "refund-1", "amount": "200.00"},
+    ),
+    ("POST", "/v1/activities", {"member_id": "cust-1", "activity_id": "review-1", "type": "review"}),
+    ("POST", "/v1/members/cust-1/adjustments", {"adjustment_id": "adj-1", "points": 50, "reason": "goodwill"}),
+    ("GET", "/v1/members/cust-1", None),
+    ("GET", "/v1/members/cust-1/ledger?limit=3", None),
+    ("GET", "/v1/members/cust-1/events?limit=2", None),
+    ("GET", "/v1/rewards?member_id=cust-1", None),
+    (
+        "POST",
+        "/v1/partners/demo-partner/redemptions",
+        {"redemption_id": "red-1", "member_id": "cust-1", "reward_id": "coffee"},
+    ),
+    ("POST", "/v1/partners/demo-partner/redemptions/red-1/cancel", {}),
+    ("POST", "/v1/redemptions", {"redemption_id": "pwp-1", "member_id": "cust-1", "points": 500, "capture": False}),
+    ("POST", "/v1/redemptions/pwp-1/capture", {}),
+    ("POST", "/v1/redemptions", {"redemption_id": "pwp-2", "member_id": "cust-1", "points": 100, "capture": False}),
+    ("POST", "/v1/redemptions/pwp-2/void", {}),
+    ("POST", "/v1/checkout/quote", BASKET),
+    ("POST", "/v1/checkout/orders", {**BASKET, "order_id": "till-order-1"}),
+    ("POST", "/v1/members/cust-1/subscriptions", {"subscription_id": "sub-1", "tier_id": "gold", "months": 12}),
+    ("POST", "/v1/members/cust-1/tier", {"tier_id": "gold", "reason": "VIP customer"}),
+    ("POST", "/v1/members", {"member_id": "cust-2", "channel": "pos"}),
+    ("POST", "/v1/members/cust-2/status", {"status": "suspended", "reason": "card reported stolen"}),
+    ("GET", "/v1/members/cust-2/export", None),
+    ("DELETE", "/v1/members/cust-2", None),
+    ("GET", "/v1/program", None),
+    ("GET", "/v1/reports/liability", None),
+    ("GET", "/v1/reports/tiers", None),
+    ("GET", "/v1/reports/activity?from=2026-01&to=2026-03", None),
+    ("GET", "/v1/jobs?limit=5", None),
+    ("GET", "/v1/keys/current", None),
+]
+
+
+def _signature(secret: str, body: bytes, now: datetime) -> str:
+    t = str(int(now.timestamp()))  # the fixed clock's second: the stack accepts it as now
+    return f"t={t},v1={hmac.new(secret.encode(), t.encode() + b'.' + body, hashlib.sha256).hexdigest()}"
+
+
+def walk() -> dict[tuple[str, str], dict[str, Any]]:
+    """Send WALK to an in-process local stack; each route's first exchange, by (method, document path)."""
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # the functions' request logs are not the page's
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    from loyalty_local.server import LocalStack
+
+    stack = LocalStack(Template())
+    stack.clock({"now": NOW})
+    now = datetime.fromisoformat(NOW.replace("Z", "+00:00"))
+    examples: dict[tuple[str, str], dict[str, Any]] = {}
+    for method, path, payload in WALK:
+        raw = json.dumps(payload).encode() if payload is not None else None
+        headers = {"Content-Type": "application/json"} if raw is not None else {}
+        if path.startswith("/v1/partners/"):
+            partner = path.split("/")[3]
+            headers["Loyalty-Signature"] = _signature(PARTNER_SECRETS[partner], raw or b"", now)
+        else:
+            headers["Authorization"] = f"Bearer {KEY}"
+        stack.flush_stream()  # the reports' counters are kept from the stream: let them see every write so far
+        answer = stack.gateway.handle(method, path, headers, raw, "127.0.0.1")
+        if not 200 <= answer.status < 300:
+            raise SystemExit(f"{method} {path} answered {answer.status}: {answer.body.decode()}")
+        route, _ = stack.gateway.match(method, path.split("?")[0])
+        assert route is not None
+        key = (method.lower(), route.path)
+        if key not in examples:
+            shown = {k: v for k, v in headers.items() if k != "Content-Type"}
+            examples[key] = {
+                "request": {"method": method, "path": path, "headers": shown, "body": payload},
+                "status": answer.status,
+                "headers": {k: v for k, v in answer.headers.items() if k.lower() == "idempotent-replayed"},
+                "body": json.loads(answer.body),
+            }
+    return examples
+
+
+# -- rendering -----------------------------------------------------------------------------------
+def _anchor(name: str) -> str:
+    return "schema-" + name.lower()
+
+
+def _type(schema: dict[str, Any]) -> str:
+    """A schema in a few words: `integer`, `string (date-time)`, `[TierView](#schema-tierview) or null`."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        return f"[{name}](#{_anchor(name)})"
+    if "anyOf" in schema or "oneOf" in schema:
+        return " or ".join(_type(s) for s in schema.get("anyOf", schema.get("oneOf", [])))
+    if "enum" in schema:
+        return " \\| ".join(f"`{json.dumps(v)}`" for v in schema["enum"])
+    if "const" in schema:
+        return f"`{json.dumps(schema['const'])}`"
+    kind = schema.get("type", "any")
+    if kind == "array":
+        return f"array of {_type(schema.get('items', {}))}"
+    if kind == "object" and "additionalProperties" in schema and isinstance(schema["additionalProperties"], dict):
+        return f"object of {_type(schema['additionalProperties'])}"
+    if kind == "null":
+        return "null"
+    extra = schema.get("format") or (f"`{schema['pattern']}`" if "pattern" in schema else None)
+    return f"{kind} ({extra})" if extra else str(kind)
+
+
+def _cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _json_block(value: Any) -> list[str]:
+    return ["```json", json.dumps(value, indent=2, ensure_ascii=False), "```"]
+
+
+def _operation(path: str, method: str, op: dict[str, Any], example: dict[str, Any] | None) -> list[str]:
+    out = [f'<a id="op-{op["operationId"]}"></a>', f"### `{op['operationId']}`: `{method.upper()} {path}`", ""]
+    out += [op.get("summary", ""), ""]
+    if op.get("description"):
+        out += [_cell(op["description"]), ""]
+    security = op.get("security") or []
+    if any("bearer" in s for s in security):
+        out += ["Auth: `Authorization: Bearer <key>`.", ""]
+    elif any("partnerSignature" in s for s in security):
+        out += ['Auth: `Loyalty-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`.', ""]
+    else:
+        out += ["Auth: none.", ""]
+    params = op.get("parameters") or []
+    if params:
+        out += ["| parameter | in | required | type |", "|---|---|---|---|"]
+        for p in params:
+            out.append(
+                f"| `{p['name']}` | {p['in']} | {'yes' if p.get('required') else 'no'} | {_cell(_type(p['schema']))} |"
+            )
+        out.append("")
+    body = ((op.get("requestBody") or {}).get("content") or {}).get("application/json")
+    if body:
+        out += [f"Body: {_type(body['schema'])}", ""]
+    out += ["| status | answer | when |", "|---|---|---|"]
+    for status, response in op["responses"].items():
+        schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+        when = response.get("description", "")
+        if "Idempotent-Replayed" in response.get("headers", {}):
+            when += " (header `Idempotent-Replayed: true`" + (
+                ")" if status != "200" or "201" in op["responses"] else " on a repeat)"
+            )
+        out.append(f"| {status} | {_type(schema)} | {_cell(when)} |")
+    out.append("")
+    if example is not None:
+        request = example["request"]
+        lines = [f"{request['method']} {request['path']}"] + [f"{k}: {v}" for k, v in request["headers"].items()]
+        out += ["Example:", "", "```http", *lines]
+        if request["body"] is not None:
+            out += ["", json.dumps(request["body"], indent=2, ensure_ascii=False)]
+        out += ["```", ""]
+        said = "".join(f", `{k}: {v}`" for k, v in example["headers"].items())
+        out += [f"answers `{example['status']}`{said}:", "", *_json_block(example["body"]), ""]
+    return out
+
+
+def _schema(name: str, schema: dict[str, Any]) -> list[str]:
+    out = [f'<a id="{_anchor(name)}"></a>', f"### {name}", ""]
+    if schema.get("description"):
+        out += [_cell(schema["description"]), ""]
+    properties = schema.get("properties") or {}
+    if not properties:
+        return [*out, f"{_type(schema)}{'; no fields' if schema.get('type') == 'object' else ''}.", ""]
+    required = set(schema.get("required") or [])
+    out += ["| field | type | required | notes |", "|---|---|---|---|"]
+    for field, spec in properties.items():
+        notes = spec.get("description", "")
+        if "default" in spec and field not in required:
+            notes = f"{notes} default `{json.dumps(spec['default'])}`".strip()
+        out.append(f"| `{field}` | {_cell(_type(spec))} | {'yes' if field in required else 'no'} | {_cell(notes)} |")
+    return [*out, ""]
+
+
+# The sections in the order a newcomer meets them
+TAG_ORDER = ["members", "earn", "redeem", "partners", "checkout", "program", "reports", "jobs"]
+CONVENTIONS = """\
+## Conventions
+
+- JSON bodies, UTF-8. Money is a decimal string (`"120.50"`), never a float; points are integers.
+- Timestamps are RFC 3339 in UTC, dates `YYYY-MM-DD`, months `YYYY-MM`.
+- Keyed routes take `Authorization: Bearer <key>`; a key has scopes (`enroll`, `earn`, `read`, `redeem`,
+  `admin`). Partner routes are signed instead (`Loyalty-Signature`, at most 300 s old). The local stack
+  seeds `lk_local_checkout` (enroll earn read redeem), `lk_local_admin` (every scope) and the partner
+  `demo-partner` with the secret `demo-partner-secret`.
+- Creating something answers `201`. The same write again, with the same key and body, answers `200` with
+  the byte-identical body of the first answer and `Idempotent-Replayed: true`; the same key with another body
+  is `409 idempotency_conflict`.
+- Bodies are strict: a field a route does not define is `422 validation_error` naming it. Bodies over
+  64 KiB are `413`.
+- Every error is [ErrorAnswer](#schema-erroranswer): `{"error": {"code", "message", "request_id", "details"?}}`,
+  with a stable `code`; a validation error lists its fields in `details`.
+"""
+
+
+def render(document: dict[str, Any], examples: dict[tuple[str, str], dict[str, Any]]) -> str:
+    operations = [
+        (op.get("tags", ["other"])[0], path, method, op)
+        for path, ops in document["paths"].items()
+        for method, op in ops.items()
+    ]
+    found = {tag for tag, *_ in operations}
+    tags = [t for t in TAG_ORDER if t in found] + sorted(found - set(TAG_ORDER))
+    out = [
+        "# Loyalty API reference",
+        "",
+        "<!-- Generated by `python -m loyalty_local.api_reference` from layers/loyalty/loyalty/openapi.json: "
+        "do not edit by hand. -->",
+        "",
+        f"{document['info']['title']} {document['info']['version']}. Every route, its answers and every schema, "
+        "from the OpenAPI document the code generates (served at `GET /openapi.json`, and as Swagger UI at "
+        "`/docs` locally). The examples are real: a day of the demo programme sent to the local stack with "
+        f"its clock at {NOW}, each route's first request and the answer it got.",
+        "",
+        CONVENTIONS,
+        "## Routes",
+        "",
+    ]
+    for tag in tags:
+        out.append(
+            f"- **{tag}**: "
+            + ", ".join(f"[`{op['operationId']}`](#op-{op['operationId']})" for t, _, _, op in operations if t == tag)
+        )
+    out.append("")
+    for tag in tags:
+        out += [f"## {tag.capitalize()}", ""]
+        for t, path, method, op in operations:
+            if t == tag:
+                out += _operation(path, method, op, examples.get((method, path)))
+    out += ["## Schemas", ""]
+    for name, schema in sorted(document["components"]["schemas"].items()):
+        out += _schema(name, schema)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def build() -> str:
+    document = json.loads(DOCUMENT.read_text(encoding="utf-8"))
+    examples = walk()
+    missing = [f"{m.upper()} {p}" for p, ops in document["paths"].items() for m in ops if (m, p) not in examples]
+    if missing:
+        raise SystemExit(f"WALK has no request to: {', '.join(missing)}")
+    return render(document, examples)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="loyalty_local.api_reference", description=__doc__)
+    parser.add_argument("--check", action="store_true", help="exit 1 when docs/api.md is not what this writes")
+    args = parser.parse_args(argv)
+    text = build()
+    if args.check:
+        current = TARGET.read_text(encoding="utf-8") if TARGET.is_file() else ""
+        if current != text:
+            print(f"{TARGET} is out of date: run python -m loyalty_local.api_reference", file=sys.stderr)
+            return 1
+        print(f"{TARGET} is up to date")
+        return 0
+    TARGET.write_text(text, encoding="utf-8")
+    print(f"wrote {TARGET}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
