@@ -177,6 +177,9 @@ def test_the_managers_dashboard_shows_the_apis_figures(page: Any, seeded: Client
     page.get_by_role("heading", name="Rewards").wait_for()
     assert page.locator('[data-table="program-tiers"] tbody tr').count() == len(program["tiers"])
     assert page.locator('[data-table="program-rewards"] tbody tr').count() == len(program["rewards"])
+    for reward in seeded.get("/v1/rewards", key=ADMIN).json["rewards"]:  # the stock left now; null: unlimited
+        shown = page.locator(f'[data-reward="{reward["reward_id"]}"] [data-column="stock"]').inner_text()
+        assert shown == "unlimited" if reward["stock"] is None else shown.startswith(f"{fmt(reward['stock'])} left")
     shot(page, "manager-programme")
 
     page.get_by_role("link", name="Jobs").click()

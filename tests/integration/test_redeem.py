@@ -275,8 +275,17 @@ def test_stock_is_taken_in_the_same_transaction_and_returned_by_a_cancel():
         assert member("cust-2")["points"]["available"] == 640
         rewards = call("RedeemFunction", api_event("ListRewards", query={"member_id": "cust-2"}))[1]["rewards"]
         assert {r["reward_id"]: r["eligible"] for r in rewards}["coffee"] is False
+        assert {r["reward_id"]: r["stock"] for r in rewards} == {  # what is left; null: unlimited
+            "free-item": None,
+            "coffee": 0,
+            "lounge-pass": None,
+            "gift-card-25": None,
+            "free-drink": None,
+        }
         assert cancel("red-1")[0] == 200
         assert cancel("red-1")[0] == 200  # a repeated cancel does not return the stock twice
+        rewards = call("RedeemFunction", api_event("ListRewards", query={"member_id": "cust-2"}))[1]["rewards"]
+        assert {r["reward_id"]: r["stock"] for r in rewards}["coffee"] == 1
         assert redeem("cust-2", "coffee", "red-3")[0] == 201
         status, body, _ = redeem("cust-1", "coffee", "red-4")
         assert status == 409 and body["error"]["code"] == "reward_unavailable"
@@ -321,6 +330,7 @@ def test_the_catalogue_says_what_the_member_may_take(aws):
             "partner_id": partner_id,
             "eligible": eligible,
             "affordable": affordable,
+            "stock": None,  # the demo's rewards are unlimited
         }
 
     assert body == {

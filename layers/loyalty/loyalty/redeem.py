@@ -106,8 +106,8 @@ def standing(reward: Reward, member: Member | None, now: datetime, stock_left: i
 
 # -- the catalogue -------------------------------------------------------------------------------
 def catalogue(program: Program, member_id: str | None) -> dict[str, Any]:
-    """Every reward, whether `member_id` may take it now (tier, window, stock, limit) and whether the
-    member's available points cover it."""
+    """Every reward, whether `member_id` may take it now (tier, window, stock, limit), whether the
+    member's available points cover it, and what is left of its stock (None: unlimited)."""
     stocked = [r.id for r in program.rewards if r.stock is not None]
     member, stock = store.load_member_and_stock(member_id, stocked)
     if member_id is not None and member is None:
@@ -115,7 +115,8 @@ def catalogue(program: Program, member_id: str | None) -> dict[str, Any]:
     now = utcnow()
     rewards = []
     for reward in program.rewards:
-        eligible, affordable = standing(reward, member, now, remaining_stock(reward, stock.get(reward.id)))
+        left = remaining_stock(reward, stock.get(reward.id))
+        eligible, affordable = standing(reward, member, now, left)
         rewards.append(
             {
                 "reward_id": reward.id,
@@ -124,6 +125,7 @@ def catalogue(program: Program, member_id: str | None) -> dict[str, Any]:
                 "partner_id": reward.partner_id,
                 "eligible": eligible,
                 "affordable": affordable,
+                "stock": left,
             }
         )
     return {"rewards": rewards}

@@ -16,6 +16,7 @@ class RewardOffer(Answer):
     partner_id: str | None = Field(description="null: an in-store reward, taken at checkout.")
     eligible: bool = Field(description="The member's tier may take it.")
     affordable: bool = Field(description="Eligible, and the available points cover it.")
+    stock: int | None = Field(description="What is left of the reward's stock now; null: unlimited.")
 
 
 class Rewards(Answer):

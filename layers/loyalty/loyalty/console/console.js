@@ -714,8 +714,14 @@ function table(name, headings, rows) {
 
 async function programmeScreen() {
   const ticket = state.ticket;
-  const prog = await program();
+  const [prog, catalogue] = await Promise.all([program(), api("GET", "/v1/rewards")]);
   if (moved(ticket)) return;
+  const left = new Map(catalogue.rewards.map((r) => [r.reward_id, r.stock]));
+  const stock = (r) => {
+    const now = left.get(r.id);
+    if (now === null || now === undefined) return "unlimited";
+    return r.stock === undefined || r.stock === null ? points(now) : `${points(now)} left of ${points(r.stock)}`;
+  };
   const tiers = prog.tiers.map((t) =>
     h("tr", {}, h("th", { scope: "row" }, `${t.name} (${t.id})`), h("td", {}, t.paid_only ? "paid only" : points(t.threshold)), h("td", {}, `×${t.multiplier}`), h("td", {}, `${t.benefits.discount_percent} %`), h("td", {}, (t.benefits.perks || []).join(", ") || "—")),
   );
@@ -725,13 +731,13 @@ async function programmeScreen() {
   const rewards = prog.rewards.map((r) =>
     h(
       "tr",
-      {},
+      { "data-reward": r.id },
       h("th", { scope: "row" }, `${r.name} (${r.id})`),
       h("td", { class: "num" }, points(r.points)),
       h("td", {}, r.partner_id ? `partner ${r.partner_id}` : "in store (checkout)"),
       h("td", {}, r.eligible_tiers ? r.eligible_tiers.join(", ") : "every tier"),
       h("td", {}, r.active_from || r.active_until ? `${r.active_from || "…"} → ${r.active_until || "…"}` : "always"),
-      h("td", {}, r.stock === undefined || r.stock === null ? "unlimited" : points(r.stock)),
+      h("td", { "data-column": "stock" }, stock(r)),
       h("td", {}, r.limit_per_member ? `${r.limit_per_member.count} per ${r.limit_per_member.period}` : "—"),
     ),
   );
