@@ -11,11 +11,13 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loyalty.clock import isoformat, utcnow
-from loyalty.events import DomainEvent
 from loyalty.store.core import client, from_item, query, table_name, to_item
+
+if TYPE_CHECKING:  # the events' models are the stream processor's; a member read need not build them
+    from loyalty.events import DomainEvent
 
 KEPT_DAYS = 90
 BATCH = 25  # BatchWriteItem's limit
