@@ -321,6 +321,46 @@ def install_fast_requests() -> None:
         UpdateExpressionParser.make = staticmethod(cached)
 
 
+# -- Condition expressions parsed once per call ---------------------------------------------------------
+# moto parses a write's ConditionExpression (with its names and values) up to three times per item of a
+# transaction: in the handler's checks, in the transaction's and in the put's. A parsed condition is a
+# read-only tree of the expression with its values in it, so it is kept by (expression, names, values):
+# the same condition with other values is parsed anew.
+def _cached_conditions(original: Any) -> Any:
+    from collections import OrderedDict
+
+    kept: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
+
+    def get_filter_expression(expr: str | None, names: Any, values: Any) -> Any:
+        if not expr:
+            return original(expr, names, values)
+        try:
+            key = (expr, json.dumps(names, sort_keys=True), json.dumps(values, sort_keys=True))
+        except (TypeError, ValueError):  # binary values: parsed as moto does
+            return original(expr, names, values)
+        found = kept.get(key)
+        if found is None:
+            found = kept[key] = original(expr, names, values)
+            if len(kept) > 256:
+                kept.popitem(last=False)
+        else:
+            kept.move_to_end(key)
+        return found
+
+    get_filter_expression._loyalty_fast = True  # type: ignore[attr-defined]
+    return get_filter_expression
+
+
+def install_cached_conditions() -> None:
+    from moto.dynamodb import comparisons, models
+    from moto.dynamodb.models import table
+
+    if not getattr(models.get_filter_expression, "_loyalty_fast", False):
+        cached = _cached_conditions(comparisons.get_filter_expression)
+        models.get_filter_expression = cached
+        table.get_filter_expression = cached
+
+
 # -- Queries that read the partition or the index they name, not the whole table ------------------------
 # moto answers every Query by sorting every item of the table (`Table.all_items()`) and filtering it:
 # a member's ledger page, an identifier lookup or a job's walk of an index shard costs time in
@@ -496,3 +536,4 @@ def install_all() -> None:
     install_fast_update_validation()
     install_indexed_queries()
     install_fast_requests()
+    install_cached_conditions()

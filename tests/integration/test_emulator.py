@@ -343,3 +343,54 @@ def test_queries_read_their_partition_or_index_and_answer_what_motos_full_scan_a
                 answered += sum(len(p) for p in fast)
     assert answered > 500  # the answers compared were not all empty
     assert query(**queries[6]) == [[]]  # the failed transactions' updates left the index with the rest
+
+
+def test_a_condition_is_decided_on_its_own_values_each_time(clients):
+    """moto_fast keeps parsed conditions by their expression, names and values: the same condition with
+    other values is its own (a write on version 1 succeeds once; the next must name version 2)."""
+    dynamodb, _ = clients
+    dynamodb.create_table(**Template().table_definitions()[0])
+    key = {"PK": {"S": "V"}, "SK": {"S": "X"}}
+    dynamodb.put_item(TableName="LoyaltyTable", Item={**key, "v": {"N": "1"}})
+
+    def bump(expected: int) -> None:
+        dynamodb.update_item(
+            TableName="LoyaltyTable",
+            Key=key,
+            UpdateExpression="SET v = v + :one",
+            ConditionExpression="v = :v",
+            ExpressionAttributeValues={":v": {"N": str(expected)}, ":one": {"N": "1"}},
+        )
+
+    bump(1)
+    with pytest.raises(ClientError) as err:
+        bump(1)  # the same call again: version 1 is gone
+    assert err.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    bump(2)
+    for expected in (2, 1):
+        with pytest.raises(ClientError):
+            dynamodb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": "LoyaltyTable",
+                            "Item": {**key, "v": {"N": "9"}},
+                            "ConditionExpression": "v = :v",
+                            "ExpressionAttributeValues": {":v": {"N": str(expected)}},
+                        }
+                    }
+                ]
+            )
+    dynamodb.transact_write_items(
+        TransactItems=[
+            {
+                "Put": {
+                    "TableName": "LoyaltyTable",
+                    "Item": {**key, "v": {"N": "9"}},
+                    "ConditionExpression": "v = :v",
+                    "ExpressionAttributeValues": {":v": {"N": "3"}},
+                }
+            }
+        ]
+    )
+    assert dynamodb.get_item(TableName="LoyaltyTable", Key=key)["Item"]["v"] == {"N": "9"}
