@@ -4,7 +4,10 @@
 - DynamoDB's data-plane answers dumped as JSON instead of walked shape by shape (`install_fast_answers`);
 - an item measured once against the 400 KB limit, not once per attribute (`install_linear_items`);
 - jsonpath parsed once for EventBridge input transformers (`install_cached_jsonpath`);
-- update expressions copied by pickle (`install_fast_update_validation`).
+- update expressions copied by pickle (`install_fast_update_validation`);
+- DynamoDB requests loaded as JSON, update expressions parsed once per text (`install_fast_requests`);
+- a write's condition parsed once per call, not three times (`install_cached_conditions`);
+- a Query reads its partition or its global index's bucket, not the whole table (`install_indexed_queries`).
 
 The local stack and the tests' moto (tests.support.aws.mocked_aws) run with all of them.
 
