@@ -4,7 +4,10 @@
 - DynamoDB's data-plane answers dumped as JSON instead of walked shape by shape (`install_fast_answers`);
 - an item measured once against the 400 KB limit, not once per attribute (`install_linear_items`);
 - jsonpath parsed once for EventBridge input transformers (`install_cached_jsonpath`);
-- update expressions copied by pickle (`install_fast_update_validation`).
+- update expressions copied by pickle (`install_fast_update_validation`);
+- DynamoDB requests loaded as JSON, update expressions parsed once per text (`install_fast_requests`);
+- a write's condition parsed once per call, not three times (`install_cached_conditions`);
+- a Query reads its partition or its global index's bucket, not the whole table (`install_indexed_queries`).
 
 The local stack and the tests' moto (tests.support.aws.mocked_aws) run with all of them.
 
@@ -261,6 +264,272 @@ def install_fast_update_validation() -> None:
     validators.deepcopy = _clone  # type: ignore[assignment]
 
 
+# -- DynamoDB requests read by json.loads ---------------------------------------------------------------
+# moto (5.2) reads every request by walking the operation's input shape value by value (`parse_parameters`),
+# about a tenth of a DynamoDB call. A data-plane request is JSON whose values need no conversion, except
+# binary attributes (base64 on the wire, bytes in moto): a body that names none is loaded as it is; one
+# that may (any `"B"` or `"BS"` in it) goes to moto's parser. tests/integration/test_emulator.py compares
+# both on the product's own requests. Parsed update expressions are kept by their text (moto's validator
+# works on a copy of the tree).
+def plain_request(action: str, body: Any) -> dict[str, Any] | None:
+    """A DynamoDB data-plane request's parameters by json.loads, or None when moto's parser must read it."""
+    if not isinstance(body, bytes) or action not in DATA_PLANE["dynamodb"] or b'"B"' in body or b'"BS"' in body:
+        return None
+    try:
+        parsed = json.loads(body or b"{}")
+    except ValueError:
+        return None
+    if isinstance(parsed, dict) and is_plain_json(parsed) and _no_nulls(parsed):
+        return parsed
+    return None
+
+
+def _fast_parameters(original: Any) -> Any:
+    def parse_parameters(self: Any, request: Any) -> None:
+        parsed = plain_request(self._get_action(), request.data)
+        if parsed is None:
+            original(self, request)
+        else:
+            self.params = parsed
+
+    parse_parameters._loyalty_fast = True  # type: ignore[attr-defined]
+    parse_parameters._loyalty_original = original  # type: ignore[attr-defined]  # for the tests' comparison
+    return parse_parameters
+
+
+def _no_nulls(value: Any) -> bool:
+    """moto's parser leaves out a member sent as null; a body with none is parsed the same either way."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if item is None:
+            return False
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
+
+
+def install_fast_requests() -> None:
+    import functools
+
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+    from moto.dynamodb.responses import DynamoHandler
+
+    if not getattr(DynamoHandler.parse_parameters, "_loyalty_fast", False):
+        DynamoHandler.parse_parameters = _fast_parameters(DynamoHandler.parse_parameters)  # type: ignore[method-assign]
+    if not hasattr(UpdateExpressionParser.make, "cache_info"):
+        cached = functools.lru_cache(maxsize=1024)(UpdateExpressionParser.make)
+        UpdateExpressionParser.make = staticmethod(cached)
+
+
+# -- Condition expressions parsed once per call ---------------------------------------------------------
+# moto parses a write's ConditionExpression (with its names and values) up to three times per item of a
+# transaction: in the handler's checks, in the transaction's and in the put's. A parsed condition is a
+# read-only tree of the expression with its values in it, so it is kept by (expression, names, values):
+# the same condition with other values is parsed anew.
+def _cached_conditions(original: Any) -> Any:
+    from collections import OrderedDict
+
+    kept: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
+
+    def get_filter_expression(expr: str | None, names: Any, values: Any) -> Any:
+        if not expr:
+            return original(expr, names, values)
+        try:
+            key = (expr, json.dumps(names, sort_keys=True), json.dumps(values, sort_keys=True))
+        except (TypeError, ValueError):  # binary values: parsed as moto does
+            return original(expr, names, values)
+        found = kept.get(key)
+        if found is None:
+            found = kept[key] = original(expr, names, values)
+            if len(kept) > 256:
+                kept.popitem(last=False)
+        else:
+            kept.move_to_end(key)
+        return found
+
+    get_filter_expression._loyalty_fast = True  # type: ignore[attr-defined]
+    return get_filter_expression
+
+
+def install_cached_conditions() -> None:
+    from moto.dynamodb import comparisons, models
+    from moto.dynamodb.models import table
+
+    if not getattr(models.get_filter_expression, "_loyalty_fast", False):
+        cached = _cached_conditions(comparisons.get_filter_expression)
+        models.get_filter_expression = cached
+        table.get_filter_expression = cached
+
+
+# -- Queries that read the partition or the index they name, not the whole table ------------------------
+# moto answers every Query by sorting every item of the table (`Table.all_items()`) and filtering it:
+# a member's ledger page, an identifier lookup or a job's walk of an index shard costs time in
+# proportion to the whole table, so the local stack, the simulator and the monthly jobs slow down as
+# history grows. Here a Query is handed only its candidates: the partition's items for the table or a
+# local index, the items whose index hash key has the asked value for a global one (kept per table and
+# index, updated on every put, update and delete). moto's own query then runs unchanged over them (the
+# same sort, key conditions, pagination, filter and projection), so what it answers is unchanged as
+# long as the candidates include every match: the index is a superset (an entry whose item moved on
+# is dropped by moto's own checks), rebuilt whole when the table's items are replaced (a restore).
+class _Index:
+    """Table items by the values of one global index's hash key attributes (items lacking one are not in
+    the index: sparse, as DynamoDB's)."""
+
+    def __init__(self, attributes: tuple[str, ...]) -> None:
+        self.attributes = attributes
+        self.buckets: dict[tuple[Any, ...], dict[tuple[Any, Any], Any]] = {}
+        self.where: dict[tuple[Any, Any], tuple[Any, ...]] = {}
+
+    def place(self, key: tuple[Any, Any], item: Any) -> None:
+        old = self.where.pop(key, None)
+        if old is not None:
+            bucket = self.buckets.get(old)
+            if bucket is not None:
+                bucket.pop(key, None)
+                if not bucket:
+                    del self.buckets[old]
+        if item is None:
+            return
+        values = tuple(item.attrs.get(name) for name in self.attributes)
+        if any(value is None for value in values):
+            return
+        self.buckets.setdefault(values, {})[key] = item
+        self.where[key] = values
+
+
+def _global_hash_attributes(index: Any) -> tuple[str, ...]:
+    return tuple(k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH")
+
+
+def _indexes(table: Any) -> dict[str, _Index]:
+    """The table's global indexes by name, built from its items when missing or stale."""
+    state = table.__dict__.get("_loyalty_indexes")
+    wanted = {index.name: _global_hash_attributes(index) for index in table.global_indexes or []}
+    if (
+        state is not None
+        and state[0] is table.items
+        and {name: index.attributes for name, index in state[1].items()} == wanted
+    ):
+        indexes: dict[str, _Index] = state[1]
+        return indexes
+    indexes = {name: _Index(attributes) for name, attributes in wanted.items()}
+    for item in _every_item(table):
+        for index in indexes.values():
+            index.place((item.hash_key, item.range_key), item)
+    table.__dict__["_loyalty_indexes"] = (table.items, indexes)
+    return indexes
+
+
+def _every_item(table: Any) -> list[Any]:
+    if table.range_key_attr:
+        return [item for partition in table.items.values() for item in partition.values()]
+    return list(table.items.values())
+
+
+def _reindex(table: Any, hash_value: Any, range_value: Any) -> None:
+    """After a write to one key: its item (or its absence) in every global index already built."""
+    state = table.__dict__.get("_loyalty_indexes")
+    if state is None:
+        return
+    if state[0] is not table.items:  # the items were replaced: rebuilt at the next query
+        del table.__dict__["_loyalty_indexes"]
+        return
+    partition = table.items.get(hash_value)
+    item = partition.get(range_value) if table.range_key_attr and partition is not None else partition
+    for index in state[1].values():
+        index.place((hash_value, range_value), item)
+
+
+def _sorted_like_all_items(items: list[Any]) -> list[Any]:
+    return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
+
+
+def _query_candidates(table: Any, hash_key: Any, index_name: str | None, hash_conditions: Any) -> list[Any] | None:
+    """The items a Query may answer (a superset of its matches), or None when moto must look at all."""
+    if index_name is None or any(index.name == index_name for index in table.indexes or []):
+        # the table or a local index: one partition (a local index shares the table's hash key)
+        if index_name is not None:
+            wanted = dict(hash_conditions or [])
+            hash_key = wanted.get(table.hash_key_attr)
+        if hash_key is None:
+            return None
+        partition = table.items.get(hash_key)
+        if partition is None:
+            return []
+        return list(partition.values()) if table.range_key_attr else [partition]
+    index = _indexes(table).get(index_name)
+    wanted = dict(hash_conditions or [])
+    if index is None or not index.attributes or any(name not in wanted for name in index.attributes):
+        return None
+    bucket = index.buckets.get(tuple(wanted[name] for name in index.attributes), {})
+    return list(bucket.values())
+
+
+def install_indexed_queries() -> None:
+    """Query reads its partition or its index's bucket; writes keep the global indexes' buckets."""
+    from moto.dynamodb import models
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    if getattr(Table.query, "_loyalty_fast", False):
+        return
+    query, put_item, delete_item = Table.query, Table.put_item, Table.delete_item
+    update_item = models.DynamoDBBackend.update_item
+
+    def indexed_query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        candidates = _query_candidates(self, hash_key, index_name, kwargs.get("hash_key_conditions"))
+        if candidates is None:
+            return query(self, hash_key, *args, **kwargs)
+        ordered = _sorted_like_all_items(candidates)
+        self.all_items = lambda: list(ordered)  # moto's query reads its candidates here
+        try:
+            return query(self, hash_key, *args, **kwargs)
+        finally:
+            del self.all_items
+
+    def indexed_put_item(self: Any, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return put_item(self, item_attrs, *args, **kwargs)
+        finally:
+            if "_loyalty_indexes" in self.__dict__ and self.hash_key_attr in item_attrs:
+                range_value = None
+                if self.range_key_attr is not None and self.range_key_attr in item_attrs:
+                    range_value = DynamoType(item_attrs[self.range_key_attr])
+                _reindex(self, DynamoType(item_attrs[self.hash_key_attr]), range_value)
+
+    def indexed_delete_item(self: Any, hash_key: Any, range_key: Any) -> Any:
+        try:
+            return delete_item(self, hash_key, range_key)
+        finally:
+            _reindex(self, hash_key, range_key)
+
+    def indexed_update_item(self: Any, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return update_item(self, table_name, key, *args, **kwargs)
+        finally:  # moto updates the item in place, even when it fails half way
+            table = self.tables.get(table_name)
+            if table is not None and "_loyalty_indexes" in table.__dict__:
+                try:
+                    hash_value, range_value = self.get_keys_value(table, key)
+                except Exception:  # a malformed key: moto refused it, nothing was written
+                    hash_value = None
+                if hash_value is not None:
+                    _reindex(table, hash_value, range_value)
+
+    patched: Any
+    for patched in (indexed_query, indexed_put_item, indexed_delete_item, indexed_update_item):
+        patched._loyalty_fast = True
+    indexed_query._loyalty_original = query  # type: ignore[attr-defined]  # for the tests' comparison
+    Table.query = indexed_query  # type: ignore[method-assign]
+    Table.put_item = indexed_put_item  # type: ignore[method-assign]
+    Table.delete_item = indexed_delete_item  # type: ignore[method-assign]
+    models.DynamoDBBackend.update_item = indexed_update_item  # type: ignore[method-assign]
+
+
 def install_all() -> None:
     """Every patch of this module, for the rest of the process (the local stack; the tests' moto)."""
     install()
@@ -268,3 +537,6 @@ def install_all() -> None:
     install_cached_jsonpath()
     install_linear_items()
     install_fast_update_validation()
+    install_indexed_queries()
+    install_fast_requests()
+    install_cached_conditions()

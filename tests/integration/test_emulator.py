@@ -141,6 +141,51 @@ def test_dynamodb_answers_dumped_as_json_equal_what_motos_serialiser_writes(aws)
     assert {"GetItem", "BatchGetItem", "TransactWriteItems", "GetRecords"} <= set(compared)
 
 
+def test_dynamodb_requests_loaded_as_json_equal_what_motos_parser_reads(aws):
+    """moto_fast reads data-plane requests with json.loads; the product's own requests (a member's life,
+    its stream's counters and events) and binary attributes, each compared with moto's shape-walking parser."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    from loyalty_local import moto_fast
+    from tests.support import streams
+    from tests.support.aws import TEMPLATE, api_event, call
+
+    fast = DynamoHandler.parse_parameters
+    compared: dict[str, int] = {}
+
+    def comparing(self: Any, request: Any) -> None:
+        loaded = moto_fast.plain_request(self._get_action(), request.data)
+        fast._loyalty_original(self, request)  # moto's own parser
+        if loaded is not None:
+            assert loaded == self.params, self._get_action()
+            compared[self._get_action()] = compared.get(self._get_action(), 0) + 1
+        else:
+            compared["moto's parser"] = compared.get("moto's parser", 0) + 1
+
+    DynamoHandler.parse_parameters = comparing
+    try:
+        assert call("MembersFunction", api_event("Enroll", body={"member_id": "req-1", "channel": "web"}))[0] == 201
+        body = {"member_id": "req-1", "order_id": "req-o1", "amount": "120.00", "currency": "USD"}
+        assert call("EarnFunction", api_event("Earn", body=body))[0] == 201
+        assert call("EarnFunction", api_event("Earn", body=body))[0] == 200
+        assert call("MembersFunction", api_event("GetMember", path_params={"member_id": "req-1"}))[0] == 200
+        ledger = api_event("GetLedger", path_params={"member_id": "req-1"})
+        assert call("MembersFunction", ledger)[0] == 200
+        assert streams.poller().flush() > 0
+        dynamodb = boto3.client("dynamodb")
+        table = TEMPLATE.physical_name("LoyaltyTable")
+        plain = {"PK": {"S": "P"}, "SK": {"S": "X"}, "n": {"N": "1.50"}, "m": {"M": {"l": {"L": [{"NULL": True}]}}}}
+        dynamodb.put_item(TableName=table, Item=plain, ConditionExpression="attribute_not_exists(PK)")
+        binary = {"PK": {"S": "BIN"}, "SK": {"S": "X"}, "b": {"B": b"\x00\xff"}, "bs": {"BS": [b"\x01"]}}
+        dynamodb.put_item(TableName=table, Item=binary)
+        got = dynamodb.get_item(TableName=table, Key={"PK": {"S": "BIN"}, "SK": {"S": "X"}})["Item"]
+        assert got["b"]["B"] == b"\x00\xff"
+    finally:
+        DynamoHandler.parse_parameters = fast
+    # every data-plane call the product made was loaded as JSON; the binary item went to moto's parser
+    assert {"GetItem", "BatchGetItem", "TransactWriteItems", "Query", "PutItem", "moto's parser"} <= set(compared)
+
+
 def test_the_stream_read_in_process_is_what_get_records_answers(emulator):
     """The local stack's poller reads the stream from moto directly; Lambda's records must not change."""
     from loyalty_local.streams import lambda_record
@@ -203,3 +248,149 @@ def test_the_event_capture_lists_what_the_archive_took_in_order_and_by_detail_ty
     assert all(e["source"] == "loyalty" and e["time"].endswith("Z") and e["id"] for e in listed)
     assert [e["detail"]["member_id"] for e in capture.events("PointsEarned")] == ["a", "b"]
     assert capture.events("TierChanged") == []
+
+
+def test_queries_read_their_partition_or_index_and_answer_what_motos_full_scan_answers(emulator):
+    """moto_fast hands a Query only its partition's items or its global index's bucket (kept on every put,
+    update, delete and failed transaction); every answer, page by page, equals moto's own full-table query."""
+    import random
+
+    from moto.dynamodb.models.table import Table
+
+    dynamodb = boto3.client("dynamodb", **CREDENTIALS)
+    dynamodb.create_table(**Template().table_definitions()[0])
+    rng = random.Random(17)
+    emails = [f"e{i}@x" for i in range(4)]
+
+    def key(n: int) -> dict[str, Any]:
+        return {"PK": {"S": f"M#{n % 7}"}, "SK": {"S": f"S#{n:03d}"}}
+
+    def query(**kwargs: Any) -> list[Any]:
+        pages, start = [], None
+        while True:
+            page = dynamodb.query(TableName="LoyaltyTable", Limit=3, **kwargs, **(start or {}))
+            pages.append(page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return pages
+            start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+
+    def by(index: str, condition: str, **values: str) -> dict[str, Any]:
+        return {
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": {f":{k}": {"S": v} for k, v in values.items()},
+        }
+
+    queries = [
+        {"KeyConditionExpression": "PK = :p", "ExpressionAttributeValues": {":p": {"S": "M#3"}}},
+        {
+            "KeyConditionExpression": "PK = :p AND SK > :s",
+            "ExpressionAttributeValues": {":p": {"S": "M#2"}, ":s": {"S": "S#040"}},
+            "ScanIndexForward": False,
+        },
+        *[by("by-email", "IDEMAIL = :e", e=e) for e in [*emails, "moved@x"]],
+        by("ledger", "GSI1PK = :g", g="L#1"),
+        by("ledger", "GSI1PK = :g AND GSI1SK BETWEEN :a AND :b", g="L#2", a="S#020", b="S#070"),
+    ]
+    answered = 0
+    for step in range(400):
+        n = rng.randrange(100)
+        action = rng.random()
+        if action < 0.4:
+            item = {**key(n), "kind": {"S": "x"}, "GSI1PK": {"S": f"L#{n % 3}"}, "GSI1SK": key(n)["SK"]}
+            if rng.random() < 0.7:  # sparse: an item without the index's key is not in it
+                item["IDEMAIL"] = {"S": rng.choice(emails)}
+            dynamodb.put_item(TableName="LoyaltyTable", Item=item)
+        elif action < 0.5:  # moves the item to another bucket (or creates it, as UpdateItem does)
+            dynamodb.update_item(
+                TableName="LoyaltyTable",
+                Key=key(n),
+                UpdateExpression="SET IDEMAIL = :e",
+                ExpressionAttributeValues={":e": {"S": rng.choice(emails)}},
+            )
+        elif action < 0.6:  # takes it out of the index
+            dynamodb.update_item(TableName="LoyaltyTable", Key=key(n), UpdateExpression="REMOVE IDEMAIL")
+        elif action < 0.75:
+            dynamodb.delete_item(TableName="LoyaltyTable", Key=key(n))
+        else:  # a transaction that moves an email, then fails on its condition: nothing of it stays
+            moved = {
+                "Update": {
+                    "TableName": "LoyaltyTable",
+                    "Key": key(n),
+                    "UpdateExpression": "SET IDEMAIL = :e",
+                    "ExpressionAttributeValues": {":e": {"S": "moved@x"}},
+                }
+            }
+            refused = {
+                "ConditionCheck": {
+                    "TableName": "LoyaltyTable",
+                    "Key": key(n + 1),
+                    "ConditionExpression": "attribute_exists(nothing)",
+                }
+            }
+            with pytest.raises(ClientError):
+                dynamodb.transact_write_items(TransactItems=[moved, refused])
+        if step % 20 == 19:
+            for kwargs in queries:
+                fast = query(**kwargs)
+                patched = Table.query
+                Table.query = patched._loyalty_original  # moto's own: every item of the table, sorted
+                try:
+                    reference = query(**kwargs)
+                finally:
+                    Table.query = patched
+                assert fast == reference, kwargs
+                answered += sum(len(p) for p in fast)
+    assert answered > 500  # the answers compared were not all empty
+    assert query(**queries[6]) == [[]]  # the failed transactions' updates left the index with the rest
+
+
+def test_a_condition_is_decided_on_its_own_values_each_time(clients):
+    """moto_fast keeps parsed conditions by their expression, names and values: the same condition with
+    other values is its own (a write on version 1 succeeds once; the next must name version 2)."""
+    dynamodb, _ = clients
+    dynamodb.create_table(**Template().table_definitions()[0])
+    key = {"PK": {"S": "V"}, "SK": {"S": "X"}}
+    dynamodb.put_item(TableName="LoyaltyTable", Item={**key, "v": {"N": "1"}})
+
+    def bump(expected: int) -> None:
+        dynamodb.update_item(
+            TableName="LoyaltyTable",
+            Key=key,
+            UpdateExpression="SET v = v + :one",
+            ConditionExpression="v = :v",
+            ExpressionAttributeValues={":v": {"N": str(expected)}, ":one": {"N": "1"}},
+        )
+
+    bump(1)
+    with pytest.raises(ClientError) as err:
+        bump(1)  # the same call again: version 1 is gone
+    assert err.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    bump(2)
+    for expected in (2, 1):
+        with pytest.raises(ClientError):
+            dynamodb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": "LoyaltyTable",
+                            "Item": {**key, "v": {"N": "9"}},
+                            "ConditionExpression": "v = :v",
+                            "ExpressionAttributeValues": {":v": {"N": str(expected)}},
+                        }
+                    }
+                ]
+            )
+    dynamodb.transact_write_items(
+        TransactItems=[
+            {
+                "Put": {
+                    "TableName": "LoyaltyTable",
+                    "Item": {**key, "v": {"N": "9"}},
+                    "ConditionExpression": "v = :v",
+                    "ExpressionAttributeValues": {":v": {"N": "3"}},
+                }
+            }
+        ]
+    )
+    assert dynamodb.get_item(TableName="LoyaltyTable", Key=key)["Item"]["v"] == {"N": "9"}
