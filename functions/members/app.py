@@ -149,7 +149,7 @@ def get_ledger(
     tags=["members"],
     summary="The member's recent domain events, newest first",
     description="What the member's changes published on the bus (`detail_type`, `detail` as consumers got it), "
-    "kept 90 days; seconds behind the ledger. Ordered by the member's sequence.",
+    "kept 90 days; seconds behind the ledger. Newest first by when each happened (`at`), then the member's sequence.",
     operation_id="get_member_events",
     responses=http.answers(MemberEvents, "The newest events first", errors=READ),
 )

@@ -106,7 +106,7 @@ def get_jobs(limit: Annotated[int, Query(ge=1, le=100)] = 20) -> Response[Any]:
     tags=["keys"],
     summary="The key this request carries: its name and scopes (any valid key)",
     description="What a client may do with its key, without trying: the console offers only what the scopes allow. "
-    "Never the key itself nor its hash.",
+    "Never the key itself (`key_id` is its public id).",
     operation_id="get_current_key",
     responses=http.answers(CurrentKey, "The key's id, name and scopes", errors=(401, 500)),
 )

@@ -44,6 +44,26 @@ def sign_in(page: Any, base: str, key: str) -> None:
     page.locator("#who").filter(has_text="·").wait_for()
 
 
+def explained(entry: dict[str, Any], names: dict[str, str]) -> list[str]:
+    """What a ledger line must say in words about its entry (which order, reward, refund, reason)."""
+    details, kind = entry["details"], entry["type"]
+    if kind == "earn":
+        return [f"rder {entry['reference']}", f"{details['amount']} {details['currency']} paid"]
+    if kind == "redeem" and details.get("kind") == "checkout_reward":
+        return [names[details["reward_id"]], details["order_id"]]
+    if kind == "redeem":
+        return [names[details["reward_id"]], details["partner_id"], entry["reference"]]
+    if kind == "bonus":
+        return [details["activity"]]
+    if kind == "reversal":
+        return [entry["reference"], details["order_id"]]
+    if kind == "adjust":
+        return [details["reason"]]
+    if kind == "expire":
+        return ["Expired", *details["months"]]
+    raise AssertionError(f"a type the seeded history does not make: {kind}")
+
+
 def figure(page: Any, name: str) -> str:
     return str(page.locator(f'[data-figure="{name}"]').first.inner_text()).strip()
 
@@ -73,12 +93,14 @@ def test_a_support_call_lookup_by_phone_ledger_and_a_goodwill_adjustment(page: A
     first = seeded.get("/v1/members/m-003/ledger?limit=20", key=ADMIN).json
     rows = page.locator('[data-table="ledger"] tbody tr')
     assert rows.count() == len(first["entries"]) == 20
+    names = {r["id"]: r["name"] for r in seeded.get("/v1/program", key=ADMIN).json["rewards"]}
     for row, entry in zip(rows.all(), first["entries"], strict=True):
         assert row.get_attribute("data-entry") == entry["entry_id"]
-        cells = row.locator("td").all_inner_texts()
-        assert cells[3].strip() == fmt(entry["balance_after"])
-        if entry["type"] in ("earn", "redeem") and entry["details"].get("order_id", entry["reference"]):
-            assert entry["reference"] in cells[4] or entry["details"].get("order_id", "") in cells[4]
+        cells = [c.strip() for c in row.locator("td").all_inner_texts()]
+        assert cells[2] == ("+" if entry["points"] > 0 else "\u2212") + fmt(abs(entry["points"]))
+        assert cells[3] == fmt(entry["balance_after"])
+        for words in explained(entry, names):
+            assert words in cells[4], (words, cells[4], entry)
     assert first["next_cursor"]
     page.get_by_role("button", name="Older").click()
     older = seeded.get(f"/v1/members/m-003/ledger?limit=20&cursor={first['next_cursor']}", key=ADMIN).json
@@ -122,11 +144,22 @@ def test_a_lost_answer_is_retried_with_the_same_adjustment_id_and_counts_once(pa
     page.get_by_role("button", name="Adjust").click()
     page.get_by_role("alert").filter(has_text="could not be reached").wait_for()
     assert seeded.get("/v1/members/m-002", key=ADMIN).json["points"]["available"] == before + 40
-    page.get_by_role("button", name="Adjust").click()  # the agent tries again: the same write
+    page.reload()  # the agent reloads the page, and makes the same adjustment again: the same write
+    page.get_by_role("heading", name="Ledger").wait_for()
+    page.get_by_label("Points (negative takes points away)").fill("40")
+    page.get_by_label("Reason", exact=True).first.fill("goodwill")
+    page.get_by_role("button", name="Adjust").click()
     page.get_by_role("status").filter(has_text="Adjusted +40").wait_for()
     assert seeded.get("/v1/members/m-002", key=ADMIN).json["points"]["available"] == before + 40
     ledger = seeded.get("/v1/members/m-002/ledger?limit=5", key=ADMIN).json["entries"]
     assert [e["details"].get("reason") for e in ledger].count("goodwill") == 1
+    # once answered, the same form again is a second, intended adjustment (a new id)
+    page.get_by_label("Points (negative takes points away)").fill("40")
+    page.get_by_label("Reason", exact=True).first.fill("goodwill")
+    page.get_by_role("button", name="Adjust").click()
+    page.locator('[data-figure="available"]').filter(has_text=fmt(before + 80)).wait_for()
+    ledger = seeded.get("/v1/members/m-002/ledger?limit=5", key=ADMIN).json["entries"]
+    assert [e["details"].get("reason") for e in ledger].count("goodwill") == 2
 
 
 def test_suspend_and_reactivate(page: Any, seeded: Client) -> None:

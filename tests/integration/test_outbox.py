@@ -194,3 +194,29 @@ def test_each_published_event_is_kept_once_under_its_member_newest_first(aws: di
     assert 89.9 < days <= 90  # DynamoDB's TTL removes them after 90 days
     with pytest.raises(MemberNotFound):
         members.recent_events("nobody-here", 10)
+
+
+def test_a_members_events_come_newest_first_by_when_they_happened(aws: dict[str, Any]) -> None:
+    """A tier override and an expiry warning a year later are the newest, not sorted by a sequence they share."""
+    from loyalty import tier_grants
+    from loyalty.clock import CLOCK
+
+    from tests.support import jobs
+
+    program = current_program()
+    CLOCK.set(datetime(2026, 5, 10, 9, tzinfo=UTC))
+    members.enroll(program, member_id="ord-ev", channel="web")
+    assert members.adjust(program, "ord-ev", "adj-1", 40, "goodwill").status == 201
+    CLOCK.set(datetime(2026, 5, 10, 10, tzinfo=UTC))
+    tier_grants.override(program, "ord-ev", "gold", "VIP", None, "test")
+    streams.poller().flush()
+    CLOCK.set(datetime(2027, 5, 1, 0, 5, tzinfo=UTC))
+    jobs.run("expiry", "2027-05-01")  # the 140 points of 2026-05 expire at the end of 2027-05: a warning
+    CLOCK.set(None)
+    streams.poller().flush()
+
+    kept = members.recent_events("ord-ev", 10)["events"]
+    assert [e["detail_type"] for e in kept] == ["PointsExpiringSoon", "TierChanged", "PointsAdjusted", "MemberEnrolled"]
+    assert [e["at"] for e in kept] == sorted((e["at"] for e in kept), reverse=True)
+    assert kept[0]["at"] == "2027-05-01T00:00:00Z"
+    assert members.recent_events("ord-ev", 1)["events"][0]["detail_type"] == "PointsExpiringSoon"

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loyalty import events, liability, reports
+from loyalty.clock import isoformat
 from loyalty.events import Change, DomainEvent
 from loyalty.model import LedgerEntry, Member
 from loyalty.observability import count, logger
@@ -66,6 +67,14 @@ def effects(change: Change, program: Program | None) -> Effects:
     return out
 
 
+def _when(event: DomainEvent, change: Change) -> str:
+    """When an event happened, stable under redelivery: a tier change when the member's tier changed (its
+    `as_of` may be a date only), any other from the event's own time."""
+    if event.detail_type == "TierChanged" and isinstance(change.new, Member):
+        return isoformat(change.new.tier_since)
+    return member_events.event_time(event.detail_json())
+
+
 def process(event_name: str, old_image: dict[str, Any] | None, new_image: dict[str, Any] | None) -> Effects:
     """Handle one stream record (images deserialised). Raises when it must be retried."""
     change = stream.decode(event_name, old_image, new_image)
@@ -80,7 +89,8 @@ def process(event_name: str, old_image: dict[str, Any] | None, new_image: dict[s
         else:
             logger.info("change applied before (redelivered record)", extra={"marker": done.marker})
     if done.events:
-        member_events.record(done.events)  # the back office's "recent events" of each member (kept 90 days)
+        # the back office's "recent events" of each member (kept 90 days), each with when it happened
+        member_events.record([(event, _when(event, change)) for event in done.events])
         bus.publish(done.events)
         count("EventsPublished", len(done.events), program_id=program.program_id)
         logger.info(

@@ -112,6 +112,10 @@ class TierOverride(Answer):
 class MemberEvent(Answer):
     event_id: str
     detail_type: str = Field(description="The event's `detail-type` on the bus (docs/events.md).")
+    at: Timestamp = Field(
+        description="When it happened (what orders the list): a ledger event's `recorded_at`, the enrolment, "
+        "a tier change's `as_of`, an expiry warning's run."
+    )
     published_at: Timestamp = Field(description="When the stream processor published it.")
     detail: dict[str, Any] = Field(description="The event's `detail`, as consumers got it.")
 

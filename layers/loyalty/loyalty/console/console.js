@@ -5,9 +5,10 @@
 
 const BASE = new URL(".", window.location.href); // the API's root: deployed, under the stage (/dev/)
 const KEY_SLOT = "loyalty-console-key";
+const PENDING_SLOT = "loyalty-console-pending"; // ids of writes whose answer was not seen (survive a reload)
 const LEDGER_PAGE = 20;
 
-const state = { key: null, scopes: new Set(), keyName: "", program: null, pending: new Map(), ticket: 0 };
+const state = { key: null, scopes: new Set(), keyName: "", program: null, ticket: 0 };
 
 // Each navigation takes a ticket; a screen whose answers arrive after the person moved on draws nothing.
 const moved = (ticket) => ticket !== state.ticket;
@@ -176,6 +177,7 @@ function adopt(me) {
 
 function signOut(message) {
   sessionStorage.removeItem(KEY_SLOT);
+  sessionStorage.removeItem(PENDING_SLOT);
   Object.assign(state, { key: null, scopes: new Set(), keyName: "", program: null });
   document.getElementById("who").textContent = "";
   document.getElementById("sign-out").hidden = true;
@@ -186,19 +188,29 @@ function signOut(message) {
 
 // ---------------------------------------------------------------- routing
 const ROUTES = [
-  [/^#\/member\/(.+)$/, (id) => memberScreen(decodeURIComponent(id)), "read"],
+  [/^#\/member\/(.+)$/, (id) => memberScreen(decoded(id)), "read"],
   [/^#\/dashboard$/, () => dashboardScreen(), "admin"],
   [/^#\/programme$/, () => programmeScreen(), "read"],
   [/^#\/jobs$/, () => jobsScreen(), "admin"],
   [/^#\/find$/, () => findScreen(), "read"],
 ];
 
+function decoded(text) {
+  try {
+    return decodeURIComponent(text);
+  } catch (malformed) {
+    return text; // not percent-encoding: looked up as typed (the API answers 404 or 422)
+  }
+}
+
 function route() {
   state.ticket += 1;
   if (!state.key) return signInScreen();
   const hash = window.location.hash || (can("admin") ? "#/dashboard" : "#/find");
   for (const link of document.querySelectorAll("#nav a")) {
-    link.toggleAttribute("aria-current", hash.startsWith(link.getAttribute("href")) || (hash.startsWith("#/member") && link.getAttribute("href") === "#/find"));
+    const current = hash.startsWith(link.getAttribute("href")) || (hash.startsWith("#/member") && link.getAttribute("href") === "#/find");
+    if (current) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
   }
   for (const [pattern, screen, need] of ROUTES) {
     const found = hash.match(pattern);
@@ -248,9 +260,11 @@ function findScreen(message) {
 
 async function find(kind, value, form) {
   form.querySelector(".error")?.remove();
+  const ticket = state.ticket;
   try {
     const member =
       kind === "member_id" ? await api("GET", `/v1/members/${encodeURIComponent(value)}`) : await api("POST", "/v1/members/lookup", { [kind]: value });
+    if (moved(ticket)) return; // the person went elsewhere while the lookup was answered
     state.prefetched = member;
     window.location.hash = `#/member/${encodeURIComponent(member.member_id)}`;
   } catch (error) {
@@ -297,7 +311,7 @@ function eventWords(event) {
 async function recentEvents(box, member, ticket) {
   const answer = await api("GET", `/v1/members/${encodeURIComponent(member.member_id)}/events?limit=10`);
   if (moved(ticket)) return;
-  const rows = answer.events.map((e) => h("tr", { "data-event": e.event_id }, h("td", { class: "date" }, when(e.detail.occurred_at || e.published_at)), h("td", {}, e.detail_type), h("td", {}, eventWords(e))));
+  const rows = answer.events.map((e) => h("tr", { "data-event": e.event_id }, h("td", { class: "date" }, when(e.at)), h("td", {}, e.detail_type), h("td", {}, eventWords(e))));
   box.replaceChildren(
     h("h2", { id: "events-title" }, "Recent events"),
     h("p", { class: "muted" }, "What this member's changes published to the event bus (kept 90 days), newest first."),
@@ -395,14 +409,32 @@ function profileCard(member) {
 
 // One id per intended write: a retry after a lost answer sends the same id (and is a replay); a changed
 // form is a new write with a new id.
-function writeId(kind, body) {
+// The ids live in sessionStorage, per member and kind of write, so a reload after a lost answer still sends
+// the same id; a success (or signing out) forgets them.
+function pendingWrites() {
+  try {
+    return JSON.parse(sessionStorage.getItem(PENDING_SLOT) || "{}");
+  } catch (unreadable) {
+    return {};
+  }
+}
+
+function writeId(slot, body) {
+  const pending = pendingWrites();
   const signature = JSON.stringify(body);
-  const held = state.pending.get(kind);
+  const held = pending[slot];
   if (held && held.signature === signature) return held.id;
   const bytes = crypto.getRandomValues(new Uint8Array(8));
   const id = `console-${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
-  state.pending.set(kind, { id, signature });
+  pending[slot] = { id, signature };
+  sessionStorage.setItem(PENDING_SLOT, JSON.stringify(pending));
   return id;
+}
+
+function writeDone(slot) {
+  const pending = pendingWrites();
+  delete pending[slot];
+  sessionStorage.setItem(PENDING_SLOT, JSON.stringify(pending));
 }
 
 function actionsCard(member) {
@@ -451,18 +483,21 @@ function adjust(member, rawPoints, reason, form) {
     const value = Number(rawPoints);
     if (!Number.isInteger(value) || value === 0) throw new Error("Points must be a whole number other than 0.");
     const body = { points: value, reason };
-    const entry = await api("POST", `/v1/members/${encodeURIComponent(member.member_id)}/adjustments`, { adjustment_id: writeId("adjust", { member: member.member_id, ...body }), ...body });
-    state.pending.delete("adjust");
-    toast(`Adjusted ${signed(entry.points)} points: the balance is now ${points(entry.balance_after)}.`);
-    await memberScreen(member.member_id);
+    const slot = `adjust:${member.member_id}`;
+    const ticket = state.ticket;
+    const entry = await api("POST", `/v1/members/${encodeURIComponent(member.member_id)}/adjustments`, { adjustment_id: writeId(slot, body), ...body });
+    writeDone(slot);
+    toast(`Adjusted ${signed(entry.points)} points for ${member.member_id}: the balance is now ${points(entry.balance_after)}.`);
+    if (!moved(ticket)) await memberScreen(member.member_id); // not over a screen the person moved to
   });
 }
 
 function setStatus(member, status, reason, form) {
   return submitting(form, async () => {
+    const ticket = state.ticket;
     await api("POST", `/v1/members/${encodeURIComponent(member.member_id)}/status`, { status, reason });
-    toast(status === "suspended" ? "Member suspended." : "Member reactivated.");
-    await memberScreen(member.member_id);
+    toast(`${member.member_id} ${status === "suspended" ? "suspended" : "reactivated"}.`);
+    if (!moved(ticket)) await memberScreen(member.member_id);
   });
 }
 
@@ -812,7 +847,7 @@ if (saved) {
   state.key = saved;
   api("GET", "/v1/keys/current")
     .then((me) => (adopt(me), route()))
-    .catch(() => signOut("Sign in again."));
+    .catch((error) => (error.status === 401 ? signOut("The API refused the key; sign in again.") : failed(error)));
 } else {
   signInScreen();
 }

@@ -1,7 +1,8 @@
 """The domain events a member's changes published, kept 90 days for the back office (`EVENTS#<member_id>`).
 
-The stream processor writes one item per published event, keyed by the member's ledger sequence and the
-event's own id, so a redelivered stream record writes the same items again (idempotent, never a duplicate).
+The stream processor writes one item per published event, keyed by when the event happened (a time the
+event itself carries), the member's sequence and the event's own id, so a redelivered stream record writes
+the same items again (idempotent, never a duplicate) and a Query backwards reads the newest first.
 DynamoDB's TTL removes them after `KEPT_DAYS`; they hold what the event carried, never a personal field.
 """
 
@@ -27,24 +28,43 @@ def events_pk(member_id: str) -> str:
     return f"EVENTS#{member_id}"
 
 
-def event_item(event: DomainEvent, published_at: str, ttl: int) -> dict[str, Any]:
+def event_time(detail: dict[str, Any]) -> str:
+    """When the event happened, from the event itself (stable under redelivery): a ledger entry's
+    `recorded_at`, an enrolment's `enrolled_at`, a tier change's `as_of` (a date: its midnight), an expiry
+    warning's run (the 1st of its `period`)."""
+    for field in ("recorded_at", "enrolled_at"):
+        if detail.get(field):
+            return str(detail[field])
+    if detail.get("as_of"):
+        as_of = str(detail["as_of"])
+        return as_of if "T" in as_of else f"{as_of}T00:00:00Z"
+    return f"{detail['period']}-01T00:00:00Z"
+
+
+def event_item(event: DomainEvent, at: str, published_at: str, ttl: int) -> dict[str, Any]:
     detail = event.detail_json()
+    # newest first by when it happened, then the member's sequence; at one instant and sequence a ledger
+    # event (or the enrolment) comes before what it caused (a tier change, a warning)
+    rank = 0 if "entry_type" in detail or event.detail_type == "MemberEnrolled" else 1
     return {
         "PK": events_pk(str(detail["member_id"])),
-        "SK": f"{int(detail['sequence']):012d}#{event.event_id}",
+        "SK": f"{at}#{int(detail['sequence']):012d}#{rank}#{event.event_id}",
         "kind": "member_event",
+        "event_id": event.event_id,
         "detail_type": event.detail_type,
         "detail": json.dumps(detail, separators=(",", ":"), sort_keys=True),
+        "at": at,
         "published_at": published_at,
         "ttl": ttl,
     }
 
 
-def record(events: Sequence[DomainEvent], *, sleep: Callable[[float], None] = time.sleep) -> None:
-    """Keep each event under its member (BatchWriteItem, 25 a call; unprocessed items sent again)."""
+def record(events: Sequence[tuple[DomainEvent, str]], *, sleep: Callable[[float], None] = time.sleep) -> None:
+    """Keep each event, with when it happened, under its member (BatchWriteItem, 25 a call; unprocessed
+    items sent again)."""
     now = utcnow()
     ttl = int((now + timedelta(days=KEPT_DAYS)).timestamp())
-    items = [{"PutRequest": {"Item": to_item(event_item(e, isoformat(now), ttl))}} for e in events]
+    items = [{"PutRequest": {"Item": to_item(event_item(e, at, isoformat(now), ttl))}} for e, at in events]
     for start in range(0, len(items), BATCH):
         waiting = items[start : start + BATCH]
         for attempt in range(8):
@@ -70,8 +90,9 @@ def recent(member_id: str, limit: int) -> list[dict[str, Any]]:
         item = from_item(raw)
         out.append(
             {
-                "event_id": item["SK"].split("#", 1)[1],
+                "event_id": item["event_id"],
                 "detail_type": item["detail_type"],
+                "at": item["at"],
                 "published_at": item["published_at"],
                 "detail": json.loads(item["detail"]),
             }
