@@ -22,6 +22,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
+from loyalty_local import sample_events
 from loyalty_local.template import ROOT, Template
 
 TARGET = ROOT / "docs" / "api.md"
@@ -29,16 +30,7 @@ DOCUMENT = ROOT / "layers" / "loyalty" / "loyalty" / "openapi.json"
 NOW = "2026-03-14T10:00:00Z"
 KEY = "lk_local_admin"  # every scope: the example shows the route, not the key's scopes
 PARTNER_SECRETS = {"demo-partner": "demo-partner-secret"}
-BASKET: dict[str, Any] = {
-    "member_id": "cust-1",
-    "currency": "USD",
-    "items": [
-        {"sku": "latte", "category": "drinks", "amount": "4.50", "quantity": 1},
-        {"sku": "sandwich", "category": "food", "amount": "8.00", "quantity": 1},
-    ],
-    "rewards": ["free-drink"],
-    "points": 200,
-}
+BASKET: dict[str, Any] = {**sample_events.BASKET, "points": 200}  # the till's basket, 200 points paid too
 ENROLMENT = {"member_id": "cust-1", "email": "ana@example.com", "name": "Ana", "channel": "web"}
 ORDER = {
     "member_id": "cust-1",
