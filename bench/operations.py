@@ -13,6 +13,7 @@ from typing import Any
 from bench import world
 from bench.capacity import table_shape
 from bench.meter import Meter, Usage
+from loyalty_local import sample_events
 
 # budgets from the issue: DynamoDB round trips an operation may take
 BUDGETS: dict[str, tuple[str, int]] = {
@@ -113,16 +114,7 @@ def scenario(member: str, tag: str) -> list[tuple[str, Callable[[], Any], Callab
     referred = f"{member}-friend"
     phone = "+1555" + str(sum(map(ord, tag))).zfill(7)  # one per scenario run
     # at the till: a latte free for 300 points, 100 points off the sandwich, the rest earns
-    basket = {
-        "member_id": member,
-        "currency": "USD",
-        "items": [
-            {"sku": "latte", "category": "drinks", "amount": "4.50", "quantity": 1},
-            {"sku": "sandwich", "category": "food", "amount": "8.00", "quantity": 1},
-        ],
-        "rewards": ["free-drink"],
-        "points": 100,
-    }
+    basket = {**sample_events.BASKET, "member_id": member, "points": 100}
 
     def top_up() -> Any:  # 320 points by then: enough for the reward and the points payment
         body = {"adjustment_id": f"{tag}-till", "points": 200, "reason": "bench"}

@@ -193,7 +193,7 @@ def subscribe(member_id: Annotated[Id, Path()], body: SubscriptionRequest) -> Re
 )
 def override_tier(member_id: Annotated[Id, Path()], body: TierOverrideRequest) -> Response[Any]:
     http.require(app, "admin")
-    actor = (app.current_event.request_context.authorizer.raw_event or {}).get("key_id")
+    actor = http.caller(app).get("key_id")
     view = tier_grants.override(current_program(), member_id, body.tier_id, body.reason, body.until, actor)
     return http.answer(TierOverride.model_validate(view))
 

@@ -68,11 +68,16 @@ def effects(change: Change, program: Program | None) -> Effects:
 
 
 def _when(event: DomainEvent, change: Change) -> str:
-    """When an event happened, stable under redelivery: a tier change when the member's tier changed (its
-    `as_of` may be a date only), any other from the event's own time."""
+    """When an event happened, stable under redelivery: a ledger entry's `recorded_at`, an enrolment's
+    `enrolled_at`, a tier change when the member's tier changed (its `as_of` may be a date only), an expiry
+    warning at its run (the 1st of its `period`)."""
     if event.detail_type == "TierChanged" and isinstance(change.new, Member):
         return isoformat(change.new.tier_since)
-    return member_events.event_time(event.detail_json())
+    detail = event.detail_json()
+    for name in ("recorded_at", "enrolled_at"):
+        if detail.get(name):
+            return str(detail[name])
+    return f"{detail['period']}-01T00:00:00Z"
 
 
 def process(event_name: str, old_image: dict[str, Any] | None, new_image: dict[str, Any] | None) -> Effects:

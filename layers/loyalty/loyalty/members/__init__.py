@@ -55,16 +55,16 @@ def get_member(member_id: str) -> Member:
 
 def ledger_page(member_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
     entries, next_cursor = store.ledger_page(member_id, limit, cursor)
-    if not entries and cursor is None and store.load_member(member_id) is None:
-        raise MemberNotFound(f"no member {member_id!r}")
+    if not entries and cursor is None:
+        get_member(member_id)  # none yet, or no such member (404)
     return {"entries": [entry_view(e) for e in entries], "next_cursor": next_cursor}
 
 
 def recent_events(member_id: str, limit: int) -> dict[str, Any]:
     """The domain events the member's changes published (kept 90 days), newest first."""
     events = member_events.recent(member_id, limit)
-    if not events and store.load_member(member_id) is None:
-        raise MemberNotFound(f"no member {member_id!r}")
+    if not events:
+        get_member(member_id)  # none yet, or no such member (404)
     return {"events": events}
 
 

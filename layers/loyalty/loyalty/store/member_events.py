@@ -1,8 +1,9 @@
 """The domain events a member's changes published, kept 90 days for the back office (`EVENTS#<member_id>`).
 
-The stream processor writes one item per published event, keyed by when the event happened (a time the
-event itself carries), the member's sequence and the event's own id, so a redelivered stream record writes
-the same items again (idempotent, never a duplicate) and a Query backwards reads the newest first.
+The stream processor writes one item per published event, keyed by when the event happened (the time the
+domain gives it, stable under redelivery: loyalty.outbox), the member's sequence and the event's own id, so
+a redelivered stream record writes the same items again (idempotent, never a duplicate) and a Query
+backwards reads the newest first.
 DynamoDB's TTL removes them after `KEPT_DAYS`; they hold what the event carried, never a personal field.
 """
 
@@ -26,19 +27,6 @@ BATCH = 25  # BatchWriteItem's limit
 
 def events_pk(member_id: str) -> str:
     return f"EVENTS#{member_id}"
-
-
-def event_time(detail: dict[str, Any]) -> str:
-    """When the event happened, from the event itself (stable under redelivery): a ledger entry's
-    `recorded_at`, an enrolment's `enrolled_at`, a tier change's `as_of` (a date: its midnight), an expiry
-    warning's run (the 1st of its `period`)."""
-    for field in ("recorded_at", "enrolled_at"):
-        if detail.get(field):
-            return str(detail[field])
-    if detail.get("as_of"):
-        as_of = str(detail["as_of"])
-        return as_of if "T" in as_of else f"{as_of}T00:00:00Z"
-    return f"{detail['period']}-01T00:00:00Z"
 
 
 def event_item(event: DomainEvent, at: str, published_at: str, ttl: int) -> dict[str, Any]:
