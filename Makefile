@@ -6,7 +6,7 @@ PORT   ?= 3000
 PROGRAM ?=
 STAGE  ?= dev
 
-.PHONY: run test lint typecheck template-check unit integration e2e browser build deploy bench soak clean keys simulate lock seed screenshots
+.PHONY: run test lint typecheck template-check unit integration e2e browser build deploy bench soak clean keys simulate what-if lock seed screenshots
 
 RUN_STAMP := $(VENV)/.run-installed
 DEV_STAMP := $(VENV)/.dev-installed
@@ -59,13 +59,22 @@ integration: $(DEV_STAMP)
 e2e: $(DEV_STAMP)
 	$(BIN)/python -m pytest tests/e2e
 
-## simulate: a synthetic year against a local stack (or SIM_URL); summary + sim-out/<program>-<date>.png
+## simulate: a synthetic year through the replay engine in process (or SIM_URL over HTTP); summary, chart
+##           and the history it made: sim-out/<program>-<date>{.json,.png,-history.jsonl.gz}
 SIM_PROGRAM := $(or $(PROGRAM),programs/demo.yaml)
 MEMBERS ?= 200
 MONTHS  ?= 13
 simulate: $(DEV_STAMP)
 	@$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install -q -e '.[sim]'
 	$(BIN)/python -m simulator --program $(SIM_PROGRAM) --members $(MEMBERS) --months $(MONTHS)
+
+## what-if: the running stack's history (make run) replayed under PROGRAM and under the current programme,
+##          side by side, with the reconciliation (HISTORY=<export file> or TABLE=<deployed table> instead);
+##          report in whatif-out/<program>-<date>.{json,png}
+what-if: $(RUN_STAMP)
+	@test -n "$(PROGRAM)" || { echo "usage: make what-if PROGRAM=candidate.yaml [HISTORY=<export> | TABLE=<table>]" >&2; exit 2; }
+	@$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install -q -e '.[sim]'
+	$(BIN)/python -m loyalty.cli what-if --program $(PROGRAM) $(if $(HISTORY),--history $(HISTORY),$(if $(TABLE),--table $(TABLE),--url http://127.0.0.1:$(PORT)))
 
 ## seed: a year of demo history on the running `make run` stack (members, orders, redemptions, monthly jobs),
 ##       for the console at http://127.0.0.1:$(PORT)/console (make seed SEED_MEMBERS=100)

@@ -212,3 +212,19 @@ class Emulator:
             start = 0 if after is None else int(after) - shard.starting_sequence_number + 1
             # the same JSON GetRecords would carry (a copy: moto keeps its records)
             return [json.loads(moto_fast.dump_answer(r.to_json())) for r in shard.items[max(0, start) : start + limit]]
+
+    # -- a table's items, read in process (the replay engine's snapshots) ----------------------------------
+    def table_items(self, table: str, prefix: str) -> list[dict[str, Any]]:
+        """Every item of `table` whose partition key starts with `prefix`, as DynamoDB types them: read from
+        moto's own dictionaries (a Scan would evaluate a filter on every item of the table)."""
+        from moto.dynamodb.models import dynamodb_backends
+
+        with self.lock:
+            found = dynamodb_backends[ACCOUNT][REGION].get_table(table)
+            out = []
+            for hash_key, held in found.items.items():
+                if not str(hash_key.value).startswith(prefix):
+                    continue
+                for item in held.values() if isinstance(held, dict) else [held]:
+                    out.append(item.to_json()["Attributes"])
+            return out

@@ -92,6 +92,13 @@ def put_program(template: Template, document: str) -> None:
         )
 
 
+def program_document(template: Template) -> str:
+    """The programme document the stack runs (its SSM parameter: a document, or `bundled:<name>`)."""
+    ssm = boto3.client("ssm")
+    name = template.physical_name(next(iter(template.of_type("AWS::SSM::Parameter"))))
+    return str(ssm.get_parameter(Name=name)["Parameter"]["Value"])
+
+
 def seed_partner_secrets(secrets: dict[str, str] = LOCAL_PARTNER_SECRETS) -> None:
     client = boto3.client("secretsmanager")
     for partner, secret in secrets.items():

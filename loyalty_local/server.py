@@ -48,7 +48,10 @@ def point_sdk_at_emulator() -> None:
 
 
 class LocalStack:
-    def __init__(self, template: Template, *, program_document: str = "bundled:demo") -> None:
+    """`outbox=False` leaves the table stream unread: no counters, events or metrics downstream (the
+    replay engine, `loyalty_local.engine`, which reads only the members and the ledger)."""
+
+    def __init__(self, template: Template, *, program_document: str = "bundled:demo", outbox: bool = True) -> None:
         from loyalty import config, program
         from loyalty.store import core
 
@@ -78,14 +81,17 @@ class LocalStack:
         self.capture = EventCapture(archive, self.emulator.lock)
         # the stream is read in process, unless DynamoDB's streams live at another endpoint
         in_process = not os.environ.get("AWS_ENDPOINT_URL_DYNAMODB_STREAMS")
-        self.streams = StreamPoller(
-            template, self.pools, read_records=self.emulator.stream_records if in_process else None
+        self.streams = (
+            StreamPoller(template, self.pools, read_records=self.emulator.stream_records if in_process else None)
+            if outbox
+            else None
         )
-        self.streams.start()
+        if self.streams is not None:
+            self.streams.start()
 
     def flush_stream(self) -> int:
         """Deliver every table-stream record written so far to its functions (the outbox), retries included."""
-        return self.streams.flush()
+        return self.streams.flush() if self.streams is not None else 0
 
     # -- /_local ---------------------------------------------------------------------------------
     def local_route(self, method: str, raw_path: str, body: bytes) -> HttpAnswer | None:
@@ -107,6 +113,8 @@ class LocalStack:
             return _json(200, {"events": self.capture.events(wanted)})
         if path == "/_local/clock" and method in ("GET", "POST"):
             return self.clock(payload if method == "POST" else None)
+        if method == "GET" and path == "/_local/history":
+            return self.history()
         return _json(404, _error("not_found", "no such local route"))
 
     def clock(self, payload: dict[str, Any] | None) -> HttpAnswer:
@@ -127,6 +135,19 @@ class LocalStack:
                     return _json(422, _error("validation_error", "`now` is not an RFC 3339 timestamp", "now"))
                 CLOCK.set(when)
         return _json(200, {"now": isoformat(CLOCK.now()), "fixed": CLOCK.is_set})
+
+    def history(self) -> HttpAnswer:
+        """The table's recorded history for a what-if replay (`python -m loyalty.cli what-if`), as a DynamoDB
+        export holds it (one `{"Item": ...}` per line), after a first line with the programme the stack runs."""
+        from loyalty.store.core import table_name
+        from loyalty.store.history import HISTORY_PREFIXES
+
+        from loyalty_local.provision import program_document
+
+        lines = [json.dumps({"Program": program_document(self.template)})]
+        for prefix in HISTORY_PREFIXES:
+            lines += [json.dumps({"Item": item}) for item in self.emulator.table_items(table_name(), prefix)]
+        return HttpAnswer(200, {"Content-Type": "application/x-ndjson"}, ("\n".join(lines) + "\n").encode())
 
     def job_functions(self) -> dict[str, str]:
         """Job name -> the function whose schedule names it in its Input."""

@@ -1,4 +1,10 @@
-"""`python -m simulator`: a synthetic year against the local stack, a summary and a chart.
+"""`python -m simulator`: a synthetic year, a summary, a chart and the history it made.
+
+The year runs through the replay engine in this process (`loyalty_local.engine`: the product's handlers
+on an in-memory table, no HTTP), or against a running stack over HTTP with `--url` (SIM_URL). The
+history it leaves (`--save-history`, by default beside the summary) is what `python -m loyalty.cli
+what-if --history <file> --program <candidate>` replays: the simulator is a producer of history for
+the one replay engine.
 
 Exit status: 0 when the run had no errors and its figures are consistent, 1 otherwise, 2 on bad input.
 """
@@ -30,11 +36,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--months", type=int, default=13)
     parser.add_argument("--start", default="2026-01", help="first simulated month, YYYY-MM (default 2026-01)")
     parser.add_argument("--seed", type=int, default=20260101)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--threads", type=int, help="parallel members over HTTP (default 8; in process 1)")
     parser.add_argument("--url", default=os.environ.get("SIM_URL") or None, help="a running local stack (SIM_URL)")
     parser.add_argument("--out", type=Path, default=Path("sim-out"), help="where the PNG and JSON go")
     parser.add_argument("--no-chart", action="store_true", help="write the summary only")
+    parser.add_argument(
+        "--save-history", type=Path, help="the history export (default <out>/<program>-<date>-history.jsonl.gz)"
+    )
     args = parser.parse_args(argv)
+    args.threads = args.threads or (8 if args.url else 1)
     if args.members < 1 or args.months < 1 or args.threads < 1:
         parser.error("--members, --months and --threads must be at least 1")
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", args.start):
@@ -52,8 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         program, profile, members=args.members, months=args.months, start=args.start, seed=args.seed, tag=tag
     )
     stem = f"{args.program.stem}-{date.today().isoformat()}"
-    log = args.out / f"{stem}-stack.log"
-    where = stack.existing_stack(args.url) if args.url else stack.local_stack(args.program, log_path=log)
+    history = args.save_history or args.out / f"{stem}-history.jsonl.gz"
+    where = stack.existing_stack(args.url) if args.url else stack.in_process(args.program.read_text(encoding="utf-8"))
     try:
         with where as client:
             print(
@@ -63,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             result = Simulation(client, program, year, LOCAL_PARTNER_SECRETS, threads=args.threads).run()
             result.retried = list(client.retried)
+            lines = stack.save_history(client, history)
+            print(f"History: {history} ({lines} lines; replay it with python -m loyalty.cli what-if)", file=sys.stderr)
     except (ApiError, stack.StackError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -108,6 +108,34 @@ class Client:
         return dict(answer.body)
 
 
+class InProcessClient(Client):
+    """The same requests, answered by the replay engine in this process (`loyalty_local.engine`): no HTTP,
+    no server, the handlers called directly."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.base = "the in-process engine"
+        self.timeout = 0
+        self.attempts = 1
+        self.retried = []
+        self._lock = threading.Lock()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        key: str | None = CHECKOUT,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+    ) -> Answer:
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        sent = {**(headers or {}), **({"Authorization": f"Bearer {key}"} if key else {})}
+        answer = self.engine.request(method, path, data, sent)
+        return Answer(answer.status, _json(answer.body), answer.headers.get("Idempotent-Replayed") == "true")
+
+
 def _json(raw: bytes) -> Any:
     if not raw:
         return None

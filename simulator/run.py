@@ -12,6 +12,7 @@ from typing import Any
 from loyalty.months import add_months
 from loyalty.program import Program, Reward
 
+from loyalty_local.progress import Progress
 from simulator.client import ADMIN, Answer, Client
 from simulator.plan import (
     STEP_DAYS,
@@ -25,7 +26,6 @@ from simulator.plan import (
     Subscribe,
     Task,
 )
-from simulator.progress import Progress
 
 JOBS = ("expiry", "tier-evaluation")
 # Refusals a member meets in real life: counted, not errors.

@@ -1,69 +1,16 @@
-"""The API to simulate against: the local stack at SIM_URL, or one started for the run."""
+"""The API to simulate against: the replay engine in this process, or a running local stack at SIM_URL."""
 
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from simulator.client import Client
+from simulator.client import Client, InProcessClient
 
 
 class StackError(RuntimeError):
     pass
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def local_stack(program: Path, *, log_path: Path | None = None, startup_seconds: float = 90) -> Iterator[Client]:
-    """`python -m loyalty_local --program <program>` on a free port, stopped (Ctrl-C) on the way out.
-
-    Its output goes to `log_path` (or nowhere once the run ends)."""
-    port = _free_port()
-    if log_path is not None:
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-    opened = open(log_path, "w+b") if log_path is not None else tempfile.TemporaryFile()  # noqa: SIM115
-    with opened as log:
-        proc = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-            [sys.executable, "-m", "loyalty_local", "--port", str(port), "--program", str(program)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        try:
-            deadline = time.monotonic() + startup_seconds
-            while True:
-                if proc.poll() is not None:
-                    log.seek(0)
-                    raise StackError(f"the local stack exited:\n{log.read().decode(errors='replace')[-3000:]}")
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                        break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise StackError(f"the local stack did not start in {startup_seconds:.0f} s") from None
-                    time.sleep(0.1)
-            yield Client(f"http://127.0.0.1:{port}")
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
 
 
 @contextlib.contextmanager
@@ -75,3 +22,37 @@ def existing_stack(url: str) -> Iterator[Client]:
     finally:
         with contextlib.suppress(Exception):
             client.set_clock(None)
+
+
+@contextlib.contextmanager
+def in_process(program_document: str) -> Iterator[Client]:
+    """The replay engine in this process, without the outbox (the simulator reads members and ledgers).
+
+    The functions' own output (Powertools prints a metric set when it holds 100 values, even with metrics
+    disabled) would be mixed into the summary: it goes nowhere while the year runs."""
+    import os
+    import sys
+
+    from loyalty_local.engine import Engine
+
+    with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+        client = InProcessClient(Engine(program_document, outbox=False))
+        try:
+            yield client
+        finally:
+            sys.stdout.flush()
+
+
+def save_history(client: Client, path: Path) -> int:
+    """The stack's recorded history as an export file (`GET /_local/history`), gzipped for .gz."""
+    import gzip
+
+    if isinstance(client, InProcessClient):
+        return int(client.engine.write_history(path))
+    answer = client.get("/_local/history", key=None)
+    if answer.status != 200 or not isinstance(answer.body, str):
+        raise StackError(f"GET /_local/history answered {answer.status}")
+    body = answer.body.encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(body) if path.suffix == ".gz" else body)
+    return body.count(b"\n")

@@ -6,6 +6,7 @@
     python -m loyalty.cli keys list
     python -m loyalty.cli keys revoke <key_id>
     python -m loyalty.cli reconcile
+    python -m loyalty.cli what-if --program candidate.yaml   (`--help` for its sources)
 
 Keys commands use TABLE_NAME (the stack's `TableName` output) and the usual AWS credentials; for the
 local stack, `--local http://127.0.0.1:<moto port>` (printed by `make run`) points them at the emulator.
@@ -90,6 +91,12 @@ def _point_at(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["what-if"]:
+        # the replay engine runs the local stack in process: it lives with it, in the repository
+        from loyalty_local.whatif import main as what_if
+
+        return what_if(argv[1:])
     parser = argparse.ArgumentParser(
         prog="python -m loyalty.cli",
         description=__doc__,
@@ -110,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     audit = sub.add_parser("reconcile", help="recompute every member from the ledger; exit 1 on a difference")
     audit.add_argument("--table", help="table name (default: TABLE_NAME)")
     audit.add_argument("--local", metavar="URL", help="the local stack's embedded AWS endpoint")
+    sub.add_parser("what-if", help="replay the recorded history under a candidate programme (what-if --help)")
     args = parser.parse_args(argv)
     if args.command == "reconcile":
         return _reconcile(args)

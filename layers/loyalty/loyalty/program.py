@@ -341,6 +341,11 @@ class _ProgramCache:
         self._value = None
 
 
+def load_source(source: str) -> Program:
+    """A programme from where a stack reads it: `ssm:<parameter>`, `bundled:<name>` or a file."""
+    return _load_source(source)
+
+
 def _load_source(source: str) -> Program:
     if source.startswith("bundled:"):
         return bundled_program(source.removeprefix("bundled:"))

@@ -1,0 +1,114 @@
+"""The replay engine: the local stack in this process, without HTTP, driven request by request.
+
+The same handlers, the same domain code and the same emulated tables as `make run`, called directly
+(API Gateway's event built by `loyalty_local.gateway`, the authorizer included), with the clock set to
+each request's own time. Two producers feed it:
+
+- the what-if replay (`loyalty_local.whatif`), with the history a stack or a table recorded;
+- the simulator (`python -m simulator`), with the synthetic members' actions.
+
+One engine per process: moto's backends, the clock and the process environment are the process's own.
+`outbox=False` leaves the table stream off (no report counters, events or metrics), for a replay that
+reads only the members and the ledger: the stream processor is most of the local stack's CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from loyalty_local.emulator import ACCOUNT, REGION
+from loyalty_local.gateway import HttpAnswer
+from loyalty_local.provision import LOCAL_KEYS
+from loyalty_local.template import TEMPLATE, Template
+
+ADMIN_KEY = next(token for token, (_, scopes) in LOCAL_KEYS.items() if "admin" in scopes)
+
+
+class Engine:
+    def __init__(self, program_document: str = "bundled:demo", *, outbox: bool = True, template: Path = TEMPLATE):
+        from loyalty_local.server import LocalStack
+
+        for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_DYNAMODB_STREAMS"):
+            os.environ.pop(name, None)  # the engine's tables are its own, in this process: never a real one
+        self.stack = LocalStack(Template(template), program_document=program_document, outbox=outbox)
+        self.outbox = outbox
+        # the functions' INFO lines (a job's start and end) are the stack's log, not the replay's output
+        logging.getLogger(os.environ.get("POWERTOOLS_SERVICE_NAME") or "loyalty").setLevel(logging.WARNING)
+        if not outbox:
+            self._stream_off()
+
+    def _stream_off(self) -> None:
+        """No stream records at all: nothing reads them, and moto would keep every one."""
+        from moto.dynamodb.models import dynamodb_backends
+
+        with self.stack.emulator.lock:
+            for table in dynamodb_backends[ACCOUNT][REGION].tables.values():
+                table.stream_shard = None
+
+    # -- requests ----------------------------------------------------------------------------------
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> HttpAnswer:
+        """One request, as the HTTP server would pass it on (the /_local routes included)."""
+        local = self.stack.local_route(method, path, body or b"")
+        if local is not None:
+            return local
+        sent = {"Content-Type": "application/json", **(headers or {})}
+        return self.stack.gateway.handle(method, path, sent, body, "127.0.0.1")
+
+    def call(self, method: str, path: str, body: Any = None, *, key: str | None = ADMIN_KEY) -> tuple[int, Any]:
+        """A JSON request with a bearer key: (status, decoded body)."""
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        answer = self.request(method, path, json.dumps(body).encode() if body is not None else None, headers)
+        return answer.status, json.loads(answer.body) if answer.body else None
+
+    # -- time and jobs -----------------------------------------------------------------------------
+    def set_clock(self, now: datetime | None) -> None:
+        from loyalty.clock import CLOCK
+
+        CLOCK.set(now.astimezone(UTC) if now is not None else None)
+
+    def run_job(self, job: str, as_of: str | None = None) -> dict[str, Any]:
+        """A scheduled job, as `POST /_local/jobs/{job}` runs it (`as_of` None: now, the clock's)."""
+        answer = self.stack.run_job(job, {"as_of": as_of} if as_of else {})
+        body = json.loads(answer.body)
+        if answer.status != 200:
+            raise RuntimeError(f"job {job} as of {as_of}: {answer.status} {body}")
+        return dict(body)
+
+    def job_names(self) -> set[str]:
+        return set(self.stack.job_functions())
+
+    def add_partner_secret(self, secret_id: str, secret: str) -> None:
+        """A partner the replay signs for (the history's partners are not the local demo's)."""
+        import boto3
+
+        client = boto3.client("secretsmanager")
+        try:
+            client.create_secret(Name=secret_id, SecretString=json.dumps([secret]))
+        except client.exceptions.ResourceExistsException:
+            client.put_secret_value(SecretId=secret_id, SecretString=json.dumps([secret]))
+
+    # -- what the tables hold ----------------------------------------------------------------------
+    def write_history(self, path: Path) -> int:
+        """The table's history as `GET /_local/history` answers it (an export, the programme first), for
+        `python -m loyalty.cli what-if --history <path>`; gzipped when the name ends in .gz. Returns the lines."""
+        import gzip
+
+        body = self.stack.history().body
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(gzip.compress(body) if path.suffix == ".gz" else body)
+        return body.count(b"\n")
+
+    def items(self, prefix: str) -> Iterator[dict[str, Any]]:
+        """Every item of the loyalty table whose PK starts with `prefix`, deserialised, read in process."""
+        from loyalty.store.core import from_item, table_name
+
+        for item in self.stack.emulator.table_items(table_name(), prefix):
+            yield from_item(item)

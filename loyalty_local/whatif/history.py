@@ -1,0 +1,395 @@
+"""A table's recorded history, turned back into the requests that made it.
+
+Every write a member's points or tier came from left an item that says what was asked: the ledger
+entry of each order (its amount, currency, channel and lines; a checkout order's rewards and points
+payment), refund, activity, redemption, cancel and adjustment; the subscription and override items; the
+hold items (how each hold ended); the member (enrolment, closing, erasure). `requests_of` reads them
+back into requests, each at the moment it was recorded, in the order the ledger numbered them.
+
+Entries that an operation derives are not requests: the signup and referral bonuses, a checkout order's
+reward and points-payment lines, a refund's give-back, expiry and lapse lines, the closing balance. The
+replay derives them again, under whichever programme it runs.
+
+Not in the history: a suspension that was lifted (only a member's latest status is kept; a suspension
+refuses writes, and refused writes left nothing to replay), profile changes (no point depends on them),
+and a hold released by the hold-release job is replayed as that job's run at the moment it released it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+# Within one instant: enrolments first (a referral names a member enrolled in the same step), then the
+# members' own writes in their ledger's order, then the jobs.
+ENROL, WRITE, SETTLE, JOB = 0, 1, 2, 3
+
+
+@dataclass(frozen=True, order=True)
+class Request:
+    at: datetime  # when it was recorded: the replay's clock for it
+    rank: int
+    member_id: str
+    seq: int  # the member's ledger sequence (0 for writes that leave no entry: a subscription, an override)
+    what: str  # enrol, earn, checkout, refund, activity, partner_redeem, partner_cancel, pay_with_points, ...
+    method: str = field(compare=False)
+    path: str = field(compare=False)
+    body: dict[str, Any] | None = field(compare=False, default=None)
+    partner_id: str | None = field(compare=False, default=None)  # a partner webhook: signed as that partner
+    job: str | None = field(compare=False, default=None)  # a job run (hold-release) instead of a request
+
+
+@dataclass(frozen=True, order=True)
+class JobRun:
+    at: datetime
+    job: str
+    as_of: str
+
+
+@dataclass
+class History:
+    requests: list[Request]
+    jobs: list[JobRun]  # the monthly jobs as they ran (empty: none recorded; the replay runs them monthly)
+    members: dict[str, dict[str, Any]]  # member id -> the member item as it is now (the live figures)
+    ledger: dict[str, list[dict[str, Any]]]  # member id -> its entries, in sequence
+    skipped: dict[str, int]  # entries by kind that the replay derives, or that the history cannot replay
+
+    @property
+    def first(self) -> datetime | None:
+        return min((r.at for r in self.requests), default=None)
+
+    @property
+    def last(self) -> datetime | None:
+        times = [r.at for r in self.requests] + [j.at for j in self.jobs]
+        return max(times, default=None)
+
+
+def when(value: Any) -> datetime:
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _plain(value: Any) -> Any:
+    """A stored value as the request had it: whole Decimals are ints, the rest strings stay strings."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else str(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _lines(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {"sku": i["sku"], "category": i["category"], "amount": str(i["amount"]), "quantity": int(i["quantity"])}
+        for i in items
+    ]
+
+
+DERIVED = ("signup", "referral", "checkout_reward", "checkout_points", "refund_restore", "expire", "lapse", "close")
+
+
+def requests_of(items: Iterable[dict[str, Any]]) -> History:
+    """The history held by a table's items (deserialised)."""
+    members: dict[str, dict[str, Any]] = {}
+    entries: list[dict[str, Any]] = []
+    subscriptions: list[dict[str, Any]] = []
+    overrides: list[dict[str, Any]] = []
+    holds: dict[str, dict[str, Any]] = {}
+    runs: list[dict[str, Any]] = []
+    for item in items:
+        pk = str(item.get("PK", ""))
+        kind = item.get("kind")
+        if pk.startswith("MEMBER#") and kind == "member":
+            members[str(item["member_id"])] = item
+        elif pk.startswith("ENTRY#") and kind == "entry":
+            entries.append(item)
+        elif pk.startswith("SUBSCRIPTION#") and kind == "subscription":
+            subscriptions.append(item)
+        elif pk.startswith("TIERAUDIT#") and kind == "tier_audit":
+            overrides.append(item)
+        elif pk.startswith("HOLD#") and kind == "hold":
+            holds[str(item["redemption_id"])] = item
+        elif pk == "JOBRUNS" and kind == "job_status":
+            runs.append(item)
+
+    out: list[Request] = []
+    skipped: dict[str, int] = {}
+    ledger: dict[str, list[dict[str, Any]]] = {}
+    for member in members.values():
+        out.extend(_lifecycle(member))
+    for entry in sorted(entries, key=lambda e: (str(e["member_id"]), int(e["seq"]))):
+        ledger.setdefault(str(entry["member_id"]), []).append(entry)
+        made = _from_entry(entry, holds)
+        if made is None:
+            prefix = str(entry["key"]).split("#", 1)[0]
+            skipped[prefix] = skipped.get(prefix, 0) + 1
+        else:
+            out.extend(made)
+    for sub in subscriptions:
+        member_id = str(sub["member_id"])
+        body = {
+            "subscription_id": str(sub["subscription_id"]),
+            "tier_id": str(sub["tier_id"]),
+            "months": int(sub["months"]),
+        }
+        out.append(
+            Request(
+                when(sub["recorded_at"]),
+                WRITE,
+                member_id,
+                0,
+                "subscribe",
+                "POST",
+                f"/v1/members/{member_id}/subscriptions",
+                body,
+            )
+        )
+    for audit in overrides:
+        member_id = str(audit["member_id"])
+        body = {"tier_id": str(audit["to"]), "reason": str(audit["reason"])}
+        if audit.get("until"):
+            body["until"] = str(audit["until"])
+        out.append(
+            Request(
+                when(audit["recorded_at"]),
+                WRITE,
+                member_id,
+                0,
+                "override",
+                "POST",
+                f"/v1/members/{member_id}/tier",
+                body,
+            )
+        )
+    jobs = sorted(
+        {
+            (str(r["job"]), str(r["as_of"])): JobRun(when(r["started_at"]), str(r["job"]), str(r["as_of"]))
+            for r in sorted(runs, key=lambda r: str(r["started_at"]), reverse=True)
+        }.values()
+    )
+    return History(_in_order(out, entries), jobs, members, ledger, skipped)
+
+
+def _in_order(requests: list[Request], entries: list[dict[str, Any]]) -> list[Request]:
+    """The requests in time order, each member's in its ledger's order, and a referred member's first
+    earning order between the referrer's ledger lines around its bonus: the bonus came with that order,
+    so what the referrer did next (in the same instant, as a simulated step does) could spend it.
+
+    A merge by time alone would put two members' writes of one instant in the order of their ids."""
+    import heapq
+
+    ordered = sorted(requests)
+    index = {id(r): i for i, r in enumerate(ordered)}
+    after: dict[int, list[int]] = {}
+    waiting = [0] * len(ordered)
+
+    def edge(first: int, then: int) -> None:
+        after.setdefault(first, []).append(then)
+        waiting[then] += 1
+
+    chains: dict[str, list[int]] = {}
+    for i, request in enumerate(ordered):
+        chains.setdefault(request.member_id, []).append(i)
+    for chain in chains.values():
+        for first, then in itertools.pairwise(chain):
+            edge(first, then)
+    earning = {(r.member_id, r.seq): index[id(r)] for r in ordered if r.what in ("earn", "checkout")}
+    earned: dict[str, list[dict[str, Any]]] = {}
+    for entry in entries:
+        if entry["type"] == "earn" and int(entry["points"]) > 0:
+            earned.setdefault(str(entry["member_id"]), []).append(entry)
+    for entry in entries:
+        if not str(entry["key"]).startswith("referral#"):
+            continue
+        referred, referrer, seq = str(entry["key"]).split("#", 1)[1], str(entry["member_id"]), int(entry["seq"])
+        orders = [
+            int(line["seq"])
+            for line in earned.get(referred, [])
+            if line["recorded_at"] == entry["recorded_at"] and (referred, int(line["seq"])) in earning
+        ]
+        if not orders:
+            continue
+        cause = earning[(referred, min(orders))]
+        for i in chains.get(referrer, []):
+            if 0 < ordered[i].seq < seq:
+                edge(i, cause)
+            elif ordered[i].seq > seq:
+                edge(cause, i)
+    ready = [i for i in range(len(ordered)) if not waiting[i]]
+    heapq.heapify(ready)
+    out: list[Request] = []
+    while ready:
+        i = heapq.heappop(ready)
+        out.append(ordered[i])
+        for then in after.get(i, []):
+            waiting[then] -= 1
+            if not waiting[then]:
+                heapq.heappush(ready, then)
+    if len(out) != len(ordered):  # a cycle: the history contradicts itself; keep the time order
+        return ordered
+    return out
+
+
+def _lifecycle(member: dict[str, Any]) -> list[Request]:
+    """Enrolment, and how the member stands now: closed, erased or suspended."""
+    member_id = str(member["member_id"])
+    body: dict[str, Any] = {"member_id": member_id, "channel": str(member["channel"])}
+    if member.get("referred_by"):
+        body["referred_by"] = str(member["referred_by"])
+    if member.get("birth_date"):
+        body["birth_date"] = str(member["birth_date"])
+    out = [Request(when(member["enrolled_at"]), ENROL, member_id, 0, "enrol", "POST", "/v1/members", body)]
+    status, changed = str(member.get("status") or "active"), member.get("status_changed_at")
+    erased = member.get("erased_at")
+    path = f"/v1/members/{member_id}/status"
+    reason = str(member.get("status_reason") or status)
+    if status == "closed" and changed and not (erased and when(erased) <= when(changed)):
+        out.append(
+            Request(when(changed), SETTLE, member_id, 0, "close", "POST", path, {"status": "closed", "reason": reason})
+        )
+    if erased:
+        out.append(Request(when(erased), SETTLE, member_id, 0, "erase", "DELETE", f"/v1/members/{member_id}"))
+    if status == "suspended" and changed:
+        out.append(
+            Request(
+                when(changed), SETTLE, member_id, 0, "suspend", "POST", path, {"status": "suspended", "reason": reason}
+            )
+        )
+    return out
+
+
+def _from_entry(entry: dict[str, Any], holds: dict[str, dict[str, Any]]) -> list[Request] | None:
+    """The request(s) behind one ledger entry; None for an entry an operation derives."""
+    key = str(entry["key"])
+    prefix = key.split("#", 1)[0]
+    if prefix in DERIVED:
+        return None
+    member_id = str(entry["member_id"])
+    at, seq = when(entry["recorded_at"]), int(entry["seq"])
+    details = entry.get("details") or {}
+    occurred = str(entry["occurred_at"])
+    reference = str(entry["reference"])
+
+    def one(
+        what: str, method: str, path: str, body: dict[str, Any] | None, partner: str | None = None
+    ) -> list[Request]:
+        return [Request(at, WRITE, member_id, seq, what, method, path, body, partner)]
+
+    if prefix == "earn":
+        checkout = details.get("checkout")
+        body: dict[str, Any]
+        if checkout is not None:
+            body = {
+                "member_id": member_id,
+                "order_id": reference,
+                "currency": str(details["currency"]),
+                "occurred_at": occurred,
+                "items": _lines(details.get("items") or []),
+            }
+            if checkout.get("rewards"):
+                body["rewards"] = [str(r) for r in checkout["rewards"]]
+            paid = int((checkout.get("points_payment") or {}).get("points") or 0)
+            if paid:
+                body["points"] = paid
+            return one("checkout", "POST", "/v1/checkout/orders", body)
+        body = {
+            "member_id": member_id,
+            "order_id": reference,
+            "amount": str(details["amount"]),
+            "currency": str(details["currency"]),
+            "occurred_at": occurred,
+        }
+        if details.get("channel"):
+            body["channel"] = str(details["channel"])
+        if details.get("items"):
+            body["items"] = _lines(details["items"])
+        return one("earn", "POST", "/v1/earn", body)
+    if prefix == "refund":
+        body = {
+            "member_id": member_id,
+            "order_id": str(details["order_id"]),
+            "refund_id": reference,
+            "amount": str(details["amount"]),
+        }
+        return one("refund", "POST", "/v1/refunds", body)
+    if prefix == "activity":
+        body = {
+            "member_id": member_id,
+            "activity_id": reference,
+            "type": str(details["activity"]),
+            "occurred_at": occurred,
+        }
+        return one("activity", "POST", "/v1/activities", body)
+    if prefix == "adjust":
+        body = {
+            "adjustment_id": reference,
+            "points": int(entry["points"]),
+            "reason": str(details.get("reason") or "adjustment"),
+        }
+        return one("adjust", "POST", f"/v1/members/{member_id}/adjustments", body)
+    if prefix == "redeem":
+        partner = str(details["partner_id"])
+        body = {
+            "redemption_id": reference,
+            "member_id": member_id,
+            "reward_id": str(details["reward_id"]),
+            "occurred_at": occurred,
+        }
+        return one("partner_redeem", "POST", f"/v1/partners/{partner}/redemptions", body, partner)
+    if prefix == "redeem_cancel":
+        partner = key.split("#")[1]
+        return one("partner_cancel", "POST", f"/v1/partners/{partner}/redemptions/{reference}/cancel", {}, partner)
+    if prefix == "pwp":
+        status = str(details.get("status") or "completed")
+        body = {
+            "redemption_id": reference,
+            "member_id": member_id,
+            "points": -int(entry["points"]),
+            "capture": status == "completed",
+        }
+        out = one("pay_with_points", "POST", "/v1/redemptions", body)
+        hold = holds.get(reference)
+        if status == "held" and hold is not None and hold.get("status") == "captured" and hold.get("settled_at"):
+            out.append(
+                Request(
+                    when(hold["settled_at"]),
+                    SETTLE,
+                    member_id,
+                    seq,
+                    "capture",
+                    "POST",
+                    f"/v1/redemptions/{reference}/capture",
+                    {},
+                )
+            )
+        return out
+    if prefix == "pwp_cancel":
+        if details.get("status") == "released":  # the hold-release job let it go at this moment
+            return [Request(at, JOB, member_id, seq, "release", "POST", "", None, job="hold-release")]
+        return one("void", "POST", f"/v1/redemptions/{reference}/void", {})
+    return None
+
+
+# -- where items come from --------------------------------------------------------------------------
+def write_export(items: Iterable[dict[str, Any]], path: Path, program: str | None = None) -> int:
+    """DynamoDB-typed items as an export file (gzipped when the name ends in .gz), after a first line with
+    the programme document they ran under when it is known. Returns the count of items."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    opener = gzip.open if path.suffix == ".gz" else open
+    count = 0
+    with opener(path, "wt", encoding="utf-8") as out:
+        if program is not None:
+            out.write(json.dumps({"Program": program}) + "\n")
+        for item in items:
+            out.write(json.dumps({"Item": item}, separators=(",", ":")) + "\n")
+            count += 1
+    return count

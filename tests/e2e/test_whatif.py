@@ -1,0 +1,394 @@
+"""What if? (`python -m loyalty.cli what-if`): the recorded history replayed under two programmes.
+
+- A simulated year (the simulator in process, a producer of history) replays under the current programme
+  to exactly the live members and ledgers, and a candidate with a higher silver threshold moves exactly
+  the members an independent tier calculation says it should.
+- Every kind of write a stack records, made over HTTP on a running stack, replays to the live table.
+- A history whose table disagrees with its own ledger fails the reconciliation, and says where.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import hmac
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from tests.support.http import ADMIN, ROOT, LocalStackProcess
+
+DEMO = ROOT / "programs" / "demo.yaml"
+THRESHOLDS = {"red": 0, "silver": 1000, "gold": 2500}  # the demo's, base points over 12 months
+ORDER = ("red", "silver", "gold")
+
+
+def _candidate(tmp_path: Path, silver: int) -> Path:
+    text = (
+        DEMO.read_text()
+        .replace("threshold: 1000", f"threshold: {silver}")
+        .replace("program_id: demo", "program_id: demo-silver")
+    )
+    path = tmp_path / "candidate.yaml"
+    path.write_text(text)
+    return path
+
+
+def _what_if(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "loyalty.cli", "what-if", "--no-chart", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def _export(path: Path) -> tuple[str | None, list[dict[str, Any]]]:
+    plain = TypeDeserializer()
+    program, items = None, []
+    for line in gzip.decompress(path.read_bytes()).decode().splitlines():
+        record = json.loads(line)
+        if "Program" in record:
+            program = record["Program"]
+        else:
+            items.append({k: plain.deserialize(v) for k, v in record["Item"].items()})
+    return program, items
+
+
+def _at(value: Any) -> datetime:
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _month(at: datetime) -> str:
+    return f"{at.year:04d}-{at.month:02d}"
+
+
+def _window(qualifying: dict[str, int], last: str) -> int:
+    year, month = int(last[:4]), int(last[5:7])
+    first_index = year * 12 + month - 1 - 11
+    return sum(
+        v for m, v in qualifying.items() if first_index <= int(m[:4]) * 12 + int(m[5:7]) - 1 <= year * 12 + month - 1
+    )
+
+
+def _qualified(value: int, thresholds: dict[str, int]) -> str:
+    return [t for t in ORDER if value >= thresholds[t]][-1]
+
+
+def expected_tiers(items: list[dict[str, Any]], silver: int) -> dict[str, str]:
+    """Each member's tier at the end, worked out here from the ledger and the evaluation runs alone, by the
+    demo's rules: an earn upgrades at once when the 12 months up to its month reach a higher tier; the run
+    of the 1st of month N upgrades to what months N-12..N-1 reach, or goes one tier down when they are
+    below the current tier's threshold (unless that tier was reached after the run's day began)."""
+    thresholds = {**THRESHOLDS, "silver": silver}
+    earns = {str(i["key"]): i for i in items if i.get("kind") == "entry" and i["type"] == "earn"}
+    runs = [_at(i["started_at"]) for i in items if i.get("kind") == "job_status" and i["job"] == "tier-evaluation"]
+    members = {str(i["member_id"]): i for i in items if i.get("kind") == "member"}
+    out = {}
+    for member_id, member in members.items():
+        events: list[tuple[datetime, int, str, dict[str, Any] | None]] = [(r, 0, "evaluate", None) for r in runs]
+        for entry in items:
+            if (
+                entry.get("kind") == "entry"
+                and entry["member_id"] == member_id
+                and entry["type"] in ("earn", "reversal")
+            ):
+                events.append((_at(entry["recorded_at"]), int(entry["seq"]), entry["type"], entry))
+        tier, reached, qualifying = "red", _at(member["enrolled_at"]), {}
+        for at, _, what, entry in sorted(events, key=lambda e: (e[0], e[1])):
+            if at < _at(member["enrolled_at"]):
+                continue
+            if what == "earn":
+                assert entry is not None
+                month = _month(_at(entry["occurred_at"]))
+                qualifying[month] = qualifying.get(month, 0) + int(entry["details"]["base"])
+                target = _qualified(_window(qualifying, _month(at)), thresholds)
+                if ORDER.index(target) > ORDER.index(tier):
+                    tier, reached = target, at
+            elif what == "reversal":
+                assert entry is not None
+                order = earns[f"earn#{entry['details']['order_id']}"]
+                month = _month(_at(order["occurred_at"]))
+                if month in qualifying:
+                    qualifying[month] = max(0, qualifying[month] + int(entry["details"]["base"]))
+            else:
+                day = at.replace(hour=0, minute=0, second=0, microsecond=0)
+                previous = _month(datetime(day.year - (day.month == 1), (day.month - 2) % 12 + 1, 1, tzinfo=UTC))
+                value = _window(qualifying, previous)
+                qualified = _qualified(value, thresholds)
+                if ORDER.index(qualified) > ORDER.index(tier):
+                    tier, reached = qualified, day
+                elif value < thresholds[tier] and not reached > day:
+                    tier, reached = ORDER[ORDER.index(tier) - 1], day
+        out[member_id] = tier
+    return out
+
+
+@pytest.fixture(scope="module")
+def simulated_year(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A simulated year of 80 members, run by the simulator through the engine in its own process."""
+    out = tmp_path_factory.mktemp("sim")
+    run = subprocess.run(
+        [sys.executable, "-m", "simulator", "--members", "80", "--months", "13", "--out", str(out), "--no-chart"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={k: v for k, v in os.environ.items() if k != "SIM_URL"},
+    )
+    assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+    assert "[ok] every ledger adds up to its balance" in run.stdout
+    assert not run.stdout.lstrip().startswith("{"), "the functions' output leaked into the summary"
+    (history,) = out.glob("demo-*-history.jsonl.gz")
+    return history
+
+
+def test_a_simulated_year_replays_to_the_live_ledger_and_a_higher_silver_threshold_moves_whom_it_should(
+    simulated_year: Path, tmp_path: Path
+) -> None:
+    program, items = _export(simulated_year)
+    assert program is not None and "program_id: demo" in program  # the export names the programme it ran
+    live = {str(i["member_id"]): str(i["tier_id"]) for i in items if i.get("kind") == "member"}
+    assert len(live) == 80
+    # the oracle agrees with the product about the year as it happened
+    assert expected_tiers(items, 1000) == live
+    candidate = expected_tiers(items, 1800)
+    moved = {m: (live[m], candidate[m]) for m in live if live[m] != candidate[m]}
+    assert moved, "a year where a higher silver threshold moves nobody proves nothing"
+
+    run = _what_if(
+        "--program", str(_candidate(tmp_path, 1800)), "--history", str(simulated_year), "--out", str(tmp_path)
+    )
+    assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+    (path,) = tmp_path.glob("candidate-*.json")
+    summary = json.loads(path.read_text())
+
+    rec = summary["reconciliation"]
+    assert rec == {"members": 80, "equal": True, "differences": 0, "listed": []}
+    assert "equals the live table for all 80 members" in run.stdout
+    got = {m["member_id"]: (m["current"], m["candidate"]) for m in summary["tier_moves"]["listed"]}
+    assert got == moved
+    assert summary["tier_moves"]["members"] == len(moved)
+
+    # the side by side adds up: the same history, the figures of each run from its own ledger and members
+    months = summary["months"]
+    assert months[0]["month"] == "2026-01" and len(months) >= 13
+    for side in ("current", "candidate"):
+        totals = summary["totals"][side]
+        flows = totals["issued"] - totals["redeemed"] - totals["expired"] - totals["reversed"] + totals["adjusted"]
+        assert flows == totals["outstanding"] == months[-1][side]["outstanding"]
+        assert sum(totals["tiers"].values()) == 80
+        assert totals["liability"] == f"{totals['outstanding'] / 100:.2f}"
+    assert summary["totals"]["current"]["tiers"] == {t: n for t in ORDER if (n := list(live.values()).count(t))}
+    # silver pays 1.5x: members kept out of it earn fewer points, never more
+    assert summary["totals"]["candidate"]["issued"] < summary["totals"]["current"]["issued"]
+    assert summary["history"]["requests"]["earn"] > 0 and summary["history"]["job_runs"] >= 24
+
+
+def _sign(body: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    raw = json.dumps(body).encode()
+    t = str(int(time.time()))
+    digest = hmac.new(b"demo-partner-secret", t.encode() + b"." + raw, hashlib.sha256).hexdigest()
+    return raw, {"Loyalty-Signature": f"t={t},v1={digest}"}
+
+
+@pytest.fixture(scope="module")
+def every_kind() -> Iterator[LocalStackProcess]:
+    stack = LocalStackProcess()
+    yield stack
+    stack.stop()
+
+
+def test_every_kind_of_write_replays_to_the_live_table(every_kind: LocalStackProcess, tmp_path: Path) -> None:
+    api = every_kind.client
+
+    def ok(answer: Any, status: int = 201) -> Any:
+        assert answer.status == status, answer.raw
+        return answer.json
+
+    def job(name: str, as_of: str | None = None) -> None:
+        ok(api.post(f"/_local/jobs/{name}", {"as_of": as_of} if as_of else {}, key=None), 200)
+
+    def partner(path: str, body: dict[str, Any], status: int = 201) -> None:
+        raw, headers = _sign(body)
+        ok(api.request("POST", f"/v1/partners/demo-partner{path}", raw=raw, key=None, headers=headers), status)
+
+    api.set_clock("2026-01-05T10:00:00Z")
+    for member_id in ("k1", "k3", "k4", "k5"):
+        api.enroll(member_id)
+    api.enroll("k2", referred_by="k1", birth_date="1990-04-01")
+    lines = [{"sku": "tv", "category": "electronics", "amount": "180.00", "quantity": 1}]
+    ok(
+        api.post(
+            "/v1/earn", {"member_id": "k1", "order_id": "o1", "amount": "180.00", "currency": "USD", "items": lines}
+        )
+    )
+    ok(
+        api.post(
+            "/v1/earn", {"member_id": "k2", "order_id": "o2", "amount": "50.00", "currency": "USD", "channel": "app"}
+        )
+    )
+    basket = [
+        {"sku": "latte", "category": "drinks", "amount": "4.50", "quantity": 1},
+        {"sku": "sandwich", "category": "food", "amount": "8.00", "quantity": 1},
+    ]
+    order = {
+        "member_id": "k1",
+        "order_id": "c1",
+        "currency": "USD",
+        "items": basket,
+        "rewards": ["free-drink"],
+        "points": 100,
+    }
+    ok(api.post("/v1/checkout/orders", order))
+    ok(api.post("/v1/refunds", {"member_id": "k1", "order_id": "c1", "refund_id": "r1", "amount": "3.00"}))
+    ok(api.post("/v1/refunds", {"member_id": "k1", "order_id": "o1", "refund_id": "r2", "amount": "60.00"}))
+    ok(api.post("/v1/activities", {"member_id": "k3", "activity_id": "a1", "type": "review"}))
+    for member_id in ("k3", "k4"):
+        adjustment = {"adjustment_id": f"adj-{member_id}", "points": 1500, "reason": "welcome back"}
+        ok(api.post(f"/v1/members/{member_id}/adjustments", adjustment, key=ADMIN))
+    partner("/redemptions", {"redemption_id": "p1", "member_id": "k3", "reward_id": "coffee"})
+    partner("/redemptions", {"redemption_id": "p2", "member_id": "k3", "reward_id": "free-item"})
+    api.set_clock("2026-01-06T10:00:00Z")
+    partner("/redemptions/p1/cancel", {}, 200)
+    for redemption_id in ("h1", "h2", "h3"):
+        hold = {"redemption_id": redemption_id, "member_id": "k4", "points": 100, "capture": False}
+        ok(api.post("/v1/redemptions", hold))
+    ok(api.post("/v1/redemptions", {"redemption_id": "h4", "member_id": "k3", "points": 200}))
+    ok(api.post("/v1/redemptions/h1/capture"), 200)
+    ok(api.post("/v1/redemptions/h2/void"), 200)
+    api.set_clock("2026-01-06T10:45:00Z")
+    job("hold-release")  # h3's hold ends here
+    ok(api.post("/v1/members/k5/tier", {"tier_id": "gold", "reason": "vip", "until": "2026-03-01"}, key=ADMIN), 200)
+    ok(api.post("/v1/members/k4/subscriptions", {"subscription_id": "s1", "tier_id": "silver", "months": 1}, key=ADMIN))
+    api.set_clock("2026-02-01T00:05:00Z")
+    job("expiry", "2026-02-01")
+    job("tier-evaluation", "2026-02-01")
+    api.set_clock("2026-02-10T09:00:00Z")
+    ok(api.post("/v1/earn", {"member_id": "k5", "order_id": "o5", "amount": "40.00", "currency": "USD"}))
+    ok(api.post("/v1/members/k2/status", {"status": "suspended", "reason": "fraud check"}, key=ADMIN), 200)
+    ok(api.post("/v1/members/k3/status", {"status": "closed", "reason": "asked to leave"}, key=ADMIN), 200)
+    ok(api.request("DELETE", "/v1/members/k4", key=ADMIN), 200)
+    api.set_clock("2026-03-01T00:05:00Z")
+    job("expiry", "2026-03-01")
+    job("tier-evaluation", "2026-03-01")
+
+    saved = tmp_path / "history.jsonl.gz"
+    run = _what_if(
+        "--program",
+        str(_candidate(tmp_path, 1800)),
+        "--url",
+        api.base,
+        "--save-history",
+        str(saved),
+        "--out",
+        str(tmp_path),
+    )
+    assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+    (path,) = tmp_path.glob("candidate-*.json")
+    summary = json.loads(path.read_text())
+    assert summary["reconciliation"]["equal"], summary["reconciliation"]
+    assert set(summary["history"]["requests"]) == {
+        "enrol",
+        "earn",
+        "checkout",
+        "refund",
+        "activity",
+        "adjust",
+        "partner_redeem",
+        "partner_cancel",
+        "pay_with_points",
+        "capture",
+        "void",
+        "release",
+        "override",
+        "subscribe",
+        "suspend",
+        "close",
+        "erase",
+    }
+    assert summary["history"]["derived_entries"].keys() >= {"signup", "referral", "checkout_reward", "checkout_points"}
+    assert summary["refused"] == {"current": {}, "candidate": {}}
+
+    # the same history read as a deployed table is (a read-only Scan, here of the stack's embedded AWS): the
+    # same requests, the same result, and the table it read is left as it was
+    door = re.search(r"for tools outside it: (http://127\.0\.0\.1:\d+)", every_kind.output_from_start())
+    assert door, every_kind.output()
+    before = every_kind.table_items()
+    scanned = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "loyalty.cli",
+            "what-if",
+            "--no-chart",
+            "--program",
+            str(DEMO),
+            "--table",
+            "LoyaltyTable",
+            "--endpoint",
+            door.group(1),
+            "--current",
+            str(DEMO),
+            "--out",
+            str(tmp_path / "scan"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={
+            **os.environ,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        },
+    )
+    assert scanned.returncode == 0, scanned.stdout + scanned.stderr[-3000:]
+    assert "read LoyaltyTable [" in scanned.stderr  # the progress bar of the scan
+    (by_scan,) = (tmp_path / "scan").glob("*.json")
+    assert json.loads(by_scan.read_text())["history"] == summary["history"]
+    assert every_kind.table_items() == before
+
+    # the same history, its table made to disagree with its ledger: the reconciliation says where
+    program, items = _export(saved)
+    lines_out = [json.dumps({"Program": program})]
+    typed = TypeSerializer()
+    for item in items:
+        if item.get("kind") == "member" and item["member_id"] == "k1":
+            item["available"] += 7
+        lines_out.append(json.dumps({"Item": {k: typed.serialize(v) for k, v in item.items()}}))
+    tampered = tmp_path / "tampered.jsonl"
+    tampered.write_text("\n".join(lines_out) + "\n")
+    bad = _what_if("--program", str(DEMO), "--history", str(tampered), "--out", str(tmp_path / "bad"))
+    assert bad.returncode == 1, bad.stdout + bad.stderr[-3000:]
+    assert "RECONCILIATION FAILED: 1 differences" in bad.stdout
+    (bad_summary,) = (tmp_path / "bad").glob("*.json")
+    listed = json.loads(bad_summary.read_text())["reconciliation"]["listed"]
+    assert [(d["member_id"], d["figure"], d["live"] - d["replay"]) for d in listed] == [("k1", "available", 7)]
+
+
+def test_what_if_refuses_bad_input_before_replaying(tmp_path: Path) -> None:
+    missing = _what_if("--program", str(DEMO), "--history", str(tmp_path / "nothing.jsonl"))
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("program_id: x\n")
+    bad_program = _what_if("--program", str(broken), "--history", str(tmp_path / "nothing.jsonl"))
+    assert bad_program.returncode == 2 and "--program" in bad_program.stderr
+    nobody = _what_if("--program", str(DEMO), "--url", "http://127.0.0.1:9")
+    assert nobody.returncode == 2 and "no local stack answers" in nobody.stderr
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text(json.dumps({"Program": "bundled:demo"}) + "\n")
+    no_history = _what_if("--program", str(DEMO), "--history", str(empty))
+    assert no_history.returncode == 2 and "holds no history" in no_history.stderr
