@@ -61,7 +61,10 @@ def _patched(original: Any) -> Any:
                 if table.range_key_attr is not None:
                     key[table.range_key_attr] = op["Item"][table.range_key_attr]
             current = self.get_item(name, key)
-            saved.append((name, key, copy.deepcopy(current.to_json()["Attributes"]) if current else None))
+            # to_json builds new maps and lists all the way down (its leaves are immutable): a copy already,
+            # that a later in-place update of the item cannot reach. A deepcopy of it was a third of the
+            # engine's CPU in a 10,000-member simulated year.
+            saved.append((name, key, current.to_json()["Attributes"] if current else None))
         models.copy = shim  # type: ignore[assignment]
         try:
             original(self, transact_items)
