@@ -59,6 +59,10 @@ class Client:
         sent = {"Content-Type": "application/json", **(headers or {})}
         if key:
             sent["Authorization"] = f"Bearer {key}"
+        return self.exchange(method, path, data, sent)
+
+    def exchange(self, method: str, path: str, data: bytes | None, sent: dict[str, str]) -> Answer:
+        """One request over HTTP, sent again (the same bytes) after a 5xx that idempotency makes safe."""
         last = ""
         for attempt in range(self.attempts):
             # the base URL is the local stack's, http: (checked in __init__)
@@ -120,18 +124,7 @@ class InProcessClient(Client):
         self.retried = []
         self._lock = threading.Lock()
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        key: str | None = CHECKOUT,
-        headers: dict[str, str] | None = None,
-        raw: bytes | None = None,
-    ) -> Answer:
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        sent = {**(headers or {}), **({"Authorization": f"Bearer {key}"} if key else {})}
+    def exchange(self, method: str, path: str, data: bytes | None, sent: dict[str, str]) -> Answer:
         answer = self.engine.request(method, path, data, sent)
         return Answer(answer.status, _json(answer.body), answer.headers.get("Idempotent-Replayed") == "true")
 
