@@ -14,7 +14,14 @@ from typing import Any
 
 CHECKOUT = "lk_local_checkout"
 ADMIN = "lk_local_admin"
-RETRIED = {429, 502, 503, 504}  # busy or unreachable: every write the simulator sends is idempotent
+RETRIED = {429, 502, 503, 504}
+POINTS = (
+    "available",
+    "pending",
+    "lifetime_earned",
+    "lifetime_redeemed",
+    "lifetime_expired",
+)  # busy or unreachable: every write the simulator sends is idempotent
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,10 @@ class Client:
             time.sleep(0.2 * 2**attempt)
         raise ApiError(f"{method} {path}: no answer after {self.attempts} attempts: {last}")
 
+    def member_views(self, member_ids: list[str]) -> dict[str, dict[str, Any]] | None:
+        """The members' figures in one pass, when the client can read them so (None: GET each one)."""
+        return None
+
     def get(self, path: str, **kw: Any) -> Answer:
         return self.request("GET", path, **kw)
 
@@ -123,6 +134,24 @@ class InProcessClient(Client):
         self.attempts = 1
         self.retried = []
         self._lock = threading.Lock()
+
+    def member_views(self, member_ids: list[str]) -> dict[str, dict[str, Any]] | None:
+        """The figures GET /v1/members/{id} shows (points, tier), read off the members in one pass of the
+        engine's table instead of a request per member: a third of a 10,000-member year's requests."""
+        wanted = set(member_ids)
+        views = {}
+        for member in self.engine.items("MEMBER#"):
+            if member["member_id"] in wanted:
+                points = {name: int(member.get(name) or 0) for name in POINTS}
+                views[member["member_id"]] = {
+                    "member_id": member["member_id"],
+                    "points": points,
+                    "tier": {"id": member["tier_id"]},
+                }
+        missing = wanted - set(views)
+        if missing:
+            raise ApiError(f"members missing from the engine's table: {sorted(missing)[:5]}")
+        return views
 
     def exchange(self, method: str, path: str, data: bytes | None, sent: dict[str, str]) -> Answer:
         answer = self.engine.request(method, path, data, sent)

@@ -161,6 +161,14 @@ def test_a_simulated_year_replays_to_the_live_ledger_and_a_higher_silver_thresho
     assert program is not None and "program_id: demo" in program  # the export names the programme it ran
     live = {str(i["member_id"]): str(i["tier_id"]) for i in items if i.get("kind") == "member"}
     assert len(live) == 80
+    # the simulator's own summary (its monthly reads of the members, in process) is what the table holds
+    (sim_summary,) = simulated_year.parent.glob("demo-*[0-9].json")
+    sim = json.loads(sim_summary.read_text())
+    members = [i for i in items if i.get("kind") == "member"]
+    for name in ("earned", "redeemed", "expired"):
+        assert sim["points"][name] == sum(int(m[f"lifetime_{name}"]) for m in members)
+    assert sim["points"]["outstanding"] == sum(int(m["available"]) + int(m["pending"]) for m in members)
+    assert sim["members_per_tier"] == {t: list(live.values()).count(t) for t in ORDER}
     # the oracle agrees with the product about the year as it happened
     assert expected_tiers(items, 1000) == live
     candidate = expected_tiers(items, 1800)
