@@ -409,3 +409,27 @@ def test_a_failed_put_events_call_mid_batch_reports_the_owner_of_its_first_event
     assert len(streams.published()) == 10
     assert streams.deliver([r for r in batch if r["dynamodb"]["SequenceNumber"] in failed]) == []
     assert Counter(Counter(e["detail"]["event_id"] for e in streams.published()).values()) == {1: 16}
+
+
+def test_a_change_with_more_counters_than_a_transaction_holds_counts_once_beside_the_others(
+    aws: dict[str, Any],
+) -> None:
+    """A change touching 150 counter items cannot share a transaction (100 items): it goes alone, in
+    transactions with markers of its own, between the batch's other changes, each counted once."""
+    from loyalty.store import counters
+
+    wide = {("ACTIVITY", f"2026-{n:03d}", "adjusted"): 1 for n in range(150)}
+    changes = [
+        ("MEMBER#w1#1", {("TIERS", "red", "members"): 1}),
+        ("ENTRY#wide", wide),
+        ("MEMBER#w2#1", {("TIERS", "red", "members"): 1}),
+        ("MEMBER#w1#1", {("TIERS", "red", "members"): 1}),  # the same change twice in one batch: once
+    ]
+
+    assert counters.apply_batch(changes) == [True, True, True, False]
+    assert counters.apply_batch(changes) == [False, False, False, False]  # redelivered whole
+    assert counters.apply_batch(changes[1:3]) == [False, False]  # and in part
+
+    assert counters.totals("TIERS") == {"red": {"members": 2}}
+    activity = counters.totals("ACTIVITY")
+    assert len(activity) == 150 and {v["adjusted"] for v in activity.values()} == {1}

@@ -40,16 +40,24 @@ def records() -> list[dict[str, Any]]:
     streams = boto3.client("dynamodbstreams", config=config)
     shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
     iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
-    got = streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=1000)["Records"]
-    return [lambda_record(r, arn) for r in got]
+    out: list[dict[str, Any]] = []
+    position = iterator["ShardIterator"]
+    while True:
+        page = streams.get_records(ShardIterator=position, Limit=1000)
+        out.extend(lambda_record(r, arn) for r in page["Records"])
+        if not page["Records"] or not page.get("NextShardIterator"):
+            return out
+        position = page["NextShardIterator"]
 
 
-def delivered() -> list[dict[str, Any]]:
-    """The stream's records that the template's FilterCriteria lets through to the events publisher, in order."""
+def delivered(read: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """The stream's records (or those `read`) that the template's FilterCriteria lets through to the events
+    publisher, in order."""
     from loyalty_local.streams import matches, sources
 
     (source,) = [s for s in sources(TEMPLATE, TEMPLATE.functions()) if s.function == PUBLISHER]
-    return [r for r in records() if not source.filters or any(matches(p, r) for p in source.filters)]
+    every = records() if read is None else read
+    return [r for r in every if not source.filters or any(matches(p, r) for p in source.filters)]
 
 
 def deliver(batch: list[dict[str, Any]]) -> list[str]:
@@ -86,6 +94,7 @@ class RefuseEntries:
 
     def __call__(self, params: dict[str, Any], **_: Any) -> Any:
         from botocore.awsrequest import AWSResponse
+        from botocore.compat import HTTPHeaders
 
         sent = json.loads(params["body"])["Entries"]
         self.calls.append(len(sent))
@@ -98,7 +107,7 @@ class RefuseEntries:
             else:
                 results.extend(self._bus.put_events(Entries=[entry])["Entries"])
         failed = sum(1 for r in results if "ErrorCode" in r)
-        return AWSResponse("", 200, {}, None), {"FailedEntryCount": failed, "Entries": results}
+        return AWSResponse("", 200, HTTPHeaders(), None), {"FailedEntryCount": failed, "Entries": results}
 
 
 def refuse_entries(refuse: Any) -> RefuseEntries:
