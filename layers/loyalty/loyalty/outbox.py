@@ -104,8 +104,8 @@ class StreamRecord:
 @dataclass
 class _Step:
     index: int  # the record's place in the batch
-    change: Change
     done: Effects
+    kept: list[tuple[DomainEvent, str]]  # its events, each with when it happened
 
 
 def _failed(record: StreamRecord, stage: str) -> None:
@@ -126,7 +126,8 @@ def process_batch(records: Sequence[StreamRecord]) -> int:
         try:
             change = stream.decode(record.event_name, record.old_image, record.new_image)
             if change is not None:
-                steps.append(_Step(index, change, effects(change, program)))
+                done = effects(change, program)
+                steps.append(_Step(index, done, [(event, _when(event, change)) for event in done.events]))
         except Exception:  # a record the processor cannot read: it and the rest are retried, in order
             _failed(record, "decode")
             stop = index
@@ -150,8 +151,8 @@ def process_batch(records: Sequence[StreamRecord]) -> int:
         logger.info("changes applied before (redelivered records)", extra={"markers": before})
 
     # the back office's "recent events" of each member (kept 90 days), each with when it happened
-    owners = [s.index for s in steps if s.index < stop for _ in s.done.events]
-    kept = [(event, _when(event, s.change)) for s in steps if s.index < stop for event in s.done.events]
+    owners = [s.index for s in steps if s.index < stop for _ in s.kept]
+    kept = [pair for s in steps if s.index < stop for pair in s.kept]
     try:
         member_events.record(kept)
     except member_events.EventsNotKept as failed:
