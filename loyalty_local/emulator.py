@@ -197,10 +197,17 @@ class Emulator:
         self._door_thread.start()
 
     # -- the table stream, read in process --------------------------------------------------------------
-    def stream_records(self, table: str, after: str | None, limit: int) -> list[dict[str, Any]]:
+    def stream_records(
+        self, table: str, after: str | None, limit: int, keep: Callable[[dict[str, Any]], bool] | None = None
+    ) -> list[dict[str, Any]]:
         """Up to `limit` records of `table`'s stream after the sequence number `after` (from the start when
         None), as GetRecords answers them, read from moto in this process: the stream poller's pages cost
-        what they hold, not a request and a response of full item images each way."""
+        what they hold, not a request and a response of full item images each way.
+
+        With `keep`, only the records it accepts are answered, read until `limit` are kept (as Lambda fills
+        a batch with the records its filter lets through). `keep` is called on every record read, in order,
+        with the record as moto holds it (its timestamp a datetime, binary values bytes): a refused record
+        is never copied, so a filter costs what it lets through."""
         from moto.dynamodb.models import dynamodb_backends
 
         from loyalty_local import moto_fast
@@ -209,9 +216,17 @@ class Emulator:
             shard = dynamodb_backends[ACCOUNT][REGION].get_table(table).stream_shard
             if shard is None:
                 return []
-            start = 0 if after is None else int(after) - shard.starting_sequence_number + 1
-            # the same JSON GetRecords would carry (a copy: moto keeps its records)
-            return [json.loads(moto_fast.dump_answer(r.to_json())) for r in shard.items[max(0, start) : start + limit]]
+            items = shard.items
+            start = max(0, 0 if after is None else int(after) - shard.starting_sequence_number + 1)
+            kept: list[dict[str, Any]] = []
+            for index in range(start, len(items)):
+                if len(kept) == limit:
+                    break
+                raw = items[index].to_json()
+                if keep is None or keep(raw):
+                    # the same JSON GetRecords would carry (a copy: moto keeps its records)
+                    kept.append(json.loads(moto_fast.dump_answer(raw)))
+            return kept
 
     # -- a table's items, read in process (the replay engine's snapshots) ----------------------------------
     def table_items(self, table: str, prefix: str) -> list[dict[str, Any]]:

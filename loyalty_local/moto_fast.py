@@ -6,7 +6,8 @@
 - jsonpath parsed once for EventBridge input transformers (`install_cached_jsonpath`);
 - update expressions copied by pickle (`install_fast_update_validation`);
 - DynamoDB requests loaded as JSON, update expressions parsed once per text (`install_fast_requests`);
-- a write's condition parsed once per call, not three times (`install_cached_conditions`);
+- a write's condition parsed once per call, not three times (`install_cached_conditions`), and the
+  handler's check of it once per text (`install_cached_condition_checks`);
 - a Query reads its partition or its global index's bucket, not the whole table (`install_indexed_queries`).
 
 The local stack and the tests' moto (tests.support.aws.mocked_aws) run with all of them.
@@ -154,7 +155,7 @@ def is_plain_json(value: Any) -> bool:
     return True
 
 
-def _on_the_wire(value: Any) -> Any:
+def on_the_wire(value: Any) -> Any:
     """A timestamp as moto's JSON serialiser writes it (epoch seconds, truncated to the millisecond);
     binary as base64, as DynamoDB's JSON carries it."""
     if isinstance(value, bytes):
@@ -166,7 +167,7 @@ def _on_the_wire(value: Any) -> Any:
 
 
 def dump_answer(result: dict[str, Any]) -> str:
-    return json.dumps(result, default=_on_the_wire)
+    return json.dumps(result, default=on_the_wire)
 
 
 def _fast_serialized(original: Any, operations: frozenset[str]) -> Any:
@@ -367,6 +368,60 @@ def install_cached_conditions() -> None:
         table.get_filter_expression = cached
 
 
+# -- Conditions checked by the handler parsed once per text -----------------------------------------------
+# Before a write, moto's handler parses each ConditionExpression (of every item of a transaction) once more
+# to list the names and values it uses, and throws the tree away: a transaction of a stream batch's 100
+# applied-markers parsed `attribute_not_exists(PK)` 100 times. What the handler reads (the tree, the names and
+# values found) is kept by (expression, names, values); each caller gets its own lists (callers extend them).
+# An expression that does not parse is not kept: the caller's own parse() raises as before.
+class _ParsedCondition:
+    def __init__(self, tree: Any, names: list[str], values: list[str]) -> None:
+        self._tree = tree
+        self.expr_attr_names_found = list(names)
+        self.expr_attr_values_found = list(values)
+
+    def parse(self) -> Any:
+        return self._tree
+
+
+def _cached_condition_parsers(original: Any) -> Any:
+    from collections import OrderedDict
+
+    kept: OrderedDict[tuple[str, str, str], tuple[Any, list[str], list[str]]] = OrderedDict()
+
+    def create_condition_expression_parser(expr: str | None, names: Any, values: Any) -> Any:
+        try:
+            key = (expr or "", json.dumps(names, sort_keys=True), json.dumps(values, sort_keys=True))
+        except (TypeError, ValueError):  # binary values: parsed as moto does
+            return original(expr, names, values)
+        found = kept.get(key)
+        if found is None:
+            parser = original(expr, names, values)
+            try:
+                tree = parser.parse()
+            except Exception:  # the caller parses it again and meets the error where moto raises it
+                return original(expr, names, values)
+            found = kept[key] = (tree, list(parser.expr_attr_names_found), list(parser.expr_attr_values_found))
+            if len(kept) > 256:
+                kept.popitem(last=False)
+        else:
+            kept.move_to_end(key)
+        return _ParsedCondition(*found)
+
+    create_condition_expression_parser._loyalty_fast = True  # type: ignore[attr-defined]
+    create_condition_expression_parser.__wrapped__ = original  # type: ignore[attr-defined]  # for the tests
+    return create_condition_expression_parser
+
+
+def install_cached_condition_checks() -> None:
+    from moto.dynamodb import responses
+
+    if not getattr(responses.create_condition_expression_parser, "_loyalty_fast", False):
+        responses.create_condition_expression_parser = _cached_condition_parsers(
+            responses.create_condition_expression_parser
+        )
+
+
 # -- Queries that read the partition or the index they name, not the whole table ------------------------
 # moto answers every Query by sorting every item of the table (`Table.all_items()`) and filtering it:
 # a member's ledger page, an identifier lookup or a job's walk of an index shard costs time in
@@ -543,3 +598,4 @@ def install_all() -> None:
     install_indexed_queries()
     install_fast_requests()
     install_cached_conditions()
+    install_cached_condition_checks()

@@ -70,10 +70,13 @@ def sources(template: Template, functions: dict[str, Function]) -> list[Source]:
     return out
 
 
-def matches(pattern: Any, value: Any) -> bool:
-    """EventBridge-style filter: dicts nest, lists are the accepted literal values."""
+def matches(pattern: Any, value: Any, leaf: Callable[[Any], Any] | None = None) -> bool:
+    """EventBridge-style filter: dicts nest, lists are the accepted literal values. `leaf` turns a value
+    into what it compares as (a record as moto holds it: its timestamps and bytes as the wire has them)."""
     if isinstance(pattern, dict):
-        return isinstance(value, dict) and all(k in value and matches(p, value[k]) for k, p in pattern.items())
+        return isinstance(value, dict) and all(k in value and matches(p, value[k], leaf) for k, p in pattern.items())
+    if leaf is not None:
+        value = leaf(value)
     if isinstance(pattern, list):
         return value in pattern
     return bool(pattern == value)
@@ -91,15 +94,23 @@ def _wire(value: Any) -> Any:
     return value
 
 
-def lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
-    """One get_records record as Lambda delivers it."""
+def as_delivered(value: Any) -> Any:
+    """A value of a record as moto holds it, as Lambda delivers it (see `lambda_record`)."""
+    from loyalty_local.moto_fast import on_the_wire
+
+    return on_the_wire(value) if isinstance(value, bytes | datetime) else value
+
+
+def lambda_record(record: dict[str, Any], stream_arn: str, *, plain: bool = False) -> dict[str, Any]:
+    """One get_records record as Lambda delivers it. `plain`: the record is a JSON copy of its own (the
+    emulator's reader answers one), its values already as the wire has them."""
     return {
         "eventID": record.get("eventID"),
         "eventName": record["eventName"],
         "eventVersion": record.get("eventVersion", "1.1"),
         "eventSource": "aws:dynamodb",
         "awsRegion": record.get("awsRegion", "us-east-1"),
-        "dynamodb": _wire(record["dynamodb"]),
+        "dynamodb": record["dynamodb"] if plain else _wire(record["dynamodb"]),
         "eventSourceARN": stream_arn,
     }
 
@@ -112,11 +123,12 @@ class StreamPoller:
         template: Template,
         pools: dict[str, FunctionPool],
         interval: float = 0.2,
-        read_records: Callable[[str, str | None, int], list[dict[str, Any]]] | None = None,
+        read_records: Callable[..., list[dict[str, Any]]] | None = None,
     ) -> None:
         self.sources = sources(template, template.functions())
-        # (table, after sequence, limit) -> records: the emulator's own reader when the table lives in
-        # this process; otherwise the stream is read with GetShardIterator and GetRecords
+        # (table, after sequence, limit, keep) -> records: the emulator's own reader when the table lives
+        # in this process (it calls `keep` on each record read, in order, and copies only those kept);
+        # otherwise the stream is read with GetShardIterator and GetRecords
         self.read_records = read_records
         self.pools = pools
         self.interval = interval
@@ -181,9 +193,8 @@ class StreamPoller:
             self._deliver(source, arn, source.pending)
             return 0
         if self.read_records is not None:
-            got = self.read_records(source.table, source.last_sequence, source.batch_size)
-        else:
-            got = self._get_records(source, arn, shard)
+            return self._poll_in_process(source, arn)
+        got = self._get_records(source, arn, shard)
         if not got:
             return 0
         records = [lambda_record(r, arn) for r in got]
@@ -192,6 +203,27 @@ class StreamPoller:
         if wanted:
             self._deliver(source, arn, wanted)
         return len(records)
+
+    def _poll_in_process(self, source: Source, arn: str) -> int:
+        """One batch read from the emulator with the source's filter applied as records are read: a record
+        the filter refuses (a counter, a marker, a member's kept event...) is never copied or converted."""
+        read: list[str] = []  # the sequence numbers read, kept or not
+
+        def keep(raw: dict[str, Any]) -> bool:
+            read.append(raw["dynamodb"]["SequenceNumber"])
+            if not source.filters:
+                return True
+            record = {**raw, "eventSourceARN": arn}
+            return any(matches(p, record, leaf=as_delivered) for p in source.filters)
+
+        assert self.read_records is not None
+        got = self.read_records(source.table, source.last_sequence, source.batch_size, keep)
+        if not read:
+            return 0
+        source.last_sequence = read[-1]
+        if got:
+            self._deliver(source, arn, [lambda_record(r, arn, plain=True) for r in got])
+        return len(read)
 
     def _get_records(self, source: Source, arn: str, shard: str) -> list[dict[str, Any]]:
         streams = self._client("dynamodbstreams")

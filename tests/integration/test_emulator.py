@@ -216,6 +216,69 @@ def test_the_stream_read_in_process_is_what_get_records_answers(emulator):
     assert [lambda_record(r, arn) for r in after_first] == answered[1:3]
 
 
+class Recorder:
+    """Stands for a function's pool: keeps each event it is invoked with."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        self.events.append(event)
+        return {"batchItemFailures": []}
+
+
+def test_the_poller_filters_in_process_as_lambda_filters_what_get_records_answers(emulator, monkeypatch):
+    """In process the poller applies the template's filter to each record as it is read (copying only what
+    passes) and fills a batch with matching records: Lambda's records and batches, from fewer copies."""
+    from loyalty_local.streams import StreamPoller, as_delivered, lambda_record, matches
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # the poller's own clients (DescribeTable, GetRecords)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+
+    dynamodb = boto3.client("dynamodb", **CREDENTIALS)
+    dynamodb.create_table(**Template().table_definitions()[0])
+    kinds = ["member", "counter", "entry", "applied", "member_event", "expiry_warning", "member"] * 40
+    for n, kind in enumerate(kinds):
+        item = {"PK": {"S": f"K#{n}"}, "SK": {"S": "X"}, "kind": {"S": kind}, "b": {"B": bytes([n % 256, 255])}}
+        dynamodb.put_item(TableName="LoyaltyTable", Item=item)
+    dynamodb.delete_item(TableName="LoyaltyTable", Key={"PK": {"S": "K#0"}, "SK": {"S": "X"}})
+
+    def delivered(in_process: bool) -> list[list[dict[str, Any]]]:
+        template = Template()
+        recorder = Recorder()
+        reader = emulator.stream_records if in_process else None
+        poller = StreamPoller(template, {"EventsPublisherFunction": recorder}, read_records=reader)  # type: ignore[dict-item]
+        poller.sources = [s for s in poller.sources if s.function == "EventsPublisherFunction"]
+        poller.flush()
+        return [event["Records"] for event in recorder.events]
+
+    in_process, through_get_records = delivered(True), delivered(False)
+    wanted = {"member", "entry", "expiry_warning"}
+    assert [r for batch in in_process for r in batch] == [r for batch in through_get_records for r in batch]
+    assert [len(batch) for batch in in_process] == [100, 60]  # batches of matching records, as Lambda fills them
+    assert all(r["dynamodb"]["NewImage"]["kind"]["S"] in wanted for batch in in_process for r in batch)
+    assert sum(len(b) for b in in_process) == sum(1 for k in kinds if k in wanted)
+
+    # a pattern judged on the record as moto holds it decides as on the record Lambda delivers
+    from moto.dynamodb.models import dynamodb_backends
+
+    arn = dynamodb.describe_table(TableName="LoyaltyTable")["Table"]["LatestStreamArn"]
+    raw = [
+        r.to_json() for r in dynamodb_backends["123456789012"]["us-east-1"].get_table("LoyaltyTable").stream_shard.items
+    ]
+    copies = [lambda_record(r, arn) for r in emulator.stream_records("LoyaltyTable", None, 1000)]
+    third = copies[2]["dynamodb"]
+    patterns = [
+        {"dynamodb": {"NewImage": {"b": {"B": [third["NewImage"]["b"]["B"]]}}}},
+        {"dynamodb": {"ApproximateCreationDateTime": [third["ApproximateCreationDateTime"]]}},
+        {"eventName": ["REMOVE"], "eventSourceARN": [arn]},
+    ]
+    for pattern in patterns:
+        judged = [matches(pattern, {**r, "eventSourceARN": arn}, leaf=as_delivered) for r in raw]
+        assert judged == [matches(pattern, c) for c in copies] and any(judged)
+
+
 def test_the_event_capture_lists_what_the_archive_took_in_order_and_by_detail_type(aws):
     """`GET /_local/events` reads the template's EventArchive through loyalty_local.capture: every event the
     bus took from source `loyalty` (others are not archived), ordered by the member's sequence, then time."""
@@ -394,3 +457,46 @@ def test_a_condition_is_decided_on_its_own_values_each_time(clients):
         ]
     )
     assert dynamodb.get_item(TableName="LoyaltyTable", Key=key)["Item"]["v"] == {"N": "9"}
+
+
+def test_the_handlers_checks_of_a_condition_refuse_the_same_requests_each_time(clients):
+    """moto_fast keeps the handler's parse of a condition by its text: an unused name or a malformed
+    condition is refused every time it is sent, and a good one passes every time."""
+    dynamodb, _ = clients
+    dynamodb.create_table(**Template().table_definitions()[0])
+
+    def marker(pk: str, condition: str, names: dict[str, str] | None = None) -> dict[str, Any]:
+        put: dict[str, Any] = {
+            "TableName": "LoyaltyTable",
+            "Item": {"PK": {"S": pk}, "SK": {"S": "X"}},
+            "ConditionExpression": condition,
+        }
+        if names:
+            put["ExpressionAttributeNames"] = names
+        return {"Put": put}
+
+    from moto.dynamodb import responses
+
+    def refusal(items: list[dict[str, Any]]) -> str:
+        """The error code, or the exception moto raises in process for what it cannot parse."""
+        with pytest.raises(Exception) as refused:
+            dynamodb.transact_write_items(TransactItems=items)
+        error = refused.value
+        return str(error.response["Error"]["Code"]) if isinstance(error, ClientError) else type(error).__name__
+
+    codes = []
+    for attempt in range(3):
+        dynamodb.transact_write_items(
+            TransactItems=[marker(f"ok-{attempt}-{n}", "attribute_not_exists(#p)", {"#p": "PK"}) for n in range(3)]
+        )
+        unused = refusal([marker(f"unused-{attempt}", "attribute_not_exists(PK)", {"#nope": "x"})])
+        codes.append((unused, refusal([marker(f"bad-{attempt}", "attribute_not_exists(")])))
+    cached = responses.create_condition_expression_parser
+    responses.create_condition_expression_parser = cached.__wrapped__  # moto's own, for the reference
+    try:
+        unused = refusal([marker("unused-ref", "attribute_not_exists(PK)", {"#nope": "x"})])
+        reference = (unused, refusal([marker("bad-ref", "attribute_not_exists(")]))
+    finally:
+        responses.create_condition_expression_parser = cached
+    assert codes == [reference] * 3 and reference[0] == "ValidationException"
+    assert dynamodb.scan(TableName="LoyaltyTable", Select="COUNT")["Count"] == 9

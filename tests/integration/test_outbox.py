@@ -12,7 +12,7 @@ from botocore.awsrequest import AWSResponse
 from loyalty import members
 from loyalty.program import current_program
 
-from tests.support import streams
+from tests.support import recount, streams
 from tests.support.aws import api_event, call, invoke
 
 
@@ -51,7 +51,7 @@ def test_a_failed_publish_is_retried_and_lands_once_per_event_id(aws: dict[str, 
     streams.poller().flush()
 
     events = streams.published()
-    assert len(calls) == 4  # the refused attempt, then the three events once each
+    assert calls == [3, 3]  # the batch's three events in one call, refused, then again once each
     assert [e["detail-type"] for e in events] == ["MemberEnrolled", "PointsAdjusted", "PointsAdjusted"]
     ids = Counter(e["detail"]["event_id"] for e in events)
     assert set(ids.values()) == {1}
@@ -81,30 +81,28 @@ def test_a_failed_publish_is_retried_and_lands_once_per_event_id(aws: dict[str, 
     assert {first["event_id"], second["event_id"]} <= entries  # event id = the ledger entry id
 
 
-def test_the_batch_stops_at_the_failed_record_and_reports_it_and_the_rest(aws: dict[str, Any]) -> None:
+def test_the_batch_stops_at_the_record_of_the_refused_event_and_reports_it_and_the_rest(aws: dict[str, Any]) -> None:
     enroll_and_adjust("out-2")
-    wanted = [
-        r
-        for r in streams.records()
-        if (r["dynamodb"].get("NewImage") or {}).get("kind", {}).get("S") in ("member", "entry")
-    ]
-    adjust_records = [r for r in wanted if r["dynamodb"]["NewImage"].get("type", {}).get("S") == "adjust"]
-    member_insert = next(r for r in wanted if r["dynamodb"]["NewImage"]["kind"]["S"] == "member")
-    calls = fail_put_events(1, partial=True, skip=1)
-    # the member insert publishes; the first adjustment's PutEvents is refused; the second is not tried
-    batch = [member_insert, *adjust_records]
+    batch = streams.delivered()
+    refused = streams.refuse_entries(lambda detail: detail.get("reference") == "adj-1")
+    adjust_records = [r for r in batch if r["dynamodb"]["NewImage"].get("type", {}).get("S") == "adjust"]
 
-    answer = invoke("EventsPublisherFunction", {"Records": batch})
+    failed = streams.deliver(batch)
 
-    failed = [f["itemIdentifier"] for f in answer["batchItemFailures"]]
-    assert failed == [r["dynamodb"]["SequenceNumber"] for r in adjust_records]
-    assert len(calls) == 2
-    assert [e["detail-type"] for e in streams.published()] == ["MemberEnrolled"]
+    # one PutEvents for the batch: EventBridge refused the first adjustment's event and put the others
+    assert refused.calls == [3]
+    first = batch.index(adjust_records[0])
+    assert failed == [r["dynamodb"]["SequenceNumber"] for r in batch[first:]]
+    assert [e["detail-type"] for e in streams.published()] == ["MemberEnrolled", "PointsAdjusted"]
 
-    retry = [r for r in batch if r["dynamodb"]["SequenceNumber"] in failed]
-    assert invoke("EventsPublisherFunction", {"Records": retry}) == {"batchItemFailures": []}
-    adjusted = [e for e in streams.published() if e["detail-type"] == "PointsAdjusted"]
-    assert sorted(e["detail"]["reference"] for e in adjusted) == ["adj-1", "adj-2"]
+    refused.refuse = lambda detail: False
+    assert streams.deliver([r for r in batch if r["dynamodb"]["SequenceNumber"] in failed]) == []
+    adjusted = [e["detail"] for e in streams.published() if e["detail-type"] == "PointsAdjusted"]
+    # the second adjustment's event went out with the refused call and again with the retry: same id
+    assert [e["reference"] for e in adjusted] == ["adj-2", "adj-1", "adj-2"]
+    assert len({e["event_id"] for e in adjusted}) == 2
+    kept = members.recent_events("out-2", 10)["events"]
+    assert [e["detail_type"] for e in kept] == ["PointsAdjusted", "PointsAdjusted", "MemberEnrolled"]  # once each
 
 
 def emf(output: str) -> list[dict[str, Any]]:
@@ -220,3 +218,218 @@ def test_a_members_events_come_newest_first_by_when_they_happened(aws: dict[str,
     assert [e["at"] for e in kept] == sorted((e["at"] for e in kept), reverse=True)
     assert kept[0]["at"] == "2027-05-01T00:00:00Z"
     assert members.recent_events("ord-ev", 1)["events"][0]["detail_type"] == "PointsExpiringSoon"
+
+
+# -- a stream batch at a time ------------------------------------------------------------------------
+def enroll_and_adjust_many(count: int, prefix: str) -> None:
+    """`count` members, each enrolled (100 points) and adjusted (+40): four stream records and two events each."""
+    program = current_program()
+    for n in range(count):
+        members.enroll(program, member_id=f"{prefix}-{n}", channel="web")
+        assert members.adjust(program, f"{prefix}-{n}", f"adj-{n}", 40, "goodwill").status == 201
+
+
+def sequences(batch: list[dict[str, Any]]) -> list[str]:
+    return [r["dynamodb"]["SequenceNumber"] for r in batch]
+
+
+def measured(output: str) -> dict[str, int]:
+    """The business metrics of every EMF blob printed, summed by name (EventsPublished left out)."""
+    total: Counter[str] = Counter()
+    for blob in emf(output):
+        for definition in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+            name = definition["Name"]
+            if name != "EventsPublished":
+                values = blob[name]
+                total[name] += sum(values) if isinstance(values, list) else values
+    return dict(total)
+
+
+def test_a_batch_of_100_records_costs_nine_round_trips_not_two_per_record(aws: dict[str, Any]) -> None:
+    from tests.support.aws import count_calls
+
+    enroll_and_adjust_many(25, "rt")
+    batch = streams.delivered()
+    assert len(batch) == 100
+    put_events = streams.refuse_entries(lambda detail: False)
+    calls, stop = count_calls()
+    try:
+        assert streams.deliver(batch) == []
+    finally:
+        stop()
+
+    # 100 markers and 3 counter items (a liability month, the red tier, the month's activity): two
+    # transactions of at most 100 items; 50 events kept 25 a call and put on the bus 10 a call. One
+    # record at a time this was a transaction per record, and a BatchWriteItem and a PutEvents per event.
+    assert Counter(calls) == {"TransactWriteItems": 2, "BatchWriteItem": 2}
+    assert put_events.calls == [10] * 5
+    assert recount.counted() == recount.expected()
+    assert len(streams.published()) == 50
+
+
+def test_a_redelivered_batch_or_part_of_one_counts_nothing_twice(
+    aws: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    enroll_and_adjust_many(30, "re")
+    batch = streams.delivered()
+    assert len(batch) == 120
+    capsys.readouterr()
+    assert streams.deliver(batch) == []
+    once = recount.counted()
+    assert once == recount.expected()
+    assert measured(capsys.readouterr().out) == {"Enrolments": 30, "PointsEarned": 30 * 100, "PointsAdjusted": 30 * 40}
+
+    # the whole batch again (a lost answer), a slice (a partial retry), both halves (a bisection) and a
+    # window across the two transactions' boundary
+    for again in (batch, batch[37:], batch[:60], batch[60:], batch[90:110]):
+        assert streams.deliver(again) == []
+        assert recount.counted() == once
+    assert measured(capsys.readouterr().out) == {}
+    published = Counter(e["detail"]["event_id"] for e in streams.published())
+    assert len(published) == 60  # every event, each at least once (a redelivery publishes again: same id)
+
+
+def test_a_batch_where_some_markers_exist_counts_only_the_other_records(
+    aws: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.support.aws import count_calls
+
+    enroll_and_adjust_many(20, "mk")
+    batch = streams.delivered()
+    early = batch[1::3]  # every third record delivered before (an earlier, smaller batch)
+    capsys.readouterr()
+    assert streams.deliver(early) == []
+    first = measured(capsys.readouterr().out)
+    assert sum(first.values()) > 0
+
+    calls, stop = count_calls()
+    try:
+        assert streams.deliver(batch) == []
+    finally:
+        stop()
+
+    assert recount.counted() == recount.expected()
+    # the first transaction is refused on the markers that exist (every one of them named by DynamoDB's
+    # cancellation reasons), and goes again without those records: 2 attempts, not one per marker
+    assert calls.count("TransactWriteItems") == 2
+    rest = measured(capsys.readouterr().out)
+    together = Counter(first) + Counter(rest)
+    assert together == {"Enrolments": 20, "PointsEarned": 20 * 100, "PointsAdjusted": 20 * 40}
+
+
+def test_a_counters_failure_mid_batch_reports_the_first_record_of_the_failed_transaction(aws: dict[str, Any]) -> None:
+    from loyalty.store import core
+
+    from tests.support import faults
+
+    enroll_and_adjust_many(40, "cf")
+    batch = streams.delivered()
+    assert len(batch) == 160  # two transactions' worth of markers
+    failed_markers: list[str] = []
+
+    def note(params: dict[str, Any], **_: Any) -> None:
+        failed_markers.append(json.loads(params["body"])["TransactItems"][0]["Put"]["Item"]["PK"]["S"])
+
+    with faults.inject("TransactWriteItems", "access_denied", times=1, skip=1):
+        core.client().meta.events.register("before-call.dynamodb.TransactWriteItems", note)
+        failed = streams.deliver(batch)
+        core.client().meta.events.unregister("before-call.dynamodb.TransactWriteItems", note)
+
+    assert len(failed_markers) == 2  # the first transaction committed, the second was refused
+    stopped_at = next(i for i, r in enumerate(batch) if streams.marker_of(r) == failed_markers[1])
+    assert 0 < stopped_at < len(batch)
+    assert failed == sequences(batch[stopped_at:])
+    # the records before it were handled in full: their events are on the bus, once each; none of the later ones
+    published = Counter(e["detail"]["event_id"] for e in streams.published())
+    assert set(published.values()) == {1}
+    assert len(published) == sum(1 for i in with_events(batch) if i < stopped_at)
+
+    assert streams.deliver(batch[stopped_at:]) == []  # the retry from the failed record
+    assert recount.counted() == recount.expected()
+    assert streams.deliver(batch) == []  # and a redelivery of everything changes nothing
+    assert recount.counted() == recount.expected()
+
+
+def test_an_unreadable_record_mid_batch_is_reported_with_the_rest(aws: dict[str, Any]) -> None:
+    enroll_and_adjust_many(3, "bad")
+    batch = streams.delivered()
+    broken = json.loads(json.dumps(batch))
+    middle = next(i for i, r in enumerate(broken) if i > 3 and r["dynamodb"]["NewImage"]["kind"]["S"] == "member")
+    broken[middle]["dynamodb"]["NewImage"]["version"] = {"S": "not a number"}
+
+    failed = streams.deliver(broken)
+
+    assert failed == sequences(batch[middle:])
+    assert streams.deliver(batch[middle:]) == []  # the record as it really is, on the retry
+    assert recount.counted() == recount.expected()
+    assert Counter(e["detail-type"] for e in streams.published()) == {"MemberEnrolled": 3, "PointsAdjusted": 3}
+
+
+def test_a_member_events_failure_mid_batch_reports_the_owner_of_the_first_unkept_event(aws: dict[str, Any]) -> None:
+    from tests.support import faults
+
+    enroll_and_adjust_many(20, "ke")  # 40 events: two BatchWriteItems of 25 and 15
+    batch = streams.delivered()
+    with faults.inject("BatchWriteItem", "access_denied", times=1, skip=1):
+        failed = streams.deliver(batch)
+
+    owner_of_26th = owner_of_event(batch, 25)
+    assert failed == sequences(batch[owner_of_26th:])
+    assert len(streams.published()) == 25  # the events of the records before it, once each
+    assert streams.deliver(batch[owner_of_26th:]) == []
+    assert len(streams.published()) == 40
+    assert recount.counted() == recount.expected()
+
+
+def with_events(batch: list[dict[str, Any]]) -> list[int]:
+    """The indexes in `batch` of the records that publish an event: in these histories a member's insert
+    (MemberEnrolled) and each adjustment (PointsAdjusted), one each."""
+    return [
+        i
+        for i, r in enumerate(batch)
+        if (r["eventName"] == "INSERT" and r["dynamodb"]["NewImage"]["kind"]["S"] == "member")
+        or r["dynamodb"]["NewImage"].get("type", {}).get("S") == "adjust"
+    ]
+
+
+def owner_of_event(batch: list[dict[str, Any]], n: int) -> int:
+    """The index in `batch` of the record that publishes the batch's `n`th event (0-based)."""
+    return with_events(batch)[n]
+
+
+def test_a_failed_put_events_call_mid_batch_reports_the_owner_of_its_first_event(aws: dict[str, Any]) -> None:
+    enroll_and_adjust_many(8, "pe")  # 16 events: two PutEvents calls, of 10 and 6
+    batch = streams.delivered()
+    calls = fail_put_events(1, partial=False, skip=1)
+
+    failed = streams.deliver(batch)
+
+    assert calls == [10, 6]
+    assert failed == sequences(batch[owner_of_event(batch, 10) :])
+    assert len(streams.published()) == 10
+    assert streams.deliver([r for r in batch if r["dynamodb"]["SequenceNumber"] in failed]) == []
+    assert Counter(Counter(e["detail"]["event_id"] for e in streams.published()).values()) == {1: 16}
+
+
+def test_a_change_with_more_counters_than_a_transaction_holds_counts_once_beside_the_others(
+    aws: dict[str, Any],
+) -> None:
+    """A change touching 150 counter items cannot share a transaction (100 items): it goes alone, in
+    transactions with markers of its own, between the batch's other changes, each counted once."""
+    from loyalty.store import counters
+
+    wide = {("ACTIVITY", f"2026-{n:03d}", "adjusted"): 1 for n in range(150)}
+    changes = [
+        ("MEMBER#w1#1", {("TIERS", "red", "members"): 1}),
+        ("ENTRY#wide", wide),
+        ("MEMBER#w2#1", {("TIERS", "red", "members"): 1}),
+        ("MEMBER#w1#1", {("TIERS", "red", "members"): 1}),  # the same change twice in one batch: once
+    ]
+
+    assert counters.apply_batch(changes) == [True, True, True, False]
+    assert counters.apply_batch(changes) == [False, False, False, False]  # redelivered whole
+    assert counters.apply_batch(changes[1:3]) == [False, False]  # and in part
+
+    assert counters.totals("TIERS") == {"red": {"members": 2}}
+    activity = counters.totals("ACTIVITY")
+    assert len(activity) == 150 and {v["adjusted"] for v in activity.values()} == {1}

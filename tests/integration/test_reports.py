@@ -4,22 +4,25 @@ members and the ledger after a seeded history, and a redelivered stream changes 
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from loyalty import members
 from loyalty.clock import CLOCK
-from loyalty.months import month_of
 from loyalty.signatures import header_value
 from loyalty.store import core
 from loyalty.store import members as member_store
 
-from tests.support import jobs, streams
+from tests.support import jobs, recount, streams
 from tests.support.aws import api_event, call, invoke
 
-FIGURES = ("enrolled", "earned", "redeemed", "expired", "adjusted")
+FIGURES = recount.FIGURES
 
 
 # -- a history, through the handlers ---------------------------------------------------------------
@@ -97,43 +100,6 @@ def history() -> None:
     assert summary["points_expired"] > 0
 
 
-# -- recounts: what the members and the ledger say -------------------------------------------------
-def recount_tiers() -> dict[str, int]:
-    return dict(Counter(m.tier_id for m in member_store.scan_members() if m.status != "closed"))
-
-
-def ledger_entries() -> list[Any]:
-    out = []
-    kwargs: dict[str, Any] = {
-        "TableName": core.table_name(),
-        "FilterExpression": "kind = :entry",
-        "ExpressionAttributeValues": {":entry": {"S": "entry"}},
-    }
-    while True:
-        answer = core.client().scan(**kwargs)
-        out.extend(member_store.entry_from_item(core.from_item(i)) for i in answer["Items"])
-        if "LastEvaluatedKey" not in answer:
-            return out
-        kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-
-
-def recount_activity() -> dict[str, dict[str, int]]:
-    months: dict[str, Counter[str]] = {}
-    for member in member_store.scan_members():
-        months.setdefault(month_of(member.enrolled_at), Counter())["enrolled"] += 1
-    for entry in ledger_entries():
-        figures = months.setdefault(month_of(entry.recorded_at), Counter())
-        if entry.type in ("earn", "bonus", "reversal"):
-            figures["earned"] += entry.points
-        elif entry.type in ("redeem", "redeem_cancel"):
-            figures["redeemed"] -= entry.points
-        elif entry.type == "expire":
-            figures["expired"] -= entry.points
-        else:
-            figures["adjusted"] += entry.points
-    return {m: {f: figures[f] for f in FIGURES} for m, figures in months.items()}
-
-
 def tiers_report() -> dict[str, Any]:
     status, body, _ = call("ProgramFunction", api_event("ReportsTiers"))
     assert status == 200, body
@@ -153,7 +119,7 @@ def test_the_reports_equal_a_recount_of_members_and_ledger_after_a_seeded_histor
 
     tiers = tiers_report()
     assert [(t["id"], t["name"]) for t in tiers["tiers"]] == [("red", "Red"), ("silver", "Silver"), ("gold", "Gold")]
-    assert {t["id"]: t["members"] for t in tiers["tiers"] if t["members"]} == recount_tiers()
+    assert {t["id"]: t["members"] for t in tiers["tiers"] if t["members"]} == recount.tiers()
     # ana silver; ben and dee (suspended) red; cy closed
     assert [t["members"] for t in tiers["tiers"]] == [2, 1, 0]
     assert tiers["members"] == 3
@@ -163,9 +129,9 @@ def test_the_reports_equal_a_recount_of_members_and_ledger_after_a_seeded_histor
     months = [row["month"] for row in report["months"]]
     assert months[0] == "2025-12" and months[-1] == "2027-02" and len(months) == 15  # every month, oldest first
     shown = {row["month"]: {f: row[f] for f in FIGURES} for row in report["months"]}
-    recount = recount_activity()
-    assert {m: f for m, f in shown.items() if any(f.values())} == recount
-    assert all(not any(f.values()) for m, f in shown.items() if m not in recount)  # zeros included
+    recounted = recount.activity()
+    assert {m: f for m, f in shown.items() if any(f.values())} == recounted
+    assert all(not any(f.values()) for m, f in shown.items() if m not in recounted)  # zeros included
     # the contract's numbers, line by line
     assert shown["2026-01"] == {
         "enrolled": 4,
@@ -195,6 +161,80 @@ def test_a_redelivered_stream_changes_nothing(aws):
         assert invoke("EventsPublisherFunction", {"Records": streams.records()}) == {"batchItemFailures": []}
     assert tiers_report()["tiers"] == tiers["tiers"]
     assert activity_report("2026-01", "2027-02") == activity
+
+
+@contextmanager
+def a_fault(rng: random.Random) -> Iterator[str]:
+    """One of the failures a stream batch meets, or none, picked by `rng`, while the block runs."""
+    from botocore.awsrequest import AWSResponse
+
+    from tests.support import faults
+
+    kind = rng.choice(["none", "none", "counters", "member events", "publish", "lost answer"])
+    skip = rng.randint(0, 2)  # which call of the batch fails (none if the batch makes fewer)
+    if kind in ("counters", "member events"):
+        operation = "TransactWriteItems" if kind == "counters" else "BatchWriteItem"
+        with faults.inject(operation, "access_denied", times=1, skip=skip):
+            yield kind
+        return
+    if kind == "publish":
+        calls: list[int] = []
+
+        def refuse(params: dict[str, Any], **_: Any) -> Any:
+            calls.append(1)
+            if len(calls) != skip + 1:
+                return None
+            sent = json.loads(params["body"])["Entries"]
+            entries = [{"ErrorCode": "InternalFailure", "ErrorMessage": "injected"} for _ in sent]
+            return AWSResponse("", 200, {}, None), {"FailedEntryCount": len(entries), "Entries": entries}
+
+        events = core.client("events").meta.events
+        events.register("before-call.events.PutEvents", refuse)
+        try:
+            yield kind
+        finally:
+            events.unregister("before-call.events.PutEvents", refuse)
+        return
+    yield kind
+
+
+@pytest.mark.parametrize("seed", [3, 17, 2026])
+def test_the_counters_equal_the_ledger_after_random_batches_faults_and_redeliveries(aws, seed):
+    """The stream delivered as Lambda would on a bad day: batches of random sizes, a transaction, a
+    BatchWriteItem or a PutEvents failing mid-batch, answers lost (the batch comes again), bisected
+    batches after a function error, and old records delivered again. The counters end up as the members
+    and the ledger say, and every event is published and kept under its member."""
+    rng = random.Random(seed)
+    history()
+    at("2027-02-03T09:00:00")
+    for n in range(40):
+        adjust(rng.choice(["ana", "ben", "dee"]), f"rand-{n}", rng.choice([-300, -30, 5, 60, 250]))
+    records = streams.delivered()
+    position, size, rounds = 0, 100, 0
+    while position < len(records):
+        rounds += 1
+        assert rounds < 1000, "the stream made no progress"
+        batch = records[position : position + size]
+        with a_fault(rng) as fault:
+            failed = streams.deliver(batch)
+        if rng.random() < 0.2:  # an earlier stretch delivered again (a replay, an overlapping retry)
+            start = rng.randrange(0, position + 1)
+            streams.deliver(records[start : start + rng.randint(1, 100)])
+        if fault == "lost answer":  # the answer never reached Lambda: the same batch comes again
+            continue
+        if len(failed) == len(batch):  # a function error: Lambda bisects the batch
+            size = max(1, len(batch) // 2)
+            continue
+        position += len(batch) - len(failed)
+        size = rng.randint(1, 100)
+
+    assert recount.counted() == recount.expected()
+    published = Counter(e["detail"]["event_id"] for e in streams.published())
+    kept: Counter[str] = Counter()
+    for member_id in ("ana", "ben", "cy", "dee"):
+        kept.update(e["event_id"] for e in members.recent_events(member_id, 500)["events"])
+    assert set(kept) == set(published) and set(kept.values()) == {1}
+    assert len(published) > 40
 
 
 def test_the_reports_read_a_few_shards_never_the_members(aws):

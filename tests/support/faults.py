@@ -20,6 +20,8 @@ from botocore.exceptions import ReadTimeoutError
 ERRORS = {
     "throttle": (400, "ThrottlingException", "Rate of requests exceeds the allowed throughput."),
     "server_error": (500, "InternalServerError", "Internal server error"),
+    # not retried by the SDK: the call fails at once (a policy that lost a permission, say)
+    "access_denied": (400, "AccessDeniedException", "User is not authorized to perform this action"),
     "conflict": (
         400,
         "TransactionCanceledException",
@@ -39,15 +41,20 @@ class _Raw:
 @dataclass
 class Fault:
     operation: str  # e.g. TransactWriteItems
-    kind: str  # throttle | server_error | conflict | timeout_after_commit
+    kind: str  # throttle | server_error | access_denied | conflict | timeout_after_commit
     times: int = 1
+    skip: int = 0  # requests let through before the first refused
     injected: int = 0
     _body: Any = None
+    _seen: int = 0
 
     def before_send(self, request: Any = None, **_: Any) -> AWSResponse | None:
         # botocore runs every before-send handler and takes the first answer, so moto (a later handler)
         # still sees the request: blank its body while refusing, give it back for the real attempt.
         if self.kind == "timeout_after_commit":
+            return None
+        self._seen += 1
+        if self._seen <= self.skip:
             return None
         if self.injected >= self.times:
             if self._body is not None:
@@ -71,10 +78,10 @@ class Fault:
 
 
 @contextmanager
-def inject(operation: str, kind: str, times: int = 1) -> Iterator[Fault]:
+def inject(operation: str, kind: str, times: int = 1, skip: int = 0) -> Iterator[Fault]:
     from loyalty.store.core import client
 
-    fault = Fault(operation, kind, times)
+    fault = Fault(operation, kind, times, skip)
     events = client().meta.events
     send_name = f"before-send.dynamodb.{operation}"
     call_name = f"after-call.dynamodb.{operation}"

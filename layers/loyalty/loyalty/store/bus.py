@@ -14,12 +14,14 @@ PUT_EVENTS_MAX = 10  # entries per PutEvents call
 
 
 class PublishFailed(Exception):
-    """EventBridge refused some entries (FailedEntryCount > 0): the stream record must be retried."""
+    """EventBridge refused some entries (FailedEntryCount > 0) or the call failed: the stream records from
+    the one of event `first` (the first not known to be on the bus) must be retried."""
 
-    def __init__(self, failures: list[dict[str, Any]]) -> None:
+    def __init__(self, failures: list[dict[str, Any]], first: int = 0) -> None:
         codes = sorted({str(f.get("ErrorCode")) for f in failures})
         super().__init__(f"{len(failures)} event(s) not published: {', '.join(codes)}")
         self.failures = failures
+        self.first = first
 
 
 def entry(event: DomainEvent, bus_name: str) -> dict[str, Any]:
@@ -32,20 +34,31 @@ def entry(event: DomainEvent, bus_name: str) -> dict[str, Any]:
 
 
 def publish(events: Sequence[DomainEvent]) -> None:
-    """Put every event on the bus; raise PublishFailed if any entry was refused (never drop silently).
+    """Put every event on the bus, in order, 10 a call; raise PublishFailed at the first call with a refused
+    entry (never drop silently), without sending the calls after it.
 
-    A retry publishes the whole record's events again: consumers de-duplicate on `detail.event_id`.
+    A retry publishes the failed record's events again: consumers de-duplicate on `detail.event_id`.
     """
+    from botocore.exceptions import BotoCoreError, ClientError
+
     bus_name = settings().event_bus_name
-    failures: list[dict[str, Any]] = []
     for start in range(0, len(events), PUT_EVENTS_MAX):
         chunk = events[start : start + PUT_EVENTS_MAX]
-        answer = client("events").put_events(Entries=[entry(e, bus_name) for e in chunk])
-        if answer.get("FailedEntryCount"):
-            for sent, result in zip(chunk, answer.get("Entries", []), strict=False):
-                if result.get("ErrorCode"):
-                    failures.append({"event_id": sent.event_id, **result})
-            if not failures:  # a count without per-entry codes: still a failure
-                failures.append({"ErrorCode": "Unknown", "ErrorMessage": "FailedEntryCount without entries"})
-    if failures:
-        raise PublishFailed(failures)
+        try:
+            answer = client("events").put_events(Entries=[entry(e, bus_name) for e in chunk])
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "ClientError")
+            raise PublishFailed([{"ErrorCode": code, "ErrorMessage": str(exc)}], start) from exc
+        except BotoCoreError as exc:  # no answer (a timeout, a connection refused): nothing known published
+            raise PublishFailed([{"ErrorCode": type(exc).__name__, "ErrorMessage": str(exc)}], start) from exc
+        if not answer.get("FailedEntryCount"):
+            continue
+        failures: list[dict[str, Any]] = []
+        first: int | None = None
+        for offset, (sent, result) in enumerate(zip(chunk, answer.get("Entries", []), strict=False)):
+            if result.get("ErrorCode"):
+                failures.append({"event_id": sent.event_id, **result})
+                first = start + offset if first is None else first
+        if not failures:  # a count without per-entry codes: still a failure, of the whole call
+            failures.append({"ErrorCode": "Unknown", "ErrorMessage": "FailedEntryCount without entries"})
+        raise PublishFailed(failures, start if first is None else first)

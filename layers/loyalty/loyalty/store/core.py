@@ -83,12 +83,14 @@ def key(pk: str, sk: str) -> dict[str, Any]:
 
 
 class ConditionFailed(Exception):
-    """A condition in a transaction failed; `index` says which item, `item` is its old image."""
+    """A condition in a transaction failed; `index` says which item (the first), `item` is its old image,
+    `indexes` every item whose condition failed (DynamoDB gives a reason for each item of the transaction)."""
 
-    def __init__(self, index: int, item: dict[str, Any] | None) -> None:
+    def __init__(self, index: int, item: dict[str, Any] | None, indexes: tuple[int, ...] = ()) -> None:
         super().__init__(f"condition failed on transaction item {index}")
         self.index = index
         self.item = from_item(item) if item else None
+        self.indexes = indexes or (index,)
 
 
 class WriteConflict(Exception):
@@ -110,9 +112,10 @@ def transact(items: list[dict[str, Any]]) -> None:
         if error.get("Code") != "TransactionCanceledException":
             raise
         reasons = exc.response.get("CancellationReasons") or _reasons_from_message(error.get("Message", ""))
-        for index, reason in enumerate(reasons):
-            if reason.get("Code") == "ConditionalCheckFailed":
-                raise ConditionFailed(index, reason.get("Item")) from None
+        failed = tuple(i for i, reason in enumerate(reasons) if reason.get("Code") == "ConditionalCheckFailed")
+        if failed:
+            item: dict[str, Any] | None = reasons[failed[0]].get("Item")  # type: ignore[assignment]
+            raise ConditionFailed(failed[0], item, failed) from None
         raise WriteConflict(error.get("Message", "transaction cancelled")) from None
 
 

@@ -9,6 +9,13 @@ Keys (`<shard>` is 0-7, crc32 of the change's marker id, so no item is hot; a re
   counters were added. Written in the same transaction as the ADDs, on condition that it does not
   exist, so a redelivered stream record adds nothing. Stream records live 24 hours; the table's TTL
   removes markers after 7 days.
+
+A stream batch is applied in as few transactions as TransactWriteItems' 100 items allow (`apply_batch`):
+each holds the markers of its changes and their counters summed per item (a batch of the same month
+touches a handful of counter items), so about two transactions per 100 records instead of one per
+record. A transaction fails whole when one of its markers exists (a redelivered record): DynamoDB's
+cancellation reasons name every such marker, those changes are dropped as applied before, and the rest
+go again, so every change is counted exactly once whatever the batch's boundaries.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from __future__ import annotations
 import random
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from loyalty.clock import utcnow
@@ -115,6 +122,110 @@ def apply_once(marker: str, counters: dict[Counter, int]) -> bool:
             first = first or index == 0
             break
     return first
+
+
+class BatchStopped(Exception):
+    """A transaction of `apply_batch` failed (not for a marker): `applied` says, for each change before the
+    failed transaction's first, whether it was counted now (True) or before (False); none after is."""
+
+    def __init__(self, applied: list[bool], cause: Exception) -> None:
+        super().__init__(f"counters applied for the first {len(applied)} change(s) only: {cause}")
+        self.applied = applied
+        self.cause = cause
+
+
+def _plan(changes: Sequence[tuple[str, dict[Counter, int]]]) -> list[list[int]]:
+    """The changes (by index, in order) grouped into transactions of at most 100 items: each change's marker
+    and the union of the counter items the group touches. A change with more than 99 counter items of its
+    own is a group alone (applied by `apply_once`, in several transactions with markers of their own)."""
+    groups: list[list[int]] = []
+    current: list[int] = []
+    touched: set[tuple[str, str]] = set()
+    for index, (_, counters) in enumerate(changes):
+        own = {(family, name) for (family, name, _), delta in counters.items() if delta}
+        if len(own) > MAX_UPDATES:
+            if current:
+                groups.append(current)
+            groups.append([index])
+            current, touched = [], set()
+            continue
+        if current and len(current) + 1 + len(touched | own) > MAX_UPDATES + 1:
+            groups.append(current)
+            current, touched = [], set()
+        current.append(index)
+        touched |= own
+    if current:
+        groups.append(current)
+    return groups
+
+
+def _group_ops(markers: list[str], counters: list[dict[Counter, int]], shard: int) -> list[dict[str, Any]]:
+    """The markers' Puts (first, in order: a cancellation reason's index is a marker's) and one Update per
+    counter item with the changes' deltas summed."""
+    summed: dict[Counter, int] = {}
+    for one in counters:
+        for counter, delta in one.items():
+            summed[counter] = summed.get(counter, 0) + delta
+    ops = [_marker_op(marker) for marker in markers]
+    ops.extend(_counter_op(shard, family, name, adds) for family, name, adds in _by_item(summed))
+    return ops
+
+
+def _apply_group(changes: Sequence[tuple[str, dict[Counter, int]]], group: list[int]) -> dict[int, bool]:
+    """One group's transaction: True for each change counted now, False for one whose marker existed."""
+    if len(group) == 1 and len(_by_item(changes[group[0]][1])) > MAX_UPDATES:
+        marker, counters = changes[group[0]]
+        return {group[0]: apply_once(marker, counters)}
+    shard = shard_of(changes[group[0]][0])  # the group's counters go to one shard, spread by its first change
+    out: dict[int, bool] = {}
+    live = list(group)
+    conflicts = 0
+    while live:
+        ops = _group_ops([changes[i][0] for i in live], [changes[i][1] for i in live], shard)
+        try:
+            transact(ops)
+        except ConditionFailed as failed:
+            # only a marker has a condition: every one named was applied by an earlier delivery
+            before = {live[i] for i in failed.indexes if i < len(live)}
+            if not before:
+                raise
+            out.update(dict.fromkeys(before, False))
+            live = [i for i in live if i not in before]
+            continue
+        except WriteConflict:
+            conflicts += 1
+            if conflicts == ATTEMPTS:
+                raise
+            time.sleep(random.uniform(0, 0.02 * 2**conflicts))  # noqa: S311 - jitter, not crypto
+            continue
+        out.update(dict.fromkeys(live, True))
+        break
+    return out
+
+
+def apply_batch(changes: Sequence[tuple[str, dict[Counter, int]]]) -> list[bool]:
+    """Add each change's counters unless its marker says it was applied before, in stream order, in as few
+    transactions as fit: for each change, True if applied now (the first time), False if before.
+
+    A marker that appears twice in `changes` counts once (the first), as two deliveries would. Raises
+    BatchStopped when a transaction fails other than on a marker: the changes before it are applied.
+    """
+    seen: dict[str, int] = {}
+    unique: list[int] = []
+    for index, (marker, _) in enumerate(changes):
+        if marker not in seen:
+            seen[marker] = index
+            unique.append(index)
+    firsts = [changes[i] for i in unique]
+    applied: dict[int, bool] = {}
+    for group in _plan(firsts):
+        try:
+            done = _apply_group(firsts, group)
+        except Exception as exc:
+            stop = unique[group[0]]
+            raise BatchStopped([applied.get(i, False) for i in range(stop)], exc) from exc
+        applied.update({unique[i]: first for i, first in done.items()})
+    return [applied.get(i, False) for i in range(len(changes))]
 
 
 def totals(family: str, *, between: tuple[str, str] | None = None) -> dict[str, dict[str, int]]:

@@ -47,22 +47,35 @@ def event_item(event: DomainEvent, at: str, published_at: str, ttl: int) -> dict
     }
 
 
+class EventsNotKept(Exception):
+    """A BatchWriteItem of member events failed: the events from index `first` on are not known kept."""
+
+    def __init__(self, first: int, reason: str) -> None:
+        super().__init__(f"member events from #{first} not kept: {reason}")
+        self.first = first
+
+
 def record(events: Sequence[tuple[DomainEvent, str]], *, sleep: Callable[[float], None] = time.sleep) -> None:
-    """Keep each event, with when it happened, under its member (BatchWriteItem, 25 a call; unprocessed
-    items sent again)."""
+    """Keep each event, with when it happened, under its member (BatchWriteItem, 25 a call, in order;
+    unprocessed items sent again). Raises EventsNotKept at the first call that fails."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     now = utcnow()
     ttl = int((now + timedelta(days=KEPT_DAYS)).timestamp())
     items = [{"PutRequest": {"Item": to_item(event_item(e, at, isoformat(now), ttl))}} for e, at in events]
     for start in range(0, len(items), BATCH):
         waiting = items[start : start + BATCH]
         for attempt in range(8):
-            answer = client().batch_write_item(RequestItems={table_name(): waiting})
+            try:
+                answer = client().batch_write_item(RequestItems={table_name(): waiting})
+            except (BotoCoreError, ClientError) as exc:
+                raise EventsNotKept(start, str(exc)) from exc
             waiting = answer.get("UnprocessedItems", {}).get(table_name(), [])
             if not waiting:
                 break
             sleep(min(1.0, 0.05 * 2**attempt))
         else:
-            raise RuntimeError(f"{len(waiting)} member event(s) not kept after 8 attempts")
+            raise EventsNotKept(start, f"{len(waiting)} member event(s) unprocessed after 8 attempts")
 
 
 def recent(member_id: str, limit: int) -> list[dict[str, Any]]:
