@@ -69,12 +69,12 @@ simulate: $(DEV_STAMP)
 	$(BIN)/python -m simulator --program $(SIM_PROGRAM) --members $(MEMBERS) --months $(MONTHS)
 
 ## what-if: the running stack's history (make run) replayed under PROGRAM and under the current programme,
-##          side by side, with the reconciliation (HISTORY=<export file> or TABLE=<deployed table> instead);
-##          report in whatif-out/<program>-<date>.{json,png}
+##          side by side, with the reconciliation (HISTORY=<export file> or TABLE=<deployed table> STAGE=<stage>
+##          instead; CURRENT=<file or ssm:name> names the current programme); report in whatif-out/
 what-if: $(RUN_STAMP)
 	@test -n "$(PROGRAM)" || { echo "usage: make what-if PROGRAM=candidate.yaml [HISTORY=<export> | TABLE=<table>]" >&2; exit 2; }
 	@$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install -q -e '.[sim]'
-	$(BIN)/python -m loyalty.cli what-if --program $(PROGRAM) $(if $(HISTORY),--history $(HISTORY),$(if $(TABLE),--table $(TABLE),--url http://127.0.0.1:$(PORT)))
+	$(BIN)/python -m loyalty.cli what-if --program $(PROGRAM) $(if $(HISTORY),--history $(HISTORY),$(if $(TABLE),--table $(TABLE) --stage $(STAGE),--url http://127.0.0.1:$(PORT))) $(if $(CURRENT),--current $(CURRENT),)
 
 ## seed: a year of demo history on the running `make run` stack (members, orders, redemptions, monthly jobs),
 ##       for the console at http://127.0.0.1:$(PORT)/console (make seed SEED_MEMBERS=100)

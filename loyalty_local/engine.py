@@ -8,6 +8,8 @@ each request's own time. Two producers feed it:
 - the simulator (`python -m simulator`), with the synthetic members' actions.
 
 One engine per process: moto's backends, the clock and the process environment are the process's own.
+It never reaches AWS: endpoints from the environment or the AWS config files, profiles and real
+credentials are dropped from its process first (the what-if reads a deployed table in another process).
 `outbox=False` leaves the table stream off (no report counters, events or metrics), for a replay that
 reads only the members and the ledger: the stream processor is most of the local stack's CPU.
 """
@@ -30,12 +32,26 @@ from loyalty_local.template import TEMPLATE, Template
 ADMIN_KEY = next(token for token, (_, scopes) in LOCAL_KEYS.items() if "admin" in scopes)
 
 
+# What could send an AWS call out of the process: an endpoint set in the environment or in a profile of
+# the AWS config files, and the credentials to sign it with. The engine's AWS is moto in this process.
+_AWAY = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_SESSION_TOKEN")
+
+
+def _only_in_process() -> None:
+    for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")] + list(_AWAY):
+        os.environ.pop(name, None)
+    os.environ["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"] = "true"
+    os.environ["AWS_CONFIG_FILE"] = os.devnull
+    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+    os.environ["AWS_ACCESS_KEY_ID"] = "engine"
+    os.environ["AWS_SECRET_ACCESS_KEY"] = "engine"  # noqa: S105 - not a secret: moto reads no signature
+
+
 class Engine:
     def __init__(self, program_document: str = "bundled:demo", *, outbox: bool = True, template: Path = TEMPLATE):
         from loyalty_local.server import LocalStack
 
-        for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_DYNAMODB_STREAMS"):
-            os.environ.pop(name, None)  # the engine's tables are its own, in this process: never a real one
+        _only_in_process()
         self.stack = LocalStack(Template(template), program_document=program_document, outbox=outbox)
         self.outbox = outbox
         # the functions' INFO lines (a job's start and end) are the stack's log, not the replay's output

@@ -31,6 +31,7 @@ import urllib.request
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 from loyalty_local.whatif import history as hist
@@ -99,6 +100,18 @@ def _run(args: argparse.Namespace) -> int:
     )
     current_program = _parse(current_document, current_label)
     daily = bool(current_program.pending_days or candidate.pending_days)
+    if not history.jobs:
+        print(
+            "note: the history records no job runs: the monthly jobs run on each 1st at 00:05; if the live "
+            "table never ran them, the reconciliation shows it",
+            file=sys.stderr,
+        )
+    if daily:
+        print(
+            "note: pending points (pending_days) become available by a daily job whose runs are not recorded: "
+            "the replay runs it each day at 00:05, so a live table that ran it at another hour may differ",
+            file=sys.stderr,
+        )
     current, candidate_outcome = replay_both(history, current_document, candidate_document, daily=daily)
     summary = report.compare(
         history,
@@ -140,7 +153,14 @@ def replay_both(history: hist.History, current: str, candidate: str, *, daily: b
     done: list[Outcome] = []
     errors: list[str] = []
     while len(done) + len(errors) < len(workers):
-        kind, value = queue.get()
+        try:
+            kind, value = queue.get(timeout=5)
+        except Empty:  # a replay that died without a word (killed, out of memory) must not hang the run
+            dead = [n for n, p in workers.items() if p.exitcode not in (None, 0)]
+            if dead and queue.empty():
+                code = workers[dead[0]].exitcode
+                raise RuntimeError(f"the {' and '.join(dead)} replay process died (exit {code})") from None
+            continue
         if kind == "tick":
             progress.advance(int(value))
         elif kind == "done":

@@ -2,17 +2,18 @@
 
 Every write a member's points or tier came from left an item that says what was asked: the ledger
 entry of each order (its amount, currency, channel and lines; a checkout order's rewards and points
-payment), refund, activity, redemption, cancel and adjustment; the subscription and override items; the
-hold items (how each hold ended); the member (enrolment, closing, erasure). `requests_of` reads them
-back into requests, each at the moment it was recorded, in the order the ledger numbered them.
+payment), refund, activity, redemption, cancel and adjustment; the subscription, override and status
+change items (each with its place in the member's ledger: the entries before it, the member's version);
+the hold items (how each hold ended); the member (enrolment). `requests_of` reads them back into
+requests, each at the moment it was recorded, in the order the ledger numbered them.
 
 Entries that an operation derives are not requests: the signup and referral bonuses, a checkout order's
 reward and points-payment lines, a refund's give-back, expiry and lapse lines, the closing balance. The
 replay derives them again, under whichever programme it runs.
 
-Not in the history: a suspension that was lifted (only a member's latest status is kept; a suspension
-refuses writes, and refused writes left nothing to replay), profile changes (no point depends on them),
-and a hold released by the hold-release job is replayed as that job's run at the moment it released it.
+Not in the history: profile changes (no point depends on them). A hold released by the hold-release job
+is replayed as that job's run at the moment it released it. A table written before status changes were
+recorded is replayed with each member's latest status only (docs/whatif.md, Limits).
 """
 
 from __future__ import annotations
@@ -36,13 +37,15 @@ class Request:
     at: datetime  # when it was recorded: the replay's clock for it
     rank: int
     member_id: str
-    seq: int  # the member's ledger sequence (0 for writes that leave no entry: a subscription, an override)
+    seq: float  # where in the member's ledger: an entry's own sequence; n + 0.5 for a write that left no
+    # entry and came after entry n (a subscription, an override, a status change, a capture)
     what: str  # enrol, earn, checkout, refund, activity, partner_redeem, partner_cancel, pay_with_points, ...
     method: str = field(compare=False)
     path: str = field(compare=False)
     body: dict[str, Any] | None = field(compare=False, default=None)
     partner_id: str | None = field(compare=False, default=None)  # a partner webhook: signed as that partner
     job: str | None = field(compare=False, default=None)  # a job run (hold-release) instead of a request
+    version: int = field(compare=False, default=0)  # the member's version it was made at, when recorded
 
 
 @dataclass(frozen=True, order=True)
@@ -93,6 +96,7 @@ def requests_of(items: Iterable[dict[str, Any]]) -> History:
     overrides: list[dict[str, Any]] = []
     holds: dict[str, dict[str, Any]] = {}
     runs: list[dict[str, Any]] = []
+    statuses: list[dict[str, Any]] = []
     for item in items:
         pk = str(item.get("PK", ""))
         kind = item.get("kind")
@@ -104,76 +108,89 @@ def requests_of(items: Iterable[dict[str, Any]]) -> History:
             subscriptions.append(item)
         elif pk.startswith("TIERAUDIT#") and kind == "tier_audit":
             overrides.append(item)
+        elif pk.startswith("STATUSAUDIT#") and kind == "status_audit":
+            statuses.append(item)
         elif pk.startswith("HOLD#") and kind == "hold":
             holds[str(item["redemption_id"])] = item
         elif pk == "JOBRUNS" and kind == "job_status":
             runs.append(item)
 
-    out: list[Request] = []
-    skipped: dict[str, int] = {}
     ledger: dict[str, list[dict[str, Any]]] = {}
-    for member in members.values():
-        out.extend(_lifecycle(member))
     for entry in sorted(entries, key=lambda e: (str(e["member_id"]), int(e["seq"]))):
         ledger.setdefault(str(entry["member_id"]), []).append(entry)
-        made = _from_entry(entry, holds)
+
+    def position(member_id: str, record: dict[str, Any], at: datetime) -> float:
+        """After the entries the record says it followed; a record without (written before it was kept):
+        after the member's entries recorded by then."""
+        if record.get("entries") is not None:
+            return int(record["entries"]) + 0.5
+        return sum(1 for e in ledger.get(member_id, []) if when(e["recorded_at"]) <= at) + 0.5
+
+    out: list[Request] = []
+    skipped: dict[str, int] = {}
+    audited = {str(a["member_id"]) for a in statuses}
+    for member in members.values():
+        out.extend(_lifecycle(member, audited=str(member["member_id"]) in audited))
+    for audit in statuses:
+        out.extend(_status_change(audit, members.get(str(audit["member_id"])), position))
+    for entry in entries:
+        made = _from_entry(entry, holds, position)
         if made is None:
             prefix = str(entry["key"]).split("#", 1)[0]
             skipped[prefix] = skipped.get(prefix, 0) + 1
         else:
             out.extend(made)
+    cancelled = {str(e["key"]) for e in entries if str(e["key"]).startswith("pwp_cancel#")}
+    for redemption_id, hold in holds.items():
+        # a closed member's hold that the job released: no entry (its points were forfeited), the hold alone
+        if (
+            hold.get("status") == "released"
+            and hold.get("settled_at")
+            and f"pwp_cancel#{redemption_id}" not in cancelled
+        ):
+            member_id, at = str(hold["member_id"]), when(hold["settled_at"])
+            where = position(member_id, {}, at)
+            out.append(Request(at, WRITE, member_id, where, "release", "POST", "", None, job="hold-release"))
     for sub in subscriptions:
-        member_id = str(sub["member_id"])
+        member_id, at = str(sub["member_id"]), when(sub["recorded_at"])
         body = {
             "subscription_id": str(sub["subscription_id"]),
             "tier_id": str(sub["tier_id"]),
             "months": int(sub["months"]),
         }
-        out.append(
-            Request(
-                when(sub["recorded_at"]),
-                WRITE,
-                member_id,
-                0,
-                "subscribe",
-                "POST",
-                f"/v1/members/{member_id}/subscriptions",
-                body,
-            )
-        )
+        path = f"/v1/members/{member_id}/subscriptions"
+        where, version = position(member_id, sub, at), int(sub.get("version") or 0)
+        out.append(Request(at, WRITE, member_id, where, "subscribe", "POST", path, body, version=version))
     for audit in overrides:
-        member_id = str(audit["member_id"])
+        member_id, at = str(audit["member_id"]), when(audit["recorded_at"])
         body = {"tier_id": str(audit["to"]), "reason": str(audit["reason"])}
         if audit.get("until"):
             body["until"] = str(audit["until"])
-        out.append(
-            Request(
-                when(audit["recorded_at"]),
-                WRITE,
-                member_id,
-                0,
-                "override",
-                "POST",
-                f"/v1/members/{member_id}/tier",
-                body,
-            )
-        )
+        path = f"/v1/members/{member_id}/tier"
+        where, version = position(member_id, audit, at), int(audit.get("version") or 0)
+        out.append(Request(at, WRITE, member_id, where, "override", "POST", path, body, version=version))
     jobs = sorted(
         {
             (str(r["job"]), str(r["as_of"])): JobRun(when(r["started_at"]), str(r["job"]), str(r["as_of"]))
             for r in sorted(runs, key=lambda r: str(r["started_at"]), reverse=True)
         }.values()
     )
-    return History(_in_order(out, entries), jobs, members, ledger, skipped)
+    return History(_in_order(out, entries, members), jobs, members, ledger, skipped)
 
 
-def _in_order(requests: list[Request], entries: list[dict[str, Any]]) -> list[Request]:
-    """The requests in time order, each member's in its ledger's order, and a referred member's first
-    earning order between the referrer's ledger lines around its bonus: the bonus came with that order,
-    so what the referrer did next (in the same instant, as a simulated step does) could spend it.
+def _in_order(
+    requests: list[Request], entries: list[dict[str, Any]], members: dict[str, dict[str, Any]]
+) -> list[Request]:
+    """The requests in time order, with three constraints a merge by time alone would break when many
+    members write in one instant (a simulated step, a busy second), where it would fall back on their ids:
 
-    A merge by time alone would put two members' writes of one instant in the order of their ids."""
+    - each member's requests in its ledger's order (`seq`);
+    - a referrer enrolled before the member it referred;
+    - a referred member's first earning order between the referrer's ledger lines around its bonus: the
+      bonus came with that order, so what the referrer did next could spend it.
+    """
     import heapq
+    import sys
 
     ordered = sorted(requests)
     index = {id(r): i for i, r in enumerate(ordered)}
@@ -187,9 +204,13 @@ def _in_order(requests: list[Request], entries: list[dict[str, Any]]) -> list[Re
     chains: dict[str, list[int]] = {}
     for i, request in enumerate(ordered):
         chains.setdefault(request.member_id, []).append(i)
-    for chain in chains.values():
+    for member_id, chain in chains.items():
+        chain.sort(key=lambda i: (ordered[i].seq, ordered[i].version, ordered[i].rank, i))
         for first, then in itertools.pairwise(chain):
             edge(first, then)
+        referrer = members.get(member_id, {}).get("referred_by")
+        if referrer and chains.get(str(referrer)):
+            edge(chains[str(referrer)][0], chain[0])  # chains start with the enrolment
     earning = {(r.member_id, r.seq): index[id(r)] for r in ordered if r.what in ("earn", "checkout")}
     earned: dict[str, list[dict[str, Any]]] = {}
     for entry in entries:
@@ -208,7 +229,7 @@ def _in_order(requests: list[Request], entries: list[dict[str, Any]]) -> list[Re
             continue
         cause = earning[(referred, min(orders))]
         for i in chains.get(referrer, []):
-            if 0 < ordered[i].seq < seq:
+            if ordered[i].seq < seq and ordered[i].what != "enrol":
                 edge(i, cause)
             elif ordered[i].seq > seq:
                 edge(cause, i)
@@ -222,13 +243,16 @@ def _in_order(requests: list[Request], entries: list[dict[str, Any]]) -> list[Re
             waiting[then] -= 1
             if not waiting[then]:
                 heapq.heappush(ready, then)
-    if len(out) != len(ordered):  # a cycle: the history contradicts itself; keep the time order
-        return ordered
+    if len(out) != len(ordered):
+        stuck = sorted({ordered[i].member_id for i in range(len(ordered)) if waiting[i]})
+        print(f"warning: the history's order contradicts itself for {stuck[:5]}: time order kept", file=sys.stderr)
+        return sorted(requests, key=lambda r: (r.at, r.rank, r.member_id, r.seq))
     return out
 
 
-def _lifecycle(member: dict[str, Any]) -> list[Request]:
-    """Enrolment, and how the member stands now: closed, erased or suspended."""
+def _lifecycle(member: dict[str, Any], *, audited: bool) -> list[Request]:
+    """Enrolment; and, for a member whose status changes were not recorded (a table written before they
+    were), how the member stands now: closed, erased or suspended."""
     member_id = str(member["member_id"])
     body: dict[str, Any] = {"member_id": member_id, "channel": str(member["channel"])}
     if member.get("referred_by"):
@@ -236,26 +260,41 @@ def _lifecycle(member: dict[str, Any]) -> list[Request]:
     if member.get("birth_date"):
         body["birth_date"] = str(member["birth_date"])
     out = [Request(when(member["enrolled_at"]), ENROL, member_id, 0, "enrol", "POST", "/v1/members", body)]
+    if audited:
+        return out
     status, changed = str(member.get("status") or "active"), member.get("status_changed_at")
     erased = member.get("erased_at")
     path = f"/v1/members/{member_id}/status"
-    reason = str(member.get("status_reason") or status)
+    last = int(member.get("entries") or 0) + 1  # after every entry
     if status == "closed" and changed and not (erased and when(erased) <= when(changed)):
-        out.append(
-            Request(when(changed), SETTLE, member_id, 0, "close", "POST", path, {"status": "closed", "reason": reason})
-        )
+        body = {"status": "closed", "reason": "replayed"}
+        out.append(Request(when(changed), SETTLE, member_id, last, "close", "POST", path, body))
     if erased:
-        out.append(Request(when(erased), SETTLE, member_id, 0, "erase", "DELETE", f"/v1/members/{member_id}"))
+        out.append(Request(when(erased), SETTLE, member_id, last, "erase", "DELETE", f"/v1/members/{member_id}"))
     if status == "suspended" and changed:
-        out.append(
-            Request(
-                when(changed), SETTLE, member_id, 0, "suspend", "POST", path, {"status": "suspended", "reason": reason}
-            )
-        )
+        body = {"status": "suspended", "reason": "replayed"}
+        out.append(Request(when(changed), SETTLE, member_id, last, "suspend", "POST", path, body))
     return out
 
 
-def _from_entry(entry: dict[str, Any], holds: dict[str, dict[str, Any]]) -> list[Request] | None:
+STATUS_REQUESTS = {"active": "reactivate", "suspended": "suspend", "closed": "close"}
+
+
+def _status_change(audit: dict[str, Any], member: dict[str, Any] | None, position: Any) -> list[Request]:
+    """A recorded status change, at its place in the member's ledger."""
+    member_id, status, at = str(audit["member_id"]), str(audit["status"]), when(audit["recorded_at"])
+    if member is None:
+        return []
+    where, version = position(member_id, audit, at), int(audit.get("version") or 0)
+    if status == "erased":
+        path = f"/v1/members/{member_id}"
+        return [Request(at, WRITE, member_id, where, "erase", "DELETE", path, version=version)]
+    body = {"status": status, "reason": "replayed"}
+    path = f"/v1/members/{member_id}/status"
+    return [Request(at, WRITE, member_id, where, STATUS_REQUESTS[status], "POST", path, body, version=version)]
+
+
+def _from_entry(entry: dict[str, Any], holds: dict[str, dict[str, Any]], position: Any) -> list[Request] | None:
     """The request(s) behind one ledger entry; None for an entry an operation derives."""
     key = str(entry["key"])
     prefix = key.split("#", 1)[0]
@@ -346,23 +385,15 @@ def _from_entry(entry: dict[str, Any], holds: dict[str, dict[str, Any]]) -> list
         }
         out = one("pay_with_points", "POST", "/v1/redemptions", body)
         hold = holds.get(reference)
-        if status == "held" and hold is not None and hold.get("status") == "captured" and hold.get("settled_at"):
-            out.append(
-                Request(
-                    when(hold["settled_at"]),
-                    SETTLE,
-                    member_id,
-                    seq,
-                    "capture",
-                    "POST",
-                    f"/v1/redemptions/{reference}/capture",
-                    {},
-                )
-            )
+        settled = hold.get("settled_at") if hold is not None and status == "held" else None
+        if hold is not None and settled and hold.get("status") == "captured":
+            at = when(settled)
+            path = f"/v1/redemptions/{reference}/capture"
+            out.append(Request(at, WRITE, member_id, position(member_id, {}, at), "capture", "POST", path, {}))
         return out
     if prefix == "pwp_cancel":
         if details.get("status") == "released":  # the hold-release job let it go at this moment
-            return [Request(at, JOB, member_id, seq, "release", "POST", "", None, job="hold-release")]
+            return [Request(at, WRITE, member_id, seq, "release", "POST", "", None, job="hold-release")]
         return one("void", "POST", f"/v1/redemptions/{reference}/void", {})
     return None
 

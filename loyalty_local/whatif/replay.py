@@ -12,14 +12,15 @@ import hashlib
 import hmac
 import json
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from loyalty_local.whatif.history import JOB, History, JobRun, Request
+from loyalty_local.whatif.history import History, JobRun, Request, when
 
 MONTHLY_JOBS = ("expiry", "tier-evaluation")
+MAX_REFUSALS = 1000
 REPLAY_SECRET = "replay-partner-secret"  # noqa: S105 - the replay's own partners, in its own emulator
 
 
@@ -39,6 +40,7 @@ class Outcome:
     ledger: dict[str, list[list[Any]]] = field(default_factory=dict)  # member id -> sorted [key, type, points]
     refused: dict[str, dict[str, int]] = field(default_factory=dict)  # what -> error code -> count
     requests: int = 0
+    refusals: list[list[str]] = field(default_factory=list)  # [member id, what, code, at], the first 1,000
     document_hash: str = ""  # which programme document this replay ran (sha256)
     jobs: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
@@ -86,57 +88,62 @@ def run(document: str, history: History, *, daily: bool, tick: Tick | None = Non
     out = Outcome(program.program_id, program.currency, str(program.point_value))
     out.document_hash = hashlib.sha256(document.encode()).hexdigest()
     refused: dict[str, Counter[str]] = {}
-    runs = schedule(history, daily)
-    timeline: list[tuple[datetime, int, Request | JobRun]] = [(r.at, r.rank, r) for r in history.requests]
-    timeline += [(j.at, JOB, j) for j in runs]
-    timeline.sort(key=lambda t: (t[0], t[1]))
+    jobs = deque(schedule(history, daily))
+    monthly_left = Counter(j.as_of for j in jobs if j.job in MONTHLY_JOBS)
+    last = history.last or history.first
     months_open = _month(history.first) if history.first else None
-    monthly_left = Counter(j.as_of for j in runs if j.job in MONTHLY_JOBS)
+    cuts: list[tuple[datetime, bool]] = []  # each snapshot's moment, and whether entries at it are in
 
-    def snapshot_through(moment: datetime | None) -> None:
-        """Every month that has ended before `moment` (all of them when None) gets its snapshot."""
+    def snapshots_due(moment: datetime | None, inclusive: bool) -> None:
+        """Every month whose end has come by `moment` (all of them when None) gets its snapshot, except a
+        month whose 1st still has monthly jobs to run: its snapshot comes after them."""
         nonlocal months_open
-        while months_open is not None and (moment is None or moment >= _first_of_next(months_open)):
-            out.months.append(_snapshot(engine, months_open))
-            if moment is None and months_open >= _month(history.last or history.first or datetime.now(UTC)):
-                months_open = None
+        while months_open is not None and last is not None:
+            boundary = _first_of_next(months_open)
+            if moment is not None and (moment < boundary or monthly_left[boundary.date().isoformat()] > 0):
                 return
-            months_open = _month(_first_of_next(months_open))
+            out.months.append(_snapshot(engine, months_open))
+            cuts.append((moment or datetime.max.replace(tzinfo=UTC), inclusive))
+            months_open = _month(boundary) if boundary <= last else None
 
-    for at, _, item in timeline:
-        boundary = _first_of_next(months_open) if months_open else None
-        # a month's snapshot waits for its 1st's monthly jobs, when there are any to wait for
-        if boundary is not None and at >= boundary and not monthly_left.get(boundary.date().isoformat()):
-            snapshot_through(at)
-        engine.set_clock(at)
-        if isinstance(item, JobRun):
-            monthly = item.job in MONTHLY_JOBS  # the daily activation runs for now, as its schedule does
-            out.jobs.append({"job": item.job, **engine.run_job(item.job, item.as_of if monthly else None)})
-            if item.job in MONTHLY_JOBS:
-                monthly_left[item.as_of] -= 1
-                if not monthly_left[item.as_of] and boundary is not None and item.as_of == boundary.date().isoformat():
-                    snapshot_through(at)
-        elif item.job:
-            out.jobs.append(
-                {"job": item.job, "as_of": at.date().isoformat(), **engine.run_job(item.job, at.date().isoformat())}
-            )
-        else:
-            status, body = _send(engine, item)
-            out.requests += 1
-            if status >= 400:
-                code = str((body or {}).get("error", {}).get("code") if isinstance(body, dict) else status)
-                refused.setdefault(item.what, Counter())[code] += 1
-            if tick is not None and out.requests % 50 == 0:
-                tick(50)
+    def run_job(job: JobRun) -> None:
+        snapshots_due(job.at, inclusive=False)
+        engine.set_clock(job.at)
+        monthly = job.job in MONTHLY_JOBS  # the daily activation runs for now, as its schedule does
+        out.jobs.append({"job": job.job, **engine.run_job(job.job, job.as_of if monthly else None)})
+        if monthly:
+            monthly_left[job.as_of] -= 1
+            snapshots_due(job.at, inclusive=True)
+
+    # the requests keep the history's order (each member's ledger order, referrals); the jobs go in by time
+    for request in history.requests:
+        while jobs and jobs[0].at <= request.at:
+            run_job(jobs.popleft())
+        snapshots_due(request.at, inclusive=False)
+        engine.set_clock(request.at)
+        if request.job:  # the hold-release job, at the moment it released a hold
+            out.jobs.append({"job": request.job, **engine.run_job(request.job)})
+            continue
+        status, body = _send(engine, request)
+        out.requests += 1
+        if status >= 400:
+            code = str((body or {}).get("error", {}).get("code") if isinstance(body, dict) else status)
+            refused.setdefault(request.what, Counter())[code] += 1
+            if len(out.refusals) < MAX_REFUSALS:
+                out.refusals.append([request.member_id, request.what, code, request.at.isoformat()])
+        if tick is not None and out.requests % 50 == 0:
+            tick(50)
+    while jobs:
+        run_job(jobs.popleft())
     if tick is not None:
         tick(out.requests % 50)
-    snapshot_through(None)
+    snapshots_due(None, inclusive=True)
     engine.set_clock(None)
     out.members = {m["member_id"]: _figures(m) for m in engine.items("MEMBER#")}
     entries = list(engine.items("ENTRY#"))
-    flows = _flows(entries)
-    for month in out.months:
-        month.update({name: flows.get(month["month"], Counter()).get(name, 0) for name in FLOWS})
+    flows = _flows(entries, cuts)
+    for i, month in enumerate(out.months):
+        month.update({name: flows[i].get(name, 0) for name in FLOWS})
     ledger: dict[str, list[list[Any]]] = {}
     for entry in entries:
         ledger.setdefault(str(entry["member_id"]), []).append(
@@ -158,10 +165,9 @@ def _send(engine: Any, request: Request) -> tuple[int, Any]:
     return answer.status, json.loads(answer.body) if answer.body else None
 
 
+TEXT = ("status", "tier_id", "tier_source", "paid_tier", "tier_period", "expiry_period")
 FIGURES = (
-    "status",
-    "tier_id",
-    "tier_source",
+    *TEXT,
     "available",
     "pending",
     "held",
@@ -172,12 +178,17 @@ FIGURES = (
 
 
 def _figures(member: dict[str, Any]) -> dict[str, Any]:
+    """Every figure of a member the ledger and the programme decide (not the profile)."""
     out: dict[str, Any] = {}
     for name in FIGURES:
         value = member.get(name)
-        out[name] = int(value) if name not in ("status", "tier_id", "tier_source") and value is not None else value
-    out["buckets"] = {str(k): int(v) for k, v in sorted((member.get("buckets") or {}).items()) if int(v)}
-    out["qualifying"] = {str(k): int(v) for k, v in sorted((member.get("qualifying") or {}).items()) if int(v)}
+        out[name] = int(value) if name not in TEXT and value is not None else value
+    for name in ("paid_until", "manual_until"):  # to the second: a replay's request times are the records'
+        out[name] = str(member[name])[:19] if member.get(name) else None
+    for name in ("buckets", "qualifying", "counters"):
+        out[name] = {str(k): int(v) for k, v in sorted((member.get(name) or {}).items()) if int(v)}
+    lots = member.get("pending_lots") or {}
+    out["pending_lots"] = {str(k): [int(v["points"]), str(v["available_on"])] for k, v in sorted(lots.items())}
     return out
 
 
@@ -195,12 +206,22 @@ def _snapshot(engine: Any, month: str) -> dict[str, Any]:
 FLOWS = ("issued", "redeemed", "expired", "reversed", "adjusted")
 
 
-def _flows(entries: list[dict[str, Any]]) -> dict[str, Counter[str]]:
-    """Month (of recording) -> points issued (earn, bonus), redeemed (less cancels), expired, reversed by
-    refunds, and adjusted (net), from the ledger."""
-    by_month: dict[str, Counter[str]] = {}
+def _flows(entries: list[dict[str, Any]], cuts: list[tuple[datetime, bool]]) -> list[Counter[str]]:
+    """Each snapshot's points issued (earn, bonus), redeemed (less cancels), expired, reversed by refunds
+    and adjusted (net; a closing's forfeit too): the entries recorded after the previous snapshot and by
+    this one, so that every month's figures add up to its outstanding points."""
+    import bisect
+
+    moments = [moment for moment, _ in cuts]
+    by_cut = [Counter[str]() for _ in cuts]
     for entry in entries:
-        flows = by_month.setdefault(str(entry["recorded_at"])[:7], Counter())
+        at = when(entry["recorded_at"])
+        i = bisect.bisect_left(moments, at)
+        while i < len(cuts) and not (at < cuts[i][0] or (at == cuts[i][0] and cuts[i][1])):
+            i += 1
+        if i == len(cuts):
+            continue
+        flows = by_cut[i]
         points, kind = int(entry["points"]), str(entry["type"])
         if kind in ("earn", "bonus"):
             flows["issued"] += points
@@ -212,7 +233,7 @@ def _flows(entries: list[dict[str, Any]]) -> dict[str, Counter[str]]:
             flows["redeemed"] -= points
         elif kind == "expire":
             flows["expired"] -= points
-    return by_month
+    return by_cut
 
 
 def child(document: str, history: History, daily: bool, queue: Any) -> None:
@@ -233,8 +254,3 @@ def child(document: str, history: History, daily: bool, queue: Any) -> None:
         import traceback
 
         queue.put(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
-
-
-def as_of(history: History) -> date | None:
-    last = history.last
-    return last.date() if last else None

@@ -28,8 +28,12 @@ def _ratio(part: int, whole: int) -> float:
 
 
 def reconcile(history: History, current: Outcome) -> list[dict[str, Any]]:
-    """Every way the replay of the current programme differs from the live table, member by member."""
-    differences: list[dict[str, Any]] = []
+    """Every way the replay of the current programme differs from the live table, member by member; and
+    every request it refused, since the live table took them all."""
+    differences: list[dict[str, Any]] = [
+        {"member_id": member_id, "figure": f"refused {what}", "live": "accepted", "replay": f"{code} at {at}"}
+        for member_id, what, code, at in current.refusals
+    ]
     for member_id in sorted(set(history.members) | set(current.members)):
         live = _figures(history.members[member_id]) if member_id in history.members else None
         replayed = current.members.get(member_id)

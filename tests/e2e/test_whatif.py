@@ -193,6 +193,12 @@ def test_a_simulated_year_replays_to_the_live_ledger_and_a_higher_silver_thresho
     months = summary["months"]
     assert months[0]["month"] == "2026-01" and len(months) >= 13
     for side in ("current", "candidate"):
+        running = 0  # each month's flows, counted up to its snapshot, add up to its outstanding points
+        for month in months:
+            figures = month[side]
+            running += figures["issued"] - figures["redeemed"] - figures["expired"]
+            running += figures["adjusted"] - figures["reversed"]
+            assert running == figures["outstanding"], (side, month["month"])
         totals = summary["totals"][side]
         flows = totals["issued"] - totals["redeemed"] - totals["expired"] - totals["reversed"] + totals["adjusted"]
         assert flows == totals["outstanding"] == months[-1][side]["outstanding"]
@@ -280,6 +286,42 @@ def test_every_kind_of_write_replays_to_the_live_table(every_kind: LocalStackPro
     job("hold-release")  # h3's hold ends here
     ok(api.post("/v1/members/k5/tier", {"tier_id": "gold", "reason": "vip", "until": "2026-03-01"}, key=ADMIN), 200)
     ok(api.post("/v1/members/k4/subscriptions", {"subscription_id": "s1", "tier_id": "silver", "months": 1}, key=ADMIN))
+
+    # what a merge by time and member id alone would get wrong, each in one instant (the review's cases)
+    api.set_clock("2026-01-07T10:00:00Z")
+    api.enroll("zz-ref")
+    api.enroll("aa-new", referred_by="zz-ref")  # referred by a member enrolled the same instant, id after it
+    api.enroll("s2a")
+    api.enroll("s2b", referred_by="s2a")
+    # a suspension lifted later: the referral its referred member's first order made meanwhile paid nothing
+    # (two members' writes in one instant have no order the table can tell: these are a minute apart)
+    api.set_clock("2026-01-07T10:01:00Z")
+    ok(api.post("/v1/members/s2a/status", {"status": "suspended", "reason": "check"}, key=ADMIN), 200)
+    api.set_clock("2026-01-07T10:02:00Z")
+    ok(api.post("/v1/earn", {"member_id": "s2b", "order_id": "o-s2b", "amount": "20.00", "currency": "USD"}))
+    api.set_clock("2026-01-07T10:03:00Z")
+    ok(api.post("/v1/members/s2a/status", {"status": "active", "reason": "cleared"}, key=ADMIN), 200)
+    api.set_clock("2026-01-07T10:04:00Z")
+    api.enroll("s3")
+    ok(api.post("/v1/earn", {"member_id": "s3", "order_id": "o-s3", "amount": "100.00", "currency": "USD"}))
+    ok(
+        api.post(
+            "/v1/members/s3/subscriptions", {"subscription_id": "s3-1", "tier_id": "silver", "months": 2}, key=ADMIN
+        )
+    )
+    api.enroll("s4")
+    ok(api.post("/v1/members/s4/adjustments", {"adjustment_id": "a-s4", "points": 500, "reason": "x"}, key=ADMIN))
+    ok(api.post("/v1/redemptions", {"redemption_id": "h-s4", "member_id": "s4", "points": 100, "capture": False}))
+    ok(api.post("/v1/members/s4/status", {"status": "closed", "reason": "left"}, key=ADMIN), 200)
+    api.enroll("ka")
+    ok(api.post("/v1/redemptions", {"redemption_id": "h-ka", "member_id": "ka", "points": 100, "capture": False}))
+    api.enroll("kb", referred_by="ka")
+    api.set_clock("2026-01-07T10:05:00Z")
+    ok(api.post("/v1/earn", {"member_id": "kb", "order_id": "o-kb", "amount": "10.00", "currency": "USD"}))
+    partner("/redemptions", {"redemption_id": "p-ka", "member_id": "ka", "reward_id": "coffee"})  # the bonus pays
+    ok(api.post("/v1/redemptions/h-ka/capture"), 200)
+    api.set_clock("2026-01-07T10:31:00Z")
+    job("hold-release")  # the closed member's hold: released with no ledger line
     api.set_clock("2026-02-01T00:05:00Z")
     job("expiry", "2026-02-01")
     job("tier-evaluation", "2026-02-01")
@@ -323,6 +365,7 @@ def test_every_kind_of_write_replays_to_the_live_table(every_kind: LocalStackPro
         "override",
         "subscribe",
         "suspend",
+        "reactivate",
         "close",
         "erase",
     }

@@ -115,7 +115,7 @@ def test_each_entry_becomes_the_request_that_made_it() -> None:
         2026, 1, 3, 12, 31, tzinfo=UTC
     )
     assert by_what["capture"].path == "/v1/redemptions/h2/capture"
-    assert by_what["close"].body == {"status": "closed", "reason": "left"}
+    assert by_what["close"].body == {"status": "closed", "reason": "replayed"}  # no free text is kept
     assert history.skipped == {"checkout_reward": 1, "close": 1}
     # the hold that was released is replayed as a held redemption, the captured one too
     holds = [r.body for r in history.requests if r.what == "pay_with_points"]
@@ -141,3 +141,40 @@ def test_without_recorded_runs_the_monthly_jobs_run_on_each_first_and_pending_ac
     recorded = JobRun(datetime(2026, 2, 1, 0, 7, tzinfo=UTC), "expiry", "2026-02-01")
     history.jobs = [recorded]
     assert schedule(history, daily=False) == [recorded]  # what the history ran, and nothing more
+
+
+def test_recorded_status_changes_replay_in_their_place_in_the_ledger_and_in_version_order() -> None:
+    at = "2026-01-05T10:00:00Z"  # one instant (a fixed clock): the positions decide
+    audit = {"kind": "status_audit", "member_id": "m", "recorded_at": at}
+    items = [
+        _member("m", status="active"),
+        _entry("m", 1, "signup#m", "bonus", 100, at),
+        _entry("m", 2, "earn#o1", "earn", 10, at, amount="10.00", currency="USD"),
+        {**audit, "PK": "STATUSAUDIT#m", "SK": "b", "status": "active", "entries": Decimal(1), "version": Decimal(3)},
+        {
+            **audit,
+            "PK": "STATUSAUDIT#m",
+            "SK": "a",
+            "status": "suspended",
+            "entries": Decimal(1),
+            "version": Decimal(2),
+        },
+        {
+            "PK": "SUBSCRIPTION#m#s",
+            "kind": "subscription",
+            "member_id": "m",
+            "subscription_id": "s",
+            "tier_id": "silver",
+            "months": Decimal(1),
+            "recorded_at": at,
+            "entries": Decimal(2),
+            "version": Decimal(5),
+        },
+    ]
+    history = requests_of(items)
+    assert [r.what for r in history.requests] == ["enrol", "suspend", "reactivate", "earn", "subscribe"]
+    # the member item's own status is not replayed again when its changes were recorded
+    assert [r.body for r in history.requests if r.what in ("suspend", "reactivate")] == [
+        {"status": "suspended", "reason": "replayed"},
+        {"status": "active", "reason": "replayed"},
+    ]

@@ -58,6 +58,7 @@ class Books:
         self.now = now
         self.month = month_of(now)
         self.read_version = member.version
+        self.read_entries = member.entries  # the ledger's length when the operation read the member
         self.entries: list[LedgerEntry] = []
         self._before = member.model_copy(deep=True)
         self._lapsing: dict[str, int] = {}

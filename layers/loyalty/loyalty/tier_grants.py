@@ -94,6 +94,8 @@ def subscribe(program: Program, member_id: str, subscription_id: str, tier_id: s
             "starts_at": isoformat(starts_at),
             "ends_at": isoformat(ends_at),
             "recorded_at": isoformat(now),
+            "entries": books.read_entries,  # after this many ledger entries: where a replay puts it
+            "version": books.read_version,
             "request_hash": hash_,
             "response": body,
         }
@@ -132,6 +134,8 @@ def override(
                 "until": until.isoformat() if until else None,
                 "actor": actor,
                 "recorded_at": isoformat(now),
+                "entries": books.read_entries,  # after this many ledger entries: where a replay puts it
+                "version": books.read_version,
             },
         )
         commit(Txn([books], [audit]))

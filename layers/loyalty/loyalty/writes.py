@@ -93,6 +93,16 @@ class TierAudit:
 
 
 @dataclass(frozen=True)
+class StatusAudit:
+    """A member's status changed (suspended, reactivated, closed, erased): when, and after which ledger
+    entry, so that a replay of the history (`what-if`) changes it at the same point. No free text."""
+
+    member_id: str
+    sort_key: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class IdentifierClaimed:
     """`member_id` holds the identifier (compared form) from now on; refused when another member holds it."""
 
@@ -145,6 +155,7 @@ SideWrite = (
     | ExpiryWarningSent
     | Subscription
     | TierAudit
+    | StatusAudit
     | IdentifierClaimed
     | IdentifierReleased
     | IdentifierHeld

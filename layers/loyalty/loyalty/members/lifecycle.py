@@ -14,14 +14,14 @@ from __future__ import annotations
 from typing import Any
 
 from loyalty import keys
-from loyalty.clock import utcnow
+from loyalty.clock import isoformat, utcnow
 from loyalty.errors import InvalidState, MemberNotFound
 from loyalty.funnel import Books
 from loyalty.model import PROFILE_FIELDS, MemberStatus, identifiers
 from loyalty.operations import retrying
 from loyalty.program import Program
 from loyalty.store import members as store
-from loyalty.writes import EnrolmentErased, IdentifierReleased, PendingMarkerDone, SideWrite
+from loyalty.writes import EnrolmentErased, IdentifierReleased, PendingMarkerDone, SideWrite, StatusAudit
 
 from .identity import Foreign, commit_identity
 from .views import entry_view, member_view, profile_view
@@ -49,6 +49,20 @@ def _close(books: Books, reason: str) -> list[SideWrite]:
     return writes
 
 
+def _audit(books: Books, status: str) -> StatusAudit:
+    """The status change's record for replays: when, after how many ledger entries (before this
+    operation's own, a closing's forfeit), and at which version of the member."""
+    at, version = isoformat(books.now), books.read_version
+    fields = {
+        "member_id": books.member.member_id,
+        "status": status,
+        "entries": books.read_entries,
+        "version": version,  # two changes between the same entries: in this order
+        "recorded_at": at,
+    }
+    return StatusAudit(books.member.member_id, f"{at}#{version:012d}#{status}", fields)
+
+
 def _set_status(books: Books, status: MemberStatus, reason: str) -> None:
     books.member.status = status
     books.member.status_reason = reason
@@ -70,9 +84,9 @@ def set_status(program: Program, member_id: str, status: MemberStatus, reason: s
         if member.status == CLOSED:
             raise InvalidState(f"member {member_id!r} is closed; its status cannot change")
         books = Books(program, member, utcnow())
-        writes: list[SideWrite] = []
+        writes: list[SideWrite] = [_audit(books, status)]
         if status == CLOSED:
-            writes = _close(books, reason)
+            writes += _close(books, reason)
         else:
             _set_status(books, status, reason)
         commit_identity(books, writes, foreign)
@@ -93,7 +107,7 @@ def erase(program: Program, member_id: str) -> dict[str, Any]:
         if member.erased_at is not None:
             return member_view(member, program)
         books = Books(program, member, utcnow())
-        writes = _close(books, "erased") if member.status != CLOSED else []
+        writes = [_audit(books, "erased"), *(_close(books, "erased") if member.status != CLOSED else [])]
         for name in PROFILE_FIELDS:
             setattr(member, name, None)
         member.erased_at = books.now

@@ -13,7 +13,7 @@ from typing import Any
 
 from loyalty.store.core import client, table_name
 
-HISTORY_PREFIXES = ("MEMBER#", "ENTRY#", "SUBSCRIPTION#", "TIERAUDIT#", "HOLD#", "JOBRUNS")
+HISTORY_PREFIXES = ("MEMBER#", "ENTRY#", "SUBSCRIPTION#", "TIERAUDIT#", "STATUSAUDIT#", "HOLD#", "JOBRUNS")
 
 
 def approximate_items() -> int:

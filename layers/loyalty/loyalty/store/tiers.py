@@ -4,6 +4,7 @@ Keys:
 - `SUBSCRIPTION#<member_id>#<subscription_id>` / `SUBSCRIPTION`: a paid tier granted; the idempotency
   record of `POST /v1/members/{id}/subscriptions` (request hash and first answer, replayed).
 - `TIERAUDIT#<member_id>` / `<recorded_at>#<request id>`: a manual tier override and its reason.
+- `STATUSAUDIT#<member_id>` / `<recorded_at>#<entries>`: a status change (no free text), for replays.
 """
 
 from __future__ import annotations
@@ -71,3 +72,7 @@ def subscription_item(member_id: str, subscription_id: str, fields: dict[str, An
 
 def audit_item(member_id: str, sort_key: str, fields: dict[str, Any]) -> dict[str, Any]:
     return {"PK": f"TIERAUDIT#{member_id}", "SK": sort_key, "kind": "tier_audit", **fields}
+
+
+def status_audit_item(member_id: str, sort_key: str, fields: dict[str, Any]) -> dict[str, Any]:
+    return {"PK": f"STATUSAUDIT#{member_id}", "SK": sort_key, "kind": "status_audit", **fields}

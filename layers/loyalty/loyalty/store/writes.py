@@ -31,6 +31,8 @@ def op(write: w.SideWrite) -> dict[str, Any]:
             return tiers.new_record_op(tiers.subscription_item(member_id, subscription_id, fields))
         case w.TierAudit(member_id, sort_key, fields):
             return tiers.new_record_op(tiers.audit_item(member_id, sort_key, fields))
+        case w.StatusAudit(member_id, sort_key, fields):
+            return tiers.new_record_op(tiers.status_audit_item(member_id, sort_key, fields))
         case w.IdentifierClaimed(kind, value, member_id):
             return identity.claim_op(kind, value, member_id)
         case w.IdentifierReleased(kind, value, member_id):
