@@ -34,12 +34,13 @@ ADMIN_KEY = next(token for token, (_, scopes) in LOCAL_KEYS.items() if "admin" i
 
 # What could send an AWS call out of the process: an endpoint set in the environment or in a profile of
 # the AWS config files, and the credentials to sign it with. The engine's AWS is moto in this process.
-_AWAY = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_SESSION_TOKEN")
+_AWAY = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN")
 
 
 def _only_in_process() -> None:
     for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")] + list(_AWAY):
         os.environ.pop(name, None)
+    # no config or credentials file is read: no profile in them can name an endpoint
     os.environ["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"] = "true"
     os.environ["AWS_CONFIG_FILE"] = os.devnull
     os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
@@ -53,7 +54,6 @@ class Engine:
 
         _only_in_process()
         self.stack = LocalStack(Template(template), program_document=program_document, outbox=outbox)
-        self.outbox = outbox
         # the functions' INFO lines (a job's start and end) are the stack's log, not the replay's output
         logging.getLogger(os.environ.get("POWERTOOLS_SERVICE_NAME") or "loyalty").setLevel(logging.WARNING)
         if not outbox:
@@ -98,30 +98,13 @@ class Engine:
             raise RuntimeError(f"job {job} as of {as_of}: {answer.status} {body}")
         return dict(body)
 
-    def job_names(self) -> set[str]:
-        return set(self.stack.job_functions())
-
     def add_partner_secret(self, secret_id: str, secret: str) -> None:
         """A partner the replay signs for (the history's partners are not the local demo's)."""
-        import boto3
+        from loyalty_local.provision import put_partner_secret
 
-        client = boto3.client("secretsmanager")
-        try:
-            client.create_secret(Name=secret_id, SecretString=json.dumps([secret]))
-        except client.exceptions.ResourceExistsException:
-            client.put_secret_value(SecretId=secret_id, SecretString=json.dumps([secret]))
+        put_partner_secret(secret_id, secret)
 
     # -- what the tables hold ----------------------------------------------------------------------
-    def write_history(self, path: Path) -> int:
-        """The table's history as `GET /_local/history` answers it (an export, the programme first), for
-        `python -m loyalty.cli what-if --history <path>`; gzipped when the name ends in .gz. Returns the lines."""
-        import gzip
-
-        body = self.stack.history().body
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(gzip.compress(body) if path.suffix == ".gz" else body)
-        return body.count(b"\n")
-
     def items(self, prefix: str) -> Iterator[dict[str, Any]]:
         """Every item of the loyalty table whose PK starts with `prefix`, deserialised, read in process."""
         from loyalty.store.core import from_item, table_name

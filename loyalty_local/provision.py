@@ -99,10 +99,18 @@ def program_document(template: Template) -> str:
     return str(ssm.get_parameter(Name=name)["Parameter"]["Value"])
 
 
-def seed_partner_secrets(secrets: dict[str, str] = LOCAL_PARTNER_SECRETS) -> None:
+def put_partner_secret(secret_id: str, secret: str) -> None:
+    """A partner's signing secret (the list of its current secrets), created or replaced."""
     client = boto3.client("secretsmanager")
+    try:
+        client.create_secret(Name=secret_id, SecretString=json.dumps([secret]))
+    except client.exceptions.ResourceExistsException:
+        client.put_secret_value(SecretId=secret_id, SecretString=json.dumps([secret]))
+
+
+def seed_partner_secrets(secrets: dict[str, str] = LOCAL_PARTNER_SECRETS) -> None:
     for partner, secret in secrets.items():
-        client.create_secret(Name=f"loyalty/partners/{partner}", SecretString=json.dumps([secret]))
+        put_partner_secret(f"loyalty/partners/{partner}", secret)
 
 
 def seed_keys() -> None:

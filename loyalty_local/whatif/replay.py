@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from loyalty.months import add_months, month_of
+
 from loyalty_local.whatif.history import History, JobRun, Request, when
 
 MONTHLY_JOBS = ("expiry", "tier-evaluation")
@@ -46,13 +48,8 @@ class Outcome:
     seconds: float = 0.0
 
 
-def _month(at: datetime) -> str:
-    return f"{at.year:04d}-{at.month:02d}"
-
-
 def _first_of_next(month: str) -> datetime:
-    year, mon = int(month[:4]), int(month[5:7])
-    return datetime(year + mon // 12, mon % 12 + 1, 1, tzinfo=UTC)
+    return datetime.fromisoformat(f"{add_months(month, 1)}-01T00:00:00+00:00")
 
 
 def schedule(history: History, daily: bool) -> list[JobRun]:
@@ -62,11 +59,11 @@ def schedule(history: History, daily: bool) -> list[JobRun]:
     if first is None or last is None:
         return []
     runs = list(history.jobs)
-    boundary = _first_of_next(_month(first))
+    boundary = _first_of_next(month_of(first))
     if not runs:
         while boundary <= last:
             runs += [JobRun(boundary + timedelta(minutes=5), job, boundary.date().isoformat()) for job in MONTHLY_JOBS]
-            boundary = _first_of_next(_month(boundary))
+            boundary = _first_of_next(month_of(boundary))
     if daily:
         day = datetime(first.year, first.month, first.day, tzinfo=UTC) + timedelta(days=1)
         while day <= last:
@@ -91,7 +88,7 @@ def run(document: str, history: History, *, daily: bool, tick: Tick | None = Non
     jobs = deque(schedule(history, daily))
     monthly_left = Counter(j.as_of for j in jobs if j.job in MONTHLY_JOBS)
     last = history.last or history.first
-    months_open = _month(history.first) if history.first else None
+    months_open = month_of(history.first) if history.first else None
     cuts: list[tuple[datetime, bool]] = []  # each snapshot's moment, and whether entries at it are in
 
     def snapshots_due(moment: datetime | None, inclusive: bool) -> None:
@@ -104,7 +101,7 @@ def run(document: str, history: History, *, daily: bool, tick: Tick | None = Non
                 return
             out.months.append(_snapshot(engine, months_open))
             cuts.append((moment or datetime.max.replace(tzinfo=UTC), inclusive))
-            months_open = _month(boundary) if boundary <= last else None
+            months_open = month_of(boundary) if boundary <= last else None
 
     def run_job(job: JobRun) -> None:
         snapshots_due(job.at, inclusive=False)

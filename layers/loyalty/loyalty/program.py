@@ -331,7 +331,7 @@ class _ProgramCache:
         if cached and cached[0] == source and now - cached[1] < max_age:
             return cached[2]
         with self._lock:
-            program = _load_source(source)
+            program = load_source(source)
             self._value = (source, now, program)
             return program
 
@@ -343,10 +343,6 @@ class _ProgramCache:
 
 def load_source(source: str) -> Program:
     """A programme from where a stack reads it: `ssm:<parameter>`, `bundled:<name>` or a file."""
-    return _load_source(source)
-
-
-def _load_source(source: str) -> Program:
     if source.startswith("bundled:"):
         return bundled_program(source.removeprefix("bundled:"))
     if source.startswith("ssm:"):
