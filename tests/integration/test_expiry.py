@@ -179,3 +179,31 @@ def test_metrics_are_emitted(aws, capsys):
     jobs.run("expiry", AS_OF)
     emitted = jobs.emitted_metrics(capsys.readouterr().out)
     assert (emitted["MembersAffected"], emitted["PointsExpired"], emitted["MembersWarned"]) == (2, 160, 2)
+
+
+@pytest.mark.parametrize("fail_a_page", [False, True], ids=["clean", "a-page-retried"])
+def test_a_member_met_again_later_in_its_shard_is_counted_once(aws, monkeypatch, fail_a_page):
+    # After its expiry a member's index key moves to this month (points expiring at its end), which is
+    # still in the walk's range: with more than one page per shard, a later page meets it again. Its entry
+    # replays there; the run counted it on its own page and must not count it twice. A retried page (the
+    # worker died before counting it) still counts its members.
+    from loyalty import expiry
+
+    monkeypatch.setattr(expiry.JOB, "page_size", 1)
+    jobs.write_members([jobs.member(f"m{i:02d}", buckets={"2026-02": 10, "2026-03": 5}) for i in range(40)])
+    real = job_store.complete_page
+    failed = []
+
+    def fail_once(pk, chunk, cursor, counts):
+        if fail_a_page and counts.get("points_expired") and not failed:
+            failed.append(chunk)
+            raise RuntimeError("injected: the worker dies before counting its page")
+        return real(pk, chunk, cursor, counts)
+
+    monkeypatch.setattr(job_store, "complete_page", fail_once)
+    summary = jobs.run("expiry", AS_OF)
+    assert bool(failed) == fail_a_page
+    expired = [e for m in range(40) for e in all_entries(f"m{m:02d}") if e.type == "expire"]
+    assert len(expired) == 40 and sum(-e.points for e in expired) == 400
+    assert (summary["members_affected"], summary["points_expired"]) == (40, 400)
+    assert jobs.dead_letters("expiry") == []

@@ -48,6 +48,7 @@ class MemberExpired(Answer):
     period: str
     points: int
     run_id: str
+    page: str | None = None  # the run's page that wrote it (None: the member was retried on its own)
     warned: bool
 
 
@@ -101,7 +102,12 @@ def expire_member(program: Program, run: jobs.Run, member_id: str, item: dict[st
         )
         warning = None if warned else _warning(member, run)
         body = MemberExpired(
-            member_id=member_id, period=run.period, points=points, run_id=run.run_id, warned=warning is not None
+            member_id=member_id,
+            period=run.period,
+            points=points,
+            run_id=run.run_id,
+            page=run.page,
+            warned=warning is not None,
         )
         return Plan(body, [warning] if warning else [])
 
@@ -118,6 +124,10 @@ def expire_member(program: Program, run: jobs.Run, member_id: str, item: dict[st
     body = json.loads(outcome.body)
     if outcome.replayed and body.get("run_id") != run.run_id:
         return {}  # expired by an earlier run of this period: nothing changes, nothing counts
+    if outcome.replayed and run.page is not None and body.get("page") not in (None, run.page):
+        # written on an earlier page of this run, which counted it: after its expiry the member's index key
+        # moved to this month, still in the walk's range, so a later page of its shard met it again
+        return {}
     return {"members_affected": 1, "points_expired": int(body["points"]), "members_warned": int(body["warned"])}
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
@@ -57,6 +57,10 @@ class Run:
     period: str  # YYYY-MM: the month of as_of
     as_of: date
     run_id: str
+    # The page being processed (its key in the run: the same for every delivery of the page); None for a
+    # member retried on its own. A job whose members can meet again in a later page of the same walk (the
+    # expiry index moves an expired member's key forward) counts a member on the page that wrote it only.
+    page: str | None = None
 
     @property
     def pk(self) -> str:
@@ -351,11 +355,12 @@ def _page(job: Job, program: Program, run: Run, chunk: str, cursor: dict[str, An
     if frozen.done:
         return frozen.next_cursor
     members = fetched.members if frozen.fresh else [(m, None) for m in frozen.member_ids]
+    on_page = replace(run, page=store.page_sk(chunk, cursor))
     totals: Counts = {}
     failed: list[str] = []
     for member_id, item in members:
         try:
-            counts = job.process(program, run, member_id, item)
+            counts = job.process(program, on_page, member_id, item)
         except Exception:  # one member's bad data must not hold back the page; it is retried on its own
             logger.exception("member failed; isolated", extra={"member_id": member_id, "run_id": run.run_id})
             failed.append(member_id)

@@ -37,6 +37,11 @@ def cursor_digest(cursor: dict[str, Any] | None) -> str:
     return hashlib.sha256(json.dumps(cursor, sort_keys=True).encode()).hexdigest()[:20]
 
 
+def page_sk(chunk: str, cursor: dict[str, Any] | None) -> str:
+    """The key of the page of `chunk` that starts at `cursor`: the same for every delivery of it."""
+    return f"PAGE#{chunk}#{cursor_digest(cursor)}"
+
+
 RUNS = "JOBRUNS"
 
 
@@ -132,7 +137,7 @@ def freeze_page(
     """
     from botocore.exceptions import ClientError
 
-    sk = f"PAGE#{chunk}#{cursor_digest(cursor)}"
+    sk = page_sk(chunk, cursor)
     item: dict[str, Any] = {
         "PK": pk,
         "SK": sk,
@@ -170,7 +175,7 @@ def _get(pk: str, sk: str) -> dict[str, Any]:
 
 def complete_page(pk: str, chunk: str, cursor: dict[str, Any] | None, counts: dict[str, int]) -> bool:
     """Mark the page done with its counts. False: another delivery of the same page already counted it."""
-    return _count_once(pk, f"PAGE#{chunk}#{cursor_digest(cursor)}", counts, must_exist=True)
+    return _count_once(pk, page_sk(chunk, cursor), counts, must_exist=True)
 
 
 def record_member(pk: str, member_id: str, counts: dict[str, int]) -> bool:
