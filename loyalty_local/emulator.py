@@ -243,3 +243,20 @@ class Emulator:
                 for item in held.values() if isinstance(held, dict) else [held]:
                     out.append(item.to_json()["Attributes"])
             return out
+
+    def table_values(self, table: str, prefix: str, names: tuple[str, ...]) -> list[tuple[Any, ...]]:
+        """The values of the attributes `names` (None where an item has none) of every item of `table` whose
+        partition key starts with `prefix`: strings and numbers as DynamoDB's JSON carries them (a number is
+        its text), read off moto's items without building them whole."""
+        from moto.dynamodb.models import dynamodb_backends
+
+        with self.lock:
+            found = dynamodb_backends[ACCOUNT][REGION].get_table(table)
+            out = []
+            for hash_key, held in found.items.items():
+                if not str(hash_key.value).startswith(prefix):
+                    continue
+                for item in held.values() if isinstance(held, dict) else [held]:
+                    attrs = item.attrs
+                    out.append(tuple(attrs[n].value if n in attrs else None for n in names))
+            return out

@@ -500,3 +500,25 @@ def test_the_handlers_checks_of_a_condition_refuse_the_same_requests_each_time(c
         responses.create_condition_expression_parser = cached
     assert codes == [reference] * 3 and reference[0] == "ValidationException"
     assert dynamodb.scan(TableName="LoyaltyTable", Select="COUNT")["Count"] == 9
+
+
+def test_table_values_reads_the_named_attributes_of_the_prefixed_items_as_a_scan_shows_them(emulator):
+    """What the engine's one-pass ledger sum reads: the named attributes of every item under a key prefix,
+    None where an item has none; numbers as their text, as DynamoDB's JSON carries them."""
+    dynamodb = boto3.client("dynamodb", **CREDENTIALS)
+    dynamodb.create_table(**Template().table_definitions()[0])
+    items = [
+        {"PK": {"S": "ENTRY#a"}, "SK": {"S": "ENTRY"}, "GSI1PK": {"S": "MEMBER#m1"}, "points": {"N": "25"}},
+        {"PK": {"S": "ENTRY#b"}, "SK": {"S": "ENTRY"}, "GSI1PK": {"S": "MEMBER#m1"}, "points": {"N": "-7"}},
+        {"PK": {"S": "ENTRY#c"}, "SK": {"S": "ENTRY"}, "points": {"N": "3"}},
+        {"PK": {"S": "MEMBER#m1"}, "SK": {"S": "MEMBER"}, "GSI1PK": {"S": "MEMBER#m1"}, "points": {"N": "99"}},
+    ]
+    for item in items:
+        dynamodb.put_item(TableName="LoyaltyTable", Item=item)
+    got = sorted(emulator.table_values("LoyaltyTable", "ENTRY#", ("GSI1PK", "points")), key=str)
+    scanned = dynamodb.scan(TableName="LoyaltyTable")["Items"]
+    expected = sorted(
+        ((i.get("GSI1PK", {}).get("S"), i["points"]["N"]) for i in scanned if i["PK"]["S"].startswith("ENTRY#")),
+        key=str,
+    )
+    assert got == expected == sorted([("MEMBER#m1", "25"), ("MEMBER#m1", "-7"), (None, "3")], key=str)
