@@ -34,7 +34,7 @@ def test_expiry_reads_the_expiring_members_only(aws, cheap_moto_transactions):
     # EXPIRING members with points that expired at the end of 2026-02; the others' points expire later
     members = [jobs.member(f"x{i:05d}", buckets={"2026-02": 10, "2026-09": 5}) for i in range(EXPIRING)]
     members += [jobs.member(f"y{i:05d}", buckets={"2026-08": 10}) for i in range(MEMBERS - EXPIRING)]
-    jobs.write_members(members)
+    jobs.load_members(members)
     counts, stop = jobs.count_reads_and_writes()
     try:
         summary = jobs.run("expiry", "2026-03-01")

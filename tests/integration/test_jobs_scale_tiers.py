@@ -22,11 +22,11 @@ def clock(aws):
 
 def test_tier_evaluation_reads_every_member_once_and_writes_each_once_for_the_period(aws):
     # every 10th member qualifies for silver: 500 upgrades, 4,500 unchanged
-    jobs.write_members(
+    jobs.load_members(
         [jobs.member(f"m{i:05d}", qualifying={"2026-01": 1000 if i % 10 == 0 else 10}) for i in range(MEMBERS)]
     )
     # ledger entries outnumber members in a real table: the evaluation must not read them
-    jobs.write_items(
+    jobs.load_items(
         [
             {
                 "PK": f"ENTRY#earn#o{i}",
