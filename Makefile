@@ -40,7 +40,7 @@ run: $(RUN_STAMP)
 
 ## test: lint, template checks (cfn-lint, SAM, checkov) and the whole suite, the packaging test included
 test: lint template-check
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

@@ -1,4 +1,7 @@
-"""The monthly jobs at scale on moto: reads follow the members the job is about, writes follow the changes."""
+"""The monthly tier evaluation at scale on moto: it reads every member once and writes each once.
+
+The expiry at scale is tests/integration/test_jobs_scale_expiry.py: a file each, so that xdist (--dist loadfile)
+can run the two long tests on two workers at once."""
 
 from __future__ import annotations
 
@@ -19,11 +22,11 @@ def clock(aws):
 
 def test_tier_evaluation_reads_every_member_once_and_writes_each_once_for_the_period(aws):
     # every 10th member qualifies for silver: 500 upgrades, 4,500 unchanged
-    jobs.write_members(
+    jobs.load_members(
         [jobs.member(f"m{i:05d}", qualifying={"2026-01": 1000 if i % 10 == 0 else 10}) for i in range(MEMBERS)]
     )
     # ledger entries outnumber members in a real table: the evaluation must not read them
-    jobs.write_items(
+    jobs.load_items(
         [
             {
                 "PK": f"ENTRY#earn#o{i}",
@@ -50,36 +53,3 @@ def test_tier_evaluation_reads_every_member_once_and_writes_each_once_for_the_pe
     # one record per member per period (`tier_period`), as a conditional PutItem, not a transaction
     assert counts["member_writes"] == MEMBERS and counts["transactions"] == 0
     assert counts["job_writes"] <= 2 * (MEMBERS // 100 + 16) + 1  # a page item written, then counted
-
-
-EXPIRING = 500
-
-
-@pytest.fixture
-def cheap_moto_transactions():
-    """moto deep-copies the whole table for every TransactWriteItems (its rollback copy): 500 expiries
-    among 5,000 members did not finish in 15 minutes. The local stack's patch backs up only the touched
-    items (loyalty_local.moto_fast); what moto checks and writes is unchanged."""
-    from loyalty_local.moto_fast import fast_transactions
-
-    with fast_transactions():
-        yield
-
-
-def test_expiry_reads_the_expiring_members_only(aws, cheap_moto_transactions):
-    # EXPIRING members with points that expired at the end of 2026-02; the others' points expire later
-    members = [jobs.member(f"x{i:05d}", buckets={"2026-02": 10, "2026-09": 5}) for i in range(EXPIRING)]
-    members += [jobs.member(f"y{i:05d}", buckets={"2026-08": 10}) for i in range(MEMBERS - EXPIRING)]
-    jobs.write_members(members)
-    counts, stop = jobs.count_reads_and_writes()
-    try:
-        summary = jobs.run("expiry", "2026-03-01")
-    finally:
-        stop()
-    print(f"expiry, {MEMBERS} members, {EXPIRING} expiring:", counts)
-    assert (summary["members_affected"], summary["points_expired"]) == (EXPIRING, 10 * EXPIRING)
-    assert counts["scan_calls"] == 0
-    assert counts["index_returned"] == EXPIRING and counts["index_scanned"] == EXPIRING  # expiry index keys
-    assert counts["index_calls"] <= 16 + EXPIRING // 100 + 16  # a Query per shard, plus pages
-    assert counts["got"] == EXPIRING  # the members themselves (one BatchGet each, with entry and warning keys)
-    assert (counts["member_writes"], counts["entry_writes"]) == (EXPIRING, EXPIRING)
