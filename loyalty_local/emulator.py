@@ -25,7 +25,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -232,31 +232,25 @@ class Emulator:
     def table_items(self, table: str, prefix: str) -> list[dict[str, Any]]:
         """Every item of `table` whose partition key starts with `prefix`, as DynamoDB types them: read from
         moto's own dictionaries (a Scan would evaluate a filter on every item of the table)."""
-        from moto.dynamodb.models import dynamodb_backends
-
         with self.lock:
-            found = dynamodb_backends[ACCOUNT][REGION].get_table(table)
-            out = []
-            for hash_key, held in found.items.items():
-                if not str(hash_key.value).startswith(prefix):
-                    continue
-                for item in held.values() if isinstance(held, dict) else [held]:
-                    out.append(item.to_json()["Attributes"])
-            return out
+            return [item.to_json()["Attributes"] for item in _items_under(table, prefix)]
 
     def table_values(self, table: str, prefix: str, names: tuple[str, ...]) -> list[tuple[Any, ...]]:
         """The values of the attributes `names` (None where an item has none) of every item of `table` whose
         partition key starts with `prefix`: strings and numbers as DynamoDB's JSON carries them (a number is
         its text), read off moto's items without building them whole."""
-        from moto.dynamodb.models import dynamodb_backends
-
         with self.lock:
-            found = dynamodb_backends[ACCOUNT][REGION].get_table(table)
-            out = []
-            for hash_key, held in found.items.items():
-                if not str(hash_key.value).startswith(prefix):
-                    continue
-                for item in held.values() if isinstance(held, dict) else [held]:
-                    attrs = item.attrs
-                    out.append(tuple(attrs[n].value if n in attrs else None for n in names))
-            return out
+            return [
+                tuple(item.attrs[n].value if n in item.attrs else None for n in names)
+                for item in _items_under(table, prefix)
+            ]
+
+
+def _items_under(table: str, prefix: str) -> Iterator[Any]:
+    """moto's items of `table` whose partition key starts with `prefix` (the caller holds the lock)."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    found = dynamodb_backends[ACCOUNT][REGION].get_table(table)
+    for hash_key, held in found.items.items():
+        if str(hash_key.value).startswith(prefix):
+            yield from held.values() if isinstance(held, dict) else [held]
