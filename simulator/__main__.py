@@ -21,6 +21,7 @@ from pathlib import Path
 
 from loyalty.program import ProgramError, load_program_file
 
+from loyalty_local.report_files import publish
 from simulator import plan, report, stack
 from simulator.client import ApiError
 from simulator.run import Simulation
@@ -80,15 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     summary = report.summarise(result, exclusive=args.url is None)
-    print(report.render(summary))
-    report.write_json(summary, args.out / f"{stem}.json")
-    print(f"Summary: {args.out / f'{stem}.json'}")
-    if not args.no_chart:
-        try:
-            report.chart(summary, args.out / f"{stem}.png")
-            print(f"Chart: {args.out / f'{stem}.png'}")
-        except ImportError:
-            print("Chart skipped: matplotlib is missing (pip install -e '.[sim]')", file=sys.stderr)
+    publish(report, summary, args.out, stem, with_chart=not args.no_chart)
     return 0 if summary["consistent"] and not summary["errors"] else 1
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 from queue import Empty
 from typing import Any
 
+from loyalty_local.report_files import publish
 from loyalty_local.whatif import history as hist
 from loyalty_local.whatif import report
 from loyalty_local.whatif.replay import Outcome, child
@@ -121,15 +122,7 @@ def _run(args: argparse.Namespace) -> int:
         files={"current": current_label, "candidate": str(args.program)},
     )
     stem = f"{args.program.stem}-{date.today().isoformat()}"
-    report.write_json(summary, args.out / f"{stem}.json")
-    print(report.render(summary))
-    print(f"\nSummary: {args.out / f'{stem}.json'}")
-    if not args.no_chart:
-        try:
-            report.chart(summary, args.out / f"{stem}.png")
-            print(f"Chart: {args.out / f'{stem}.png'}")
-        except ImportError:
-            print("Chart skipped: matplotlib is missing (pip install -e '.[sim]')", file=sys.stderr)
+    publish(report, summary, args.out, stem, with_chart=not args.no_chart)
     return 0 if summary["reconciliation"]["equal"] else 1
 
 
