@@ -193,7 +193,11 @@ class Emulator:
 
         self._door = make_server("127.0.0.1", 0, serialised, threaded=True, request_handler=QuietHandler)
         self.url = f"http://127.0.0.1:{self._door.server_address[1]}"
-        self._door_thread = threading.Thread(target=self._door.serve_forever, daemon=True, name="moto-door")
+        door = self._door
+        # polled every 50 ms for a stop (the default 0.5 s made every stop wait a quarter of a second)
+        self._door_thread = threading.Thread(
+            target=lambda: door.serve_forever(poll_interval=0.05), daemon=True, name="moto-door"
+        )
         self._door_thread.start()
 
     # -- the table stream, read in process --------------------------------------------------------------

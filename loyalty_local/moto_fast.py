@@ -8,7 +8,9 @@
 - DynamoDB requests loaded as JSON, update expressions parsed once per text (`install_fast_requests`);
 - a write's condition parsed once per call, not three times (`install_cached_conditions`), and the
   handler's check of it once per text (`install_cached_condition_checks`);
-- a Query reads its partition or its global index's bucket, not the whole table (`install_indexed_queries`).
+- a Query reads its partition or its global index's bucket, not the whole table (`install_indexed_queries`);
+- every botocore session of the process reads the service models through one loader
+  (`install_one_model_loader`).
 
 The local stack and the tests' moto (tests.support.aws.mocked_aws) run with all of them.
 
@@ -588,8 +590,26 @@ def install_indexed_queries() -> None:
     models.DynamoDBBackend.update_item = indexed_update_item  # type: ignore[method-assign]
 
 
+def install_one_model_loader() -> None:
+    """Every botocore session of the process reads the service models through one loader.
+
+    moto makes sessions of its own (three at the import of its EC2 models, which its SSM needs, each
+    parsing EC2's 4 MB model to list its regions; one per service for its backends' regions), and its
+    mock resets boto3's default session, so each test's clients came from a new session: every one
+    parsed the services' JSON models again (0.4 s of the local stack's 2 s start; a third of the tests'
+    `aws` fixture). The models are the installed botocore's files, read-only; a session keeps its
+    loader's answers the same way."""
+    import functools
+
+    from botocore import session
+
+    if not hasattr(session.create_loader, "cache_info"):
+        session.create_loader = functools.lru_cache(maxsize=4)(session.create_loader)
+
+
 def install_all() -> None:
     """Every patch of this module, for the rest of the process (the local stack; the tests' moto)."""
+    install_one_model_loader()
     install()
     install_fast_answers()
     install_cached_jsonpath()

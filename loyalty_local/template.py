@@ -14,6 +14,11 @@ from typing import Any
 
 import yaml
 
+try:  # libyaml's parser (PyYAML's wheels carry it): the template in 11 ms instead of 100, the same data
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # pragma: no cover - a PyYAML built without libyaml
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 
@@ -22,11 +27,11 @@ class TemplateError(Exception):
     """template.yaml cannot be used: the message says where."""
 
 
-class _CfnLoader(yaml.SafeLoader):
+class _CfnLoader(_SafeLoader):
     pass
 
 
-def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+def _tag(loader: _SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
     name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
     if isinstance(node, yaml.ScalarNode):
         value: Any = loader.construct_scalar(node)

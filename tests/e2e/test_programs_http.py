@@ -1,7 +1,7 @@
 """The programmes under programs/, each on its own local stack (`--program programs/<x>.yaml`), driven
 over HTTP through a short history; the assertions are the figures a member (or a checkout) would see.
 
-One stack per programme, scoped to its test class so that only one runs at a time (~5 s to start).
+One stack per programme, scoped to its test class so that only one runs at a time (about 1.5 s to start).
 """
 
 from __future__ import annotations

@@ -18,20 +18,6 @@ TEMPLATE = Template()
 _POOLS: dict[str, FunctionPool] = {}
 
 
-def _one_model_loader() -> None:
-    """Every botocore session of the test process reads the service models through one loader.
-
-    moto's mock resets boto3's default session, so each test's clients came from a new session that
-    parsed the services' JSON models again (a third of the fixture's time). The models are the
-    installed botocore's files, read-only; a session keeps its loader's answers the same way."""
-    import functools
-
-    from botocore import session
-
-    if not hasattr(session.create_loader, "cache_info"):
-        session.create_loader = functools.lru_cache(maxsize=4)(session.create_loader)
-
-
 @contextmanager
 def mocked_aws(program_document: str = "bundled:demo") -> Iterator[dict[str, Any]]:
     """moto, with the tables, queues, bus, archive, programme, partner secrets and local keys of template.yaml.
@@ -61,8 +47,7 @@ def mocked_aws(program_document: str = "bundled:demo") -> Iterator[dict[str, Any
     config.reset()
     core.reset_clients()
     program.PROGRAMS.override(None)
-    moto_fast.install_all()
-    _one_model_loader()
+    moto_fast.install_all()  # one botocore model loader for the process's sessions among them
     try:
         with mock_aws():
             resources = provision.provision(TEMPLATE, program_document)
