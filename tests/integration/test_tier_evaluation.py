@@ -203,6 +203,22 @@ def test_a_second_run_for_the_period_changes_nothing_and_writes_no_member(aws):
     assert counts["member_writes"] == 0
 
 
+def test_a_member_enrolled_after_the_runs_clock_is_not_evaluated(aws):
+    demo_members()
+    CLOCK.set(datetime(2026, 3, 20, 9, tzinfo=UTC))
+    status, _, _ = call("MembersFunction", api_event("Enroll", body={"member_id": "later", "channel": "web"}))
+    assert status == 201
+    CLOCK.set(datetime(2026, 3, 1, 1, 0, tzinfo=UTC))  # the local stack's clock, put back behind it
+    summary = jobs.run("tier-evaluation", AS_OF)
+    assert summary["members_evaluated"] == 7  # demo_members() alone
+    later = load_member("later")
+    assert later is not None and later.tier_period is None
+    CLOCK.set(datetime(2026, 4, 1, 1, 0, tzinfo=UTC))
+    assert jobs.run("tier-evaluation", "2026-04-01")["members_evaluated"] == 8  # a member by then
+    later = load_member("later")
+    assert later is not None and later.tier_period == "2026-04"
+
+
 def test_a_duplicated_message_counts_and_changes_nothing_twice(aws):
     demo_members()
     started = jobs.start("tier-evaluation", AS_OF)

@@ -15,8 +15,9 @@ record makes the run idempotent whatever happens in between. A re-run of N, a re
 overlapping run finds `tier_period` = N and changes nothing; a back-fill of an older period after N
 changes nothing either (a member is never walked down twice by two periods' runs). A tier reached after
 the evaluation's `as_of` (an upgrade by an earn of this month, before a late or repeated run) is not
-judged by a window that ends before it. The change is left on the member (`tier_change`, `tier_run`) for
-the TierChanged event published from the table stream.
+judged by a window that ends before it. A member enrolled after the run's clock is not evaluated. The
+change is left on the member (`tier_change`, `tier_run`) for the TierChanged event published from the
+table stream.
 """
 
 from __future__ import annotations
@@ -151,6 +152,10 @@ def evaluate_member(program: Program, run: jobs.Run, member_id: str, item: dict[
     def attempt() -> jobs.Counts:
         member = given.pop() if given else member_store.load_member(member_id)
         if member is None or member.status == "closed":  # a closed member has no tier to keep or reach
+            return {}
+        if member.enrolled_at > utcnow():
+            # Not a member yet at this run's time: only a clock put back behind members it already holds
+            # (the local stack's) shows one, and a replay of the history, in time order, would not meet it.
             return {}
         if member.tier_period == run.period:
             # Evaluated for this period already: by this very run (a retried page), it counts again as what
