@@ -153,7 +153,8 @@ def evaluate_member(program: Program, run: jobs.Run, member_id: str, item: dict[
         member = given.pop() if given else member_store.load_member(member_id)
         if member is None or member.status == "closed":  # a closed member has no tier to keep or reach
             return {}
-        if member.enrolled_at > utcnow():
+        now = utcnow()
+        if member.enrolled_at > now:
             # Not a member yet at this run's time: only a clock put back behind members it already holds
             # (the local stack's) shows one, and a replay of the history, in time order, would not meet it.
             return {}
@@ -165,7 +166,7 @@ def evaluate_member(program: Program, run: jobs.Run, member_id: str, item: dict[
             return {"members_evaluated": 1, "unchanged": 1}
         if member.tier_period is not None and member.tier_period > run.period:
             return {"members_evaluated": 1, "unchanged": 1}  # a back-fill behind a later period
-        books = Books(program, member, utcnow())
+        books = Books(program, member, now)
         change = evaluate_tier(member, program, run.period, run.as_of)
         if change is not None:
             apply_change(member, change, run.period, run.as_of, run.run_id)
