@@ -74,7 +74,7 @@ simulate: $(DEV_STAMP)
 what-if: $(RUN_STAMP)
 	@test -n "$(PROGRAM)" || { echo "usage: make what-if PROGRAM=candidate.yaml [HISTORY=<export> | TABLE=<table>]" >&2; exit 2; }
 	@$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install -q -e '.[sim]'
-	$(BIN)/python -m loyalty.cli what-if --program $(PROGRAM) $(if $(HISTORY),--history $(HISTORY),$(if $(TABLE),--table $(TABLE) --stage $(STAGE),--url http://127.0.0.1:$(PORT))) $(if $(CURRENT),--current $(CURRENT),)
+	$(BIN)/python -m loyalty_local.whatif --program $(PROGRAM) $(if $(HISTORY),--history $(HISTORY),$(if $(TABLE),--table $(TABLE) --stage $(STAGE),--url http://127.0.0.1:$(PORT))) $(if $(CURRENT),--current $(CURRENT),)
 
 ## seed: a year of demo history on the running `make run` stack (members, orders, redemptions, monthly jobs),
 ##       for the console at http://127.0.0.1:$(PORT)/console (make seed SEED_MEMBERS=100)
@@ -92,7 +92,7 @@ screenshots: $(DEV_STAMP)
 
 ## keys: manage API keys (make keys ARGS="create --name shop --scopes earn read")
 keys: $(DEV_STAMP)
-	$(BIN)/python -m loyalty.cli keys $(ARGS)
+	$(BIN)/python -m loyalty keys $(ARGS)
 
 ## bench: round trips, capacity and cost per operation, latency, cold imports, package sizes, monthly
 ##        jobs at 1k/10k members; prints tables, writes bench/results.json (make bench ARGS=--quick: small)

@@ -94,7 +94,7 @@ def run_job(job: str, meter: Meter, affected: int) -> dict[str, Any]:
 
 
 def measure_size(count: int, every: int = 10, jobs: tuple[str, ...] = tuple(JOB_FIGURES)) -> dict[str, Any]:
-    from loyalty.clock import CLOCK
+    from loyalty.kernel.clock import CLOCK
 
     from bench.operations import meter as make_meter
 

@@ -73,9 +73,9 @@ def write_seasoned_member(member_id: str, months: int = SEASONED_MONTHS) -> int:
     Answers the item's size in bytes."""
     from decimal import Decimal
 
-    from loyalty.clock import utcnow
-    from loyalty.model import Member
-    from loyalty.months import add_months, month_of
+    from loyalty.domain.model import Member
+    from loyalty.kernel.clock import utcnow
+    from loyalty.kernel.months import add_months, month_of
     from loyalty.store import core
     from loyalty.store.members import member_to_item
 

@@ -70,7 +70,7 @@ def function_for(event_name: str) -> str:
 def signed_event(
     event_name: str, body: dict[str, Any], *, partner: str = "demo-partner", path_params: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    from loyalty.signatures import header_value
+    from loyalty.redemption.signatures import header_value
 
     raw = json.dumps(body)
     header = header_value(PARTNER_SECRETS[partner], int(time.time()), raw.encode())

@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--program", type=Path, help="a programme file (YAML or JSON); default: the demo")
     args = parser.parse_args(argv)
 
-    from loyalty.program import ProgramError, load_program_file
+    from loyalty.program.rules import ProgramError, load_program_file
 
     from loyalty_local.server import LocalStack, StartupError
 

@@ -27,8 +27,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from loyalty.clock import utcnow
-from loyalty.months import add_months
+from loyalty.kernel.clock import utcnow
+from loyalty.kernel.months import add_months
 
 ADMIN = "lk_local_admin"
 PARTNERS = {"demo-partner": "demo-partner-secret", "other-partner": "other-partner-secret"}

@@ -2,7 +2,7 @@
 
 Every boto3 client of the process is answered by moto's backends directly (moto's `mock_aws`: a botocore
 `before-send` hook), so a handler's DynamoDB call costs moto's work, not an HTTP round trip to a server.
-A loopback HTTP door onto the same backends serves tools outside the process (`loyalty.cli --local`,
+A loopback HTTP door onto the same backends serves tools outside the process (`python -m loyalty --local`,
 the aws CLI). A service pointed elsewhere by its own variable (`AWS_ENDPOINT_URL_DYNAMODB=...`: DynamoDB
 Local, a real account) is not answered by moto: its requests leave the process as usual.
 

@@ -91,7 +91,7 @@ class Engine:
 
     # -- time and jobs -----------------------------------------------------------------------------
     def set_clock(self, now: datetime | None) -> None:
-        from loyalty.clock import CLOCK
+        from loyalty.kernel.clock import CLOCK
 
         CLOCK.set(now.astimezone(UTC) if now is not None else None)
 

@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 from loyalty import answers
+from loyalty.answers.common import Answer
 from pydantic.json_schema import models_json_schema
 
 from loyalty_local.runtime import FunctionPool
@@ -38,15 +39,14 @@ def _refs(node: Any) -> set[str]:
     return set()
 
 
-def answer_models() -> dict[str, type[answers.Answer]]:
+def answer_models() -> dict[str, type[Answer]]:
     """Every response model of loyalty.answers and its capability modules, by name."""
-    found: dict[str, type[answers.Answer]] = {}
-    for module in [
-        answers,
-        *(importlib.import_module(f"loyalty.answers.{m.name}") for m in pkgutil.iter_modules(answers.__path__)),
-    ]:
+    found: dict[str, type[Answer]] = {}
+    for module in (
+        importlib.import_module(f"loyalty.answers.{m.name}") for m in pkgutil.iter_modules(answers.__path__)
+    ):
         for name, value in vars(module).items():
-            is_answer = isinstance(value, type) and issubclass(value, answers.Answer) and value is not answers.Answer
+            is_answer = isinstance(value, type) and issubclass(value, Answer) and value is not Answer
             if is_answer and found.setdefault(name, value) is not value:
                 raise SystemExit(f"two response models are called {name}: rename one")
     return found

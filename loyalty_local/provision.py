@@ -114,7 +114,7 @@ def seed_partner_secrets(secrets: dict[str, str] = LOCAL_PARTNER_SECRETS) -> Non
 
 
 def seed_keys() -> None:
-    from loyalty import auth
+    from loyalty.edge import auth
 
     for token, (name, scopes) in LOCAL_KEYS.items():
         auth.create_key(name, scopes, token=token)

@@ -53,7 +53,8 @@ class LocalStack:
     replay engine, `loyalty_local.engine`, which reads only the members and the ledger)."""
 
     def __init__(self, template: Template, *, program_document: str = "bundled:demo", outbox: bool = True) -> None:
-        from loyalty import config, program
+        from loyalty.kernel import config
+        from loyalty.program import rules as program
         from loyalty.store import core
 
         self.template = template
@@ -119,7 +120,7 @@ class LocalStack:
         return _json(404, _error("not_found", "no such local route"))
 
     def clock(self, payload: dict[str, Any] | None) -> HttpAnswer:
-        from loyalty.clock import CLOCK, isoformat
+        from loyalty.kernel.clock import CLOCK, isoformat
 
         if payload is not None:
             if "now" not in payload:
@@ -138,7 +139,7 @@ class LocalStack:
         return _json(200, {"now": isoformat(CLOCK.now()), "fixed": CLOCK.is_set})
 
     def history(self) -> HttpAnswer:
-        """The table's recorded history for a what-if replay (`python -m loyalty.cli what-if`), as a DynamoDB
+        """The table's recorded history for a what-if replay (`python -m loyalty_local.whatif`), as a DynamoDB
         export holds it (one `{"Item": ...}` per line), after a first line with the programme the stack runs."""
         from loyalty.store.core import table_name
         from loyalty.store.history import HISTORY_PREFIXES
@@ -161,8 +162,8 @@ class LocalStack:
         return out
 
     def run_job(self, job: str, payload: dict[str, Any]) -> HttpAnswer:
-        from loyalty.clock import utcnow
-        from loyalty.errors import LoyaltyError
+        from loyalty.kernel.clock import utcnow
+        from loyalty.kernel.errors import LoyaltyError
 
         jobs = self.job_functions()
         if job not in jobs:

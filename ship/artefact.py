@@ -50,7 +50,7 @@ PRUNED_NAMED_BY = {
 }
 
 
-# What the docs layer keeps of the swagger-ui-py wheel: the files /docs serves (loyalty.openapi.ASSETS) and the
+# What the docs layer keeps of the swagger-ui-py wheel: the files /docs serves (loyalty.edge.openapi.ASSETS) and the
 # licence. Its Python code (web-framework handlers that need jinja2) and Swagger Editor are left out: nothing
 # imports them, and they would be ~20 MB.
 DOCS_KEPT = ("swagger_ui/static/swagger-ui.css", "swagger_ui/static/swagger-ui-bundle.js", "swagger_ui/static/LICENSE")

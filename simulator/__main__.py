@@ -2,7 +2,7 @@
 
 The year runs through the replay engine in this process (`loyalty_local.engine`: the product's handlers
 on an in-memory table, no HTTP), or against a running stack over HTTP with `--url` (SIM_URL). The
-history it leaves (`--save-history`, by default beside the summary) is what `python -m loyalty.cli
+history it leaves (`--save-history`, by default beside the summary) is what `python -m loyalty
 what-if --history <file> --program <candidate>` replays: the simulator is a producer of history for
 the one replay engine.
 
@@ -19,7 +19,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from loyalty.program import ProgramError, load_program_file
+from loyalty.program.rules import ProgramError, load_program_file
 
 from loyalty_local.report_files import publish
 from simulator import plan, report, stack
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             result = Simulation(client, program, year, LOCAL_PARTNER_SECRETS, threads=args.threads).run()
             result.retried = list(client.retried)
             lines = stack.save_history(client, history)
-            print(f"History: {history} ({lines} lines; replay it with python -m loyalty.cli what-if)", file=sys.stderr)
+            print(f"History: {history} ({lines} lines; replay it with python -m loyalty_local.whatif)", file=sys.stderr)
     except (ApiError, stack.StackError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

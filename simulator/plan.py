@@ -19,8 +19,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
-from loyalty.months import add_months
-from loyalty.program import Program, Reward
+from loyalty.kernel.months import add_months
+from loyalty.program.rules import Program, Reward
 
 STEP_DAYS = (3, 10, 17, 24)
 CHANNELS = (("web", 0.5), ("app", 0.3), ("pos", 0.2))

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from loyalty.months import add_months
-from loyalty.program import Program, Reward
+from loyalty.kernel.months import add_months
+from loyalty.program.rules import Program, Reward
 
 from loyalty_local.progress import Progress
 from simulator.client import ADMIN, Answer, Client

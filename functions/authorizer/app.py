@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from loyalty import auth
-from loyalty.observability import logger
+from loyalty.edge import auth
+from loyalty.kernel.observability import logger
 
 
 def _api_arn(method_arn: str) -> str:

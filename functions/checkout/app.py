@@ -7,12 +7,12 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from loyalty import http
 from loyalty.answers.checkout import CheckoutOrder, CheckoutQuote
 from loyalty.checkout import orders
-from loyalty.contract import CheckoutOrderRequest, CheckoutQuoteRequest
-from loyalty.observability import logger, metrics, tracer
-from loyalty.program import current_program
+from loyalty.edge import http
+from loyalty.kernel.observability import logger, metrics, tracer
+from loyalty.program.rules import current_program
+from loyalty.requests.checkout import CheckoutOrderRequest, CheckoutQuoteRequest
 
 app = http.resolver()
 

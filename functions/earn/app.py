@@ -7,11 +7,12 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from loyalty import earn, http
 from loyalty.answers.earning import ActivityAwarded, Earned, EarnPreview, Refunded
-from loyalty.contract import ActivityRequest, EarnRequest, RefundRequest
-from loyalty.observability import logger, metrics, tracer
-from loyalty.program import current_program
+from loyalty.earning import earn
+from loyalty.edge import http
+from loyalty.kernel.observability import logger, metrics, tracer
+from loyalty.program.rules import current_program
+from loyalty.requests.earning import ActivityRequest, EarnRequest, RefundRequest
 
 app = http.resolver()
 WRITE_ERRORS = (*http.KEYED, *http.BODY, *http.WRITE, 404, 409)

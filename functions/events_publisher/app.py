@@ -1,6 +1,6 @@
 """The outbox: the table stream's committed changes → liability counters, business metrics, domain events.
 
-A batch is handled whole (loyalty.outbox.process_batch: its counters in a transaction or two, its events
+A batch is handled whole (loyalty.outbox.processor.process_batch: its counters in a transaction or two, its events
 kept and published in bulk), in stream order, and stops at the first record that fails: that record and
 every later one are reported failed, so Lambda retries from the failed one and no event of a member
 overtakes an earlier one that is still to be published. When the first record fails the invocation
@@ -13,8 +13,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from loyalty import outbox
-from loyalty.observability import logger, metrics, tracer
+from loyalty.kernel.observability import logger, metrics, tracer
+from loyalty.outbox import processor as outbox
 
 
 class BatchFailed(Exception):

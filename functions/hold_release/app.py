@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from loyalty import redeem
-from loyalty.observability import logger, metrics, tracer
-from loyalty.program import current_program
+from loyalty.kernel.observability import logger, metrics, tracer
+from loyalty.program.rules import current_program
+from loyalty.redemption import redeem
 
 
 @logger.inject_lambda_context

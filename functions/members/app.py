@@ -8,7 +8,6 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from loyalty import http, members, tier_grants
 from loyalty.answers.members import (
     LedgerLine,
     LedgerPage,
@@ -18,18 +17,21 @@ from loyalty.answers.members import (
     Subscription,
     TierOverride,
 )
-from loyalty.contract import (
+from loyalty.edge import http
+from loyalty.kernel.observability import logger, metrics, tracer
+from loyalty.members import enrolment, identity, lifecycle, records, views
+from loyalty.program.rules import current_program
+from loyalty.requests.common import Id
+from loyalty.requests.members import (
     AdjustmentRequest,
     EnrollRequest,
-    Id,
     LookupRequest,
     ProfilePatch,
     StatusRequest,
     SubscriptionRequest,
     TierOverrideRequest,
 )
-from loyalty.observability import logger, metrics, tracer
-from loyalty.program import current_program
+from loyalty.tiers import grants as tier_grants
 
 app = http.resolver()
 READ = (*http.KEYED, 404, 422)  # 422: a path or query parameter out of its pattern
@@ -47,7 +49,7 @@ EDIT = (*http.KEYED, *http.BODY, *http.WRITE, 404, 409)
 )
 def enroll(body: EnrollRequest) -> Response[Any]:
     http.require(app, "enroll")
-    return http.outcome_response(members.enroll(current_program(), **body.model_dump()))
+    return http.outcome_response(enrolment.enroll(current_program(), **body.model_dump()))
 
 
 @app.post(
@@ -59,8 +61,8 @@ def enroll(body: EnrollRequest) -> Response[Any]:
 )
 def lookup(body: LookupRequest) -> Response[Any]:
     http.require(app, "read")
-    member = members.find(*body.identifier)
-    return http.answer(MemberAnswer.model_validate(members.member_view(member, current_program())))
+    member = identity.find(*body.identifier)
+    return http.answer(MemberAnswer.model_validate(views.member_view(member, current_program())))
 
 
 @app.patch(
@@ -72,7 +74,7 @@ def lookup(body: LookupRequest) -> Response[Any]:
 )
 def update_profile(member_id: Annotated[Id, Path()], body: ProfilePatch) -> Response[Any]:
     http.require(app, "enroll")
-    view = members.update_profile(current_program(), member_id, body.changes())
+    view = identity.update_profile(current_program(), member_id, body.changes())
     return http.answer(MemberAnswer.model_validate(view))
 
 
@@ -85,7 +87,7 @@ def update_profile(member_id: Annotated[Id, Path()], body: ProfilePatch) -> Resp
 )
 def set_status(member_id: Annotated[Id, Path()], body: StatusRequest) -> Response[Any]:
     http.require(app, "admin")
-    view = members.set_status(current_program(), member_id, body.status, body.reason)
+    view = lifecycle.set_status(current_program(), member_id, body.status, body.reason)
     return http.answer(MemberAnswer.model_validate(view))
 
 
@@ -98,7 +100,7 @@ def set_status(member_id: Annotated[Id, Path()], body: StatusRequest) -> Respons
 )
 def erase(member_id: Annotated[Id, Path()]) -> Response[Any]:
     http.require(app, "admin")
-    return http.answer(MemberAnswer.model_validate(members.erase(current_program(), member_id)))
+    return http.answer(MemberAnswer.model_validate(lifecycle.erase(current_program(), member_id)))
 
 
 @app.get(
@@ -110,7 +112,7 @@ def erase(member_id: Annotated[Id, Path()]) -> Response[Any]:
 )
 def export(member_id: Annotated[Id, Path()]) -> Response[Any]:
     http.require(app, "admin")
-    return http.answer(MemberExport.model_validate(members.export(current_program(), member_id)))
+    return http.answer(MemberExport.model_validate(lifecycle.export(current_program(), member_id)))
 
 
 @app.get(
@@ -122,7 +124,7 @@ def export(member_id: Annotated[Id, Path()]) -> Response[Any]:
 )
 def get_member(member_id: Annotated[Id, Path()]) -> Response[Any]:
     http.require(app, "read")
-    view = members.member_view(members.get_member(member_id), current_program())
+    view = views.member_view(records.get_member(member_id), current_program())
     return http.answer(MemberAnswer.model_validate(view))
 
 
@@ -141,7 +143,7 @@ def get_ledger(
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> Response[Any]:
     http.require(app, "read")
-    return http.answer(LedgerPage.model_validate(members.ledger_page(member_id, limit, cursor)))
+    return http.answer(LedgerPage.model_validate(records.ledger_page(member_id, limit, cursor)))
 
 
 @app.get(
@@ -155,7 +157,7 @@ def get_ledger(
 )
 def get_events(member_id: Annotated[Id, Path()], limit: Annotated[int, Query(ge=1, le=100)] = 20) -> Response[Any]:
     http.require(app, "read")
-    return http.answer(MemberEvents.model_validate(members.recent_events(member_id, limit)))
+    return http.answer(MemberEvents.model_validate(records.recent_events(member_id, limit)))
 
 
 @app.post(
@@ -167,7 +169,7 @@ def get_events(member_id: Annotated[Id, Path()], limit: Annotated[int, Query(ge=
 )
 def adjust(member_id: Annotated[Id, Path()], body: AdjustmentRequest) -> Response[Any]:
     http.require(app, "admin")
-    outcome = members.adjust(current_program(), member_id, body.adjustment_id, body.points, body.reason)
+    outcome = records.adjust(current_program(), member_id, body.adjustment_id, body.points, body.reason)
     return http.outcome_response(outcome)
 
 

@@ -9,12 +9,14 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from loyalty import http, redeem
 from loyalty.answers.redemption import PartnerCancellation, PartnerRedemption
-from loyalty.contract import Id, PartnerCancelRequest, PartnerRedemptionRequest
-from loyalty.observability import logger, metrics, tracer
-from loyalty.program import current_program
-from loyalty.signatures import HEADER
+from loyalty.edge import http
+from loyalty.kernel.observability import logger, metrics, tracer
+from loyalty.program.rules import current_program
+from loyalty.redemption import redeem
+from loyalty.redemption.signatures import HEADER
+from loyalty.requests.common import Id
+from loyalty.requests.redemption import PartnerCancelRequest, PartnerRedemptionRequest
 
 app = http.resolver()
 # Signed, not keyed: 401 `invalid_signature`; 403 where the partner may not act on the reward (a redemption

@@ -6,11 +6,11 @@ from datetime import date
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from loyalty import earn
-from loyalty.clock import utcnow
-from loyalty.errors import ValidationFailed
-from loyalty.observability import logger, tracer
-from loyalty.program import current_program
+from loyalty.earning import earn
+from loyalty.kernel.clock import utcnow
+from loyalty.kernel.errors import ValidationFailed
+from loyalty.kernel.observability import logger, tracer
+from loyalty.program.rules import current_program
 
 JOB = "pending-activation"
 
@@ -23,7 +23,7 @@ def _as_of(event: dict[str, Any]) -> date:
         as_of = date.fromisoformat(str(raw))
     except ValueError:
         raise ValidationFailed.field("as_of", "not a date (YYYY-MM-DD)") from None
-    # the monthly jobs' rule (loyalty.jobs.as_of_from, not imported: it would double this cold start);
+    # the monthly jobs' rule (loyalty.jobs.runner.as_of_from, not imported: it would double this cold start);
     # a far-future date also overflowed the date arithmetic downstream, a crash instead of a 422
     today = utcnow().date()
     if as_of > today:

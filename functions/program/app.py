@@ -9,11 +9,15 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from loyalty import console, http, jobs, liability, openapi, program_view, reports
 from loyalty.answers.programme import CurrentKey, Liability, ProgramAnswer
-from loyalty.errors import RouteNotFound
-from loyalty.observability import logger, tracer
-from loyalty.program import current_program
+from loyalty.edge import console, http, openapi
+from loyalty.jobs import runner as jobs
+from loyalty.kernel.errors import RouteNotFound
+from loyalty.kernel.observability import logger, tracer
+from loyalty.program import view as program_view
+from loyalty.program.rules import current_program
+from loyalty.reports import liability
+from loyalty.reports import summary as reports
 
 app = http.resolver()
 

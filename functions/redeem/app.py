@@ -8,11 +8,13 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from loyalty import http, redeem
 from loyalty.answers.redemption import HoldReleased, PointsPayment, Rewards
-from loyalty.contract import Id, PayWithPointsRequest
-from loyalty.observability import logger, metrics, tracer
-from loyalty.program import current_program
+from loyalty.edge import http
+from loyalty.kernel.observability import logger, metrics, tracer
+from loyalty.program.rules import current_program
+from loyalty.redemption import redeem
+from loyalty.requests.common import Id
+from loyalty.requests.redemption import PayWithPointsRequest
 
 app = http.resolver()
 HOLD_ERRORS = (*http.KEYED, *http.BODY, *http.WRITE, 404, 409)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from loyalty import jobs
-from loyalty.observability import logger, metrics, tracer
-from loyalty.tier_evaluation import JOB
+from loyalty.jobs import runner as jobs
+from loyalty.kernel.observability import logger, metrics, tracer
+from loyalty.tiers.evaluation import JOB
 
 
 @logger.inject_lambda_context

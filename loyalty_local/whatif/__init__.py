@@ -1,9 +1,10 @@
 """What if? Our own members' recorded history, replayed under the current and a candidate programme.
 
-    python -m loyalty.cli what-if --program candidate.yaml                  # the `make run` stack on :3000
-    python -m loyalty.cli what-if --program candidate.yaml --url http://127.0.0.1:3500
-    python -m loyalty.cli what-if --program candidate.yaml --table LoyaltyTable-prod --current ssm:/loyalty/prod/program
-    python -m loyalty.cli what-if --program candidate.yaml --history export/   # a DynamoDB export (DYNAMODB_JSON)
+    python -m loyalty_local.whatif --program candidate.yaml                  # the `make run` stack on :3000
+    python -m loyalty_local.whatif --program candidate.yaml --url http://127.0.0.1:3500
+    python -m loyalty_local.whatif --program candidate.yaml --table LoyaltyTable-prod \
+        --current ssm:/loyalty/prod/program
+    python -m loyalty_local.whatif --program candidate.yaml --history export/   # a DynamoDB export (DYNAMODB_JSON)
     make what-if PROGRAM=candidate.yaml
 
 The history (`loyalty_local.whatif.history`) is read from a running local stack (`GET /_local/history`),
@@ -46,7 +47,7 @@ class Refused(Exception):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m loyalty.cli what-if", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m loyalty_local.whatif", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--program", type=Path, required=True, help="the candidate programme file")
     parser.add_argument(
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from loyalty.program import ProgramError, load_program_file
+    from loyalty.program.rules import ProgramError, load_program_file
 
     try:
         candidate = load_program_file(args.program)
@@ -179,7 +180,7 @@ def _hash(document: str) -> str:
 
 
 def _parse(document: str, label: str) -> Any:
-    from loyalty.program import ProgramError, bundled_program, parse_program
+    from loyalty.program.rules import ProgramError, bundled_program, parse_program
 
     try:
         if document.strip().startswith("bundled:"):
@@ -198,7 +199,7 @@ def _current(args: argparse.Namespace, named: str | None, source_label: str) -> 
             raise Refused(f"--current: {exc}") from None
     if args.current or args.table:
         name = args.current or f"ssm:/loyalty/{args.stage}/program"
-        from loyalty.program import ProgramError, load_source
+        from loyalty.program.rules import ProgramError, load_source
 
         try:
             program = load_source(name)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from loyalty.months import add_months, month_of
+from loyalty.kernel.months import add_months, month_of
 
 from loyalty_local.whatif.history import History, JobRun, Request, when
 
@@ -73,7 +73,7 @@ def schedule(history: History, daily: bool) -> list[JobRun]:
 
 
 def run(document: str, history: History, *, daily: bool, tick: Tick | None = None) -> Outcome:
-    from loyalty.program import current_program
+    from loyalty.program.rules import current_program
 
     from loyalty_local.engine import Engine
 

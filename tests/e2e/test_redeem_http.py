@@ -5,7 +5,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from loyalty.signatures import header_value, sign
+from loyalty.redemption.signatures import header_value, sign
 
 from tests.support.http import ADMIN, Answer, Client
 

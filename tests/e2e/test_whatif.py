@@ -1,4 +1,4 @@
-"""What if? (`python -m loyalty.cli what-if`): the recorded history replayed under two programmes.
+"""What if? (`python -m loyalty_local.whatif`): the recorded history replayed under two programmes.
 
 - A simulated year: tests/e2e/test_whatif_year.py.
 - Every kind of write a stack records, made over HTTP on a running stack, replays to the live table.
@@ -41,7 +41,7 @@ def _candidate(tmp_path: Path, silver: int) -> Path:
 
 def _what_if(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "loyalty.cli", "what-if", "--no-chart", *args],
+        [sys.executable, "-m", "loyalty_local.whatif", "--no-chart", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -237,8 +237,7 @@ def test_every_kind_of_write_replays_to_the_live_table(every_kind: LocalStackPro
         [
             sys.executable,
             "-m",
-            "loyalty.cli",
-            "what-if",
+            "loyalty_local.whatif",
             "--no-chart",
             "--program",
             str(DEMO),

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from loyalty.clock import CLOCK
+from loyalty.kernel.clock import CLOCK
 
 from tests.support.aws import api_event, call, count_calls, mocked_aws
 

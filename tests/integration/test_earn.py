@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from loyalty import earn as earn_ops
-from loyalty import ledger
-from loyalty.clock import CLOCK
-from loyalty.contract import ActivityRequest, EarnRequest, RefundRequest
-from loyalty.errors import ValidationFailed
-from loyalty.operations import Outcome
-from loyalty.program import current_program
+from loyalty.earning import earn as earn_ops
+from loyalty.kernel.clock import CLOCK
+from loyalty.kernel.errors import ValidationFailed
+from loyalty.ledger import maths as ledger
+from loyalty.ledger.operations import Outcome
+from loyalty.program.rules import current_program
+from loyalty.requests.earning import ActivityRequest, EarnRequest, RefundRequest
 from loyalty.store import core
 from loyalty.store import members as member_store
 

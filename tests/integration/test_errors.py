@@ -8,7 +8,7 @@ from tests.support.aws import api_event, call
 def test_an_unexpected_error_is_a_500_with_a_request_id_and_no_trace(aws, monkeypatch):
     import io
 
-    from loyalty.observability import logger
+    from loyalty.kernel.observability import logger
     from loyalty.store import members as store
 
     log = io.StringIO()

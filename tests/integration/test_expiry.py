@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import boto3
 import pytest
-from loyalty import ledger
-from loyalty import program as programs
-from loyalty.clock import CLOCK
-from loyalty.model import NEVER
+from loyalty.domain.model import NEVER
+from loyalty.kernel.clock import CLOCK
+from loyalty.ledger import maths as ledger
+from loyalty.program import rules as programs
 from loyalty.store import core
 from loyalty.store import jobs as job_store
 from loyalty.store.members import all_entries, load_member
@@ -187,7 +187,7 @@ def test_a_member_met_again_later_in_its_shard_is_counted_once(aws, monkeypatch,
     # still in the walk's range: with more than one page per shard, a later page meets it again. Its entry
     # replays there; the run counted it on its own page and must not count it twice. A retried page (the
     # worker died before counting it) still counts its members.
-    from loyalty import expiry
+    from loyalty.expiry import job as expiry
 
     monkeypatch.setattr(expiry.JOB, "page_size", 1)
     jobs.write_members([jobs.member(f"m{i:02d}", buckets={"2026-02": 10, "2026-03": 5}) for i in range(40)])

@@ -4,7 +4,7 @@ error and no partial state. Prints its figures at the end (operations, faults in
 from __future__ import annotations
 
 import pytest
-from loyalty import ledger
+from loyalty.ledger import maths as ledger
 from loyalty.store import members as store
 
 from tests.support.aws import api_event, call

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from loyalty.clock import CLOCK
-from loyalty.errors import ValidationFailed
-from loyalty.signatures import header_value
+from loyalty.kernel.clock import CLOCK
+from loyalty.kernel.errors import ValidationFailed
+from loyalty.redemption.signatures import header_value
 from loyalty.store import core
 
 from tests.support import jobs
@@ -51,7 +51,7 @@ FUNCTIONS = {
     "Docs": "ProgramFunction",
 }
 ROUTES = sorted(FUNCTIONS)
-# the routes whose body is a request model of loyalty.contract (capture and void take none)
+# the routes whose body is a request model of loyalty.requests (capture and void take none)
 BODY_ROUTES = [
     "Enroll",
     "Adjust",

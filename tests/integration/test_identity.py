@@ -7,9 +7,9 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from loyalty.clock import CLOCK
-from loyalty.program import bundled_program
-from loyalty.reconcile import reconcile_all
+from loyalty.kernel.clock import CLOCK
+from loyalty.program.rules import bundled_program
+from loyalty.reports.reconcile import reconcile_all
 from loyalty.store import core
 
 from tests.support.aws import api_event, call, count_calls
@@ -281,7 +281,7 @@ def test_closing_a_member_with_nothing_writes_no_entry(aws):
 
 
 def test_a_closed_members_hold_is_released_with_no_points_back(aws):
-    from loyalty import redeem
+    from loyalty.redemption import redeem
 
     enroll("ana")
     adjust("ana", "gift", 400)

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from loyalty import program as programs
-from loyalty.clock import CLOCK
+from loyalty.kernel.clock import CLOCK
+from loyalty.program import rules as programs
 from loyalty.store import jobs as job_store
 
 from tests.support import jobs

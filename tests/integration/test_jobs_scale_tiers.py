@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from loyalty.clock import CLOCK
+from loyalty.kernel.clock import CLOCK
 
 from tests.support import jobs
 

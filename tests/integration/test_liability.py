@@ -7,9 +7,9 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any
 
-from loyalty import members
-from loyalty.clock import CLOCK
-from loyalty.program import current_program
+from loyalty.kernel.clock import CLOCK
+from loyalty.members import enrolment, records
+from loyalty.program.rules import current_program
 from loyalty.store import members as member_store
 
 from tests.support import streams
@@ -30,11 +30,11 @@ def test_report_matches_the_sum_over_members_after_a_random_history(aws: dict[st
     rnd = random.Random(20260314)
     ids = [f"liab-{n}" for n in range(4)]
     for member_id in ids:
-        members.enroll(program, member_id=member_id, channel="web")
+        enrolment.enroll(program, member_id=member_id, channel="web")
     for step in range(30):  # adjustments over several months: several expiry buckets, debts, repayments
         CLOCK.set(datetime(2026, 1 + step // 6, 1 + step % 6, tzinfo=UTC))
         points = rnd.choice([-1, 1]) * rnd.randint(1, 150)
-        members.adjust(program, rnd.choice(ids), f"adj-{step}", points, "random history")
+        records.adjust(program, rnd.choice(ids), f"adj-{step}", points, "random history")
     CLOCK.set(None)
 
     outbox = streams.poller()
@@ -64,7 +64,7 @@ def test_liability_needs_the_admin_scope(aws: dict[str, Any]) -> None:
 def test_report_reads_a_few_shards_not_the_members(aws: dict[str, Any]) -> None:
     from tests.support.aws import count_calls
 
-    members.enroll(current_program(), member_id="liab-calls", channel="web")
+    enrolment.enroll(current_program(), member_id="liab-calls", channel="web")
     streams.poller().flush()
     calls, stop = count_calls()
     try:

@@ -7,7 +7,7 @@ and voids or releases them after the expiry run, cancels partner redemptions aft
 re-runs the monthly jobs and back-fills older periods.
 
 Checked after every step, for every member: available = the model's balance = the sum of the ledger;
-the expiry buckets are the model's and add up to it (loyalty.ledger.check); lifetime totals and buckets
+the expiry buckets are the model's and add up to it (loyalty.ledger.maths.check); lifetime totals and buckets
 agree with the ledger (reconciliation); one entry per idempotency key; the tier is the one the model
 says; no month that is over gained a point since the step before; `expiring` never lists a month that
 is over; no cap is exceeded in any period. Each job is run twice: the second run writes nothing.
@@ -37,21 +37,23 @@ from hypothesis.stateful import (
     invariant,
     rule,
 )
-from loyalty import earn, members, redeem
-from loyalty.clock import CLOCK
-from loyalty.contract import ActivityRequest, EarnRequest, RefundRequest
-from loyalty.errors import (
+from loyalty.domain.posting import window
+from loyalty.earning import earn
+from loyalty.kernel.clock import CLOCK
+from loyalty.kernel.errors import (
     ActivityLimitReached,
     IdempotencyConflict,
     InsufficientPoints,
     RefundExceedsOrder,
     ValidationFailed,
 )
-from loyalty.ledger import check
-from loyalty.months import add_months, month_of
-from loyalty.posting import window
-from loyalty.program import bundled_program
-from loyalty.reconcile import reconcile_member
+from loyalty.kernel.months import add_months, month_of
+from loyalty.ledger.maths import check
+from loyalty.members import enrolment, records, views
+from loyalty.program.rules import bundled_program
+from loyalty.redemption import redeem
+from loyalty.reports.reconcile import reconcile_member
+from loyalty.requests.earning import ActivityRequest, EarnRequest, RefundRequest
 from loyalty.store import members as store
 from pydantic import ValidationError
 
@@ -107,7 +109,7 @@ class ModelMember:
     qualifying: dict[str, int] = field(default_factory=dict)
     evaluated: str | None = None  # the last tier-evaluation period applied
 
-    # the ledger maths, written again from the contract, independently of loyalty.ledger
+    # the ledger maths, written again from the contract, independently of loyalty.ledger.maths
     def credit(self, points: int, month: str) -> None:
         self.balance += points
         into = max(0, min(points, self.balance))  # a debt is repaid first
@@ -205,7 +207,7 @@ class LoyaltyMachine(RuleBasedStateMachine):
     def enroll(self) -> None:
         OPERATIONS["enroll"] += 1
         member_id = self._id("m")
-        members.enroll(PROGRAM, member_id=member_id, channel="web")
+        enrolment.enroll(PROGRAM, member_id=member_id, channel="web")
         m = ModelMember(reached_at=self.now)
         m.credit(100, add_months(self._month(), 12))  # the signup bonus
         m.entries = 1
@@ -323,8 +325,8 @@ class LoyaltyMachine(RuleBasedStateMachine):
         OPERATIONS["adjust"] += 1
         member_id = data.draw(st.sampled_from(sorted(self.members)))
         adjustment_id = self._id("adj")
-        first = members.adjust(PROGRAM, member_id, adjustment_id, points, "model")
-        again = members.adjust(PROGRAM, member_id, adjustment_id, points, "model")
+        first = records.adjust(PROGRAM, member_id, adjustment_id, points, "model")
+        again = records.adjust(PROGRAM, member_id, adjustment_id, points, "model")
         assert again.replayed and again.body == first.body
         m = self.members[member_id]
         if points > 0:
@@ -542,7 +544,7 @@ class LoyaltyMachine(RuleBasedStateMachine):
                 seen = self.seen_buckets.get(member_id, {})
                 for bucket, points in member.buckets.items():
                     assert bucket >= month or points <= seen.get(bucket, 0), f"month {bucket} is over and gained"
-                view = members.member_view(member, PROGRAM, self.now)
+                view = views.member_view(member, PROGRAM, self.now)
                 assert all(e["month"] >= month for e in view["expiring"]), view["expiring"]
                 for kind, (limit, _) in CAPS.items():
                     assert max(self._activities(member_id, kind).values(), default=0) <= limit

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from botocore.awsrequest import AWSResponse
-from loyalty import members
-from loyalty.program import current_program
+from loyalty.members import enrolment, records
+from loyalty.program.rules import current_program
 
 from tests.support import recount, streams
 from tests.support.aws import api_event, call, invoke
@@ -38,9 +38,9 @@ def fail_put_events(times: int, *, partial: bool, skip: int = 0) -> list[int]:
 
 def enroll_and_adjust(member_id: str) -> None:
     program = current_program()
-    members.enroll(program, member_id=member_id, channel="web", email="someone@example.com")
-    assert members.adjust(program, member_id, "adj-1", 40, "goodwill").status == 201
-    assert members.adjust(program, member_id, "adj-2", -15, "correction").status == 201
+    enrolment.enroll(program, member_id=member_id, channel="web", email="someone@example.com")
+    assert records.adjust(program, member_id, "adj-1", 40, "goodwill").status == 201
+    assert records.adjust(program, member_id, "adj-2", -15, "correction").status == 201
 
 
 @pytest.mark.parametrize("partial", [True, False], ids=["FailedEntryCount", "error"])
@@ -77,7 +77,7 @@ def test_a_failed_publish_is_retried_and_lands_once_per_event_id(aws: dict[str, 
         "goodwill",
     )
     assert (second["points"], second["change"], second["balance"]) == (-15, -15, 125)
-    entries = {e["entry_id"] for e in members.ledger_page("out-1", 10, None)["entries"]}
+    entries = {e["entry_id"] for e in records.ledger_page("out-1", 10, None)["entries"]}
     assert {first["event_id"], second["event_id"]} <= entries  # event id = the ledger entry id
 
 
@@ -101,7 +101,7 @@ def test_the_batch_stops_at_the_record_of_the_refused_event_and_reports_it_and_t
     # the second adjustment's event went out with the refused call and again with the retry: same id
     assert [e["reference"] for e in adjusted] == ["adj-2", "adj-1", "adj-2"]
     assert len({e["event_id"] for e in adjusted}) == 2
-    kept = members.recent_events("out-2", 10)["events"]
+    kept = records.recent_events("out-2", 10)["events"]
     assert [e["detail_type"] for e in kept] == ["PointsAdjusted", "PointsAdjusted", "MemberEnrolled"]  # once each
 
 
@@ -131,7 +131,7 @@ def test_business_metrics_count_committed_changes_once(aws: dict[str, Any], caps
 
 
 def test_the_monthly_jobs_changes_publish_expired_expiring_soon_and_tier_changed(aws: dict[str, Any]) -> None:
-    from loyalty.clock import CLOCK
+    from loyalty.kernel.clock import CLOCK
 
     from tests.support import jobs
 
@@ -166,8 +166,8 @@ def test_the_monthly_jobs_changes_publish_expired_expiring_soon_and_tier_changed
 
 
 def test_each_published_event_is_kept_once_under_its_member_newest_first(aws: dict[str, Any]) -> None:
-    from loyalty.clock import utcnow
-    from loyalty.errors import MemberNotFound
+    from loyalty.kernel.clock import utcnow
+    from loyalty.kernel.errors import MemberNotFound
     from loyalty.store import core
 
     enroll_and_adjust("out-ev")
@@ -175,12 +175,12 @@ def test_each_published_event_is_kept_once_under_its_member_newest_first(aws: di
     streams.poller().flush()
 
     published = [e["detail"]["event_id"] for e in streams.published()]
-    kept = members.recent_events("out-ev", 10)["events"]
+    kept = records.recent_events("out-ev", 10)["events"]
     assert [e["event_id"] for e in kept] == list(reversed(published))  # once each, newest first
     assert [e["detail_type"] for e in kept] == ["PointsAdjusted", "PointsAdjusted", "MemberEnrolled"]
     assert kept[0]["detail"] == next(e["detail"] for e in streams.published() if e["detail"]["sequence"] == 3)
     assert "someone@example.com" not in json.dumps(kept)
-    assert [e["event_id"] for e in members.recent_events("out-ev", 2)["events"]] == list(reversed(published))[:2]
+    assert [e["event_id"] for e in records.recent_events("out-ev", 2)["events"]] == list(reversed(published))[:2]
 
     raw = core.client().query(
         TableName=core.table_name(),
@@ -191,20 +191,20 @@ def test_each_published_event_is_kept_once_under_its_member_newest_first(aws: di
     days = (int(raw[0]["ttl"]["N"]) - utcnow().timestamp()) / 86400
     assert 89.9 < days <= 90  # DynamoDB's TTL removes them after 90 days
     with pytest.raises(MemberNotFound):
-        members.recent_events("nobody-here", 10)
+        records.recent_events("nobody-here", 10)
 
 
 def test_a_members_events_come_newest_first_by_when_they_happened(aws: dict[str, Any]) -> None:
     """A tier override and an expiry warning a year later are the newest, not sorted by a sequence they share."""
-    from loyalty import tier_grants
-    from loyalty.clock import CLOCK
+    from loyalty.kernel.clock import CLOCK
+    from loyalty.tiers import grants as tier_grants
 
     from tests.support import jobs
 
     program = current_program()
     CLOCK.set(datetime(2026, 5, 10, 9, tzinfo=UTC))
-    members.enroll(program, member_id="ord-ev", channel="web")
-    assert members.adjust(program, "ord-ev", "adj-1", 40, "goodwill").status == 201
+    enrolment.enroll(program, member_id="ord-ev", channel="web")
+    assert records.adjust(program, "ord-ev", "adj-1", 40, "goodwill").status == 201
     CLOCK.set(datetime(2026, 5, 10, 10, tzinfo=UTC))
     tier_grants.override(program, "ord-ev", "gold", "VIP", None, "test")
     streams.poller().flush()
@@ -213,11 +213,11 @@ def test_a_members_events_come_newest_first_by_when_they_happened(aws: dict[str,
     CLOCK.set(None)
     streams.poller().flush()
 
-    kept = members.recent_events("ord-ev", 10)["events"]
+    kept = records.recent_events("ord-ev", 10)["events"]
     assert [e["detail_type"] for e in kept] == ["PointsExpiringSoon", "TierChanged", "PointsAdjusted", "MemberEnrolled"]
     assert [e["at"] for e in kept] == sorted((e["at"] for e in kept), reverse=True)
     assert kept[0]["at"] == "2027-05-01T00:00:00Z"
-    assert members.recent_events("ord-ev", 1)["events"][0]["detail_type"] == "PointsExpiringSoon"
+    assert records.recent_events("ord-ev", 1)["events"][0]["detail_type"] == "PointsExpiringSoon"
 
 
 # -- a stream batch at a time ------------------------------------------------------------------------
@@ -225,8 +225,8 @@ def enroll_and_adjust_many(count: int, prefix: str) -> None:
     """`count` members, each enrolled (100 points) and adjusted (+40): four stream records and two events each."""
     program = current_program()
     for n in range(count):
-        members.enroll(program, member_id=f"{prefix}-{n}", channel="web")
-        assert members.adjust(program, f"{prefix}-{n}", f"adj-{n}", 40, "goodwill").status == 201
+        enrolment.enroll(program, member_id=f"{prefix}-{n}", channel="web")
+        assert records.adjust(program, f"{prefix}-{n}", f"adj-{n}", 40, "goodwill").status == 201
 
 
 def sequences(batch: list[dict[str, Any]]) -> list[str]:

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import random
 
-from loyalty import members
-from loyalty.program import bundled_program
-from loyalty.reconcile import reconcile_all
+from loyalty.members import enrolment, records
+from loyalty.program.rules import bundled_program
+from loyalty.reports.reconcile import reconcile_all
 from loyalty.store import members as store
 
 
@@ -12,10 +12,10 @@ def test_a_random_history_reconciles_with_zero_differences_and_a_tampered_member
     program = bundled_program()
     rng = random.Random(7)
     for i in range(6):
-        members.enroll(program, member_id=f"m{i}", channel="web")
+        enrolment.enroll(program, member_id=f"m{i}", channel="web")
     for n in range(60):
         who = f"m{rng.randrange(6)}"
-        members.adjust(program, who, f"adj-{n}", rng.choice([-150, -20, 5, 40, 300]), "random history")
+        records.adjust(program, who, f"adj-{n}", rng.choice([-150, -20, 5, 40, 300]), "random history")
     report = reconcile_all()
     assert report.members == 6 and report.entries == 66
     assert report.differences == []

@@ -5,8 +5,8 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import yaml
-from loyalty.clock import CLOCK
-from loyalty.signatures import header_value
+from loyalty.kernel.clock import CLOCK
+from loyalty.redemption.signatures import header_value
 
 from tests.support.aws import api_event, call, count_calls, headers_of, invoke, load_event, mocked_aws
 

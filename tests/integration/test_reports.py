@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from loyalty import members
-from loyalty.clock import CLOCK
-from loyalty.signatures import header_value
+from loyalty.kernel.clock import CLOCK
+from loyalty.members import records as member_records
+from loyalty.redemption.signatures import header_value
 from loyalty.store import core
 from loyalty.store import members as member_store
 
@@ -232,7 +232,7 @@ def test_the_counters_equal_the_ledger_after_random_batches_faults_and_redeliver
     published = Counter(e["detail"]["event_id"] for e in streams.published())
     kept: Counter[str] = Counter()
     for member_id in ("ana", "ben", "cy", "dee"):
-        kept.update(e["event_id"] for e in members.recent_events(member_id, 500)["events"])
+        kept.update(e["event_id"] for e in member_records.recent_events(member_id, 500)["events"])
     assert set(kept) == set(published) and set(kept.values()) == {1}
     assert len(published) > 40
 

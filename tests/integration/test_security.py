@@ -34,7 +34,7 @@ def test_the_authorizer_allows_a_known_key_and_passes_its_scopes(aws):
 
 
 def test_a_refused_or_revoked_key_is_unauthorized_and_never_logged(aws, capsys):
-    from loyalty import auth
+    from loyalty.edge import auth
 
     secret = "lk_live_this-is-a-secret-key-value"
     for header in ("Bearer " + secret, "Basic Zm9vOmJhcg==", None):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from loyalty import program as programs
-from loyalty.clock import CLOCK
+from loyalty.kernel.clock import CLOCK
+from loyalty.program import rules as programs
 from loyalty.store import core
 from loyalty.store import jobs as job_store
 from loyalty.store.members import load_member
@@ -276,7 +276,7 @@ def test_a_poison_member_goes_to_the_dead_letter_queue_without_blocking_the_othe
 
 
 def test_a_chunk_continues_in_a_new_message_when_time_runs_short(aws, monkeypatch):
-    from loyalty import tier_evaluation
+    from loyalty.tiers import evaluation as tier_evaluation
 
     jobs.write_members([jobs.member(f"m{i:03d}", qualifying={"2026-01": 1000 * (i % 3)}) for i in range(60)])
     monkeypatch.setattr(tier_evaluation.JOB, "page_size", 2)
@@ -302,7 +302,7 @@ def test_metrics_are_emitted(aws, capsys):
 
 
 def test_as_of_later_than_today_is_refused(aws):
-    from loyalty.errors import ValidationFailed
+    from loyalty.kernel.errors import ValidationFailed
 
     with pytest.raises(ValidationFailed) as refused:
         jobs.start("tier-evaluation", "2026-03-02")

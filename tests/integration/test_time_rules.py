@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from loyalty import keys, redeem
-from loyalty.clock import CLOCK
-from loyalty.errors import RedemptionNotFound
-from loyalty.program import bundled_program
+from loyalty.domain import keys
+from loyalty.kernel.clock import CLOCK
+from loyalty.kernel.errors import RedemptionNotFound
+from loyalty.program.rules import bundled_program
+from loyalty.redemption import redeem
 from loyalty.store import members as store
 
 from tests.support import jobs
@@ -236,7 +237,7 @@ def test_activity_extends_a_cancel_after_a_later_earn_joins_the_latest_month(fly
 
 
 def bundled_flying() -> Any:
-    from loyalty.program import current_program
+    from loyalty.program.rules import current_program
 
     return current_program()
 
@@ -286,7 +287,7 @@ def test_an_idempotent_replay_is_counted(demo, capsys):
 
 
 def test_unprocessed_keys_are_asked_again_only_after_a_backoff(demo):
-    from loyalty.errors import Contention
+    from loyalty.kernel.errors import Contention
     from loyalty.store import core
 
     class Throttling:
@@ -315,8 +316,8 @@ def test_unprocessed_keys_are_asked_again_only_after_a_backoff(demo):
 
 
 def test_a_lapse_publishes_points_expired_without_a_period():
-    from loyalty.events import ledger_event
-    from loyalty.model import LedgerEntry
+    from loyalty.domain.events import ledger_event
+    from loyalty.domain.model import LedgerEntry
 
     when = datetime(2026, 2, 1, tzinfo=UTC)
     entry = LedgerEntry(

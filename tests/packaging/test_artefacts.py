@@ -136,7 +136,7 @@ def test_nothing_left_in_the_layer_imports_what_the_build_pruned(harness: Harnes
             if module in text:
                 naming.setdefault(str(source.relative_to(site)), []).append(module)
     assert set(naming) <= set(artefact.PRUNED_NAMED_BY), naming
-    assert "://" not in (ROOT / "layers/loyalty/loyalty/openapi.py").read_text(), "/docs names no CDN"
+    assert "://" not in (ROOT / "layers/loyalty/loyalty/edge/openapi.py").read_text(), "/docs names no CDN"
 
 
 @pytest.mark.skipif(HOST_IS_ARM64, reason="on arm64 the harness loads the built layer itself")
@@ -152,7 +152,8 @@ def test_the_twin_the_harness_loads_here_differs_only_in_compiled_modules(harnes
 def emulator() -> Iterator[dict[str, Any]]:
     """The local stack's emulator (moto in this process) with the template's resources, as `make run`
     provisions them; the Lambda-like interpreters reach the same backends through its loopback door."""
-    from loyalty import config, program
+    from loyalty.kernel import config
+    from loyalty.program import rules as program
     from loyalty.store import core
 
     from loyalty_local import provision
@@ -186,7 +187,7 @@ def _event(name: str) -> dict[str, Any]:
 
 
 def _signed(name: str) -> dict[str, Any]:
-    from loyalty.signatures import header_value
+    from loyalty.redemption.signatures import header_value
 
     event = _event(name)
     body = (event.get("body") or "").encode()

@@ -24,8 +24,9 @@ def mocked_aws(program_document: str = "bundled:demo") -> Iterator[dict[str, Any
 
     moto is patched as the local stack runs it (loyalty_local.moto_fast: transactions that cost what they
     touch, answers dumped as JSON, items measured once), so the tests exercise the same emulator."""
-    from loyalty import config, program
-    from loyalty.clock import CLOCK
+    from loyalty.kernel import config
+    from loyalty.kernel.clock import CLOCK
+    from loyalty.program import rules as program
     from loyalty.store import core
     from moto import mock_aws
 

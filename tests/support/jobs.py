@@ -9,7 +9,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from loyalty.model import Member
+from loyalty.domain.model import Member
 from loyalty.store import core
 from loyalty.store.members import member_to_item
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from loyalty.months import month_of
+from loyalty.kernel.months import month_of
 from loyalty.store import core
 from loyalty.store import members as member_store
 
@@ -71,8 +71,8 @@ def expected() -> dict[str, Any]:
 
 def counted() -> dict[str, Any]:
     """The same figures as the stream processor's counters hold them (summed over the shards)."""
-    from loyalty import liability as liability_counters
-    from loyalty import reports
+    from loyalty.reports import liability as liability_counters
+    from loyalty.reports import summary as reports
     from loyalty.store import counters
 
     def nonzero(family: str, attribute: str) -> dict[str, int]:

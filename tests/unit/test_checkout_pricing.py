@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from loyalty import earning
 from loyalty.checkout import pricing
-from loyalty.errors import InsufficientPoints, RewardNotEligible, ValidationFailed
-from loyalty.program import bundled_program, load_program_file, parse_program
+from loyalty.earning import rules as earning
+from loyalty.kernel.errors import InsufficientPoints, RewardNotEligible, ValidationFailed
+from loyalty.program.rules import bundled_program, load_program_file, parse_program
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = bundled_program()
@@ -112,7 +112,7 @@ def test_a_discount_campaign_gives_no_points_and_a_points_campaign_no_discount()
 
 
 def test_the_programme_schema_refuses_half_an_in_store_reward():
-    from loyalty.program import ProgramError
+    from loyalty.program.rules import ProgramError
 
     document = DEMO.model_dump(mode="json")
     for bad in (

@@ -8,11 +8,12 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from loyalty import earn, earning
-from loyalty.clock import CLOCK
-from loyalty.contract import EarnRequest
-from loyalty.errors import ValidationFailed
-from loyalty.program import Campaign, Program, bundled_program
+from loyalty.earning import earn
+from loyalty.earning import rules as earning
+from loyalty.kernel.clock import CLOCK
+from loyalty.kernel.errors import ValidationFailed
+from loyalty.program.rules import Campaign, Program, bundled_program
+from loyalty.requests.earning import EarnRequest
 from pydantic import ValidationError as PydanticValidationError
 
 DEMO = bundled_program("demo")
@@ -180,7 +181,7 @@ def test_the_request_side_refuses_another_currency_and_the_far_future():
 
 
 def test_activity_counters_are_keyed_by_the_period_of_occurrence():
-    from loyalty.funnel import activity_counter
+    from loyalty.ledger.funnel import activity_counter
 
     assert activity_counter("review", "month", MARCH) == "activity:review:2026-03"
     assert activity_counter("birthday", "year", MARCH) == "activity:birthday:2026"

@@ -6,10 +6,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from loyalty import events, liability, outbox
-from loyalty.events import Change
-from loyalty.model import ExpiryWarning, LedgerEntry, Member
-from loyalty.program import bundled_program
+from loyalty.domain import events
+from loyalty.domain.events import Change
+from loyalty.domain.model import ExpiryWarning, LedgerEntry, Member
+from loyalty.outbox import processor as outbox
+from loyalty.program.rules import bundled_program
+from loyalty.reports import liability
 
 from loyalty_local import events_doc
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-from loyalty.funnel import Books
-from loyalty.ledger import InvariantViolation
-from loyalty.model import Member, PendingLot
-from loyalty.program import bundled_program
+from loyalty.domain.model import Member, PendingLot
+from loyalty.ledger.funnel import Books
+from loyalty.ledger.maths import InvariantViolation
+from loyalty.program.rules import bundled_program
 
 PROGRAM = bundled_program()
 MARCH = datetime(2026, 3, 12, 10, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""The refusal of hostile JSON before parsing (`loyalty.http.refuse_hostile_json`); no AWS."""
+"""The refusal of hostile JSON before parsing (`loyalty.edge.http.refuse_hostile_json`); no AWS."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from loyalty import http
-from loyalty.errors import ValidationFailed
+from loyalty.edge import http
+from loyalty.kernel.errors import ValidationFailed
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(alphabet='[]{}"\\:,ab \n', max_size=6),

@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from loyalty import ledger
-from loyalty.model import Member
-from loyalty.months import add_months, month_of, months_apart, months_between
+from loyalty.domain.model import Member
+from loyalty.kernel.months import add_months, month_of, months_apart, months_between
+from loyalty.ledger import maths as ledger
 
 
 def member(**kw) -> Member:
@@ -105,7 +105,7 @@ def test_months():
 def test_the_member_item_keeps_bounded_history():
     from decimal import Decimal
 
-    from loyalty.funnel import prune_history
+    from loyalty.ledger.funnel import prune_history
 
     m = member()
     for offset in range(60):

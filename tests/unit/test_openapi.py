@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from loyalty.answers import earning, members
-from loyalty.operations import dumps
+from loyalty.ledger.operations import dumps
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = json.loads((ROOT / "layers/loyalty/loyalty/openapi.json").read_text())

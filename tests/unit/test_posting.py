@@ -1,4 +1,4 @@
-"""The posting window (CONTRACT.md, Conventions) as a pure rule: `loyalty.posting`; no AWS."""
+"""The posting window (CONTRACT.md, Conventions) as a pure rule: `loyalty.domain.posting`; no AWS."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from loyalty import posting
-from loyalty.errors import ValidationFailed
+from loyalty.domain import posting
+from loyalty.kernel.errors import ValidationFailed
 
 NOW = datetime(2026, 3, 14, 10, tzinfo=UTC)
 # Every offset RFC 3339 can write (±23:59), so a local time near year 1 or 9999 may lie outside datetime's range in UTC

@@ -5,9 +5,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from loyalty.campaigns import is_active, is_visible
-from loyalty.program import ProgramError, bundled_program, load_program_file, parse_program
-from loyalty.program_view import public_program
+from loyalty.program.campaigns import is_active, is_visible
+from loyalty.program.rules import ProgramError, bundled_program, load_program_file, parse_program
+from loyalty.program.view import public_program
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from loyalty import earning
-from loyalty.program import load_program_file
+from loyalty.earning import rules as earning
+from loyalty.program.rules import load_program_file
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAMS = sorted((ROOT / "programs").glob("*.yaml"))

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from loyalty import outbox, reports
-from loyalty.errors import ValidationFailed
-from loyalty.events import Change
-from loyalty.program import bundled_program
+from loyalty.domain.events import Change
+from loyalty.kernel.errors import ValidationFailed
+from loyalty.outbox import processor as outbox
+from loyalty.program.rules import bundled_program
+from loyalty.reports import summary as reports
 
 from tests.unit.test_events import entry, member
 

@@ -6,7 +6,7 @@ import hmac
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from loyalty.signatures import SignatureError, header_value, parse, sign, verify
+from loyalty.redemption.signatures import SignatureError, header_value, parse, sign, verify
 
 NOW = 1_780_000_000
 BODY = b'{"redemption_id":"r-1","member_id":"cust-1","reward_id":"coffee"}'

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from loyalty.program import load_program_file
+from loyalty.program.rules import load_program_file
 
 from simulator.__main__ import LOCAL_PARTNER_SECRETS
 from simulator.plan import Activity, Enroll, Order, Profile, Subscribe, make_plan

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from loyalty.answers import Answer, Money, RulePoints, TierView
+from loyalty.answers.common import Answer, Money, RulePoints, TierView
 
 
 class Discount(Answer):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from loyalty.answers import Answer, RulePoints, TierView
+from loyalty.answers.common import Answer, RulePoints, TierView
 
 
 class Earned(Answer):

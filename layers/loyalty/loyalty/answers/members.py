@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import Field
 
-from loyalty.answers import Answer, Day, Money, Month, Rate, TierView, Timestamp
-from loyalty.model import Channel, EntryType, MemberStatus
+from loyalty.answers.common import Answer, Day, Money, Month, Rate, TierView, Timestamp
+from loyalty.domain.model import Channel, EntryType, MemberStatus
 
 
 class PointsView(Answer):

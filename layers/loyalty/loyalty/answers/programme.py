@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from loyalty.answers import Answer, Money, Rate, Timestamp
+from loyalty.answers.common import Answer, Money, Rate, Timestamp
 
 
 class ProgramTier(Answer):

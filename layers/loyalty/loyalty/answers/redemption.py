@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from loyalty.answers import Answer, Money
+from loyalty.answers.common import Answer, Money
 
 
 class RewardOffer(Answer):

@@ -5,6 +5,6 @@
 - `orders`: `quote` (writes nothing) and `place_order` (one transaction: the rewards spent, the points
   paid, the order earned, idempotent on `order_id`). Their reads are `loyalty.store.checkout`.
 
-A checkout order is refunded by `POST /v1/refunds` (`loyalty.earn.refund`), which gives back the points
+A checkout order is refunded by `POST /v1/refunds` (`loyalty.earning.earn.refund`), which gives back the points
 it spent in proportion.
 """

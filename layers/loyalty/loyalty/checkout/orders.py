@@ -1,6 +1,6 @@
 """Checkout quotes and orders: the member's books, the basket priced, one transaction for an order.
 
-A quote and an order run the same plan on the member's `Books` (loyalty.funnel): a quote answers what
+A quote and an order run the same plan on the member's `Books` (loyalty.ledger.funnel): a quote answers what
 the plan decided and writes nothing (one read); an order commits it through `operations.run_with` (one
 BatchGetItem of the member, the order's entry and the stock of stocked in-store rewards, then one
 TransactWriteItems). The order's entries: a `redeem` entry per reward (`keys.checkout_reward`), one for
@@ -16,20 +16,24 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from loyalty import earn, earning, keys, members, redeem
 from loyalty.answers.checkout import CheckoutOrder, CheckoutQuote
 from loyalty.checkout import pricing
-from loyalty.clock import isoformat, utcnow
-from loyalty.contract import CheckoutOrderRequest, CheckoutQuoteRequest
-from loyalty.errors import IdempotencyConflict, LoyaltyError, MemberNotFound, RewardNotFound, ValidationFailed
-from loyalty.funnel import Books
-from loyalty.model import LedgerEntry, Member, identifier_value
-from loyalty.operations import Outcome, Plan, replay, request_hash, run_with
-from loyalty.program import Program, Reward
+from loyalty.domain import keys, status
+from loyalty.domain.model import LedgerEntry, Member, identifier_value
+from loyalty.domain.writes import IdentifierHeld, SideWrite, StockTaken
+from loyalty.earning import earn
+from loyalty.earning import rules as earning
+from loyalty.kernel.clock import isoformat, utcnow
+from loyalty.kernel.errors import IdempotencyConflict, LoyaltyError, MemberNotFound, RewardNotFound, ValidationFailed
+from loyalty.ledger.funnel import Books
+from loyalty.ledger.operations import Outcome, Plan, replay, request_hash, run_with
+from loyalty.program.rules import Program, Reward
+from loyalty.redemption import redeem
+from loyalty.requests.checkout import CheckoutOrderRequest, CheckoutQuoteRequest
 from loyalty.store import checkout as store
 from loyalty.store import identity as identity_store
 from loyalty.store import members as member_store
-from loyalty.writes import IdentifierHeld, SideWrite, StockTaken
+from loyalty.tiers import views
 
 QUOTE_ORDER_ID = "quote"  # a quote's plan builds the order's keys; nothing is written under them
 
@@ -150,7 +154,7 @@ def _plan(
     def plan(books: Books, stock: dict[str, int]) -> Plan:
         member = books.member
         if placing:
-            members.ensure_active(member)  # a suspended member's basket is still quoted
+            status.ensure_active(member)  # a suspended member's basket is still quoted
         when = books.posting_time(request.occurred_at)
         tier = program.tier(member.tier_id)  # the tier before this order: what it pays and earns at
         available = rewards_available(program, member, when, stock)
@@ -206,7 +210,7 @@ def _plan(
         body: dict[str, Any] = {
             "member_id": member.member_id,
             **({"order_id": order_id} if placing else {}),
-            "tier": members.tier_view(member, program),
+            "tier": views.tier_view(member, program),
             "subtotal": money(basket.subtotal),
             "discounts": discounts,
             "discount_total": money(basket.discount_total),
@@ -240,7 +244,7 @@ def quote(program: Program, request: CheckoutQuoteRequest) -> CheckoutQuote:
         member, _, stock = _loader(program, request, None, consistent=consistent)()
         if member is None:
             raise MemberNotFound(f"no member {_who(request)!r}")
-        members.ensure_open(member)  # a suspended member's basket is quoted; a closed member has none
+        status.ensure_open(member)  # a suspended member's basket is quoted; a closed member has none
         books = Books(program, member, utcnow())
         quoted = _plan(program, request, lines, rewards, QUOTE_ORDER_ID, placing=False)(books, stock).body
         assert isinstance(quoted, CheckoutQuote)

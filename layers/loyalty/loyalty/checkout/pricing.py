@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 
-from loyalty import campaigns, earning
-from loyalty.errors import InsufficientPoints, RewardNotEligible, ValidationFailed
-from loyalty.program import Campaign, Program, Reward, Tier
+from loyalty.earning import rules as earning
+from loyalty.kernel.errors import InsufficientPoints, RewardNotEligible, ValidationFailed
+from loyalty.program import campaigns
+from loyalty.program.rules import Campaign, Program, Reward, Tier
 
 ZERO = Decimal(0)
 CENTS = Decimal("0.01")

@@ -6,20 +6,19 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from loyalty import keys
-from loyalty.clock import utcnow
-from loyalty.errors import MemberExists, MemberInactive, ValidationFailed
-from loyalty.funnel import Books
-from loyalty.model import Channel, Enrolment, Member, identifiers
-from loyalty.observability import count
-from loyalty.operations import Outcome, Retry, dumps, request_hash, retrying
-from loyalty.program import Program
+from loyalty.domain import keys
+from loyalty.domain.model import Channel, Enrolment, Member, identifiers
+from loyalty.domain.writes import EnrolmentRecorded, IdentifierClaimed, SideWrite, WriteRefused
+from loyalty.kernel.clock import utcnow
+from loyalty.kernel.errors import MemberExists, MemberInactive, ValidationFailed
+from loyalty.kernel.observability import count
+from loyalty.ledger.funnel import Books
+from loyalty.ledger.operations import Outcome, Retry, dumps, request_hash, retrying
+from loyalty.members.identity import identifier_in_use
+from loyalty.members.views import member_view
+from loyalty.program.rules import Program
 from loyalty.store import identity as identity_store
 from loyalty.store import members as store
-from loyalty.writes import EnrolmentRecorded, IdentifierClaimed, SideWrite, WriteRefused
-
-from .identity import identifier_in_use
-from .views import member_view
 
 
 def enroll(

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from loyalty.clock import utcnow
-from loyalty.errors import IdentifierInUse, MemberNotFound
-from loyalty.funnel import Books, Txn
-from loyalty.model import IdentifierKind, Member, identifier_value, identifiers
-from loyalty.operations import Retry, commit, retrying
-from loyalty.program import Program
+from loyalty.domain.model import IdentifierKind, Member, identifier_value, identifiers
+from loyalty.domain.status import ensure_open
+from loyalty.domain.writes import IdentifierClaimed, IdentifierReleased, SideWrite, WriteRefused
+from loyalty.kernel.clock import utcnow
+from loyalty.kernel.errors import IdentifierInUse, MemberNotFound
+from loyalty.ledger.funnel import Books, Txn
+from loyalty.ledger.operations import Retry, commit, retrying
+from loyalty.members.views import member_view
+from loyalty.program.rules import Program
 from loyalty.store import identity as identity_store
 from loyalty.store import members as store
-from loyalty.writes import IdentifierClaimed, IdentifierReleased, SideWrite, WriteRefused
-
-from .status import ensure_open
-from .views import member_view
 
 
 def find(kind: IdentifierKind, value: str) -> Member:

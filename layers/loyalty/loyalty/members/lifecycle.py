@@ -13,18 +13,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from loyalty import keys
-from loyalty.clock import isoformat, utcnow
-from loyalty.errors import InvalidState, MemberNotFound
-from loyalty.funnel import Books
-from loyalty.model import PROFILE_FIELDS, MemberStatus, identifiers
-from loyalty.operations import retrying
-from loyalty.program import Program
+from loyalty.domain import keys
+from loyalty.domain.model import PROFILE_FIELDS, MemberStatus, identifiers
+from loyalty.domain.writes import EnrolmentErased, IdentifierReleased, PendingMarkerDone, SideWrite, StatusAudit
+from loyalty.kernel.clock import isoformat, utcnow
+from loyalty.kernel.errors import InvalidState, MemberNotFound
+from loyalty.ledger.funnel import Books
+from loyalty.ledger.operations import retrying
+from loyalty.members.identity import Foreign, commit_identity
+from loyalty.members.views import entry_view, member_view, profile_view
+from loyalty.program.rules import Program
 from loyalty.store import members as store
-from loyalty.writes import EnrolmentErased, IdentifierReleased, PendingMarkerDone, SideWrite, StatusAudit
-
-from .identity import Foreign, commit_identity
-from .views import entry_view, member_view, profile_view
 
 CLOSED: MemberStatus = "closed"
 

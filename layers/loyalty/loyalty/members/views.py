@@ -1,25 +1,17 @@
-"""The member as clients see it: the member view, its tier and profile, ledger lines."""
+"""The member as clients see it: the member view, its profile, ledger lines (its tier: `loyalty.tiers.views`)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from loyalty import ledger, tiers
-from loyalty.clock import isoformat, utcnow
-from loyalty.model import LedgerEntry, Member
-from loyalty.months import month_of
-from loyalty.program import Program
-
-
-def tier_view(member: Member, program: Program) -> dict[str, Any]:
-    tier = program.tier(member.tier_id)
-    return {
-        "id": tier.id,
-        "name": tier.name,
-        "since": isoformat(member.tier_since),
-        "source": member.tier_source,
-    }
+from loyalty.domain.model import LedgerEntry, Member
+from loyalty.kernel.clock import isoformat, utcnow
+from loyalty.kernel.months import month_of
+from loyalty.ledger import maths as ledger
+from loyalty.program.rules import Program
+from loyalty.tiers import maths as tiers
+from loyalty.tiers.views import tier_view
 
 
 def profile_view(member: Member) -> dict[str, Any]:

@@ -6,8 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from loyalty.config import settings
-from loyalty.events import SOURCE, DomainEvent
+from loyalty.domain.events import SOURCE, DomainEvent
+from loyalty.kernel.config import settings
 from loyalty.store.core import client
 
 PUT_EVENTS_MAX = 10  # entries per PutEvents call

@@ -1,12 +1,12 @@
 """Checkout reads: the member (by id or by identifier), the order's entry and the stock of stocked
 in-store rewards, in one round trip.
 
-The order's writes go through `members.commit` like every operation's (loyalty.operations).
+The order's writes go through `members.commit` like every operation's (loyalty.ledger.operations).
 """
 
 from __future__ import annotations
 
-from loyalty.model import IdentifierKind, LedgerEntry, Member
+from loyalty.domain.model import IdentifierKind, LedgerEntry, Member
 from loyalty.store import identity
 from loyalty.store.core import batch_get, key
 from loyalty.store.members import entry_from_item, entry_pk, member_from_item, member_pk

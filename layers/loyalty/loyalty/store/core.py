@@ -9,8 +9,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from loyalty.config import settings
-from loyalty.errors import Contention
+from loyalty.kernel.config import settings
+from loyalty.kernel.errors import Contention
 
 _lock = threading.Lock()
 _clients: dict[str, Any] = {}

@@ -4,7 +4,7 @@ Keys (`<shard>` is 0-7, crc32 of the change's marker id, so no item is hot; a re
 - `LIABILITY#<shard>` / `<expiry month>` | `never` | `PENDING` | `HELD`: `points` (ADD), kind `liability`.
 - `TIERS#<shard>` / `<tier_id>`: `members` (ADD), kind `tiers`: members in the tier, closed ones not counted.
 - `ACTIVITY#<shard>` / `<YYYY-MM>`: `enrolled`, `earned`, `redeemed`, `expired`, `adjusted` (ADD), kind
-  `activity`: what was recorded in that month (see `loyalty.reports`).
+  `activity`: what was recorded in that month (see `loyalty.reports.summary`).
 - `APPLIED#<marker id>` / `APPLIED`: kind `applied`, `ttl` (epoch seconds, 7 days on): this change's
   counters were added. Written in the same transaction as the ADDs, on condition that it does not
   exist, so a redelivered stream record adds nothing. Stream records live 24 hours; the table's TTL
@@ -26,7 +26,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from loyalty.clock import utcnow
+from loyalty.kernel.clock import utcnow
 from loyalty.store.core import ConditionFailed, WriteConflict, client, query_items, table_name, to_item, transact
 
 SHARDS = 8

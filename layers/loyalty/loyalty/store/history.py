@@ -1,4 +1,4 @@
-"""The recorded history of a table, read for a replay (`python -m loyalty.cli what-if`): read-only.
+"""The recorded history of a table, read for a replay (`python -m loyalty_local.whatif`): read-only.
 
 What a replay needs is what the product already keeps: the members (`MEMBER#`), the ledger (`ENTRY#`,
 each entry with its request's fields), the subscriptions (`SUBSCRIPTION#`), the tier overrides

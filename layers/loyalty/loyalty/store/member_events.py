@@ -1,7 +1,7 @@
 """The domain events a member's changes published, kept 90 days for the back office (`EVENTS#<member_id>`).
 
 The stream processor writes one item per published event, keyed by when the event happened (the time the
-domain gives it, stable under redelivery: loyalty.outbox), the member's sequence and the event's own id, so
+domain gives it, stable under redelivery: loyalty.outbox.processor), the member's sequence and the event's own id, so
 a redelivered stream record writes the same items again (idempotent, never a duplicate) and a Query
 backwards reads the newest first.
 DynamoDB's TTL removes them after `KEPT_DAYS`; they hold what the event carried, never a personal field.
@@ -15,11 +15,11 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from loyalty.clock import isoformat, utcnow
+from loyalty.kernel.clock import isoformat, utcnow
 from loyalty.store.core import client, from_item, query, table_name, to_item
 
 if TYPE_CHECKING:  # the events' models are the stream processor's; a member read need not build them
-    from loyalty.events import DomainEvent
+    from loyalty.domain.events import DomainEvent
 
 KEPT_DAYS = 90
 BATCH = 25  # BatchWriteItem's limit

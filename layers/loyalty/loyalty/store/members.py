@@ -10,8 +10,9 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-from loyalty.errors import ValidationFailed
-from loyalty.model import NEVER, IdentifierKind, LedgerEntry, Member, identifiers
+from loyalty.domain.model import NEVER, IdentifierKind, LedgerEntry, Member, identifiers
+from loyalty.domain.writes import SideWrite, WriteRefused
+from loyalty.kernel.errors import ValidationFailed
 from loyalty.store.core import (
     ConditionFailed,
     WriteConflict,
@@ -26,7 +27,6 @@ from loyalty.store.core import (
     to_item,
     transact,
 )
-from loyalty.writes import SideWrite, WriteRefused
 
 __all__ = ["WriteConflict", "WriteRefused"]
 

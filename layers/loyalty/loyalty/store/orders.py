@@ -20,8 +20,8 @@ import zlib
 from datetime import date, timedelta
 from typing import Any
 
-from loyalty import keys as entry_keys
-from loyalty.model import LedgerEntry, Member, OrderRefunds
+from loyalty.domain import keys as entry_keys
+from loyalty.domain.model import LedgerEntry, Member, OrderRefunds
 from loyalty.store.core import batch_get, key, query_items, table_name, to_item
 from loyalty.store.members import entry_from_item, entry_pk, member_from_item, member_pk
 

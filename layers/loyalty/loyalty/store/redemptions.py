@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from loyalty.model import Hold, LedgerEntry, Member
+from loyalty.domain.model import Hold, LedgerEntry, Member
 from loyalty.store.core import (
     batch_get,
     from_item,

@@ -1,4 +1,4 @@
-"""Table stream records → domain models (`loyalty.events.Change`).
+"""Table stream records → domain models (`loyalty.domain.events.Change`).
 
 Only members, ledger entries and expiry warnings mean anything downstream; every other item of the
 table (counters, markers, job bookkeeping, holds...) gives None.
@@ -9,8 +9,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from loyalty.events import Change, ChangeKind, StreamEventName
-from loyalty.model import ExpiryWarning, LedgerEntry, Member
+from loyalty.domain.events import Change, ChangeKind, StreamEventName
+from loyalty.domain.model import ExpiryWarning, LedgerEntry, Member
 from loyalty.store.members import entry_from_item, member_from_item
 
 KINDS: tuple[ChangeKind, ...] = ("member", "entry", "expiry_warning")

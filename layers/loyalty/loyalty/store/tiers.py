@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from loyalty.model import Member
+from loyalty.domain.model import Member
 from loyalty.store.core import batch_get, client, key, table_name, to_item
 from loyalty.store.members import member_from_item, member_pk
 

@@ -1,11 +1,11 @@
-"""Typed side writes (loyalty.writes) as DynamoDB transaction items: the only place that knows their
+"""Typed side writes (loyalty.domain.writes) as DynamoDB transaction items: the only place that knows their
 items and conditions."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from loyalty import writes as w
+from loyalty.domain import writes as w
 from loyalty.store import expiry, identity, orders, redemptions, tiers
 
 

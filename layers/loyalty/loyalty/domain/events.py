@@ -1,0 +1,360 @@
+"""Domain events: what the table stream's committed changes mean to the outside world.
+
+Pure: a `Change` (one stream record, its images validated into domain models by
+`loyalty.store.stream`) maps to zero or one `DomainEvent`. Publishing is `loyalty.store.bus`; the
+stream processor (`loyalty.outbox.processor`) ties them together. The detail models below are the published
+schema (docs/events.md is generated from them); `version` is the schema version of `detail`.
+
+| stored change                                   | detail-type          |
+|-------------------------------------------------|----------------------|
+| INSERT member item (`kind` member)              | MemberEnrolled       |
+| INSERT entry `earn`, `bonus` (not signup)       | PointsEarned         |
+| INSERT entry `reversal`                         | PointsReversed       |
+| INSERT entry `redeem`                           | PointsRedeemed       |
+| INSERT entry `redeem_cancel`                    | RedemptionCancelled  |
+| INSERT entry `adjust`                           | PointsAdjusted       |
+| INSERT entry `expire`                           | PointsExpired        |
+| INSERT `kind` expiry_warning                    | PointsExpiringSoon   |
+| MODIFY member item whose `tier_id` changed      | TierChanged          |
+
+The signup bonus entry publishes nothing of its own: MemberEnrolled (from the member item, written in
+the same transaction) carries it as `signup_bonus`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from loyalty.domain.model import EntryType, ExpiryWarning, LedgerEntry, Member
+from loyalty.kernel.clock import isoformat
+
+
+class Ranking(Protocol):
+    """What the events need of a programme: the rank of a tier (a `loyalty.program.rules.Program`), so
+    that a tier change says its direction. The domain model never imports the programme above it."""
+
+    def tier_rank(self, tier_id: str) -> int: ...
+
+
+SOURCE = "loyalty"
+SCHEMA_VERSION = 1
+
+ChangeKind = Literal["member", "entry", "expiry_warning"]
+StreamEventName = Literal["INSERT", "MODIFY", "REMOVE"]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One committed write of the table, as the stream reports it (images as domain models)."""
+
+    event_name: StreamEventName
+    kind: ChangeKind
+    old: Member | LedgerEntry | ExpiryWarning | None
+    new: Member | LedgerEntry | ExpiryWarning | None
+
+
+# -- the published schema ------------------------------------------------------------------------
+class EventDetail(BaseModel):
+    """Fields every domain event's `detail` carries."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    version: Literal[1] = Field(default=1, description="Schema version of this detail; bumped on a breaking change.")
+    event_id: str = Field(
+        description="Stable id: the ledger entry's `entry_id` for ledger events, else derived from the stored "
+        "item. A redelivered event has the same id: consumers de-duplicate on it."
+    )
+    member_id: str
+    sequence: int = Field(
+        description="The member's ledger sequence number (the entry's `seq`; for member events, the number of "
+        "entries the member had then). Order one member's events by it."
+    )
+
+
+class LedgerEventDetail(EventDetail):
+    """A ledger entry was recorded."""
+
+    entry_type: EntryType
+    points: int = Field(description="The figure the operation answered: see each event.")
+    change: int = Field(description="Signed change of the balance (the ledger entry's `points`).")
+    balance: int = Field(description="Available points after the entry.")
+    reference: str = Field(description="The entry's reference (order, refund, redemption, adjustment id...).")
+    occurred_at: str = Field(description="RFC 3339 UTC: when it happened.")
+    recorded_at: str = Field(description="RFC 3339 UTC: when it was recorded.")
+    months: dict[str, int] = Field(
+        default_factory=dict, description="Expiry months (YYYY-MM, or `never`) whose points the entry moved."
+    )
+    details: dict[str, Any] = Field(default_factory=dict, description="The ledger entry's details, as in the ledger.")
+
+
+class MemberEnrolled(EventDetail):
+    """A member enrolled (with the signup bonus, if the programme grants one)."""
+
+    channel: str
+    tier: str = Field(description="The tier id at enrolment.")
+    enrolled_at: str
+    referred_by: str | None = None
+    signup_bonus: int = Field(description="Points granted on enrolment (0 when none).")
+    balance: int
+
+
+class PointsEarned(LedgerEventDetail):
+    """Points earned: an order (`entry_type` earn) or a bonus (activity, referral...). `points` > 0."""
+
+    order_id: str | None = Field(default=None, description="The order, for `earn`.")
+    reason: str | None = Field(default=None, description="Why a bonus was granted (the activity), for `bonus`.")
+    pending: bool = False
+
+
+class PointsReversed(LedgerEventDetail):
+    """A refund took points back. `points` is negative (as the refund's answer shows it)."""
+
+    order_id: str | None = None
+    refund_id: str
+
+
+class PointsRedeemed(LedgerEventDetail):
+    """Points were spent on a reward or at checkout. `points` is positive (the points spent)."""
+
+    redemption_id: str
+    reward_id: str | None = None
+    partner_id: str | None = None
+    status: str = Field(description="`completed`, or `held` for a pay-with-points hold.")
+
+
+class RedemptionCancelled(LedgerEventDetail):
+    """A redemption was cancelled, voided or released: its points came back. `points` is positive."""
+
+    redemption_id: str
+    reward_id: str | None = None
+    partner_id: str | None = None
+    status: str = Field(description="`cancelled`, `voided` or `released`.")
+
+
+class PointsAdjusted(LedgerEventDetail):
+    """An administrator's correction. `points` is signed."""
+
+    adjustment_id: str
+    reason: str | None = None
+
+
+class PointsExpired(LedgerEventDetail):
+    """Points expired (`months` says which): removed by the expiry run (`period` set), or given back into a
+    month already over and expired at once (`period` null, `details.reason` says so). `points` is positive."""
+
+    period: str | None = Field(default=None, description="The expiry run's period (YYYY-MM).")
+
+
+class PointsExpiringSoon(EventDetail):
+    """The member has `points` that expire at the end of `month`."""
+
+    month: str
+    points: int
+    period: str = Field(description="The expiry run's period (YYYY-MM) that warned.")
+
+
+class TierChanged(EventDetail):
+    """The member's tier changed (an earn's upgrade, the monthly evaluation, a subscription, an override)."""
+
+    from_: str = Field(alias="from")
+    to: str
+    direction: Literal["upgrade", "downgrade", "lateral"]
+    reason: str | None = None
+    source: str | None = Field(default=None, description="`qualified`, `paid` or `manual`.")
+    as_of: str = Field(description="The date (or time) the change took effect.")
+
+
+DETAIL_TYPES: dict[str, type[EventDetail]] = {
+    "MemberEnrolled": MemberEnrolled,
+    "PointsEarned": PointsEarned,
+    "PointsReversed": PointsReversed,
+    "PointsRedeemed": PointsRedeemed,
+    "RedemptionCancelled": RedemptionCancelled,
+    "PointsAdjusted": PointsAdjusted,
+    "PointsExpired": PointsExpired,
+    "PointsExpiringSoon": PointsExpiringSoon,
+    "TierChanged": TierChanged,
+}
+
+
+@dataclass(frozen=True)
+class DomainEvent:
+    detail_type: str
+    detail: EventDetail
+
+    @property
+    def event_id(self) -> str:
+        return self.detail.event_id
+
+    def detail_json(self) -> dict[str, Any]:
+        return self.detail.model_dump(mode="json", by_alias=True)
+
+
+# -- mapping -------------------------------------------------------------------------------------
+def derived_id(*parts: str) -> str:
+    """A stable event id for an event that is not a ledger entry."""
+    return "ev_" + hashlib.sha256("#".join(parts).encode()).hexdigest()[:26]
+
+
+def _is_signup(entry: LedgerEntry) -> bool:
+    return entry.type == "bonus" and entry.details.get("activity") == "signup"
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def ledger_event(entry: LedgerEntry) -> DomainEvent | None:
+    if _is_signup(entry):
+        return None
+    common: dict[str, Any] = {
+        "event_id": entry.entry_id,
+        "member_id": entry.member_id,
+        "sequence": entry.seq,
+        "entry_type": entry.type,
+        "change": entry.points,
+        "balance": entry.balance_after,
+        "reference": entry.reference,
+        "occurred_at": isoformat(entry.occurred_at),
+        "recorded_at": isoformat(entry.recorded_at),
+        "months": dict(entry.buckets),
+        "details": entry.details,
+    }
+    d = entry.details
+    detail: EventDetail
+    match entry.type:
+        case "earn":
+            detail = PointsEarned(**common, points=entry.points, order_id=entry.reference, pending=entry.pending)
+            return DomainEvent("PointsEarned", detail)
+        case "bonus":
+            reason = _text(d.get("activity") or d.get("reason")) or entry.reference
+            detail = PointsEarned(**common, points=entry.points, reason=reason, pending=entry.pending)
+            return DomainEvent("PointsEarned", detail)
+        case "reversal":
+            detail = PointsReversed(
+                **common, points=entry.points, order_id=_text(d.get("order_id")), refund_id=entry.reference
+            )
+            return DomainEvent("PointsReversed", detail)
+        case "redeem":
+            detail = PointsRedeemed(
+                **common,
+                points=-entry.points,
+                redemption_id=_text(d.get("redemption_id")) or entry.reference,
+                reward_id=_text(d.get("reward_id")),
+                partner_id=_text(d.get("partner_id")),
+                status=_text(d.get("status")) or "completed",
+            )
+            return DomainEvent("PointsRedeemed", detail)
+        case "redeem_cancel":
+            detail = RedemptionCancelled(
+                **common,
+                points=entry.points,
+                redemption_id=_text(d.get("redemption_id")) or entry.reference,
+                reward_id=_text(d.get("reward_id")),
+                partner_id=_text(d.get("partner_id")),
+                status=_text(d.get("status")) or "cancelled",
+            )
+            return DomainEvent("RedemptionCancelled", detail)
+        case "adjust":
+            detail = PointsAdjusted(
+                **common, points=entry.points, adjustment_id=entry.reference, reason=_text(d.get("reason"))
+            )
+            return DomainEvent("PointsAdjusted", detail)
+        case "expire":
+            # the expiry run's entries say their period; points given back into a month that was over and
+            # expired at once (a `lapse#` entry) have none
+            run = entry.reference.removeprefix("expiry:") if entry.reference.startswith("expiry:") else None
+            period = _text(d.get("period")) or run
+            detail = PointsExpired(**common, points=-entry.points, period=period)
+            return DomainEvent("PointsExpired", detail)
+    return None  # pragma: no cover - EntryType is closed
+
+
+def tier_direction(program: Ranking | None, before: str, after: str) -> Literal["upgrade", "downgrade", "lateral"]:
+    if program is None:
+        return "lateral"
+    moved = program.tier_rank(after) - program.tier_rank(before)
+    return "upgrade" if moved > 0 else "downgrade" if moved < 0 else "lateral"
+
+
+def enrolled_event(member: Member) -> DomainEvent:
+    return DomainEvent(
+        "MemberEnrolled",
+        MemberEnrolled(
+            event_id=derived_id("enrolled", member.member_id),
+            member_id=member.member_id,
+            sequence=member.entries,
+            channel=member.channel,
+            tier=member.tier_id,
+            enrolled_at=isoformat(member.enrolled_at),
+            referred_by=member.referred_by,
+            signup_bonus=member.lifetime_earned,
+            balance=member.available,
+        ),
+    )
+
+
+def tier_event(old: Member, new: Member, program: Ranking | None) -> DomainEvent | None:
+    if old.tier_id == new.tier_id:
+        return None
+    change = new.tier_change if new.tier_change and new.tier_change.get("to") == new.tier_id else {}
+    return DomainEvent(
+        "TierChanged",
+        TierChanged(
+            event_id=derived_id("tier", new.member_id, str(new.version)),
+            member_id=new.member_id,
+            sequence=new.entries,
+            from_=old.tier_id,
+            to=new.tier_id,
+            direction=tier_direction(program, old.tier_id, new.tier_id),
+            reason=change.get("reason") or new.tier_reason,
+            source=change.get("source") or new.tier_source,
+            as_of=change.get("as_of") or isoformat(new.tier_since),
+        ),
+    )
+
+
+def warning_event(warning: ExpiryWarning, sequence: int = 0) -> DomainEvent:
+    return DomainEvent(
+        "PointsExpiringSoon",
+        PointsExpiringSoon(
+            event_id=derived_id("expiring", warning.member_id, warning.month),
+            member_id=warning.member_id,
+            sequence=sequence,
+            month=warning.month,
+            points=warning.points,
+            period=warning.period or warning.month,
+        ),
+    )
+
+
+def events_for(change: Change, program: Ranking | None = None) -> list[DomainEvent]:
+    """The domain events one committed change publishes (none for most member updates)."""
+    new, old = change.new, change.old
+    found: DomainEvent | None = None
+    if change.event_name == "INSERT" and isinstance(new, LedgerEntry):
+        found = ledger_event(new)
+    elif change.event_name == "INSERT" and isinstance(new, Member):
+        found = enrolled_event(new)
+    elif change.event_name == "MODIFY" and isinstance(new, Member) and isinstance(old, Member):
+        found = tier_event(old, new, program)
+    elif change.event_name == "INSERT" and isinstance(new, ExpiryWarning):
+        found = warning_event(new)
+    return [found] if found else []
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """JSON schema of every detail-type's `detail` (docs/events.md is generated from these).
+
+    Published open (no `additionalProperties: false`): a new optional field is not a breaking change.
+    """
+    out = {}
+    for name, model in DETAIL_TYPES.items():
+        schema = model.model_json_schema(by_alias=True)
+        schema.pop("additionalProperties", None)
+        out[name] = schema
+    return out

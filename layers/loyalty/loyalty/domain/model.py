@@ -1,0 +1,181 @@
+"""Domain models: the member as the ledger has made it, and the immutable ledger entry."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EntryType = Literal["earn", "bonus", "reversal", "redeem", "redeem_cancel", "expire", "adjust"]
+MemberStatus = Literal["active", "suspended", "closed"]
+TierSource = Literal["qualified", "paid", "manual"]
+Channel = Literal["web", "app", "pos", "partner", "import"]
+
+# Buckets for points that never expire (expiry policy `never`) use this key; it sorts last.
+NEVER = "never"
+
+
+class PendingLot(BaseModel):
+    """An order's points inside the return window (`pending_days`): not spendable before `available_on`."""
+
+    points: int
+    available_on: date
+    expiry_month: str  # the bucket the points go to when they become available
+
+
+class Member(BaseModel):
+    """A member and every figure derived from the member's ledger.
+
+    Invariants (checked by `loyalty.ledger.maths.check`): `available + pending` equals the sum of the
+    ledger; when `available >= 0` the expiry buckets add up to it, otherwise they are empty.
+    """
+
+    model_config = ConfigDict(validate_assignment=False)
+
+    member_id: str
+    status: MemberStatus = "active"
+    status_reason: str | None = None
+    status_changed_at: datetime | None = None
+    # The profile: personal fields, every one removed by erasure (`erased_at`). `email`, `phone` and
+    # `card_id` identify the member (each unique in the programme) while the member is not closed.
+    email: str | None = None
+    name: str | None = None
+    phone: str | None = None
+    card_id: str | None = None
+    birth_date: date | None = None
+    erased_at: datetime | None = None
+    channel: Channel
+    referred_by: str | None = None
+    enrolled_at: datetime
+
+    version: int = 0  # bumped by every write; the optimistic-concurrency condition
+    entries: int = 0  # number of ledger entries; the ledger's sequence number
+
+    available: int = 0  # posted points, may go negative after a refund
+    pending: int = 0  # earned but inside the return window (`pending_days`)
+    held: int = 0  # reserved by pay-with-points holds (already taken out of `available`)
+    lifetime_earned: int = 0
+    lifetime_redeemed: int = 0
+    lifetime_expired: int = 0
+
+    buckets: dict[str, int] = {}  # expiry month (or NEVER) -> points
+    qualifying: dict[str, int] = {}  # calendar month -> base points net of refunds
+    spend: dict[str, Decimal] = {}  # calendar month -> eligible spend net of refunds
+    counters: dict[str, int] = {}  # "<what>:<period key>" -> uses, for caps and limits
+    orders: int = 0  # orders that earned, for the referral bonus
+    pending_lots: dict[str, PendingLot] = {}  # order id -> its pending points (sum: `pending`)
+
+    tier_id: str
+    tier_since: datetime
+    tier_source: TierSource = "qualified"
+    tier_reason: str | None = None
+    tier_reached_at: datetime | None = None  # when the current qualified tier was reached (retain_months)
+    paid_tier: str | None = None
+    paid_until: datetime | None = None
+    manual_until: datetime | None = None
+    tier_period: str | None = None  # the last evaluation period applied (YYYY-MM)
+    expiry_period: str | None = None  # the last expiry period applied (YYYY-MM)
+    # The last tier change made by the monthly evaluation, a subscription or an override, for the
+    # TierChanged event read off the table stream: {"from", "to", "reason", "as_of", "source"}.
+    tier_change: dict[str, str] | None = None
+    tier_run: str | None = None  # the evaluation run that made `tier_change` (a retried chunk recounts it)
+
+
+IdentifierKind = Literal["email", "phone", "card_id"]
+IDENTIFIER_KINDS: tuple[IdentifierKind, ...] = ("email", "phone", "card_id")
+PROFILE_FIELDS = ("email", "name", "phone", "card_id", "birth_date")
+
+
+def identifier_value(kind: IdentifierKind, value: str) -> str:
+    """The form an identifier is compared in: an email case-insensitively, the others as given."""
+    return value.lower() if kind == "email" else value
+
+
+def identifiers(member: Member) -> dict[IdentifierKind, str]:
+    """The identifiers `member` holds (compared form): none once the member is closed."""
+    if member.status == "closed":
+        return {}
+    held = {kind: getattr(member, kind) for kind in IDENTIFIER_KINDS}
+    return {kind: identifier_value(kind, value) for kind, value in held.items() if value}
+
+
+class Enrolment(BaseModel):
+    """The enrolment request of a member (its hash) and the first answer, replayed byte for byte.
+
+    Stored beside the member (item `ENROL#<member_id>`); erasure removes it."""
+
+    member_id: str
+    request_hash: str
+    response: str
+
+
+class LedgerEntry(BaseModel):
+    """One immutable line of the ledger. `key` is its idempotency key and its table key."""
+
+    entry_id: str
+    key: str
+    member_id: str
+    seq: int
+    type: EntryType
+    points: int
+    balance_after: int
+    reference: str
+    occurred_at: datetime
+    recorded_at: datetime
+    details: dict[str, Any] = Field(default_factory=dict)
+    # Expiry months this entry took points from (debits) or put points into (credits).
+    buckets: dict[str, int] = Field(default_factory=dict)
+    pending: bool = False
+    request_hash: str | None = None
+    response: str | None = None  # the first answer, replayed byte for byte
+
+
+class OrderRefunds(BaseModel):
+    """What the refunds of one order have taken back so far (cumulative, versioned)."""
+
+    order_id: str
+    member_id: str
+    refunded: Decimal = Decimal(0)  # refunded amount, all refunds together
+    points: int = 0  # points reversed
+    base: int = 0  # qualifying base points reversed
+    spend: Decimal = Decimal(0)  # eligible spend reversed
+    restored: int = 0  # a checkout order's spent points given back
+    restored_months: dict[str, int] = {}  # ... by the expiry month they were spent from
+    refunds: int = 0
+    version: int = 0  # 0: not stored yet
+
+
+HoldStatus = Literal["held", "captured", "voided", "released"]
+
+
+class Hold(BaseModel):
+    """A pay-with-points redemption taken with `capture: false`: the points are already debited, and
+    the hold is captured, voided, or released by the hold-release job once `expires_at` has passed."""
+
+    redemption_id: str
+    member_id: str
+    points: int
+    value: Decimal
+    currency: str
+    status: HoldStatus = "held"
+    created_at: datetime
+    expires_at: datetime
+    settled_at: datetime | None = None
+
+
+class ExpiryWarning(BaseModel):
+    """The expiry run told a member that `points` expire at the end of `month` (item `WARN#<member>#<month>`).
+
+    Written once per member and month by the expiry job; the stream publishes PointsExpiringSoon from it.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    member_id: str
+    month: str  # the points expire at the end of this month
+    points: int
+    period: str | None = None  # the expiry run's period (YYYY-MM); `month` when absent
+    as_of: str | None = None
+    run_id: str | None = None

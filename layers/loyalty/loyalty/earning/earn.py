@@ -1,0 +1,424 @@
+"""Earn operations: purchases, previews, refunds and activities, each one idempotent `operations.run`.
+
+The rules (what an order earns, what a refund takes back) live in `loyalty.earning.rules`; this module applies
+them to a member and writes the result in one conditional transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from loyalty.answers.earning import ActivityAwarded, Earned, EarnPreview, Refunded
+from loyalty.domain import keys, posting
+from loyalty.domain.model import LedgerEntry, Member, OrderRefunds, PendingLot
+from loyalty.domain.status import ensure_active, ensure_open
+from loyalty.domain.writes import PendingMarker, PendingMarkerDone, RefundState, SideWrite
+from loyalty.earning import rules as earning
+from loyalty.kernel.clock import isoformat, utcnow
+from loyalty.kernel.errors import (
+    ActivityLimitReached,
+    MemberNotFound,
+    OrderNotFound,
+    RefundExceedsOrder,
+    ValidationFailed,
+)
+from loyalty.kernel.months import month_of
+from loyalty.ledger.funnel import Books, Txn, activity_counter
+from loyalty.ledger.operations import Outcome, Plan, commit, request_hash, retrying, run, run_with
+from loyalty.program.rules import Program
+from loyalty.requests.earning import ActivityRequest, EarnRequest, RefundRequest
+from loyalty.store import members as member_store
+from loyalty.store import orders as order_store
+from loyalty.tiers import maths as tiers
+from loyalty.tiers import views
+
+
+# -- request → domain ----------------------------------------------------------------------------
+def occurred_at(value: datetime | None, now: datetime) -> datetime:
+    """The request's `occurred_at` in UTC (default now), inside the posting window."""
+    return now if value is None else posting.check(value, now)
+
+
+def order_of(program: Program, request: EarnRequest, now: datetime) -> earning.Order:
+    """The order as the rules engine sees it; refuses what the programme cannot earn on."""
+    if request.currency != program.currency:
+        raise ValidationFailed.field("currency", f"the programme's currency is {program.currency}")
+    items = tuple(
+        earning.Item(sku=i.sku, category=i.category, amount=Decimal(i.amount), quantity=i.quantity)
+        for i in request.items or []
+    )
+    amount = Decimal(request.amount)
+    if earning.items_total(items) > amount:
+        raise ValidationFailed.field("items", "the items add up to more than the order amount")
+    return earning.Order(amount=amount, occurred_at=occurred_at(request.occurred_at, now), items=items)
+
+
+def _money(value: Decimal) -> str:
+    """A canonical text for hashing: 120, 120.0 and 120.00 are the same amount."""
+    return format(value.normalize(), "f")
+
+
+def earn_hash(request: EarnRequest) -> str:
+    payload: dict[str, Any] = {
+        "member_id": request.member_id,
+        "amount": _money(Decimal(request.amount)),
+        "currency": request.currency,
+        "channel": request.channel,
+        "items": [
+            {"sku": i.sku, "category": i.category, "amount": _money(Decimal(i.amount)), "quantity": i.quantity}
+            for i in request.items or []
+        ],
+    }
+    if request.occurred_at is not None:
+        payload["occurred_at"] = isoformat(request.occurred_at)
+    return request_hash(payload)
+
+
+# -- purchases -----------------------------------------------------------------------------------
+@dataclass
+class Credited:
+    """An order's earn on the books: its entry, and what else the transaction writes."""
+
+    entry: LedgerEntry
+    writes: list[SideWrite]
+    others: list[Books]
+
+
+def credit_order(
+    program: Program,
+    books: Books,
+    order_id: str,
+    award: earning.Award,
+    when: datetime,
+    details: dict[str, Any],
+    *,
+    pay_referral: bool,
+) -> Credited:
+    """Put an order's award on the member's books: spendable now (or pending inside the return window),
+    its qualifying value and spend in the order's month, its `earn` entry under `keys.earn(order_id)`, the
+    upgrade it reaches, and the referrer's bonus on a referred member's first earning order.
+
+    Shared by `POST /v1/earn` and a checkout order, so both earn by the same rules."""
+    member = books.member
+    month = month_of(when)
+    writes: list[SideWrite] = []
+    available_on = None
+    moved: dict[str, int] = {}
+    if program.pending_days and award.points > 0:
+        # inside the return window: pending, not spendable, until the daily activation moves it
+        available_on = (when + timedelta(days=program.pending_days)).date()
+        lot = PendingLot(points=award.points, available_on=available_on, expiry_month=books.expiry_month(when))
+        books.earn_pending(order_id, award.points, lot)
+        writes.append(PendingMarker(member.member_id, order_id, available_on))
+    else:
+        moved = books.earn(award.points, when)
+    if award.base:
+        member.qualifying[month] = member.qualifying.get(month, 0) + award.base
+    if award.eligible_amount:
+        member.spend[month] = member.spend.get(month, Decimal(0)) + award.eligible_amount
+    first_order = member.orders == 0
+    if award.points > 0:
+        member.orders += 1  # orders that earned points: the referral pays on the first of them
+    entry = books.entry(
+        keys.earn(order_id),
+        "earn",
+        award.points,
+        order_id,
+        when,
+        details={
+            "breakdown": award.breakdown_view(),
+            "base": award.base,
+            "eligible_amount": str(award.eligible_amount),
+            **details,
+            **({"available_on": available_on.isoformat()} if available_on else {}),
+        },
+        buckets=moved,
+        pending=available_on is not None,
+    )
+    tiers.upgrade_after_earn(member, program, books.now)  # after the award: this earn used the old tier
+    others: list[Books] = []
+    if pay_referral and first_order and award.points > 0 and member.referred_by:
+        referrer = _referral(program, member, when, books.now)
+        if referrer is not None:
+            others.append(referrer)
+    return Credited(entry, writes, others)
+
+
+def _earn_plan(
+    program: Program, request: EarnRequest, order: earning.Order, *, pay_referral: bool
+) -> Callable[[Books], Plan]:
+    def plan(books: Books) -> Plan:
+        member = books.member
+        ensure_active(member)
+        when = books.posting_time(order.occurred_at)
+        award = earning.award(program, order, program.tier(member.tier_id))  # the tier before this earn
+        details: dict[str, Any] = {
+            "amount": request.amount,
+            "currency": request.currency,
+            **({"channel": request.channel} if request.channel else {}),
+            **({"items": _items_view(request)} if request.items else {}),
+        }
+        credited = credit_order(program, books, request.order_id, award, when, details, pay_referral=pay_referral)
+        body = Earned(
+            entry_id=credited.entry.entry_id,
+            member_id=member.member_id,
+            order_id=request.order_id,
+            points=award.points,
+            breakdown=award.breakdown_view(),
+            balance=member.available,
+            tier=views.tier_view(member, program),
+        )
+        return Plan(body, credited.writes, credited.others)
+
+    return plan
+
+
+def _items_view(request: EarnRequest) -> list[dict[str, Any]]:
+    """The order's lines as the ledger keeps them (what a replay of the history needs)."""
+    return [
+        {"sku": i.sku, "category": i.category, "amount": i.amount, "quantity": i.quantity} for i in request.items or []
+    ]
+
+
+def _referral(program: Program, member: Member, when: datetime, now: datetime) -> Books | None:
+    """The referrer's bonus for this member's first earning order, written in the same transaction.
+
+    Reading the referrer is a third DynamoDB round trip, paid only on a referred member's first order.
+    """
+    points = program.activities.referral
+    referrer = member_store.load_member(member.referred_by or "")
+    if not points or referrer is None or referrer.status != "active":
+        return None
+    books = Books(program, referrer, now)
+    moved = books.grant(points, when)
+    books.entry(
+        keys.referral(member.member_id),
+        "bonus",
+        points,
+        member.member_id,
+        when,
+        details={"activity": "referral", "referred_member_id": member.member_id},
+        buckets=moved,
+    )
+    return books
+
+
+def earn(program: Program, request: EarnRequest) -> Outcome:
+    """Award an order's points. Key: the order id (one order earns once, for one member)."""
+    order = order_of(program, request, utcnow())
+    plan = _earn_plan(program, request, order, pay_referral=True)
+    return run(program, request.member_id, keys.earn(request.order_id), earn_hash(request), plan)
+
+
+def preview(program: Program, request: EarnRequest) -> EarnPreview:
+    """What `earn` would answer, without `entry_id`, writing nothing (one read)."""
+    order = order_of(program, request, utcnow())
+    member = member_store.load_member(request.member_id)
+    if member is None:
+        raise MemberNotFound(f"no member {request.member_id!r}")
+    decided = _earn_plan(program, request, order, pay_referral=False)(Books(program, member, utcnow()))
+    return EarnPreview.model_validate(decided.body.model_dump(exclude={"entry_id"}))
+
+
+# -- refunds -------------------------------------------------------------------------------------
+def refund(program: Program, request: RefundRequest) -> Outcome:
+    """Take back the share of an order's points that the refunds so far cover (cumulative, floored)."""
+    entry_key = keys.refund(request.refund_id)
+    amount = Decimal(request.amount)
+    hash_ = request_hash({"member_id": request.member_id, "order_id": request.order_id, "amount": _money(amount)})
+
+    def plan(books: Books, context: tuple[LedgerEntry | None, OrderRefunds | None]) -> Plan:
+        member = books.member
+        ensure_open(member)  # a suspended member is still refunded; a closed one is not
+        order, state = context
+        if order is None or order.type != "earn" or order.member_id != member.member_id:
+            raise OrderNotFound(f"no order {request.order_id!r} for member {member.member_id!r}")
+        state = state or OrderRefunds(order_id=request.order_id, member_id=member.member_id)
+        details = order.details
+        taken = earning.reversal(
+            order_amount=Decimal(str(details["amount"])),
+            order_points=order.points,
+            order_base=int(details.get("base", 0)),
+            order_eligible=Decimal(str(details.get("eligible_amount", details["amount"]))),
+            refunded_before=state.refunded,
+            points_before=state.points,
+            base_before=state.base,
+            spend_before=state.spend,
+            refund_amount=amount,
+        )
+        if taken is None:
+            left = Decimal(str(details["amount"])) - state.refunded
+            raise RefundExceedsOrder(f"order {request.order_id!r} has {left} left to refund")
+        month = month_of(order.occurred_at)
+        writes: list[SideWrite] = []
+        from_pending = books.take_back_pending(request.order_id, taken.points)  # never spendable: first
+        if from_pending and request.order_id not in member.pending_lots:
+            writes.append(PendingMarkerDone(member.member_id, request.order_id))
+        moved = books.take_back(taken.points - from_pending, prefer=books.expiry_month(order.occurred_at))
+        if taken.base and month in member.qualifying:
+            member.qualifying[month] = max(0, member.qualifying[month] - taken.base)
+        if taken.spend and month in member.spend:
+            member.spend[month] = max(Decimal(0), member.spend[month] - taken.spend)
+        entry = books.entry(
+            entry_key,
+            "reversal",
+            -taken.points,
+            request.refund_id,
+            books.now,
+            details={
+                "order_id": request.order_id,
+                "amount": request.amount,
+                "refunded_total": str(taken.refunded_total),
+                "base": -taken.base,
+            },
+            buckets=moved,
+        )
+        restored, months = _give_back_spent(books, request, details, state, taken.refunded_total)
+        after = state.model_copy(
+            update={
+                "refunded": taken.refunded_total,
+                "points": state.points + taken.points,
+                "base": state.base + taken.base,
+                "spend": state.spend + taken.spend,
+                "restored": state.restored + restored,
+                "restored_months": months,
+                "refunds": state.refunds + 1,
+                "version": state.version + 1,
+            }
+        )
+        if "checkout" in details:  # a checkout order's refund says what it took back and what it gave back
+            body = Refunded(
+                refund_id=request.refund_id,
+                order_id=request.order_id,
+                points=entry.points + restored,
+                reversed=entry.points,
+                restored=restored,
+                balance=member.available,
+            )
+        else:
+            body = Refunded(
+                refund_id=request.refund_id, order_id=request.order_id, points=entry.points, balance=member.available
+            )
+        return Plan(body, [RefundState(after, state.version), *writes])
+
+    return run_with(
+        program,
+        lambda: order_store.load_refund(request.member_id, request.refund_id, request.order_id),
+        request.member_id,
+        entry_key,
+        hash_,
+        plan,
+    )
+
+
+def _give_back_spent(
+    books: Books, request: RefundRequest, details: dict[str, Any], state: OrderRefunds, refunded_total: Decimal
+) -> tuple[int, dict[str, int]]:
+    """A checkout order's refund gives back `floor(points spent × refunded / total)` of the points the
+    order spent (rewards and points payment), cumulative, less what earlier refunds gave back, into the
+    months they were spent from (latest first; a month that is over expires them at once: the funnel).
+    Answers the points given back now and the months given back so far."""
+    checkout = details.get("checkout")
+    if not checkout:
+        return 0, dict(state.restored_months)
+    spent = int(checkout.get("spent", 0))
+    share = earning.reversed_share(spent, refunded_total, Decimal(str(details["amount"])))
+    now = max(0, share - state.restored)
+    months = dict(state.restored_months)
+    if not now:
+        return 0, months
+    taken: dict[str, int] = {}
+    left = now
+    for month, points in sorted(((str(m), int(p)) for m, p in checkout.get("buckets", {}).items()), reverse=True):
+        give = min(left, points - months.get(month, 0))
+        if give > 0:
+            taken[month] = give
+            months[month] = months.get(month, 0) + give
+            left -= give
+    restored = books.give_back(now, taken)  # points no month accounts for (a debt at spend time) are new
+    books.entry(
+        keys.refund_restore(request.refund_id),
+        "redeem_cancel",
+        now,
+        request.refund_id,
+        books.now,
+        details={"kind": "checkout_refund", "order_id": request.order_id, "refund_id": request.refund_id},
+        buckets=restored,
+    )
+    return now, months
+
+
+# -- activities ----------------------------------------------------------------------------------
+def record_activity(program: Program, request: ActivityRequest) -> Outcome:
+    """A non-purchase activity (review, birthday, ...): its points, within its cap; never qualifying."""
+    activity = program.activities.types.get(request.type)
+    if activity is None:
+        known = ", ".join(sorted(program.activities.types)) or "none"
+        raise ValidationFailed.field("type", f"not an activity of the programme (known: {known})")
+    entry_key = keys.activity(request.member_id, request.activity_id)
+    payload: dict[str, Any] = {"member_id": request.member_id, "type": request.type}
+    if request.occurred_at is not None:
+        payload["occurred_at"] = isoformat(request.occurred_at)
+
+    def plan(books: Books) -> Plan:
+        ensure_active(books.member)
+        dated = books.posting_time(request.occurred_at)  # the posting window, checked once, in the funnel
+        if activity.cap is not None:
+            counter = activity_counter(request.type, activity.cap.period, dated)
+            if not books.count(counter, activity.cap.count):
+                raise ActivityLimitReached(f"{request.type}: at most {activity.cap.count} per {activity.cap.period}")
+        moved = books.grant(activity.points, dated)
+        entry = books.entry(
+            entry_key,
+            "bonus",
+            activity.points,
+            request.activity_id,
+            dated,
+            details={"activity": request.type},
+            buckets=moved,
+        )
+        return Plan(ActivityAwarded(entry_id=entry.entry_id, points=activity.points, balance=books.member.available))
+
+    return run(program, request.member_id, entry_key, request_hash(payload), plan)
+
+
+# -- pending points ------------------------------------------------------------------------------
+def activate_pending(program: Program, member_id: str, as_of: date) -> int:
+    """Move the member's pending lots due by `as_of` into available points. Returns the points moved.
+
+    Not a ledger entry: the ledger already holds the earn; only its availability changes. Running it
+    again moves nothing (the lots are gone from the member, their markers deleted in the same write).
+    A lot whose expiry month is already over when it activates is expired at once (funnel).
+    """
+
+    def attempt() -> int:
+        member = member_store.load_member(member_id)
+        if member is None:
+            return 0
+        due = {order_id: lot for order_id, lot in member.pending_lots.items() if lot.available_on <= as_of}
+        if not due:
+            return 0
+        books = Books(program, member, utcnow())
+        moved = 0
+        for order_id, _ in sorted(due.items(), key=lambda kv: (kv[1].available_on, kv[0])):
+            moved += books.activate(order_id)
+        markers: list[SideWrite] = [PendingMarkerDone(member_id, order_id) for order_id in due]
+        commit(Txn([books], markers))
+        return moved
+
+    return retrying(attempt)
+
+
+def activate_due_pending(program: Program, as_of: date) -> dict[str, int]:
+    """The daily job: every member with pending points due by `as_of`."""
+    activated = points = 0
+    for member_id in order_store.members_with_due_pending(as_of):
+        moved = activate_pending(program, member_id, as_of)
+        if moved:
+            activated += 1
+            points += moved
+    return {"members_activated": activated, "points_activated": points}

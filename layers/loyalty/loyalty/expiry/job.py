@@ -1,0 +1,155 @@
+"""The monthly expiry run: on the 1st of month N, points that expired at the end of N−1 and earlier go.
+
+Members are found through the sparse `expiry` index, never a scan: one message per shard, a Query of
+`EXPSK < <N+1>` (earliest expiring month ≤ N). For a member whose earliest month is ≤ N−1 the run
+writes one `expire` ledger entry (key `expire#<member_id>#<N>`: once per member per period), takes
+the points out of the balance and adds them to `lifetime_expired`. A member with points that expire at
+the end of N (found in the same Query, or left with such points after the expiry) gets a warning item
+`WARN#<member_id>#<N>`, once, from which PointsExpiringSoon is published (the stream, not this job).
+
+Shards: the index is written under 16 partition keys (crc32 of the member id) so one month's members
+are not all on one index partition (a hot key) and 16 workers walk them in parallel. 16 shards × ~1,000
+writes/s per partition is far above a monthly run's needs; more shards only add empty Queries.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from loyalty.answers.common import Answer
+from loyalty.domain import keys
+from loyalty.domain.model import LedgerEntry, Member
+from loyalty.domain.writes import ExpiryWarningSent
+from loyalty.jobs import runner as jobs
+from loyalty.kernel.clock import utcnow
+from loyalty.kernel.config import settings
+from loyalty.kernel.errors import MemberNotFound
+from loyalty.kernel.months import add_months
+from loyalty.ledger.funnel import Books
+from loyalty.ledger.operations import Plan, request_hash, run_with
+from loyalty.program.rules import Program
+from loyalty.store import expiry as store
+
+
+class _NothingToExpire(Exception):
+    """The member has nothing dated N−1 or earlier (any more): at most a warning to give."""
+
+    def __init__(self, member: Member, warned: bool) -> None:
+        super().__init__("nothing to expire")
+        self.member = member
+        self.warned = warned
+
+
+class MemberExpired(Answer):
+    """What one member's expiry wrote: stored with its entry, so a re-run of the period finds it (never sent)."""
+
+    member_id: str
+    period: str
+    points: int
+    run_id: str
+    page: str | None = None  # the run's page that wrote it (None: the member was retried on its own)
+    warned: bool
+
+
+def _month_start(month: str) -> datetime:
+    return datetime(int(month[:4]), int(month[5:7]), 1, tzinfo=UTC)
+
+
+def _warning(member: Member, run: jobs.Run) -> ExpiryWarningSent | None:
+    """The warning for points expiring at the end of the run's month, if the member has any."""
+    points = member.buckets.get(run.period, 0)
+    if points <= 0:
+        return None
+    return ExpiryWarningSent(
+        member.member_id,
+        run.period,
+        {
+            "month": run.period,
+            "period": run.period,
+            "points": points,
+            "as_of": run.as_of.isoformat(),
+            "run_id": run.run_id,
+            "recorded_at": utcnow().isoformat(),
+        },
+    )
+
+
+def expire_member(program: Program, run: jobs.Run, member_id: str, item: dict[str, Any] | None) -> jobs.Counts:
+    """Expire one member's points for the run (idempotent per member and period). Returns its counts."""
+    entry_key = keys.expiry(member_id, run.period)
+    hash_ = request_hash({"member_id": member_id, "period": run.period})
+    last = add_months(run.period, -1)
+
+    def load() -> tuple[Member | None, LedgerEntry | None, bool]:
+        return store.load_for_expiry(member_id, entry_key, run.period)
+
+    def plan(books: Books, warned: bool) -> Plan:
+        member = books.member
+        gone = books.expire_through(last)
+        if not gone:
+            raise _NothingToExpire(member, warned)
+        points = sum(gone.values())
+        member.expiry_period = run.period
+        books.entry(
+            entry_key,
+            "expire",
+            -points,
+            f"expiry:{run.period}",
+            _month_start(run.period),  # the points expired at the end of the month before
+            details={"months": gone},
+            buckets=gone,
+        )
+        warning = None if warned else _warning(member, run)
+        body = MemberExpired(
+            member_id=member_id,
+            period=run.period,
+            points=points,
+            run_id=run.run_id,
+            page=run.page,
+            warned=warning is not None,
+        )
+        return Plan(body, [warning] if warning else [])
+
+    try:
+        outcome = run_with(program, load, member_id, entry_key, hash_, plan)
+    except MemberNotFound:
+        return {}
+    except _NothingToExpire as nothing:
+        warning = None if nothing.warned else _warning(nothing.member, run)
+        sent = warning is not None and store.put_warning(
+            store.warning_item(warning.member_id, warning.month, warning.fields)
+        )
+        return {"members_warned": 1} if sent else {}
+    body = json.loads(outcome.body)
+    if outcome.replayed and body.get("run_id") != run.run_id:
+        return {}  # expired by an earlier run of this period: nothing changes, nothing counts
+    if outcome.replayed and run.page is not None and body.get("page") not in (None, run.page):
+        # written on an earlier page of this run, which counted it: after its expiry the member's index key
+        # moved to this month, still in the walk's range, so a later page of its shard met it again
+        return {}
+    return {"members_affected": 1, "points_expired": int(body["points"]), "members_warned": int(body["warned"])}
+
+
+def _fetch(run: jobs.Run, chunk: str, cursor: dict[str, Any] | None, limit: int) -> jobs.Page:
+    shard = int(chunk.removeprefix("shard-"))
+    ids, next_cursor = store.expiring_page(shard, add_months(run.period, 1), limit, cursor)
+    return jobs.Page([(m, None) for m in ids], next_cursor)
+
+
+def _chunks(program: Program, run: jobs.Run) -> list[str]:
+    if program.expiry.policy == "never":
+        return []
+    return [f"shard-{i:02d}" for i in range(store.EXPIRY_SHARDS)]
+
+
+JOB = jobs.Job(
+    name="expiry",
+    counters=("members_affected", "points_expired"),
+    queue_url=lambda: settings().expiry_queue_url,
+    chunks=_chunks,
+    fetch=_fetch,
+    process=expire_member,
+    page_size=100,
+)

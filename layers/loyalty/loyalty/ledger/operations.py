@@ -1,0 +1,149 @@
+"""The shape every write shares: read, decide through the funnel, one conditional transaction.
+
+An idempotent ledger operation (`run`, `run_with`) reads the member and the entry under its idempotency
+key in one round trip. If the entry exists, the stored answer is replayed (or refused as a conflict when
+the request differs). Otherwise the service decides on the member's `Books` (loyalty.ledger.funnel), the books
+are closed (time rules, version, invariants) and one transaction writes the members, the entries and the
+typed side writes under their conditions: the entry does not exist, each member is at the version read.
+
+Every retry of the product goes through `retrying`: a lost race (a version or side-write condition, a
+transaction conflict) backs off with jitter and decides again from a fresh read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from loyalty.answers.common import Answer
+from loyalty.domain.model import LedgerEntry, Member
+from loyalty.domain.writes import SideWrite, WriteRefused
+from loyalty.kernel.clock import utcnow
+from loyalty.kernel.errors import Contention, IdempotencyConflict, MemberNotFound
+from loyalty.kernel.observability import count
+from loyalty.ledger.funnel import Books, Txn
+from loyalty.program.rules import Program
+from loyalty.store import members as store
+
+__all__ = ["Outcome", "Plan", "Retry", "request_hash", "retrying", "run", "run_with"]
+
+MAX_ATTEMPTS = 30
+T = TypeVar("T")
+C = TypeVar("C")
+
+
+@dataclass
+class Outcome:
+    status: int
+    body: str
+    replayed: bool = False
+    entry: LedgerEntry | None = None
+    member: Member | None = None
+
+
+@dataclass
+class Plan:
+    """What a service decided: the answer (its response model: the text stored and answered), the side
+    writes, and other members' books (a referrer)."""
+
+    body: Answer
+    writes: list[SideWrite] = field(default_factory=list)
+    others: list[Books] = field(default_factory=list)
+
+
+class Retry(Exception):
+    """The world moved between the read and the write: read again and decide again."""
+
+
+def request_hash(payload: dict[str, Any]) -> str:
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def dumps(body: Answer) -> str:
+    """The answer's text, as it is first sent and stored for its replays."""
+    return body.body()
+
+
+def replay(entry: LedgerEntry, hash_: str, program: Program) -> Outcome:
+    if entry.request_hash != hash_ or entry.response is None:
+        raise IdempotencyConflict("this idempotency key was used with a different request")
+    count("IdempotentReplays", program_id=program.program_id)
+    return Outcome(200, entry.response, replayed=True, entry=entry)
+
+
+def backoff(attempt: int) -> None:
+    time.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))  # noqa: S311 - jitter, not crypto
+
+
+def retrying(step: Callable[[], T], *, attempts: int = MAX_ATTEMPTS) -> T:
+    """Run `step` until it does not lose a race; `Contention` (503) when it keeps losing."""
+    for attempt in range(attempts):
+        try:
+            return step()
+        except (Retry, store.VersionConflict, store.WriteConflict, WriteRefused):
+            backoff(attempt)
+    raise Contention("the member is busy; retry the request")
+
+
+def commit(txn: Txn) -> None:
+    """Close every member's books (time rules, version, invariants) and write the transaction."""
+    writes = [(books.close(), books.read_version) for books in txn.books]
+    store.commit(writes, txn.entries, txn.writes)
+
+
+def run(program: Program, member_id: str, entry_key: str, hash_: str, plan: Callable[[Books], Plan]) -> Outcome:
+    """Run one idempotent ledger operation for `member_id` under `entry_key`."""
+    return run_with(
+        program,
+        lambda: (*store.load_member_and_entry(member_id, entry_key), None),
+        member_id,
+        entry_key,
+        hash_,
+        lambda books, _: plan(books),
+    )
+
+
+def run_with(
+    program: Program,
+    load: Callable[[], tuple[Member | None, LedgerEntry | None, C]],
+    member_id: str,
+    entry_key: str,
+    hash_: str,
+    plan: Callable[[Books, C], Plan],
+) -> Outcome:
+    """`run`, for an operation that needs more than the member and its entry: `load` reads the member,
+    the entry under `entry_key` and whatever else the plan needs, in one round trip (a refund reads
+    the order's entry and refund state with them)."""
+
+    def attempt() -> Outcome:
+        member, existing, context = load()
+        if existing is not None:
+            return replay(existing, hash_, program)
+        if member is None:
+            raise MemberNotFound(f"no member {member_id!r}")
+        books = Books(program, member, utcnow())
+        decided = plan(books, context)
+        # the entry under the idempotency key holds the request's hash and the answer: usually the first,
+        # the last for a checkout order (its rewards and points payment are spent before it earns)
+        primary = next((e for e in books.entries if e.key == entry_key), None)
+        if primary is None:
+            raise AssertionError(f"the operation under {entry_key!r} wrote no entry under its key")
+        primary.request_hash = hash_
+        primary.response = dumps(decided.body)
+        try:
+            commit(Txn([books, *decided.others], decided.writes))
+        except store.EntryExists as exists:
+            stored = exists.entry if exists.entry is not None and exists.entry.key == entry_key else None
+            stored = stored or store.load_entry(entry_key)
+            if stored is None:  # another entry of the plan exists: the world moved, plan again
+                raise Retry() from None
+            return replay(stored, hash_, program)
+        return Outcome(201, primary.response, entry=primary, member=books.member)
+
+    return retrying(attempt)

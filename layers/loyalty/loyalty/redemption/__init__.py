@@ -1,0 +1,3 @@
+"""Redemption: partner rewards, pay with points and its holds, cancellations, the catalogue (`redeem`), and
+the partners' request signatures (`signatures`).
+"""
