@@ -24,6 +24,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from loyalty.jobs import registry
+
 from bench import world
 from bench.capacity import usd_per_million
 from bench.meter import Meter
@@ -32,9 +34,9 @@ AS_OF = "2026-03-01"
 NOW = datetime(2026, 3, 1, 0, 5, tzinfo=UTC)
 EXPIRED_MONTH = "2026-01"
 LATER_MONTH = "2026-09"
-JOB_FIGURES = {
-    "tier-evaluation": ("members_evaluated", "downgraded"),
-    "expiry": ("members_affected", "points_expired"),
+JOB_FIGURES = {  # of each monthly job's summary (loyalty.jobs.registry), the figures the bench checks
+    registry.TIER_EVALUATION.name: ("members_evaluated", "downgraded"),
+    registry.EXPIRY.name: ("members_affected", "points_expired"),
 }
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from loyalty.jobs import registry
+
 
 def _table(headers: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
@@ -127,9 +129,10 @@ def packages(results: dict[str, Any]) -> str:
 
 def jobs(results: dict[str, Any]) -> str:
     data = results.get("jobs") or {}
-    runs = [(size, job, job) for size in data.get("sizes", []) for job in ("tier-evaluation", "expiry")]
+    runs = [(size, job, job) for size in data.get("sizes", []) for job in registry.MONTHLY_NAMES[::-1]]
     if data.get("control"):
-        runs.append((data["control"], "expiry", "expiry (control)"))
+        expiry = registry.EXPIRY.name
+        runs.append((data["control"], expiry, f"{expiry} (control)"))
     rows = []
     for size, job, label in runs:
         j = size[job]

@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from loyalty.jobs import registry
 from loyalty.kernel.clock import utcnow
 from loyalty.kernel.months import add_months
 
@@ -133,8 +134,8 @@ def seed(base: str, *, members: int = 12, months: int = 15, until: date | None =
     for index, start in enumerate(starts):
         if index:
             stack.set_clock(datetime(start.year, start.month, start.day, 0, 5, tzinfo=UTC))
-            stack.job("expiry", start)
-            stack.job("tier-evaluation", start)
+            for job in registry.MONTHLY_NAMES:  # as the schedules run them on the 1st
+                stack.job(job, start)
         next_start = date.fromisoformat(add_months(start.strftime("%Y-%m"), 1) + "-01")
         last_day = min(end, next_start - timedelta(days=1))
         plan: list[tuple[int, int, str, str]] = []  # (day, minute, member, action)

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from loyalty.jobs import registry
 from loyalty.kernel.months import add_months
 from loyalty.program.rules import Program, Reward
 
@@ -27,7 +28,6 @@ from simulator.plan import (
     Task,
 )
 
-JOBS = ("expiry", "tier-evaluation")
 # Refusals a member meets in real life: counted, not errors.
 EXPECTED = {
     "activity": {"activity_limit_reached"},
@@ -102,7 +102,7 @@ class Simulation:
                 first = f"{add_months(month, 1)}-01"
                 self.progress.set_stage(f"jobs {first}")
                 self.client.set_clock(f"{first}T00:00:00Z")
-                for job in JOBS:
+                for job in registry.MONTHLY_NAMES:
                     self.result.jobs.append(self.client.run_job(job, first))
                 enrolled = [p for p in self.plan.members if p.enrol_month <= m]
                 self.result.snapshots.append(self._snapshot(pool, month, enrolled))

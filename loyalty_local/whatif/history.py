@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from loyalty.jobs import registry
+
 # Within one instant: enrolments first (a referral names a member enrolled in the same step), then the
 # members' own writes in their ledger's order, then the jobs.
 ENROL, WRITE, SETTLE, JOB = 0, 1, 2, 3
@@ -150,7 +152,9 @@ def requests_of(items: Iterable[dict[str, Any]]) -> History:
         ):
             member_id, at = str(hold["member_id"]), when(hold["settled_at"])
             where = position(member_id, {}, at)
-            out.append(Request(at, WRITE, member_id, where, "release", "POST", "", None, job="hold-release"))
+            out.append(
+                Request(at, WRITE, member_id, where, "release", "POST", "", None, job=registry.HOLD_RELEASE.name)
+            )
     for sub in subscriptions:
         member_id, at = str(sub["member_id"]), when(sub["recorded_at"])
         body = {
@@ -393,7 +397,7 @@ def _from_entry(entry: dict[str, Any], holds: dict[str, dict[str, Any]], positio
         return out
     if prefix == "pwp_cancel":
         if details.get("status") == "released":  # the hold-release job let it go at this moment
-            return [Request(at, WRITE, member_id, seq, "release", "POST", "", None, job="hold-release")]
+            return [Request(at, WRITE, member_id, seq, "release", "POST", "", None, job=registry.HOLD_RELEASE.name)]
         return one("void", "POST", f"/v1/redemptions/{reference}/void", {})
     return None
 

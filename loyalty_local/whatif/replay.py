@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from loyalty.jobs import registry
 from loyalty.kernel.months import add_months, month_of
 
 from loyalty_local.whatif.history import History, JobRun, Request, when
 
-MONTHLY_JOBS = ("expiry", "tier-evaluation")
 MAX_REFUSALS = 1000
 REPLAY_SECRET = "replay-partner-secret"  # noqa: S105 - the replay's own partners, in its own emulator
 
@@ -62,14 +62,17 @@ def schedule(history: History, daily: bool) -> list[JobRun]:
     boundary = _first_of_next(month_of(first))
     if not runs:
         while boundary <= last:
-            runs += [JobRun(boundary + timedelta(minutes=5), job, boundary.date().isoformat()) for job in MONTHLY_JOBS]
+            runs += [
+                JobRun(boundary + timedelta(minutes=5), job, boundary.date().isoformat())
+                for job in registry.MONTHLY_NAMES
+            ]
             boundary = _first_of_next(month_of(boundary))
     if daily:
         day = datetime(first.year, first.month, first.day, tzinfo=UTC) + timedelta(days=1)
         while day <= last:
-            runs.append(JobRun(day + timedelta(minutes=5), "pending-activation", day.date().isoformat()))
+            runs.append(JobRun(day + timedelta(minutes=5), registry.PENDING_ACTIVATION.name, day.date().isoformat()))
             day += timedelta(days=1)
-    return sorted(runs, key=lambda r: (r.at, MONTHLY_JOBS.index(r.job) if r.job in MONTHLY_JOBS else 9))
+    return sorted(runs, key=lambda r: (r.at, registry.monthly_order(r.job)))
 
 
 def run(document: str, history: History, *, daily: bool, tick: Tick | None = None) -> Outcome:
@@ -86,7 +89,7 @@ def run(document: str, history: History, *, daily: bool, tick: Tick | None = Non
     out.document_hash = hashlib.sha256(document.encode()).hexdigest()
     refused: dict[str, Counter[str]] = {}
     jobs = deque(schedule(history, daily))
-    monthly_left = Counter(j.as_of for j in jobs if j.job in MONTHLY_JOBS)
+    monthly_left = Counter(j.as_of for j in jobs if j.job in registry.MONTHLY_NAMES)
     last = history.last or history.first
     months_open = month_of(history.first) if history.first else None
     cuts: list[tuple[datetime, bool]] = []  # each snapshot's moment, and whether entries at it are in
@@ -106,7 +109,7 @@ def run(document: str, history: History, *, daily: bool, tick: Tick | None = Non
     def run_job(job: JobRun) -> None:
         snapshots_due(job.at, inclusive=False)
         engine.set_clock(job.at)
-        monthly = job.job in MONTHLY_JOBS  # the daily activation runs for now, as its schedule does
+        monthly = job.job in registry.MONTHLY_NAMES  # the daily activation runs for now, as its schedule does
         out.jobs.append({"job": job.job, **engine.run_job(job.job, job.as_of if monthly else None)})
         if monthly:
             monthly_left[job.as_of] -= 1

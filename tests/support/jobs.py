@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from loyalty.domain.model import Member
+from loyalty.jobs import registry
 from loyalty.store import core
 from loyalty.store.members import member_to_item
 
@@ -18,14 +19,20 @@ from tests.support.aws import TEMPLATE, invoke, load_event
 
 JOBS = {
     # job: (orchestrator, schedule event, worker, work queue, dead-letter queue)
-    "tier-evaluation": (
+    registry.TIER_EVALUATION.name: (
         "TierEvaluationFunction",
         "MonthlyTierEvaluation",
         "TierWorkerFunction",
         "TierWorkQueue",
         "TierDeadLetterQueue",
     ),
-    "expiry": ("ExpiryFunction", "MonthlyExpiry", "ExpiryWorkerFunction", "ExpiryWorkQueue", "ExpiryDeadLetterQueue"),
+    registry.EXPIRY.name: (
+        "ExpiryFunction",
+        "MonthlyExpiry",
+        "ExpiryWorkerFunction",
+        "ExpiryWorkQueue",
+        "ExpiryDeadLetterQueue",
+    ),
 }
 ENROLLED = datetime(2025, 1, 10, tzinfo=UTC)
 

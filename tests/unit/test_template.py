@@ -88,3 +88,22 @@ def test_the_layer_the_run_and_the_test_environments_pin_the_same_versions():
     docs = _pins("layers/docs/requirements.txt")
     assert set(docs) == {"swagger-ui-py"} and docs["swagger-ui-py"] == run["swagger-ui-py"]
     assert "--hash=sha256:" in (ROOT / "layers/docs/requirements.txt").read_text()
+
+
+def test_every_scheduled_job_is_in_the_registry_with_the_templates_schedule():
+    """loyalty.jobs.registry is the one list of jobs the replay, the simulator and the bench read: a job
+    scheduled in template.yaml that it lacks, or one it lists that nothing schedules, fails here."""
+    import json
+
+    from loyalty.jobs import registry
+
+    from loyalty_local.template import Template
+
+    scheduled = {}
+    for fn in Template().functions().values():
+        for schedule in fn.schedules:
+            job = json.loads(schedule.get("Input") or "{}").get("job")
+            if job:
+                scheduled[job] = schedule["ScheduleExpression"]
+    assert scheduled == {job.name: job.cron for job in registry.ALL}
+    assert registry.MONTHLY_NAMES == ("expiry", "tier-evaluation")  # the 1st's order: expire, then evaluate

@@ -22,6 +22,7 @@ from loyalty.answers.common import Answer
 from loyalty.domain import keys
 from loyalty.domain.model import LedgerEntry, Member
 from loyalty.domain.writes import ExpiryWarningSent
+from loyalty.jobs import registry
 from loyalty.jobs import runner as jobs
 from loyalty.kernel.clock import utcnow
 from loyalty.kernel.config import settings
@@ -145,8 +146,8 @@ def _chunks(program: Program, run: jobs.Run) -> list[str]:
 
 
 JOB = jobs.Job(
-    name="expiry",
-    counters=("members_affected", "points_expired"),
+    name=registry.EXPIRY.name,
+    counters=registry.EXPIRY.summary,
     queue_url=lambda: settings().expiry_queue_url,
     chunks=_chunks,
     fetch=_fetch,

@@ -28,6 +28,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from loyalty.domain.model import Member, TierSource
+from loyalty.jobs import registry
 from loyalty.jobs import runner as jobs
 from loyalty.kernel.clock import utcnow
 from loyalty.kernel.config import settings
@@ -184,8 +185,8 @@ def _fetch(run: jobs.Run, chunk: str, cursor: dict[str, Any] | None, limit: int)
 
 
 JOB = jobs.Job(
-    name="tier-evaluation",
-    counters=("members_evaluated", "upgraded", "downgraded", "unchanged"),
+    name=registry.TIER_EVALUATION.name,
+    counters=registry.TIER_EVALUATION.summary,
     queue_url=lambda: settings().tier_queue_url,
     chunks=lambda program, run: [f"shard-{i:02d}" for i in range(SHARDS)],
     fetch=_fetch,
