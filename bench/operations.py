@@ -77,7 +77,7 @@ def write_seasoned_member(member_id: str, months: int = SEASONED_MONTHS) -> int:
     from loyalty.kernel.clock import utcnow
     from loyalty.kernel.months import add_months, month_of
     from loyalty.store import core
-    from loyalty.store.members import member_to_item
+    from loyalty.store.codecs import member_to_item
 
     from bench.capacity import item_size
 

@@ -396,7 +396,8 @@ def test_scopes_quote_needs_earn_an_order_earn_and_redeem(till):
 
 def test_a_suspended_member_is_quoted_but_cannot_order(till):
     from loyalty.store import core
-    from loyalty.store.members import load_member, member_to_item
+    from loyalty.store.codecs import member_to_item
+    from loyalty.store.members import load_member
 
     silver_with_932("cust-1")
     suspended = load_member("cust-1")

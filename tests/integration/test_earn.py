@@ -19,7 +19,7 @@ from loyalty.ledger import maths as ledger
 from loyalty.ledger.operations import Outcome
 from loyalty.program.rules import current_program
 from loyalty.requests.earning import ActivityRequest, EarnRequest, RefundRequest
-from loyalty.store import core
+from loyalty.store import codecs, core
 from loyalty.store import members as member_store
 
 from tests.support.aws import api_event, call, count_calls, headers_of, invoke, mocked_aws
@@ -169,7 +169,7 @@ def test_unknown_and_inactive_members(aws):
     enroll("cust-1")
     suspended = stored_member("cust-1")
     suspended.status = "suspended"
-    core.put(member_store.member_to_item(suspended))
+    core.put(codecs.member_to_item(suspended))
     assert error(earn("cust-1", "o-1", "10.00")) == (409, "member_inactive")
     assert error(activity("cust-1", "a-1", "review")) == (409, "member_inactive")
     assert error(preview("cust-1", "10.00")) == (409, "member_inactive")

@@ -6,6 +6,7 @@ from loyalty.members import enrolment, records
 from loyalty.program.rules import bundled_program
 from loyalty.reports.reconcile import reconcile_all
 from loyalty.store import members as store
+from loyalty.store import transaction
 
 
 def test_a_random_history_reconciles_with_zero_differences_and_a_tampered_member_is_reported(aws):
@@ -25,7 +26,7 @@ def test_a_random_history_reconciles_with_zero_differences_and_a_tampered_member
     expected_version = tampered.version
     tampered.available += 1
     tampered.version += 1
-    store.commit([(tampered, expected_version)], [])
+    transaction.commit([(tampered, expected_version)], [])
     report = reconcile_all()
     assert [(d.member_id, d.figure, d.on_member - d.from_ledger) for d in report.differences] == [
         ("m3", "available", 1)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import yaml
 from loyalty.kernel.clock import CLOCK
 from loyalty.redemption.signatures import header_value
+from loyalty.store import codecs
 
 from tests.support.aws import api_event, call, count_calls, headers_of, invoke, load_event, mocked_aws
 
@@ -231,7 +232,7 @@ def test_an_inactive_member_cannot_redeem(aws):
     enroll("cust-1")
     suspended = store.load_member("cust-1")
     suspended.status = "suspended"
-    core.put(store.member_to_item(suspended))
+    core.put(codecs.member_to_item(suspended))
     status, body, _ = redeem("cust-1", "free-item", "red-1")
     assert status == 409 and body["error"]["code"] == "member_inactive"
     status, body, _ = pay("cust-1", "pwp-1", 100)

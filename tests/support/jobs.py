@@ -12,7 +12,7 @@ from typing import Any
 from loyalty.domain.model import Member
 from loyalty.jobs import registry
 from loyalty.store import core
-from loyalty.store.members import member_to_item
+from loyalty.store.codecs import member_to_item
 
 from loyalty_local.runtime import FunctionPool
 from tests.support.aws import TEMPLATE, invoke, load_event

@@ -6,7 +6,7 @@ from collections import Counter
 from typing import Any
 
 from loyalty.kernel.months import month_of
-from loyalty.store import core
+from loyalty.store import codecs, core
 from loyalty.store import members as member_store
 
 FIGURES = ("enrolled", "earned", "redeemed", "expired", "adjusted")
@@ -36,7 +36,7 @@ def ledger_entries() -> list[Any]:
     }
     while True:
         answer = core.client().scan(**kwargs)
-        out.extend(member_store.entry_from_item(core.from_item(i)) for i in answer["Items"])
+        out.extend(codecs.entry_from_item(core.from_item(i)) for i in answer["Items"])
         if "LastEvaluatedKey" not in answer:
             return out
         kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]

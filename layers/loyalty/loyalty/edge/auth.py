@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 from loyalty.kernel.clock import isoformat, utcnow
-from loyalty.store import members as store
+from loyalty.store import api_keys
 
 Scope = Literal["enroll", "earn", "read", "redeem", "admin"]
 SCOPES: tuple[str, ...] = get_args(Scope)
@@ -48,7 +48,7 @@ def create_key(name: str, scopes: list[str], *, token: str | None = None, prefix
         raise ValueError(f"scopes must be some of {', '.join(SCOPES)}; got {sorted(unknown) or 'none'}")
     token = token or prefix + secrets.token_urlsafe(24)
     digest = hash_key(token)
-    store.put_api_key(
+    api_keys.put_api_key(
         {
             "key_hash": digest,
             "key_id": digest[:12],
@@ -61,7 +61,7 @@ def create_key(name: str, scopes: list[str], *, token: str | None = None, prefix
 
 
 def lookup(token: str) -> ApiKey | None:
-    record = store.get_api_key(hash_key(token))
+    record = api_keys.get_api_key(hash_key(token))
     if record is None or record.get("revoked_at"):
         return None
     return ApiKey(key_id=record["key_id"], name=record["name"], scopes=frozenset(record["scopes"]))
@@ -69,12 +69,13 @@ def lookup(token: str) -> ApiKey | None:
 
 def list_keys() -> list[dict[str, object]]:
     return [
-        {k: r.get(k) for k in ("key_id", "name", "scopes", "created_at", "revoked_at")} for r in store.list_api_keys()
+        {k: r.get(k) for k in ("key_id", "name", "scopes", "created_at", "revoked_at")}
+        for r in api_keys.list_api_keys()
     ]
 
 
 def revoke(key_id: str) -> bool:
-    for record in store.list_api_keys():
+    for record in api_keys.list_api_keys():
         if record["key_id"] == key_id:
-            return store.revoke_api_key(record["key_hash"], isoformat(utcnow()))
+            return api_keys.revoke_api_key(record["key_hash"], isoformat(utcnow()))
     return False

@@ -36,10 +36,10 @@ def _program(args: argparse.Namespace) -> int:
             f"{len(program.campaigns)} campaigns, {len(program.rewards)} rewards"
         )
         return 0
-    from loyalty.store.core import client
+    from loyalty.store.parameters import write_parameter
 
     document = json.dumps(program.model_dump(mode="json", exclude_defaults=True), separators=(",", ":"))
-    client("ssm").put_parameter(Name=args.parameter, Value=document, Type="String", Tier="Advanced", Overwrite=True)
+    write_parameter(args.parameter, document)
     print(
         f"pushed {program.program_id} to {args.parameter} ({len(document)} bytes); functions pick it up within a minute"
     )

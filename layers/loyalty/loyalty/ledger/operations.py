@@ -29,6 +29,7 @@ from loyalty.kernel.observability import count
 from loyalty.ledger.funnel import Books, Txn
 from loyalty.program.rules import Program
 from loyalty.store import members as store
+from loyalty.store import transaction
 
 __all__ = ["Outcome", "Plan", "Retry", "request_hash", "retrying", "run", "run_with"]
 
@@ -86,7 +87,7 @@ def retrying(step: Callable[[], T], *, attempts: int = MAX_ATTEMPTS) -> T:
     for attempt in range(attempts):
         try:
             return step()
-        except (Retry, store.VersionConflict, store.WriteConflict, WriteRefused):
+        except (Retry, transaction.VersionConflict, transaction.WriteConflict, WriteRefused):
             backoff(attempt)
     raise Contention("the member is busy; retry the request")
 
@@ -94,7 +95,7 @@ def retrying(step: Callable[[], T], *, attempts: int = MAX_ATTEMPTS) -> T:
 def commit(txn: Txn) -> None:
     """Close every member's books (time rules, version, invariants) and write the transaction."""
     writes = [(books.close(), books.read_version) for books in txn.books]
-    store.commit(writes, txn.entries, txn.writes)
+    transaction.commit(writes, txn.entries, txn.writes)
 
 
 def run(program: Program, member_id: str, entry_key: str, hash_: str, plan: Callable[[Books], Plan]) -> Outcome:
@@ -138,7 +139,7 @@ def run_with(
         primary.response = dumps(decided.body)
         try:
             commit(Txn([books, *decided.others], decided.writes))
-        except store.EntryExists as exists:
+        except transaction.EntryExists as exists:
             stored = exists.entry if exists.entry is not None and exists.entry.key == entry_key else None
             stored = stored or store.load_entry(entry_key)
             if stored is None:  # another entry of the plan exists: the world moved, plan again

@@ -18,7 +18,7 @@ from loyalty.members.identity import identifier_in_use
 from loyalty.members.views import member_view
 from loyalty.program.rules import Program
 from loyalty.store import identity as identity_store
-from loyalty.store import members as store
+from loyalty.store import transaction
 
 
 def enroll(
@@ -84,10 +84,10 @@ def enroll(
         writes: list[SideWrite] = [IdentifierClaimed(k, v, member_id) for k, v in identifiers(member).items()]
         writes.append(EnrolmentRecorded(Enrolment(member_id=member_id, request_hash=hash_, response=body)))
         try:
-            store.enroll(member, books.entries, referred_by, writes)
-        except store.MemberAlreadyExists:
+            transaction.enroll(member, books.entries, referred_by, writes)
+        except transaction.MemberAlreadyExists:
             return _replay(program, member_id, hash_)
-        except store.ReferrerMissing:
+        except transaction.ReferrerMissing:
             raise ValidationFailed.field("referred_by", f"no member {referred_by!r}") from None
         except WriteRefused as refused:
             if isinstance(refused.write, IdentifierClaimed):

@@ -346,11 +346,9 @@ def load_source(source: str) -> Program:
     if source.startswith("bundled:"):
         return bundled_program(source.removeprefix("bundled:"))
     if source.startswith("ssm:"):
-        from aws_lambda_powertools.utilities.parameters import SSMProvider
+        from loyalty.store.parameters import read_parameter  # boto3 is the store's
 
-        from loyalty.store.core import client  # the process's one boto3 session
-
-        value = str(SSMProvider(boto3_client=client("ssm")).get(source.removeprefix("ssm:"), max_age=0))
+        value = read_parameter(source.removeprefix("ssm:"))
         if value.strip().startswith("bundled:"):
             return bundled_program(value.strip().removeprefix("bundled:"))
         return parse_program(value, source=source)

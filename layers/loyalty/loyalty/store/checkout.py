@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from loyalty.domain.model import IdentifierKind, LedgerEntry, Member
 from loyalty.store import identity
+from loyalty.store.codecs import entry_from_item, entry_pk, member_from_item, member_pk
 from loyalty.store.core import batch_get, key
-from loyalty.store.members import entry_from_item, entry_pk, member_from_item, member_pk
 from loyalty.store.redemptions import stock_pk
 
 Loaded = tuple[Member | None, LedgerEntry | None, dict[str, int]]

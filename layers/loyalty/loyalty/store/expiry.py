@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from loyalty.domain.model import LedgerEntry, Member
+from loyalty.store.codecs import EXPIRY_SHARDS, entry_from_item, entry_pk, member_from_item, member_pk
 from loyalty.store.core import batch_get, client, key, query, table_name, to_item
-from loyalty.store.members import EXPIRY_SHARDS, entry_from_item, entry_pk, member_from_item, member_pk
 
 __all__ = ["EXPIRY_SHARDS"]
 

@@ -22,9 +22,10 @@ from __future__ import annotations
 from typing import Any
 
 from loyalty.domain.model import Enrolment, IdentifierKind, Member, identifiers
+from loyalty.store.codecs import IDENTIFIER_INDEXES as INDEXES
+from loyalty.store.codecs import member_from_item, member_pk
 from loyalty.store.core import batch_get, from_item, get, key, query, table_name, to_item
-from loyalty.store.members import IDENTIFIER_INDEXES as INDEXES
-from loyalty.store.members import load_member, member_from_item, member_pk
+from loyalty.store.members import load_member
 
 
 def identifier_pk(kind: IdentifierKind, value: str) -> str:

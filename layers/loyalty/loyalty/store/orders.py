@@ -22,8 +22,8 @@ from typing import Any
 
 from loyalty.domain import keys as entry_keys
 from loyalty.domain.model import LedgerEntry, Member, OrderRefunds
+from loyalty.store.codecs import entry_from_item, entry_pk, member_from_item, member_pk
 from loyalty.store.core import batch_get, key, query_items, table_name, to_item
-from loyalty.store.members import entry_from_item, entry_pk, member_from_item, member_pk
 
 
 def order_pk(order_id: str) -> str:

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from loyalty.domain.model import Hold, LedgerEntry, Member
+from loyalty.store.codecs import entry_from_item, entry_pk, member_from_item, member_pk
 from loyalty.store.core import (
     batch_get,
     from_item,
@@ -27,7 +28,6 @@ from loyalty.store.core import (
     table_name,
     to_item,
 )
-from loyalty.store.members import entry_from_item, entry_pk, member_from_item, member_pk
 
 HOLD_SHARDS = 8  # spreads open holds over 8 index partitions; the release job queries each
 

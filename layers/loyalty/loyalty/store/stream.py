@@ -11,7 +11,7 @@ from typing import Any
 
 from loyalty.domain.events import Change, ChangeKind, StreamEventName
 from loyalty.domain.model import ExpiryWarning, LedgerEntry, Member
-from loyalty.store.members import entry_from_item, member_from_item
+from loyalty.store.codecs import entry_from_item, member_from_item
 
 KINDS: tuple[ChangeKind, ...] = ("member", "entry", "expiry_warning")
 

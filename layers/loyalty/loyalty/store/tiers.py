@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from loyalty.domain.model import Member
+from loyalty.store.codecs import member_from_item, member_pk
 from loyalty.store.core import batch_get, client, key, table_name, to_item
-from loyalty.store.members import member_from_item, member_pk
 
 
 def members_page(

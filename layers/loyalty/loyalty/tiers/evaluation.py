@@ -36,13 +36,14 @@ from loyalty.kernel.months import add_months
 from loyalty.ledger.funnel import Books, Txn
 from loyalty.ledger.operations import commit, retrying
 from loyalty.program.rules import Program, Tier
+from loyalty.store import codecs
 from loyalty.store import members as member_store
 from loyalty.store import tiers as store
 from loyalty.tiers import maths as tiers
 
 # One message per shard of the sparse `members` index (members only: the ledger's entries, which
 # outnumber members many times, are never read). A shard of 1M members is ~4k pages of 200.
-SHARDS = member_store.EXPIRY_SHARDS
+SHARDS = codecs.EXPIRY_SHARDS
 
 MAX_ATTEMPTS = 10
 
@@ -149,7 +150,7 @@ def _counts(program: Program, before: str, after: str) -> jobs.Counts:
 def evaluate_member(program: Program, run: jobs.Run, member_id: str, item: dict[str, Any] | None) -> jobs.Counts:
     """Evaluate one member for the run and record the period on it (one write per member and period).
     Returns the member's counts."""
-    given = [member_store.member_from_item(item)] if item else []
+    given = [codecs.member_from_item(item)] if item else []
 
     def attempt() -> jobs.Counts:
         member = given.pop() if given else member_store.load_member(member_id)
