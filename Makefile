@@ -38,7 +38,7 @@ $(SCAN)/.installed: requirements/scan.txt | $(BIN)/python
 run: $(RUN_STAMP)
 	$(BIN)/python -m loyalty_local --port $(PORT) $(if $(PROGRAM),--program $(PROGRAM),)
 
-## test: lint, template checks (cfn-lint, SAM, checkov) and the whole suite, the packaging test included
+## test: lint (ruff, mypy, the import contracts), template checks (cfn-lint, SAM, checkov) and the whole suite, the packaging test included
 test: lint template-check
 	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
@@ -46,6 +46,7 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy layers/loyalty/loyalty loyalty_local functions bench simulator ship
+	$(BIN)/lint-imports --no-cache
 
 template-check: $(DEV_STAMP) $(SCAN)/.installed
 	$(BIN)/cfn-lint template.yaml
