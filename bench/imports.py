@@ -5,7 +5,8 @@ The artefacts are what `make build` makes (ship/build.py: bytecode compiled, bot
 the harness (ship/harness.py) starts python3.12 with `-I -S` and only the function's directory, the
 layers and the runtime's boto3 on sys.path, in Lambda's environment (LAMBDA_TASK_ROOT set: the X-Ray SDK
 behaves as deployed). Each figure is the median of N fresh interpreters, timed inside the interpreter
-around the import only (the interpreter's own start-up is Lambda's, not ours), in CPU time (see measure).
+around the import only (the interpreter's own start-up is Lambda's, not ours), in wall-clock time, as
+Lambda bills the init phase (see measure); the CPU time is kept beside it.
 
 Budgets (issue 16): an API function's import ≤ 1.5 × `import boto3`, the authorizer's ≤ 1.2 ×.
 `first_request_imports_ms` adds what the first request imports on top (boto3's DynamoDB types, the
@@ -83,11 +84,12 @@ def budget(harness: Harness, logical_id: str) -> float | None:
 def measure(runs: int, *, profile: bool = True) -> dict[str, Any]:
     """Each function's import interleaved with `import boto3` (boto3, function, boto3, function ...).
 
-    The figures are the CPU time of the import (time.process_time inside the interpreter): in Lambda the
-    function has its CPU to itself, and on a machine shared with other work (2 cores, tests running) the
-    wall time mostly measures waiting. The wall-clock medians are kept beside them."""
+    The figures and the budgets are wall-clock time (time.perf_counter inside the interpreter): Lambda bills
+    the init phase by the clock, and the function has its CPU to itself there. Measure on a quiet machine:
+    on one shared with other work the wall time also counts waiting, so the CPU time (time.process_time) is
+    kept beside each figure (`cpu_median_ms`, `cpu_ratio_to_boto3`); the two agree when nothing else runs."""
     harness = Harness.prepare()
-    out: dict[str, Any] = {"runs": runs, "harness": "python3.12 -I -S, built artefacts", "clock": "cpu"}
+    out: dict[str, Any] = {"runs": runs, "harness": "python3.12 -I -S, built artefacts", "clock": "wall"}
     out["functions"] = {}
     all_boto3: list[tuple[float, float]] = []
     broken: list[str] = []
@@ -116,12 +118,13 @@ def measure(runs: int, *, profile: bool = True) -> dict[str, Any]:
             broken.append(f"{logical_id} did not import: {error}")
             continue
         all_boto3 += boto3
-        figures = _figures([cpu for cpu, _ in samples])
-        figures["wall_median_ms"] = round(statistics.median(wall for _, wall in samples), 1)
-        boto3_cpu = statistics.median(cpu for cpu, _ in boto3)
-        figures["import_boto3_ms"] = round(boto3_cpu, 1)
-        figures["ratio_to_boto3"] = ratio = round(figures["median_ms"] / boto3_cpu, 2)
-        figures["first_request_imports_ms"] = round(statistics.median(cpu for cpu, _ in first), 1)
+        figures = _figures([wall for _, wall in samples])
+        boto3_wall = statistics.median(wall for _, wall in boto3)
+        figures["import_boto3_ms"] = round(boto3_wall, 1)
+        figures["ratio_to_boto3"] = ratio = round(figures["median_ms"] / boto3_wall, 2)
+        figures["first_request_imports_ms"] = round(statistics.median(wall for _, wall in first), 1)
+        figures["cpu_median_ms"] = round(statistics.median(cpu for cpu, _ in samples), 1)
+        figures["cpu_ratio_to_boto3"] = round(figures["cpu_median_ms"] / statistics.median(c for c, _ in boto3), 2)
         limit = budget(harness, logical_id)
         if limit is not None:
             figures["budget"] = limit
@@ -131,8 +134,8 @@ def measure(runs: int, *, profile: bool = True) -> dict[str, Any]:
             figures["heaviest"] = {"packages": heaviest_imports(harness, logical_id)}
         out["functions"][logical_id] = figures
     if all_boto3:
-        out["import_boto3"] = _figures([cpu for cpu, _ in all_boto3])
-        out["import_boto3"]["wall_median_ms"] = round(statistics.median(wall for _, wall in all_boto3), 1)
+        out["import_boto3"] = _figures([wall for _, wall in all_boto3])
+        out["import_boto3"]["cpu_median_ms"] = round(statistics.median(cpu for cpu, _ in all_boto3), 1)
     else:
         out["import_boto3"] = {"error": "no sample"}
     out["broken"] = broken

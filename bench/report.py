@@ -75,7 +75,7 @@ def latency(results: dict[str, Any]) -> str:
 def imports(results: dict[str, Any]) -> str:
     cold = results.get("cold_import_ms") or {}
     boto3 = (cold.get("import_boto3") or {}).get("median_ms")
-    rows = [["`import boto3`", boto3, "1", "", "", ""]]
+    rows = [["`import boto3`", boto3, "1", "", "", "", ""]]
     for name, figures in (cold.get("functions") or {}).items():
         heaviest = ", ".join(
             f"{h['module']} {h['ms']}" for h in (figures.get("heaviest") or {}).get("packages", [])[:3]
@@ -87,16 +87,18 @@ def imports(results: dict[str, Any]) -> str:
                 figures.get("median_ms", figures.get("error")),
                 f"{figures.get('ratio_to_boto3', '?')}×",
                 f"≤ {budget}×" if budget else "",
+                f"{figures['cpu_ratio_to_boto3']}×" if "cpu_ratio_to_boto3" in figures else "",
                 figures.get("first_request_imports_ms", ""),
                 heaviest,
             ]
         )
     return _table(
         [
-            f"python3.12 -I -S, built artefacts (median of {cold.get('runs', '?')}, CPU ms)",
+            f"python3.12 -I -S, built artefacts (median of {cold.get('runs', '?')}, wall ms)",
             "import",
             "÷ import boto3",
             "budget",
+            "CPU ÷ boto3's CPU",
             "+ first request's imports",
             "own time by package (ms)",
         ],

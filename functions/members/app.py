@@ -31,7 +31,6 @@ from loyalty.requests.members import (
     SubscriptionRequest,
     TierOverrideRequest,
 )
-from loyalty.tiers import grants as tier_grants
 
 app = http.resolver()
 READ = (*http.KEYED, 404, 422)  # 422: a path or query parameter out of its pattern
@@ -182,6 +181,8 @@ def adjust(member_id: Annotated[Id, Path()], body: AdjustmentRequest) -> Respons
 )
 def subscribe(member_id: Annotated[Id, Path()], body: SubscriptionRequest) -> Response[Any]:
     http.require(app, "admin")
+    from loyalty.tiers import grants as tier_grants  # two admin routes need it: not at the cold import
+
     outcome = tier_grants.subscribe(current_program(), member_id, body.subscription_id, body.tier_id, body.months)
     return http.outcome_response(outcome)
 
@@ -196,6 +197,8 @@ def subscribe(member_id: Annotated[Id, Path()], body: SubscriptionRequest) -> Re
 def override_tier(member_id: Annotated[Id, Path()], body: TierOverrideRequest) -> Response[Any]:
     http.require(app, "admin")
     actor = http.caller(app).get("key_id")
+    from loyalty.tiers import grants as tier_grants
+
     view = tier_grants.override(current_program(), member_id, body.tier_id, body.reason, body.until, actor)
     return http.answer(TierOverride.model_validate(view))
 
