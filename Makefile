@@ -6,7 +6,7 @@ PORT   ?= 3000
 PROGRAM ?=
 STAGE  ?= dev
 
-.PHONY: run test lint typecheck template-check unit integration e2e browser build deploy bench soak clean keys simulate what-if lock seed screenshots
+.PHONY: run test lint typecheck template-check unit integration e2e browser build deploy bench soak mutate clean keys simulate what-if lock seed screenshots
 
 RUN_STAMP := $(VENV)/.run-installed
 DEV_STAMP := $(VENV)/.dev-installed
@@ -27,6 +27,13 @@ $(RUN_STAMP): requirements/run.txt pyproject.toml | $(BIN)/python
 $(DEV_STAMP): requirements/dev.txt $(RUN_STAMP)
 	$(PIP) --require-hashes --no-deps -r requirements/dev.txt
 	@touch $(DEV_STAMP)
+
+# cosmic-ray (make mutate) too: its pins are its own; it runs the tests with the project's venv.
+MUTATION := $(VENV)/mutation
+$(MUTATION)/.installed: requirements/mutation.txt | $(BIN)/python
+	@test -d $(MUTATION) || $(PYTHON) -m venv $(MUTATION)
+	$(MUTATION)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements/mutation.txt
+	@touch $@
 
 # checkov lives in a venv of its own: its pins (boto3 1.35, an older pydantic) must not choose the runtime's.
 $(SCAN)/.installed: requirements/scan.txt | $(BIN)/python
@@ -100,11 +107,17 @@ keys: $(DEV_STAMP)
 bench: $(DEV_STAMP)
 	$(BIN)/python -m bench.run $(ARGS)
 
-## soak: the slow evidence (many more model-based runs and steps); prints its figures
+## soak: the slow evidence (many more model-based runs and steps, fuzzing, mutation testing); prints its figures
 soak: $(DEV_STAMP)
 	MODEL_EXAMPLES=$${MODEL_EXAMPLES:-150} MODEL_STEPS=$${MODEL_STEPS:-60} \
 		$(BIN)/python -m pytest -s -p no:cacheprovider tests/integration/test_model.py tests/integration/test_faults.py
 	FUZZ_COVERAGE=1 FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-60} $(BIN)/python -m pytest -s -p no:cacheprovider tests/e2e/test_fuzz.py
+	$(MAKE) mutate
+
+## mutate: mutation testing of the funnel, the ledger maths and the checkout pricing (cosmic-ray, about an hour);
+##         the survivors in bench/mutation.json and in the bench report (bench/mutation.py)
+mutate: $(DEV_STAMP) $(MUTATION)/.installed
+	$(BIN)/python -m bench.mutation $(ARGS)
 
 ## build: every function and layer for Lambda (arm64, python3.12) into .aws-sam/build: `sam build` when sam
 ##        is installed, else our builder running the same per-directory Makefiles (no Docker either way)
@@ -119,6 +132,7 @@ lock: $(DEV_STAMP)
 	$(LOCK) --universal --python-version 3.11 pyproject.toml --extra local --extra dev -o requirements/dev.txt
 	$(LOCK) --universal --python-version 3.11 pyproject.toml --extra local -c requirements/dev.txt -o requirements/run.txt
 	$(LOCK) --universal --python-version 3.11 requirements/scan.in -o requirements/scan.txt
+	$(LOCK) --universal --python-version 3.11 requirements/mutation.in -o requirements/mutation.txt
 	$(LOCK) --python-platform aarch64-manylinux2014 --python-version 3.12 layers/deps/requirements.in \
 		-c requirements/dev.txt $(addprefix --no-emit-package ,$(RUNTIME_PACKAGES)) -o layers/deps/requirements.txt
 	$(LOCK) --python-platform aarch64-manylinux2014 --python-version 3.12 --no-deps layers/docs/requirements.in \

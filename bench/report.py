@@ -224,6 +224,27 @@ def local_stack(results: dict[str, Any], previous: dict[str, Any] | None = None)
     return text
 
 
+def mutation(results: dict[str, Any]) -> str:
+    """The last mutation run (bench/mutation.py): per file the mutants and the score, then each survivor."""
+    data = results.get("mutation") or {}
+    rows = []
+    survivors: list[str] = []
+    for name, f in (data.get("files") or {}).items():
+        if "error" in f:
+            rows.append([name, "error", "", "", "", "", f["error"][:80]])
+            continue
+        rows.append(
+            [name, f["mutants"], f["killed"], f["survived"], f["timeout"], f["incompetent"], f["score"], f["seconds"]]
+        )
+        for s in f["survivors"]:
+            change = " / ".join(line.strip() for line in s["diff"].splitlines())
+            survivors.append(f"- `{name}:{s['line']}` {s['operator']}: `{change[:160]}`")
+    text = _table(["cosmic-ray", "mutants", "killed", "survived", "timeout", "incompetent", "score", "s"], rows)
+    sample = f" (a sample: the first {data['sample']} of each file)" if data.get("sample") else ""
+    text += f"\n\nSurvivors{sample}: each is a test to write or a line to delete.\n" + ("\n".join(survivors) or "none")
+    return text
+
+
 SECTIONS = {
     "ops": ("DynamoDB per operation (warm handlers, events/, moto)", operations),
     "latency": ("Latency", latency),
@@ -231,6 +252,7 @@ SECTIONS = {
     "packages": ("Package sizes (as SAM zips them)", packages),
     "jobs": ("Monthly jobs", jobs),
     "local": ("The local stack (`make run`) over HTTP", local_stack),
+    "mutation": ("Mutation testing of the money code (`make mutate`)", mutation),
 }
 
 RESULT_KEYS = {
@@ -240,6 +262,7 @@ RESULT_KEYS = {
     "packages": "package_bytes",
     "jobs": "jobs",
     "local": "local_stack",
+    "mutation": "mutation",
 }
 
 

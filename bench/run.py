@@ -179,6 +179,10 @@ def main(argv: list[str] | None = None) -> int:
             previous = None
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    from bench import mutation
+
+    if mutation.OUT.is_file():  # the last `make mutate` (part of `make soak`): its survivors beside these figures
+        results["mutation"] = json.loads(mutation.OUT.read_text(encoding="utf-8"))
 
     from bench.report import render
 

@@ -113,3 +113,41 @@ def test_a_broken_budget_is_reported_and_fails_the_run():
     results["budgets"] = {"broken": operations.broken_budgets(results)}
     assert "<= 2 BROKEN" in report.render(results)
     assert run.failures(results) == ["earn_first: 3 round trips, budget <= 2"]
+
+
+def test_the_mutation_summary_counts_cosmic_rays_outcomes_and_lists_each_survivor():
+    import json
+
+    from bench.mutation import summarise
+    from bench.report import mutation
+
+    def line(job, outcome, worker="normal", diff=""):
+        spec = {"start_pos": [job, 4], "operator_name": "core/ReplaceComparisonOperator_Lt_LtE"}
+        result = None if outcome == "pending" else {"worker_outcome": worker, "test_outcome": outcome, "diff": diff}
+        return json.dumps([{"job_id": str(job), "mutations": [spec]}, result])
+
+    dump = "\n".join(
+        [
+            line(10, "killed"),
+            line(12, "killed"),
+            line(7, "survived", diff="--- a\n+++ b\n@@ -7 +7 @@\n-    if a < b:\n+    if a <= b:"),
+            line(20, None, worker="timeout"),
+            line(21, "incompetent", worker="exception"),
+            line(22, "pending"),
+        ]
+    )
+    found = summarise(dump)
+    assert {k: found[k] for k in ("mutants", "killed", "survived", "timeout", "incompetent", "pending")} == {
+        "mutants": 6,
+        "killed": 2,
+        "survived": 1,
+        "timeout": 1,
+        "incompetent": 1,
+        "pending": 1,
+    }
+    assert found["score"] == round(2 / 3, 3)
+    assert found["survivors"] == [
+        {"line": 7, "operator": "ReplaceComparisonOperator_Lt_LtE", "diff": "-    if a < b:\n+    if a <= b:"}
+    ]
+    text = mutation({"mutation": {"files": {"loyalty/ledger/maths.py": {**found, "seconds": 3}}}})
+    assert "`loyalty/ledger/maths.py:7` ReplaceComparisonOperator_Lt_LtE: `-    if a < b: / +    if a <= b:`" in text
