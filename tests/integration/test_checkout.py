@@ -366,6 +366,39 @@ def test_every_checkout_error_the_contract_names(till):
     assert [e["type"] for e in ledger("cust-1")] == ["adjust", "earn", "bonus"]  # nothing written
 
 
+def test_a_reward_whose_discount_rounds_to_nothing_is_not_eligible_and_not_charged():
+    """Issue 30: a `drinks` line of 0.04 for 5 units frees 0.00 (0.008 a unit, down to the cent), and a fixed
+    reward on a 0.004 line takes 0.00 off; both answered `discounts: []` and spent the reward's points. They
+    are `422 reward_not_eligible`, as a reward with no matching line is: quote and order alike, nothing written."""
+    program = program_with(
+        rewards={
+            "ten-off": {
+                "id": "ten-off",
+                "name": "10 off",
+                "points": 200,
+                "partner_id": None,
+                "discount": {"amount": "10.00"},
+            }
+        }
+    )
+    with mocked_aws(program):
+        CLOCK.set(NOW)
+        silver_with_932("cust-1")
+        sugar = {"sku": "sugar", "category": "drinks", "amount": "0.04", "quantity": 5}
+        mint = {"sku": "mint", "category": "food", "amount": "0.004", "quantity": 1}
+        for items, reward in (
+            ([sugar], "free-drink"),
+            ([mint], "ten-off"),
+            ([mint, {**mint, "sku": "m2", "amount": "0.009"}], "ten-off"),
+        ):
+            body = {"member_id": "cust-1", "currency": "USD", "items": items, "rewards": [reward]}
+            for answer in (quote(body), order({**body, "order_id": "till-x"})):
+                status, answered, _ = answer
+                assert (status, answered.get("error", {}).get("code")) == (422, "reward_not_eligible"), answered
+        assert member("cust-1")["points"]["available"] == 932
+        assert [e["type"] for e in ledger("cust-1")] == ["adjust", "earn", "bonus"]  # nothing written
+
+
 def test_a_member_by_id_or_by_identifier_exactly_one(till):
     silver_with_932("cust-1")
     items = {"currency": "USD", "items": [SANDWICH]}
