@@ -334,6 +334,37 @@ def test_points_given_back_into_a_month_that_is_over_expire_at_once(till):
     assert_balanced("cust-1")
 
 
+def test_points_given_back_into_an_ended_month_never_pay_the_refunds_own_debt(till):
+    """Issue 30: after the expiry run, a checkout refund's reversal made a debt and the points it restored into
+    the ended month paid it (reversal -2, redeem_cancel +600, expire -598, balance 0) where a plain order
+    refunded the same way ends at -2. Points put back into a month that is over expire whole, first; the
+    refund's `points` is the balance's change."""
+    from tests.support import jobs
+
+    enroll("cust-1")  # 100 signup points, expiring at the end of 2027-03
+    adjust("cust-1", 500)
+    body = {"member_id": "cust-1", "order_id": "till-1", "currency": "USD", "items": [SANDWICH], "points": 600}
+    assert order(body)[0] == 201  # pays 2.00, earns 2 (also expiring at the end of 2027-03)
+    enroll("cust-2")
+    adjust("cust-2", -100)  # the plain order's member: only the order's points
+    earn("cust-2", "o-2", "2.00")
+    CLOCK.set(datetime(2027, 4, 1, 0, 30, tzinfo=UTC))
+    jobs.run("expiry", "2027-04-01")  # the 2 points each order earned expire
+    CLOCK.set(datetime(2027, 4, 10, tzinfo=UTC))
+    assert (member("cust-1")["points"]["available"], member("cust-2")["points"]["available"]) == (0, 0)
+
+    status, plain, _ = refund("cust-2", "o-2", "ret-2", "2.00")
+    assert (status, plain["points"], plain["balance"]) == (201, -2, -2)
+
+    status, back, _ = refund("cust-1", "till-1", "ret-1", "2.00")
+    assert status == 201, back
+    newest = ledger("cust-1")[:3]
+    assert [(e["type"], e["points"]) for e in newest] == [("expire", -600), ("redeem_cancel", 600), ("reversal", -2)]
+    assert (back["reversed"], back["restored"], back["points"], back["balance"]) == (-2, 600, -2, -2)
+    assert member("cust-1")["points"]["available"] == -2
+    assert_balanced("cust-1")
+
+
 # -- errors --------------------------------------------------------------------------------------
 def _error(answer: tuple[int, Any, dict[str, str]]) -> tuple[int, str]:
     status, body, _ = answer

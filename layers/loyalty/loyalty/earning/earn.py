@@ -294,7 +294,7 @@ def refund(program: Program, request: RefundRequest) -> Outcome:
             body = Refunded(
                 refund_id=request.refund_id,
                 order_id=request.order_id,
-                points=entry.points + restored,
+                points=sum(e.points for e in books.entries),  # the net change: with what expired at once
                 reversed=entry.points,
                 restored=restored,
                 balance=member.available,
