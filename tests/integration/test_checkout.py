@@ -365,6 +365,46 @@ def test_points_given_back_into_an_ended_month_never_pay_the_refunds_own_debt(ti
     assert_balanced("cust-1")
 
 
+def test_a_refund_that_completes_an_order_gives_back_its_rewards_stock_and_limit_use():
+    """Issue 30: a refund gave back a reward's points but not its stock or its per-member limit use (a partner
+    cancel gives back both): order-and-refund cycles drained the stock while the ledger showed nothing
+    redeemed. A reward is one unit: `floor(1 × refunded / refundable)` of it comes back, so the refund that
+    completes the order gives back its stock and limit use, once."""
+    program = program_with(rewards={"free-drink": {"stock": 2, "limit_per_member": {"count": 1, "period": "month"}}})
+    with mocked_aws(program):
+        CLOCK.set(NOW)
+        silver_with_932("cust-1")
+        basket = {"member_id": "cust-1", "currency": "USD", "items": [LATTE, SANDWICH], "rewards": ["free-drink"]}
+
+        def stock() -> int:
+            rewards = call("RedeemFunction", api_event("ListRewards", query={"member_id": "cust-1"}))[1]["rewards"]
+            return next(r["stock"] for r in rewards if r["reward_id"] == "free-drink")
+
+        def limit_used() -> bool:
+            answer = quote(basket)
+            return answer[0] == 409 and answer[1]["error"]["code"] == "reward_unavailable"
+
+        status, placed, _ = order({**basket, "order_id": "till-1"})
+        assert status == 201 and placed["total"] == "7.60", placed
+        assert (stock(), limit_used()) == (1, True)
+        assert refund("cust-1", "till-1", "ret-1", "3.80")[0] == 201  # half: half the points, not the unit
+        assert (stock(), limit_used()) == (1, True)
+        status, rest, _ = refund("cust-1", "till-1", "ret-2", "3.80")
+        assert (status, rest["restored"]) == (201, 150)
+        assert (stock(), limit_used()) == (2, False)
+        status, again, headers = refund("cust-1", "till-1", "ret-2", "3.80")  # a retry gives back nothing more
+        assert (status, headers.get("Idempotent-Replayed"), again) == (200, "true", rest)
+        assert stock() == 2
+
+        for n in range(3):  # order-and-refund cycles leave the stock and the limit as they found them
+            assert order({**basket, "order_id": f"till-c{n}"})[0] == 201
+            assert refund("cust-1", f"till-c{n}", f"ret-c{n}", "7.60")[0] == 201
+        assert (stock(), limit_used()) == (2, False)
+        seen = member("cust-1")["points"]
+        assert (seen["available"], seen["lifetime_redeemed"]) == (932, 0)
+        assert_balanced("cust-1")
+
+
 # -- errors --------------------------------------------------------------------------------------
 def _error(answer: tuple[int, Any, dict[str, str]]) -> tuple[int, str]:
     status, body, _ = answer
