@@ -405,6 +405,67 @@ def test_a_refund_that_completes_an_order_gives_back_its_rewards_stock_and_limit
         assert_balanced("cust-1")
 
 
+def test_an_order_paid_entirely_with_points_and_rewards_is_refunded_by_its_value(till):
+    """Issue 30: an order paid entirely with points or rewards (`total` 0.00) could never be refunded (`422
+    refund_exceeds_order` for any amount): a return of goods paid with points gave no point back. Such an
+    order is refunded by its value, `subtotal − the price discounts` (the tier's and campaigns'; a reward is
+    paid for with points): a refund of X gives back `floor(points spent × X / value)`, cumulative."""
+    silver_with_932("cust-1")
+    adjust("cust-1", 500, "adj-2")  # 1,432
+    sandwich = {**SANDWICH, "amount": "8.42"}  # silver: 0.42 off (5% of 8.42, down to the cent), 8.00 left
+    body = {"member_id": "cust-1", "currency": "USD", "items": [LATTE, sandwich], "rewards": ["free-drink"]}
+    status, placed, _ = order({**body, "order_id": "till-1", "points": 800})
+    assert status == 201, placed
+    assert (placed["subtotal"], placed["discount_total"], placed["total"], placed["balance"]) == (
+        "12.92",
+        "4.92",
+        "0.00",
+        332,
+    )  # value: 12.92 - 0.42 = 12.50, paid with the reward (4.50) and 800 points (8.00); 1,100 points spent
+
+    status, over, _ = refund("cust-1", "till-1", "ret-0", "12.51")
+    assert (status, over["error"]["code"]) == (422, "refund_exceeds_order")
+    status, half, _ = refund("cust-1", "till-1", "ret-1", "6.25")  # half the goods back
+    assert status == 201, half
+    assert half == {
+        "refund_id": "ret-1",
+        "order_id": "till-1",
+        "points": 550,
+        "reversed": 0,
+        "restored": 550,
+        "balance": 882,
+    }
+    status, again, headers = refund("cust-1", "till-1", "ret-1", "6.25")  # a retry replays, gives nothing more
+    assert (status, headers.get("Idempotent-Replayed"), again) == (200, "true", half)
+    status, small, _ = refund("cust-1", "till-1", "ret-2", "0.01")  # floor(1,100 × 6.26 / 12.50) = 550
+    assert (status, small["restored"], small["balance"]) == (201, 0, 882)
+    status, over, _ = refund("cust-1", "till-1", "ret-3", "6.25")  # 12.51 in all
+    assert (status, over["error"]["code"]) == (422, "refund_exceeds_order")
+    status, rest, _ = refund("cust-1", "till-1", "ret-4", "6.24")  # the whole value, in three refunds
+    assert (status, rest["restored"], rest["points"], rest["balance"]) == (201, 550, 550, 1432)
+    status, over, _ = refund("cust-1", "till-1", "ret-5", "0.01")
+    assert (status, over["error"]["code"]) == (422, "refund_exceeds_order")
+    seen = member("cust-1")["points"]
+    assert (seen["available"], seen["lifetime_redeemed"]) == (1432, 0)
+    assert_balanced("cust-1")
+
+    # a reward alone (a free latte): value 4.50, refunded whole
+    status, placed, _ = order({**body, "order_id": "till-2", "items": [LATTE]})
+    assert (status, placed["total"], placed["balance"]) == (201, "0.00", 1132)
+    status, back, _ = refund("cust-1", "till-2", "ret-6", "4.50")
+    assert (status, back["restored"], back["balance"]) == (201, 300, 1432)
+
+    # an order that took money keeps the contract's rule: its refundable amount is its `total`, the money paid
+    status, placed, _ = order(
+        {**body, "order_id": "till-3", "points": 800, "items": [LATTE, {**sandwich, "amount": "8.43"}]}
+    )
+    assert (status, placed["total"]) == (201, "0.01")
+    assert _error(refund("cust-1", "till-3", "ret-7", "0.02")) == (422, "refund_exceeds_order")
+    status, back, _ = refund("cust-1", "till-3", "ret-8", "0.01")
+    assert (status, back["restored"], back["balance"]) == (201, 1100, 1432)
+    assert_balanced("cust-1")
+
+
 # -- errors --------------------------------------------------------------------------------------
 def _error(answer: tuple[int, Any, dict[str, str]]) -> tuple[int, str]:
     status, body, _ = answer

@@ -239,8 +239,9 @@ def refund(program: Program, request: RefundRequest) -> Outcome:
             raise OrderNotFound(f"no order {request.order_id!r} for member {member.member_id!r}")
         state = state or OrderRefunds(order_id=request.order_id, member_id=member.member_id)
         details = order.details
+        refundable = refundable_amount(details)
         taken = earning.reversal(
-            order_amount=Decimal(str(details["amount"])),
+            order_amount=refundable,
             order_points=order.points,
             order_base=int(details.get("base", 0)),
             order_eligible=Decimal(str(details.get("eligible_amount", details["amount"]))),
@@ -251,7 +252,7 @@ def refund(program: Program, request: RefundRequest) -> Outcome:
             refund_amount=amount,
         )
         if taken is None:
-            left = Decimal(str(details["amount"])) - state.refunded
+            left = refundable - state.refunded
             raise RefundExceedsOrder(f"order {request.order_id!r} has {left} left to refund")
         month = month_of(order.occurred_at)
         writes: list[SideWrite] = []
@@ -277,9 +278,8 @@ def refund(program: Program, request: RefundRequest) -> Outcome:
             },
             buckets=moved,
         )
-        restored, months = _give_back_spent(books, request, details, state, taken.refunded_total)
+        restored, months = _give_back_spent(books, request, details, refundable, state, taken.refunded_total)
         if "checkout" in details:
-            refundable = Decimal(str(details["amount"]))
             writes += _give_back_uses(books, order, spends, refundable, state.refunded, taken.refunded_total)
         after = state.model_copy(
             update={
@@ -320,10 +320,33 @@ def refund(program: Program, request: RefundRequest) -> Outcome:
     )
 
 
+def refundable_amount(details: dict[str, Any]) -> Decimal:
+    """What the refunds of an order may add up to, from its earn entry's details.
+
+    An order's `amount`; for a checkout order its `total`, the money paid (the contract). A checkout order
+    that took no money (`total` 0.00: paid entirely with points and rewards) is refunded by its value
+    instead: `subtotal − the price discounts` (the tier's and campaigns'; a reward's discount is paid for
+    with points, so it counts as paid), so that a return of goods paid with points gives the points back."""
+    amount = Decimal(str(details["amount"]))
+    checkout = details.get("checkout")
+    if amount > 0 or not checkout:
+        return amount
+    price_discounts = sum(
+        (Decimal(str(d["amount"])) for d in checkout.get("discounts", []) if not str(d["rule"]).startswith("reward:")),
+        Decimal(0),
+    )
+    return max(Decimal(0), Decimal(str(checkout["subtotal"])) - price_discounts)
+
+
 def _give_back_spent(
-    books: Books, request: RefundRequest, details: dict[str, Any], state: OrderRefunds, refunded_total: Decimal
+    books: Books,
+    request: RefundRequest,
+    details: dict[str, Any],
+    refundable: Decimal,
+    state: OrderRefunds,
+    refunded_total: Decimal,
 ) -> tuple[int, dict[str, int]]:
-    """A checkout order's refund gives back `floor(points spent × refunded / total)` of the points the
+    """A checkout order's refund gives back `floor(points spent × refunded / refundable)` of the points the
     order spent (rewards and points payment), cumulative, less what earlier refunds gave back, into the
     months they were spent from (latest first; a month that is over expires them at once: the funnel).
     Answers the points given back now and the months given back so far."""
@@ -331,7 +354,7 @@ def _give_back_spent(
     if not checkout:
         return 0, dict(state.restored_months)
     spent = int(checkout.get("spent", 0))
-    share = earning.reversed_share(spent, refunded_total, Decimal(str(details["amount"])))
+    share = earning.reversed_share(spent, refunded_total, refundable)
     now = max(0, share - state.restored)
     months = dict(state.restored_months)
     if not now:
