@@ -98,3 +98,14 @@ def test_a_pending_lot_whose_month_is_over_expires_whole_beside_a_debt():
     books.activate("o1")
     closed = books.close()
     assert (closed.available, closed.pending, closed.lifetime_expired, closed.buckets) == (-10, 0, 30, {})
+
+
+def test_points_given_back_into_the_month_still_running_stay_spendable():
+    """Issue 30: `is_over` must not count the current month as over (`<`, not `<=`): points given back into
+    it stay in the balance, with no `expire` line."""
+    books = Books(PROGRAM, member(available=0, lifetime_earned=100, lifetime_redeemed=100), MARCH)
+    restored = books.give_back(100, {"2026-03": 100})
+    books.entry("cancel#1", "redeem_cancel", 100, "r1", MARCH, buckets=restored)
+    closed = books.close()
+    assert (closed.available, closed.buckets, closed.lifetime_expired) == (100, {"2026-03": 100}, 0)
+    assert [e.type for e in books.entries] == ["redeem_cancel"]
