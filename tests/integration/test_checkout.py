@@ -334,6 +334,138 @@ def test_points_given_back_into_a_month_that_is_over_expire_at_once(till):
     assert_balanced("cust-1")
 
 
+def test_points_given_back_into_an_ended_month_never_pay_the_refunds_own_debt(till):
+    """Issue 30: after the expiry run, a checkout refund's reversal made a debt and the points it restored into
+    the ended month paid it (reversal -2, redeem_cancel +600, expire -598, balance 0) where a plain order
+    refunded the same way ends at -2. Points put back into a month that is over expire whole, first; the
+    refund's `points` is the balance's change."""
+    from tests.support import jobs
+
+    enroll("cust-1")  # 100 signup points, expiring at the end of 2027-03
+    adjust("cust-1", 500)
+    body = {"member_id": "cust-1", "order_id": "till-1", "currency": "USD", "items": [SANDWICH], "points": 600}
+    assert order(body)[0] == 201  # pays 2.00, earns 2 (also expiring at the end of 2027-03)
+    enroll("cust-2")
+    adjust("cust-2", -100)  # the plain order's member: only the order's points
+    earn("cust-2", "o-2", "2.00")
+    CLOCK.set(datetime(2027, 4, 1, 0, 30, tzinfo=UTC))
+    jobs.run("expiry", "2027-04-01")  # the 2 points each order earned expire
+    CLOCK.set(datetime(2027, 4, 10, tzinfo=UTC))
+    assert (member("cust-1")["points"]["available"], member("cust-2")["points"]["available"]) == (0, 0)
+
+    status, plain, _ = refund("cust-2", "o-2", "ret-2", "2.00")
+    assert (status, plain["points"], plain["balance"]) == (201, -2, -2)
+
+    status, back, _ = refund("cust-1", "till-1", "ret-1", "2.00")
+    assert status == 201, back
+    newest = ledger("cust-1")[:3]
+    assert [(e["type"], e["points"]) for e in newest] == [("expire", -600), ("redeem_cancel", 600), ("reversal", -2)]
+    assert (back["reversed"], back["restored"], back["points"], back["balance"]) == (-2, 600, -2, -2)
+    assert member("cust-1")["points"]["available"] == -2
+    assert_balanced("cust-1")
+
+
+def test_a_refund_that_completes_an_order_gives_back_its_rewards_stock_and_limit_use():
+    """Issue 30: a refund gave back a reward's points but not its stock or its per-member limit use (a partner
+    cancel gives back both): order-and-refund cycles drained the stock while the ledger showed nothing
+    redeemed. A reward is one unit: `floor(1 × refunded / refundable)` of it comes back, so the refund that
+    completes the order gives back its stock and limit use, once."""
+    program = program_with(rewards={"free-drink": {"stock": 2, "limit_per_member": {"count": 1, "period": "month"}}})
+    with mocked_aws(program):
+        CLOCK.set(NOW)
+        silver_with_932("cust-1")
+        basket = {"member_id": "cust-1", "currency": "USD", "items": [LATTE, SANDWICH], "rewards": ["free-drink"]}
+
+        def stock() -> int:
+            rewards = call("RedeemFunction", api_event("ListRewards", query={"member_id": "cust-1"}))[1]["rewards"]
+            return next(r["stock"] for r in rewards if r["reward_id"] == "free-drink")
+
+        def limit_used() -> bool:
+            answer = quote(basket)
+            return answer[0] == 409 and answer[1]["error"]["code"] == "reward_unavailable"
+
+        status, placed, _ = order({**basket, "order_id": "till-1"})
+        assert status == 201 and placed["total"] == "7.60", placed
+        assert (stock(), limit_used()) == (1, True)
+        assert refund("cust-1", "till-1", "ret-1", "3.80")[0] == 201  # half: half the points, not the unit
+        assert (stock(), limit_used()) == (1, True)
+        status, rest, _ = refund("cust-1", "till-1", "ret-2", "3.80")
+        assert (status, rest["restored"]) == (201, 150)
+        assert (stock(), limit_used()) == (2, False)
+        status, again, headers = refund("cust-1", "till-1", "ret-2", "3.80")  # a retry gives back nothing more
+        assert (status, headers.get("Idempotent-Replayed"), again) == (200, "true", rest)
+        assert stock() == 2
+
+        for n in range(3):  # order-and-refund cycles leave the stock and the limit as they found them
+            assert order({**basket, "order_id": f"till-c{n}"})[0] == 201
+            assert refund("cust-1", f"till-c{n}", f"ret-c{n}", "7.60")[0] == 201
+        assert (stock(), limit_used()) == (2, False)
+        seen = member("cust-1")["points"]
+        assert (seen["available"], seen["lifetime_redeemed"]) == (932, 0)
+        assert_balanced("cust-1")
+
+
+def test_an_order_paid_entirely_with_points_and_rewards_is_refunded_by_its_value(till):
+    """Issue 30: an order paid entirely with points or rewards (`total` 0.00) could never be refunded (`422
+    refund_exceeds_order` for any amount): a return of goods paid with points gave no point back. Such an
+    order is refunded by its value, `subtotal − the price discounts` (the tier's and campaigns'; a reward is
+    paid for with points): a refund of X gives back `floor(points spent × X / value)`, cumulative."""
+    silver_with_932("cust-1")
+    adjust("cust-1", 500, "adj-2")  # 1,432
+    sandwich = {**SANDWICH, "amount": "8.42"}  # silver: 0.42 off (5% of 8.42, down to the cent), 8.00 left
+    body = {"member_id": "cust-1", "currency": "USD", "items": [LATTE, sandwich], "rewards": ["free-drink"]}
+    status, placed, _ = order({**body, "order_id": "till-1", "points": 800})
+    assert status == 201, placed
+    assert (placed["subtotal"], placed["discount_total"], placed["total"], placed["balance"]) == (
+        "12.92",
+        "4.92",
+        "0.00",
+        332,
+    )  # value: 12.92 - 0.42 = 12.50, paid with the reward (4.50) and 800 points (8.00); 1,100 points spent
+
+    status, over, _ = refund("cust-1", "till-1", "ret-0", "12.51")
+    assert (status, over["error"]["code"]) == (422, "refund_exceeds_order")
+    status, half, _ = refund("cust-1", "till-1", "ret-1", "6.25")  # half the goods back
+    assert status == 201, half
+    assert half == {
+        "refund_id": "ret-1",
+        "order_id": "till-1",
+        "points": 550,
+        "reversed": 0,
+        "restored": 550,
+        "balance": 882,
+    }
+    status, again, headers = refund("cust-1", "till-1", "ret-1", "6.25")  # a retry replays, gives nothing more
+    assert (status, headers.get("Idempotent-Replayed"), again) == (200, "true", half)
+    status, small, _ = refund("cust-1", "till-1", "ret-2", "0.01")  # floor(1,100 × 6.26 / 12.50) = 550
+    assert (status, small["restored"], small["balance"]) == (201, 0, 882)
+    status, over, _ = refund("cust-1", "till-1", "ret-3", "6.25")  # 12.51 in all
+    assert (status, over["error"]["code"]) == (422, "refund_exceeds_order")
+    status, rest, _ = refund("cust-1", "till-1", "ret-4", "6.24")  # the whole value, in three refunds
+    assert (status, rest["restored"], rest["points"], rest["balance"]) == (201, 550, 550, 1432)
+    status, over, _ = refund("cust-1", "till-1", "ret-5", "0.01")
+    assert (status, over["error"]["code"]) == (422, "refund_exceeds_order")
+    seen = member("cust-1")["points"]
+    assert (seen["available"], seen["lifetime_redeemed"]) == (1432, 0)
+    assert_balanced("cust-1")
+
+    # a reward alone (a free latte): value 4.50, refunded whole
+    status, placed, _ = order({**body, "order_id": "till-2", "items": [LATTE]})
+    assert (status, placed["total"], placed["balance"]) == (201, "0.00", 1132)
+    status, back, _ = refund("cust-1", "till-2", "ret-6", "4.50")
+    assert (status, back["restored"], back["balance"]) == (201, 300, 1432)
+
+    # an order that took money keeps the contract's rule: its refundable amount is its `total`, the money paid
+    status, placed, _ = order(
+        {**body, "order_id": "till-3", "points": 800, "items": [LATTE, {**sandwich, "amount": "8.43"}]}
+    )
+    assert (status, placed["total"]) == (201, "0.01")
+    assert _error(refund("cust-1", "till-3", "ret-7", "0.02")) == (422, "refund_exceeds_order")
+    status, back, _ = refund("cust-1", "till-3", "ret-8", "0.01")
+    assert (status, back["restored"], back["balance"]) == (201, 1100, 1432)
+    assert_balanced("cust-1")
+
+
 # -- errors --------------------------------------------------------------------------------------
 def _error(answer: tuple[int, Any, dict[str, str]]) -> tuple[int, str]:
     status, body, _ = answer
@@ -364,6 +496,39 @@ def test_every_checkout_error_the_contract_names(till):
                 assert any(d["field"] == field for d in answer[1]["error"]["details"]), answer
     assert member("cust-1")["points"]["available"] == 932
     assert [e["type"] for e in ledger("cust-1")] == ["adjust", "earn", "bonus"]  # nothing written
+
+
+def test_a_reward_whose_discount_rounds_to_nothing_is_not_eligible_and_not_charged():
+    """Issue 30: a `drinks` line of 0.04 for 5 units frees 0.00 (0.008 a unit, down to the cent), and a fixed
+    reward on a 0.004 line takes 0.00 off; both answered `discounts: []` and spent the reward's points. They
+    are `422 reward_not_eligible`, as a reward with no matching line is: quote and order alike, nothing written."""
+    program = program_with(
+        rewards={
+            "ten-off": {
+                "id": "ten-off",
+                "name": "10 off",
+                "points": 200,
+                "partner_id": None,
+                "discount": {"amount": "10.00"},
+            }
+        }
+    )
+    with mocked_aws(program):
+        CLOCK.set(NOW)
+        silver_with_932("cust-1")
+        sugar = {"sku": "sugar", "category": "drinks", "amount": "0.04", "quantity": 5}
+        mint = {"sku": "mint", "category": "food", "amount": "0.004", "quantity": 1}
+        for items, reward in (
+            ([sugar], "free-drink"),
+            ([mint], "ten-off"),
+            ([mint, {**mint, "sku": "m2", "amount": "0.009"}], "ten-off"),
+        ):
+            body = {"member_id": "cust-1", "currency": "USD", "items": items, "rewards": [reward]}
+            for answer in (quote(body), order({**body, "order_id": "till-x"})):
+                status, answered, _ = answer
+                assert (status, answered.get("error", {}).get("code")) == (422, "reward_not_eligible"), answered
+        assert member("cust-1")["points"]["available"] == 932
+        assert [e["type"] for e in ledger("cust-1")] == ["adjust", "earn", "bonus"]  # nothing written
 
 
 def test_a_member_by_id_or_by_identifier_exactly_one(till):

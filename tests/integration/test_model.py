@@ -136,21 +136,20 @@ class ModelMember:
         return taken
 
     def give_back(self, consumed: dict[str, int], now_month: str) -> int:
-        """Points back into their months; those of months that are over expire at once. Returns the
-        number of entries written (the give-back, and the lapse when there is one)."""
-        total = sum(consumed.values())
+        """Points back into their months; those of months that are over expire whole at once, before
+        anything else uses them (they repay no debt; issue 30). Returns the number of entries written (the
+        give-back, and the lapse when there is one)."""
+        ended = sum(p for m, p in consumed.items() if m < now_month)
+        live = {m: p for m, p in consumed.items() if m >= now_month}
+        total = sum(live.values())
         self.balance += total
-        room = max(0, min(total, self.balance))
-        lapsed = 0
-        for month in sorted(consumed, reverse=True):
-            give = min(room, consumed[month])
+        room = max(0, min(total, self.balance))  # a debt is repaid first, by the running months' points
+        for month in sorted(live, reverse=True):
+            give = min(room, live[month])
             room -= give
-            if give and month < now_month:
-                lapsed += give
-            elif give:
+            if give:
                 self.buckets[month] = self.buckets.get(month, 0) + give
-        self.balance -= lapsed
-        return 2 if lapsed else 1
+        return 2 if ended else 1
 
     def expire_before(self, period: str) -> int:
         gone = sum(p for m, p in self.buckets.items() if m < period)

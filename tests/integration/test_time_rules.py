@@ -131,6 +131,52 @@ def test_a_partner_cancel_after_the_expiry_run_expires_the_points_at_once(demo):
     assert again.replayed and len(ledger("cai")) == 5
 
 
+# -- points given back into the month that is still running stay spendable -------------------------
+# Issue 30: `is_over` treating the current month as over (`<` as `<=`) left every test green. These pin it: a
+# spend of points that expire at the end of this month, undone this month, gives them back spendable.
+def spend_this_months_points(member_id: str) -> None:
+    at("2025-03-10T10:00:00Z")
+    assert enroll(member_id)[0] == 201  # 100 signup points, expiring at the end of 2026-03
+    at("2026-03-20T10:00:00Z")
+    assert member(member_id)["expiring"] == [{"month": "2026-03", "points": 100}]
+
+
+def assert_given_back_spendable(member_id: str, balance: int = 100) -> None:
+    view = member(member_id)
+    assert view["points"]["available"] == balance and view["points"]["lifetime_expired"] == 0, view["points"]
+    assert view["expiring"][0] == {"month": "2026-03", "points": 100}
+    assert "expire" not in [e["type"] for e in ledger(member_id)]
+    assert pay(member_id, f"{member_id}-again", 100)[0] == 201  # spendable again
+
+
+def test_a_hold_voided_in_the_month_its_points_expire_gives_them_back_spendable(demo):
+    spend_this_months_points("nia")
+    assert pay("nia", "hold-n", 100, capture=False)[0] == 201
+    status, body, _ = void("hold-n")
+    assert (status, body["points"], body["balance"]) == (200, 100, 100)
+    assert_given_back_spendable("nia")
+
+
+def test_a_partner_cancel_in_the_month_its_points_expire_gives_them_back_spendable(demo):
+    spend_this_months_points("oli")
+    assert redeem.partner_redeem(DEMO, "demo-partner", "red-o", "oli", "free-item").status == 201
+    body = json.loads(redeem.partner_cancel(DEMO, "demo-partner", "red-o").body)
+    assert (body["points"], body["balance"]) == (50, 100)
+    assert_given_back_spendable("oli")
+
+
+def test_a_checkout_refund_in_the_month_its_points_expire_gives_them_back_spendable(demo):
+    spend_this_months_points("pia")
+    sandwich = {"sku": "sandwich", "category": "food", "amount": "8.00", "quantity": 1}
+    body = {"member_id": "pia", "order_id": "till-p", "currency": "USD", "items": [sandwich], "points": 100}
+    status, placed, _ = call("CheckoutFunction", api_event("CheckoutOrder", body=body))
+    assert (status, placed["total"], placed["balance"]) == (201, "7.00", 7)  # earns 7, expiring 2027-03
+    refund = {"member_id": "pia", "order_id": "till-p", "refund_id": "ret-p", "amount": "7.00"}
+    status, back, _ = call("EarnFunction", api_event("Refund", body=refund))
+    assert (status, back["reversed"], back["restored"], back["points"], back["balance"]) == (201, -7, 100, 93, 100)
+    assert_given_back_spendable("pia")
+
+
 def test_an_earn_outside_the_posting_window_is_refused_and_writes_nothing(demo):
     at("2026-03-14T10:00:00Z")
     enroll("dan")

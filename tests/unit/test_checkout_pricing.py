@@ -68,6 +68,21 @@ def test_a_reward_with_no_line_to_apply_to_is_not_eligible():
             pricing.price(DEMO, DEMO.tier("red"), lines, [DEMO.reward("free-drink")], 0, MARCH, 1000)
 
 
+def test_a_reward_whose_discount_rounds_to_nothing_is_not_eligible():
+    """A reward that would take 0.00 off (issue 30) is refused, not charged for nothing: a `drinks` line of
+    0.04 for 5 units (0.008 a unit, 0.00 to the cent), a fixed reward on a 0.004 line."""
+    cheap = [item("sugar", "drinks", "0.04", quantity=5)]
+    with pytest.raises(RewardNotEligible):
+        pricing.price(DEMO, DEMO.tier("red"), cheap, [DEMO.reward("free-drink")], 0, MARCH, 1000)
+    with pytest.raises(RewardNotEligible):
+        pricing.price(FIXED, FIXED.tier("red"), [item("mint", "food", "0.004")], [FIXED.reward("ten-off")], 0, MARCH, 0)
+    # one cent to take is enough: the reward applies
+    basket = pricing.price(
+        FIXED, FIXED.tier("red"), [item("mint", "food", "0.01")], [FIXED.reward("ten-off")], 0, MARCH, 0
+    )
+    assert [(d.rule, d.amount) for d in basket.discounts] == [("reward:ten-off", D("0.01"))]
+
+
 def test_points_are_checked_against_the_rate_the_total_and_the_points_left():
     lines = [item("sandwich", "food", "8.00")]
     with pytest.raises(ValidationFailed) as not_multiple:
@@ -166,6 +181,7 @@ def test_any_basket_adds_up_and_never_goes_negative(lines, rewards, tier, hundre
         basket = pricing.price(FIXED, FIXED.tier(tier), lines, chosen, hundreds * 100, when, points_left)
     except (RewardNotEligible, ValidationFailed, InsufficientPoints):
         return
+    assert {d.rule for d in basket.discounts} >= {f"reward:{r}" for r in rewards}  # no reward for nothing
     by_line: dict[int, Decimal] = {}
     for d in basket.discounts:
         assert d.amount > 0 and d.amount == d.amount.quantize(D("0.01"))  # down to the cent, only above 0

@@ -66,3 +66,46 @@ def test_a_pending_lot_whose_month_is_over_when_it_activates_expires_at_once():
     assert (closed.available, closed.pending, closed.lifetime_expired, closed.buckets) == (0, 0, 30, {})
     (lapse,) = books.entries
     assert (lapse.key, lapse.type, lapse.points, lapse.buckets) == ("lapse#earn#o1", "expire", -30, {"2026-02": 30})
+
+
+def test_points_given_back_into_a_month_that_is_over_expire_whole_and_never_repay_a_debt():
+    """Issue 30: a debt (a refund's reversal) was repaid with points given back into an ended month, and only
+    the rest expired. They expire whole, first; points given back into a running month still repay it."""
+    books = Books(PROGRAM, member(available=-10, lifetime_earned=80, lifetime_redeemed=90), MARCH)
+    restored = books.give_back(90, {"2026-02": 90})
+    books.entry("cancel#1", "redeem_cancel", 90, "r1", MARCH, buckets=restored)
+    closed = books.close()
+    assert (closed.available, closed.buckets, closed.lifetime_expired) == (-10, {}, 90)
+    assert [(e.type, e.points) for e in books.entries] == [("redeem_cancel", 90), ("expire", -90)]
+
+    books = Books(PROGRAM, member(available=-10, lifetime_earned=80, lifetime_redeemed=90), MARCH)
+    restored = books.give_back(130, {"2026-02": 90, "2026-03": 40})  # 40 into the running month repay 10
+    books.entry("cancel#2", "redeem_cancel", 130, "r2", MARCH, buckets=restored)
+    closed = books.close()
+    assert (closed.available, closed.buckets, closed.lifetime_expired) == (30, {"2026-03": 30}, 90)
+
+
+def test_a_pending_lot_whose_month_is_over_expires_whole_beside_a_debt():
+    lot = PendingLot(points=30, available_on=date(2026, 3, 12), expiry_month="2026-02")
+    fields = {
+        "available": -10,
+        "pending": 30,
+        "lifetime_earned": 30,
+        "lifetime_redeemed": 10,
+        "pending_lots": {"o1": lot},
+    }
+    books = Books(PROGRAM, member(**fields), MARCH)
+    books.activate("o1")
+    closed = books.close()
+    assert (closed.available, closed.pending, closed.lifetime_expired, closed.buckets) == (-10, 0, 30, {})
+
+
+def test_points_given_back_into_the_month_still_running_stay_spendable():
+    """Issue 30: `is_over` must not count the current month as over (`<`, not `<=`): points given back into
+    it stay in the balance, with no `expire` line."""
+    books = Books(PROGRAM, member(available=0, lifetime_earned=100, lifetime_redeemed=100), MARCH)
+    restored = books.give_back(100, {"2026-03": 100})
+    books.entry("cancel#1", "redeem_cancel", 100, "r1", MARCH, buckets=restored)
+    closed = books.close()
+    assert (closed.available, closed.buckets, closed.lifetime_expired) == (100, {"2026-03": 100}, 0)
+    assert [e.type for e in books.entries] == ["redeem_cancel"]

@@ -193,7 +193,7 @@ def _plan(
         award = earning.award(program, order, tier, eligible=basket.eligible)
         discounts = [{"rule": d.rule, "amount": money(d.amount), "sku": d.sku} for d in basket.discounts]
         details = {
-            "amount": money(basket.total),  # the refundable amount: the money paid
+            "amount": money(basket.total),  # the money paid: the refundable amount (at 0.00, the value: earn)
             "currency": program.currency,
             "items": [i.model_dump() for i in request.items],
             "checkout": {

@@ -126,6 +126,7 @@ def _reward_discounts(
                 raise RewardNotEligible(f"reward {reward.id!r}: no line in the basket it applies to")
             best = max(candidates, key=lambda i: (unit_price(lines[i]), -i))  # the first listed on a tie
             amount = cents(min(discount.item.max, unit_price(lines[best]), left[best]))
+            _nothing_to_take(reward, amount)
             left[best] -= amount
             out.append(LineDiscount(rule, lines[best].sku, amount))
         else:
@@ -133,14 +134,24 @@ def _reward_discounts(
             if not candidates:
                 raise RewardNotEligible(f"reward {reward.id!r}: no line in the basket it applies to")
             to_take = cents(discount.amount or ZERO)
+            taken: list[LineDiscount] = []
             for i in sorted(candidates, key=lambda i: (-unit_price(lines[i]), i)):
                 if to_take <= 0:
                     break
                 amount = min(to_take, cents(left[i]))
                 left[i] -= amount
                 to_take -= amount
-                out.append(LineDiscount(rule, lines[i].sku, amount))
+                taken.append(LineDiscount(rule, lines[i].sku, amount))
+            _nothing_to_take(reward, sum((d.amount for d in taken), ZERO))
+            out.extend(taken)
     return out
+
+
+def _nothing_to_take(reward: Reward, amount: Decimal) -> None:
+    """A reward whose discount is 0.00 to the cent (a unit of 0.008, a line of 0.004) applies to no line:
+    refused as a reward with no matching line is, never charged for nothing."""
+    if amount <= 0:
+        raise RewardNotEligible(f"reward {reward.id!r}: its discount on this basket would be 0.00")
 
 
 def price(

@@ -16,7 +16,7 @@ from loyalty.answers.earning import ActivityAwarded, Earned, EarnPreview, Refund
 from loyalty.domain import keys, posting
 from loyalty.domain.model import LedgerEntry, Member, OrderRefunds, PendingLot
 from loyalty.domain.status import ensure_active, ensure_open
-from loyalty.domain.writes import PendingMarker, PendingMarkerDone, RefundState, SideWrite
+from loyalty.domain.writes import PendingMarker, PendingMarkerDone, RefundState, SideWrite, StockReturned
 from loyalty.earning import rules as earning
 from loyalty.kernel.clock import isoformat, utcnow
 from loyalty.kernel.errors import (
@@ -29,7 +29,7 @@ from loyalty.kernel.errors import (
 from loyalty.kernel.months import month_of
 from loyalty.ledger.funnel import Books, Txn, activity_counter
 from loyalty.ledger.operations import Outcome, Plan, commit, request_hash, retrying, run, run_with
-from loyalty.program.rules import Program
+from loyalty.program.rules import Program, Reward
 from loyalty.requests.earning import ActivityRequest, EarnRequest, RefundRequest
 from loyalty.store import members as member_store
 from loyalty.store import orders as order_store
@@ -231,16 +231,17 @@ def refund(program: Program, request: RefundRequest) -> Outcome:
     amount = Decimal(request.amount)
     hash_ = request_hash({"member_id": request.member_id, "order_id": request.order_id, "amount": _money(amount)})
 
-    def plan(books: Books, context: tuple[LedgerEntry | None, OrderRefunds | None]) -> Plan:
+    def plan(books: Books, context: tuple[LedgerEntry | None, OrderRefunds | None, list[LedgerEntry]]) -> Plan:
         member = books.member
         ensure_open(member)  # a suspended member is still refunded; a closed one is not
-        order, state = context
+        order, state, spends = context
         if order is None or order.type != "earn" or order.member_id != member.member_id:
             raise OrderNotFound(f"no order {request.order_id!r} for member {member.member_id!r}")
         state = state or OrderRefunds(order_id=request.order_id, member_id=member.member_id)
         details = order.details
+        refundable = refundable_amount(details)
         taken = earning.reversal(
-            order_amount=Decimal(str(details["amount"])),
+            order_amount=refundable,
             order_points=order.points,
             order_base=int(details.get("base", 0)),
             order_eligible=Decimal(str(details.get("eligible_amount", details["amount"]))),
@@ -251,7 +252,7 @@ def refund(program: Program, request: RefundRequest) -> Outcome:
             refund_amount=amount,
         )
         if taken is None:
-            left = Decimal(str(details["amount"])) - state.refunded
+            left = refundable - state.refunded
             raise RefundExceedsOrder(f"order {request.order_id!r} has {left} left to refund")
         month = month_of(order.occurred_at)
         writes: list[SideWrite] = []
@@ -277,7 +278,9 @@ def refund(program: Program, request: RefundRequest) -> Outcome:
             },
             buckets=moved,
         )
-        restored, months = _give_back_spent(books, request, details, state, taken.refunded_total)
+        restored, months = _give_back_spent(books, request, details, refundable, state, taken.refunded_total)
+        if "checkout" in details:
+            writes += _give_back_uses(books, order, spends, refundable, state.refunded, taken.refunded_total)
         after = state.model_copy(
             update={
                 "refunded": taken.refunded_total,
@@ -294,7 +297,7 @@ def refund(program: Program, request: RefundRequest) -> Outcome:
             body = Refunded(
                 refund_id=request.refund_id,
                 order_id=request.order_id,
-                points=entry.points + restored,
+                points=sum(e.points for e in books.entries),  # the net change: with what expired at once
                 reversed=entry.points,
                 restored=restored,
                 balance=member.available,
@@ -305,9 +308,11 @@ def refund(program: Program, request: RefundRequest) -> Outcome:
             )
         return Plan(body, [RefundState(after, state.version), *writes])
 
+    # the reward entries a checkout order may have written that took stock or a limit use: read with the order
+    spends = [keys.checkout_reward(request.order_id, r.id) for r in program.rewards if _returnable(r)]
     return run_with(
         program,
-        lambda: order_store.load_refund(request.member_id, request.refund_id, request.order_id),
+        lambda: order_store.load_refund(request.member_id, request.refund_id, request.order_id, spends),
         request.member_id,
         entry_key,
         hash_,
@@ -315,10 +320,33 @@ def refund(program: Program, request: RefundRequest) -> Outcome:
     )
 
 
+def refundable_amount(details: dict[str, Any]) -> Decimal:
+    """What the refunds of an order may add up to, from its earn entry's details.
+
+    An order's `amount`; for a checkout order its `total`, the money paid (the contract). A checkout order
+    that took no money (`total` 0.00: paid entirely with points and rewards) is refunded by its value
+    instead: `subtotal − the price discounts` (the tier's and campaigns'; a reward's discount is paid for
+    with points, so it counts as paid), so that a return of goods paid with points gives the points back."""
+    amount = Decimal(str(details["amount"]))
+    checkout = details.get("checkout")
+    if amount > 0 or not checkout:
+        return amount
+    price_discounts = sum(
+        (Decimal(str(d["amount"])) for d in checkout.get("discounts", []) if not str(d["rule"]).startswith("reward:")),
+        Decimal(0),
+    )
+    return max(Decimal(0), Decimal(str(checkout["subtotal"])) - price_discounts)
+
+
 def _give_back_spent(
-    books: Books, request: RefundRequest, details: dict[str, Any], state: OrderRefunds, refunded_total: Decimal
+    books: Books,
+    request: RefundRequest,
+    details: dict[str, Any],
+    refundable: Decimal,
+    state: OrderRefunds,
+    refunded_total: Decimal,
 ) -> tuple[int, dict[str, int]]:
-    """A checkout order's refund gives back `floor(points spent × refunded / total)` of the points the
+    """A checkout order's refund gives back `floor(points spent × refunded / refundable)` of the points the
     order spent (rewards and points payment), cumulative, less what earlier refunds gave back, into the
     months they were spent from (latest first; a month that is over expires them at once: the funnel).
     Answers the points given back now and the months given back so far."""
@@ -326,7 +354,7 @@ def _give_back_spent(
     if not checkout:
         return 0, dict(state.restored_months)
     spent = int(checkout.get("spent", 0))
-    share = earning.reversed_share(spent, refunded_total, Decimal(str(details["amount"])))
+    share = earning.reversed_share(spent, refunded_total, refundable)
     now = max(0, share - state.restored)
     months = dict(state.restored_months)
     if not now:
@@ -350,6 +378,37 @@ def _give_back_spent(
         buckets=restored,
     )
     return now, months
+
+
+def _returnable(reward: Reward) -> bool:
+    """An in-store reward whose use a refund may give back: it has a stock or a per-member limit."""
+    return reward.in_store and (reward.stock is not None or reward.limit_per_member is not None)
+
+
+def _give_back_uses(
+    books: Books,
+    order: LedgerEntry,
+    spends: list[LedgerEntry],
+    refundable: Decimal,
+    refunded_before: Decimal,
+    refunded_total: Decimal,
+) -> list[SideWrite]:
+    """A checkout order's rewards back in the refund's proportion, as a partner cancel gives them back: each
+    reward is one unit, `floor(1 × refunded / refundable)` of it, cumulative, so the refund that completes
+    the order gives back its stock and its per-member limit use (once: no refund follows the whole)."""
+    if earning.reversed_share(1, refunded_total, refundable) <= earning.reversed_share(1, refunded_before, refundable):
+        return []
+    writes: list[SideWrite] = []
+    for spend in spends:
+        if spend.member_id != order.member_id or spend.type != "redeem":  # pragma: no cover - keys are the order's
+            continue
+        counter = spend.details.get("limit_counter")
+        if counter:
+            books.uncount(str(counter))
+        reward_id = spend.details.get("reward_id")
+        if spend.details.get("stock") and reward_id:
+            writes.append(StockReturned(str(reward_id)))
+    return writes
 
 
 # -- activities ----------------------------------------------------------------------------------

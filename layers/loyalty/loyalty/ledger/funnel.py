@@ -13,8 +13,8 @@ nowhere else:
 - `activity_extends`: any earning moves every live point to the latest expiry month (never shortens a
   life: a back-dated earn keeps the later month); points given back join that month too;
 - points never outlive their month: points put back into a month that is already over (a late cancel,
-  void or release, a refund's restore) are expired at once, by an `expire` entry in the same
-  transaction (key `lapse#<the entry's key>`), so no expired point is ever spendable;
+  void or release, a refund's restore) are expired whole at once, by an `expire` entry in the same
+  transaction (key `lapse#<the entry's key>`), so no expired point is ever spendable, nor repays a debt;
 - a closed member's points never move again: an operation that would write a ledger line for a member
   who was closed before it is refused (409 member_inactive);
 - the period counters caps and limits count in are kept for every period the posting window reaches,
@@ -99,11 +99,17 @@ class Books:
         return target
 
     def _credit(self, points: int, month: str) -> dict[str, int]:
-        moved = ledger.credit(self.member, points, month)
-        for m, p in moved.items():
-            if self.is_over(m):
-                self._lapsing[m] = self._lapsing.get(m, 0) + p
-        return moved
+        if self.is_over(month):
+            return self._into_ended({month: points})
+        return ledger.credit(self.member, points, month)
+
+    def _into_ended(self, months: dict[str, int]) -> dict[str, int]:
+        """Points into months that are over: they expire whole at the next ledger line, before anything else
+        uses them (they never repay a debt: a refund's own reversal is not paid with expired points)."""
+        put = ledger.put_into_ended(self.member, months)
+        for m, p in put.items():
+            self._lapsing[m] = self._lapsing.get(m, 0) + p
+        return put
 
     # -- movements ---------------------------------------------------------------------------------
     def earn(self, points: int, occurred: datetime) -> dict[str, int]:
@@ -152,25 +158,27 @@ class Books:
     def give_back(self, points: int, consumed: dict[str, int]) -> dict[str, int]:
         """Points a redemption took, back into the months they came from (a debt is repaid first).
 
-        Months that are over take them only to expire them at once (the entry after the next ledger
-        line); under `activity_extends` they join the member's latest month.
+        Months that are over take them only to expire them whole at once (an `expire` line after the next
+        ledger line), before anything else uses them: they repay no debt. Under `activity_extends` the
+        points of running months join the member's latest month.
         """
         self.member.lifetime_redeemed -= points
+        ended = {m: p for m, p in consumed.items() if self.is_over(m)}
+        live = {m: p for m, p in consumed.items() if m not in ended}
         if self._extends():
-            live = {m: p for m, p in consumed.items() if m != NEVER and not self.is_over(m)}
-            if live:
-                target = self._extend_to(max(live))
-                consumed = {m: p for m, p in consumed.items() if m not in live}
-                consumed[target] = consumed.get(target, 0) + sum(live.values())
-        restored = ledger.restore(self.member, consumed)
+            dated = {m: p for m, p in live.items() if m != NEVER}
+            if dated:
+                target = self._extend_to(max(dated))
+                live = {m: p for m, p in live.items() if m not in dated}
+                live[target] = live.get(target, 0) + sum(dated.values())
+        restored = ledger.restore(self.member, live)
         rest = points - sum(consumed.values())  # an entry without months (should not happen): new points
         if rest > 0:
             month = self._extend_to(self.expiry_month(self.now))
             for m, p in ledger.credit(self.member, rest, month).items():
                 restored[m] = restored.get(m, 0) + p
-        for m, p in restored.items():
-            if self.is_over(m):
-                self._lapsing[m] = self._lapsing.get(m, 0) + p
+        for m, p in self._into_ended(ended).items():  # last: the running months' points repay the debt
+            restored[m] = restored.get(m, 0) + p
         return restored
 
     def take_back(self, points: int, prefer: str | None) -> dict[str, int]:

@@ -69,6 +69,18 @@ def restore(member: Member, consumed: dict[str, int]) -> dict[str, int]:
     return restored
 
 
+def put_into_ended(member: Member, months: dict[str, int]) -> dict[str, int]:
+    """Put points into months that are over as they are: a debt beside them is left as it is.
+
+    Only for the funnel, which expires them whole at the next ledger line: points of a month that is over
+    are never spent, and repaying a debt is spending them."""
+    for month, points in months.items():
+        assert points >= 0
+        _bucket_add(member, month, points)
+        member.available += points
+    return {m: p for m, p in months.items() if p}
+
+
 def expire_through(member: Member, last_month: str) -> dict[str, int]:
     """Remove every bucket whose month is `last_month` or earlier. Returns what was removed."""
     gone = {m: p for m, p in member.buckets.items() if m != NEVER and m <= last_month and p > 0}

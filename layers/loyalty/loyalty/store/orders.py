@@ -17,6 +17,7 @@ are the truth. Markers live in the `expiry` index under their own partitions (`P
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -35,18 +36,22 @@ def refunds_from_item(item: dict[str, Any]) -> OrderRefunds:
 
 
 def load_refund(
-    member_id: str, refund_id: str, order_id: str
-) -> tuple[Member | None, LedgerEntry | None, tuple[LedgerEntry | None, OrderRefunds | None]]:
-    """One round trip: the member, the refund's entry, the order's earn entry and its refund state."""
+    member_id: str, refund_id: str, order_id: str, spends: Sequence[str] = ()
+) -> tuple[Member | None, LedgerEntry | None, tuple[LedgerEntry | None, OrderRefunds | None, list[LedgerEntry]]]:
+    """One round trip: the member, the refund's entry, the order's earn entry, its refund state, and those of
+    the entries under `spends` (a checkout order's reward entries, by key) that exist."""
     member: Member | None = None
     refund: LedgerEntry | None = None
     order: LedgerEntry | None = None
     state: OrderRefunds | None = None
+    found: list[LedgerEntry] = []
+    order_pk_ = entry_pk(entry_keys.earn(order_id))
     keys = [
         key(member_pk(member_id), "MEMBER"),
         key(entry_pk(entry_keys.refund(refund_id)), "ENTRY"),
-        key(entry_pk(entry_keys.earn(order_id)), "ENTRY"),
+        key(order_pk_, "ENTRY"),
         key(order_pk(order_id), "REFUNDS"),
+        *(key(entry_pk(k), "ENTRY") for k in dict.fromkeys(spends)),
     ]
     for item in batch_get(keys):
         if item["SK"] == "MEMBER":
@@ -55,9 +60,11 @@ def load_refund(
             state = refunds_from_item(item)
         elif item["PK"] == entry_pk(entry_keys.refund(refund_id)):
             refund = entry_from_item(item)
-        else:
+        elif item["PK"] == order_pk_:
             order = entry_from_item(item)
-    return member, refund, (order, state)
+        else:
+            found.append(entry_from_item(item))
+    return member, refund, (order, state, sorted(found, key=lambda e: e.key))
 
 
 def put_refunds_op(state: OrderRefunds, expected_version: int) -> dict[str, Any]:
