@@ -123,6 +123,11 @@ def _limit(session: Path, limit: int) -> None:
             db.execute("DELETE FROM work_items WHERE job_id = ?", (job_id,))
 
 
+def dump_of(target: str) -> str:
+    copy = CACHE / Path(target).name.removesuffix(".py")
+    return _run([_tool("cosmic-ray"), "dump", str(copy / "session.sqlite")], copy).stdout
+
+
 def run_target(target: str, limit: int | None = None) -> dict[str, Any]:
     """One file's mutants, in a copy of its own; the counts and every survivor."""
     name = Path(target).name
@@ -146,18 +151,21 @@ def run_target(target: str, limit: int | None = None) -> dict[str, Any]:
     done = _run([_tool("cosmic-ray"), "exec", str(config), str(session)], copy)
     if done.returncode != 0:
         return {"error": f"cosmic-ray exec: {done.stderr.strip()[-500:]}"}
-    dumped = _run([_tool("cosmic-ray"), "dump", str(session)], copy)
-    return {"tests": list(TARGETS[target]), "seconds": round(time.monotonic() - started), **summarise(dumped.stdout)}
+    return {"tests": list(TARGETS[target]), "seconds": round(time.monotonic() - started), **summarise(dump_of(target))}
 
 
 def summarise(dump: str) -> dict[str, Any]:
     """cosmic-ray's dump (one JSON [work item, result] per line) -> counts and the survivors."""
     counts: dict[str, Any] = {"mutants": 0, "killed": 0, "survived": 0, "incompetent": 0, "timeout": 0, "pending": 0}
+    skipped = 0
     survivors: list[dict[str, Any]] = []
     for line in dump.splitlines():
         if not line.strip():
             continue
         item, result = json.loads(line)
+        if result is not None and result.get("worker_outcome") == "skipped":
+            skipped += 1  # an operator the filter leaves out (EXCLUDED_OPERATORS)
+            continue
         counts["mutants"] += 1
         if result is None:
             counts["pending"] += 1
@@ -182,7 +190,7 @@ def summarise(dump: str) -> dict[str, Any]:
     decided = counts["killed"] + counts["survived"]
     counts["score"] = round(counts["killed"] / decided, 3) if decided else None
     survivors.sort(key=lambda s: s["line"])
-    return {**counts, "survivors": survivors}
+    return {**counts, "filtered_out": skipped, "survivors": survivors}
 
 
 def _changed_lines(diff: str) -> list[str]:
@@ -206,8 +214,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", help="file names among the targets (funnel.py maths.py pricing.py)")
     parser.add_argument("--limit", type=int, help="the first N mutants of each file only (a sample; not saved)")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--report", action="store_true", help="summarise the last run's sessions again, run nothing")
     args = parser.parse_args(argv)
-    results = measure(args.only, args.limit, args.workers)
+    if args.report:
+        previous = json.loads(OUT.read_text()) if OUT.is_file() else {"files": {}}
+        for target in TARGETS:
+            name = target.removeprefix("layers/loyalty/")
+            seconds = previous["files"].get(name, {}).get("seconds")
+            previous["files"][name] = {"tests": list(TARGETS[target]), "seconds": seconds, **summarise(dump_of(target))}
+        results = {**previous, "tool": "cosmic-ray", "excluded_operators": list(EXCLUDED_OPERATORS)}
+    else:
+        results = measure(args.only, args.limit, args.workers)
     from bench.report import mutation
 
     print(mutation({"mutation": results}))

@@ -134,6 +134,7 @@ def test_the_mutation_summary_counts_cosmic_rays_outcomes_and_lists_each_survivo
             line(20, None, worker="timeout"),
             line(21, "incompetent", worker="exception"),
             line(22, "pending"),
+            line(23, None, worker="skipped"),
         ]
     )
     found = summarise(dump)
@@ -145,6 +146,7 @@ def test_the_mutation_summary_counts_cosmic_rays_outcomes_and_lists_each_survivo
         "incompetent": 1,
         "pending": 1,
     }
+    assert found["filtered_out"] == 1  # an excluded operator: not a mutant
     assert found["score"] == round(2 / 3, 3)
     assert found["survivors"] == [
         {"line": 7, "operator": "ReplaceComparisonOperator_Lt_LtE", "diff": "-    if a < b:\n+    if a <= b:"}
