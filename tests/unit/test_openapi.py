@@ -68,6 +68,17 @@ def test_only_idempotent_creates_answer_201_and_their_replays_carry_the_header()
         assert header["required"] is True and header["schema"] == {"type": "string", "enum": ["true"]}, key
 
 
+def test_the_repeatable_writes_document_their_replay_header() -> None:
+    """A repeated void, partner cancel or capture answers its first answer again, replayed (issue 30)."""
+    for key in (
+        ("post", "/v1/redemptions/{redemption_id}/capture"),
+        ("post", "/v1/redemptions/{redemption_id}/void"),
+        ("post", "/v1/partners/{partner_id}/redemptions/{redemption_id}/cancel"),
+    ):
+        header = OPERATIONS[key]["responses"]["200"]["headers"]["Idempotent-Replayed"]
+        assert header["required"] is False and header["schema"] == {"type": "string", "enum": ["true"]}, key
+
+
 @pytest.mark.parametrize("key", sorted(OPERATIONS), ids=lambda k: f"{k[0]} {k[1]}")
 def test_every_status_has_its_real_schema(key: tuple[str, str]) -> None:
     responses = OPERATIONS[key]["responses"]

@@ -163,6 +163,7 @@ class Hold(BaseModel):
     created_at: datetime
     expires_at: datetime
     settled_at: datetime | None = None
+    response: str | None = None  # a capture's first answer, replayed byte for byte by a repeated capture
 
 
 class ExpiryWarning(BaseModel):
