@@ -271,6 +271,28 @@ def test_occurred_at_at_the_ends_of_the_calendar_is_a_422_not_a_500(world, route
     assert status == 422 and fields(body) == ["occurred_at"]
 
 
+# in the window (2026-03-14T09:00Z) but not RFC 3339: the request models took them (issue 30, defect 6)
+NOT_RFC3339 = [
+    1773478800,
+    1773478800.5,
+    "1773478800",
+    "2026-03-14 09:00:00Z",
+    "2026-03-14T09:00Z",
+    "2026-03-14T09:00:00+0000",
+]
+
+
+@pytest.mark.parametrize("route", POSTING_ROUTES)
+@pytest.mark.parametrize("n", range(len(NOT_RFC3339)), ids=lambda n: repr(NOT_RFC3339[n]))
+def test_an_occurred_at_that_is_not_rfc3339_is_a_422_naming_it(world, route, n):
+    status, body, writes = send_json(route, posting_body(route, NOT_RFC3339[n], f"fmt-{n}"))  # type: ignore[arg-type]
+    assert_refused_cleanly(status, body, writes)
+    assert status == 422 and fields(body) == ["occurred_at"] and "RFC 3339" in body["error"]["message"], body
+    accepted = ["2026-03-14T09:00:00Z", "2026-03-14t09:00:00.25z", "2026-03-14T10:00:00+01:00"][n % 3]
+    status, body, _ = send_json(route, posting_body(route, accepted, f"rfc-{n}", member_id="prop"))
+    assert status in (200, 201) or "occurred_at" not in fields(body), (accepted, body)  # (prop's review cap)
+
+
 @pytest.mark.parametrize("route", POSTING_ROUTES)
 def test_the_posting_window_reaches_back_to_the_first_of_the_previous_month(world, route):
     created = 200 if route in ("EarnPreview", "CheckoutQuote") else 201
