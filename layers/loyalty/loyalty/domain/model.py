@@ -130,6 +130,9 @@ class LedgerEntry(BaseModel):
     pending: bool = False
     request_hash: str | None = None
     response: str | None = None  # the first answer, replayed byte for byte
+    # A checkout order placed by identifier: 16 bits of a digest of it (loyalty.checkout.orders.lookup_digest),
+    # so a retry with the identifier the order was placed with is known after the customer changed it
+    lookup_digest: str | None = None
 
 
 class OrderRefunds(BaseModel):
