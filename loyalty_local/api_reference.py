@@ -236,8 +236,9 @@ CONVENTIONS = """\
 - Creating something answers `201`. The same write again, with the same key and body, answers `200` with
   the byte-identical body of the first answer and `Idempotent-Replayed: true`; the same key with another body
   is `409 idempotency_conflict`.
-- Bodies are strict: a field a route does not define is `422 validation_error` naming it. Bodies over
-  64 KiB are `413`.
+- Bodies are strict: a field a route does not define is `422 validation_error` naming it (a route without
+  a body takes `{}` or none); so are query parameters: one a route does not declare is a `422` naming it.
+  Bodies over 64 KiB are `413`.
 - Every error is [ErrorAnswer](#schema-erroranswer): `{"error": {"code", "message", "request_id", "details"?}}`,
   with a stable `code`; a validation error lists its fields in `details`.
 """

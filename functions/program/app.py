@@ -112,7 +112,7 @@ def get_jobs(limit: Annotated[int, Query(ge=1, le=100)] = 20) -> Response[Any]:
     description="What a client may do with its key, without trying: the console offers only what the scopes allow. "
     "Never the key itself (`key_id` is its public id).",
     operation_id="get_current_key",
-    responses=http.answers(CurrentKey, "The key's id, name and scopes", errors=(401, 500)),
+    responses=http.answers(CurrentKey, "The key's id, name and scopes", errors=(401, 422, 500)),
 )
 def get_current_key() -> Response[Any]:
     context = http.caller(app)

@@ -50,11 +50,13 @@ def pay_with_points(body: PayWithPointsRequest) -> Response[Any]:
     tags=["redeem"],
     summary="Complete a held redemption",
     operation_id="capture_redemption",
-    responses=http.answers(PointsPayment, "The redemption, completed", errors=HOLD_ERRORS),
+    responses=http.answers(
+        PointsPayment, "The redemption, completed (a repeat answers it again)", repeatable=True, errors=HOLD_ERRORS
+    ),
 )
 def capture(redemption_id: Annotated[Id, Path()]) -> Response[Any]:
     http.require(app, "redeem")
-    return http.answer(redeem.capture(current_program(), redemption_id))
+    return http.outcome_response(redeem.capture(current_program(), redemption_id))
 
 
 @app.post(

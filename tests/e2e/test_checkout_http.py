@@ -107,3 +107,25 @@ def test_a_till_gets_the_contracts_errors_over_http(api: Client) -> None:
             answer = api.post(path, {**body, **extra})
             assert (answer.status, answer.json["error"]["code"]) == (status, code), (path, body, answer.raw)
     assert api.get(f"/v1/members/{member_id}").json["points"]["available"] == 932
+
+
+def test_a_till_retrying_after_the_customer_changed_the_phone_gets_its_order_back(api: Client) -> None:
+    """Issue 30, defect 8: the retry answered `409 idempotency_conflict` "used for another customer", and an
+    unaffordable reward "0 points asked for, 0 left after the rewards"."""
+    member_id = silver_member_with_932_points(api)
+    suffix = f"{int(uuid.uuid4().hex[:8], 16) % 10**8:08d}"
+    old, new = f"+1415{suffix}", f"+1416{suffix}"
+    assert api.request("PATCH", f"/v1/members/{member_id}", {"phone": old}).status == 200
+    order = {"lookup": {"phone": old}, "order_id": f"{member_id}-till-1", "currency": "USD", "items": [SANDWICH]}
+    paid = api.post("/v1/checkout/orders", order)
+    assert paid.status == 201, paid.raw
+    assert api.request("PATCH", f"/v1/members/{member_id}", {"phone": new}).status == 200
+    retried = api.post("/v1/checkout/orders", order)
+    assert (retried.status, retried.raw) == (200, paid.raw)
+    assert retried.headers.get("Idempotent-Replayed") == "true"
+
+    items = [LATTE, GIFT_CARD]
+    greedy = {"member_id": member_id, "currency": "USD", "items": items, "rewards": ["free-drink"], "points": 700}
+    refused = api.post("/v1/checkout/quote", greedy)
+    assert refused.status == 409, refused.raw
+    assert refused.json["error"]["message"] == "700 points asked for, 642 left after the rewards"

@@ -187,3 +187,33 @@ def test_pay_with_points_hold_capture_void_and_release_over_http(api):
     assert late.status == 409 and late.json["error"]["code"] == "invalid_state"
     assert api.get(f"/v1/members/{member_id}").json["points"]["available"] == 400
     assert api.post(f"/v1/redemptions/{held}/capture").json["status"] == "completed"
+
+
+def test_a_repeated_capture_or_void_replays_its_first_answer_and_both_are_strict_over_http(api):
+    """Issue 30, defect 5: a repeated capture answered a fresh read of the balance, without the replay header;
+    capture and void took any body, and every route ignored a query parameter it does not declare."""
+    member_id = member_with(api, 1000)
+    held, voided = unique("hold"), unique("hold")
+    for redemption_id in (held, voided):
+        body = {"redemption_id": redemption_id, "member_id": member_id, "points": 100, "capture": False}
+        assert api.post("/v1/redemptions", body).status == 201
+    for route in (f"/v1/redemptions/{held}/capture", f"/v1/redemptions/{voided}/void"):
+        typo = api.post(route, {"redemptoin_id": held})
+        assert typo.status == 422 and typo.json["error"]["details"][0]["field"] == "redemptoin_id", typo.raw
+        unknown = api.post(route + "?memberid=" + member_id)
+        assert unknown.status == 422 and unknown.json["error"]["details"][0]["field"] == "memberid", unknown.raw
+    captured = api.post(f"/v1/redemptions/{held}/capture")
+    assert captured.status == 200 and "Idempotent-Replayed" not in captured.headers, captured.raw
+    released = api.post(f"/v1/redemptions/{voided}/void")
+    assert released.status == 200 and "Idempotent-Replayed" not in released.headers, released.raw
+    seed = {"adjustment_id": "later", "points": 25, "reason": "the balance moves"}
+    assert api.post(f"/v1/members/{member_id}/adjustments", seed, key=ADMIN).status == 201
+    for first, route in ((captured, f"/v1/redemptions/{held}/capture"), (released, f"/v1/redemptions/{voided}/void")):
+        again = api.request("POST", route)  # no body at all: the same as `{}`
+        assert (again.status, again.raw) == (200, first.raw)
+        assert again.headers.get("Idempotent-Replayed") == "true"
+    ledger = api.get(f"/v1/members/{member_id}/ledger?memberid={member_id}")
+    assert ledger.status == 422 and ledger.json["error"]["details"] == [
+        {"field": "memberid", "message": "not a query parameter of this route"}
+    ]
+    assert api.get(f"/v1/members/{member_id}/ledger?limit=2").status == 200

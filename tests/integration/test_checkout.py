@@ -237,6 +237,65 @@ def test_an_order_id_replayed_for_another_customer_is_a_conflict(till):
     assert [e["type"] for e in ledger("cust-2")] == ["bonus"]
 
 
+def profile(member_id: str, **fields: Any) -> None:
+    patch = api_event("UpdateProfile", body=fields, path_params={"member_id": member_id})
+    assert call("MembersFunction", patch)[0] == 200
+
+
+def test_an_order_by_phone_retried_after_the_customer_changed_it_replays(till):
+    """The till retries the order it sent (the old phone) after the customer changed the phone: the same
+    order of the same member, so its first answer, not `used for another customer` (issue 30, defect 8)."""
+    silver_with_932("cust-1")
+    enroll("cust-2")
+    profile("cust-1", phone="+14155550123")
+    by_phone = {"lookup": {"phone": "+14155550123"}, "order_id": "till-1", "currency": "USD", "items": [SANDWICH]}
+    first = call("CheckoutFunction", api_event("CheckoutOrder", body=by_phone))
+    assert first[0] == 201, first
+    profile("cust-1", phone="+14155550456")
+    for phone in ("+14155550123", "+14155550456"):  # the phone the order was placed with, and the new one
+        status, again, headers = order({**by_phone, "lookup": {"phone": phone}})
+        assert (status, headers.get("Idempotent-Replayed")) == (200, "true"), (phone, again)
+        assert again == first[1]
+    # a phone the order was not placed with, held by nobody, is another request
+    assert _error(order({**by_phone, "lookup": {"phone": "+14155550999"}})) == (409, "idempotency_conflict")
+    profile("cust-2", phone="+14155550123")  # the old phone is another customer's now
+    assert _error(order(by_phone)) == (409, "idempotency_conflict")
+    assert [e["type"] for e in ledger("cust-2")] == ["bonus"]
+    assert member("cust-1")["points"]["available"] == 932 + 10  # charged once: the sandwich earned 10
+
+
+def test_an_unaffordable_reward_says_what_it_costs_and_what_the_member_has(till):
+    """`0 points asked for, 0 left after the rewards` said nothing true (issue 30, defect 8)."""
+    enroll("cust-1")  # 100 points
+    basket = {"member_id": "cust-1", "currency": "USD", "items": [LATTE, SANDWICH], "rewards": ["free-drink"]}
+    for answer in (quote(basket), order({**basket, "order_id": "till-1"})):
+        status, body, _ = answer
+        assert (status, body["error"]["code"]) == (409, "insufficient_points")
+        assert body["error"]["message"] == "the rewards cost 300 points; the member has 100 available", body
+    adjust("cust-1", 400)  # 500: the reward is affordable, 300 points on top of it are not
+    status, body, _ = quote({**basket, "points": 300})
+    assert (status, body["error"]["code"]) == (409, "insufficient_points")
+    assert body["error"]["message"] == "300 points asked for, 200 left after the rewards", body
+    status, body, _ = quote({**basket, "rewards": [], "points": 600})
+    assert body["error"]["message"] == "600 points asked for, 500 available", body
+    assert member("cust-1")["points"]["available"] == 500  # nothing written
+
+
+def test_a_member_in_debt_may_still_buy_without_points(till):
+    """A negative balance refuses redemptions, not a sale paid in money: the order earns (it answered
+    `409 insufficient_points`, "0 points asked for, 0 left after the rewards")."""
+    enroll("cust-1")
+    adjust("cust-1", -150)  # -50: a refund after the points were spent leaves such a balance
+    plain = {"member_id": "cust-1", "currency": "USD", "items": [SANDWICH]}
+    status, quoted, _ = quote(plain)
+    assert status == 200 and quoted["points"] == 8 and quoted["balance"] == -42, quoted
+    status, placed, _ = order({**plain, "order_id": "till-1"})
+    assert status == 201 and placed["points"] == 8 and placed["balance"] == -42, placed
+    status, body, _ = quote({**plain, "points": 100})
+    assert (status, body["error"]["message"]) == (409, "100 points asked for, -42 available"), body
+    assert_balanced("cust-1")
+
+
 def test_a_refusal_on_an_index_behind_the_table_is_decided_again_by_the_table(till):
     from loyalty.store import core
 

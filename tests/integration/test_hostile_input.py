@@ -67,6 +67,9 @@ BODY_ROUTES = [
     "CheckoutQuote",
     "CheckoutOrder",
 ]
+# the routes that take no body (capture and void, the reads): `{}` or no body at all, nothing else
+NO_BODY_ROUTES = [r for r in ROUTES if r not in BODY_ROUTES]
+READS = [r for r in NO_BODY_ROUTES if r not in ("Capture", "Void")]
 POSTING_ROUTES = ["Earn", "EarnPreview", "Activity", "PartnerRedeem", "CheckoutQuote", "CheckoutOrder"]
 CALENDAR_ENDS = ["0001-01-01T00:30:00Z", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"]
 
@@ -78,18 +81,18 @@ def sample_body(route: str) -> dict[str, Any]:
     return json.loads(raw) if raw else {}
 
 
-def event_for(route: str, raw: str | None) -> dict[str, Any]:
+def event_for(route: str, raw: str | None, query: dict[str, str] | None = None) -> dict[str, Any]:
     if route.startswith("Partner"):  # partners sign the raw body; a bad signature would hide the body's fate
         signature = header_value(PARTNER_SECRET, int(time.time()), (raw or "").encode())
-        return api_event(route, raw_body=raw or "", headers={"Loyalty-Signature": signature})
-    event = api_event(route)
+        return api_event(route, raw_body=raw or "", headers={"Loyalty-Signature": signature}, query=query)
+    event = api_event(route, query=query)
     event["body"] = raw
     return event
 
 
-def send(route: str, raw: str | None) -> tuple[int, Any, list[str]]:
-    """Invoke the route's function with this raw body: (status, parsed answer, DynamoDB writes that took
-    effect; a conditional write the table refused changed nothing)."""
+def send(route: str, raw: str | None, query: dict[str, str] | None = None) -> tuple[int, Any, list[str]]:
+    """Invoke the route's function with this raw body (and these query parameters, if given): (status, parsed
+    answer, DynamoDB writes that took effect; a conditional write the table refused changed nothing)."""
     written: list[str] = []
 
     def after_call(http_response: Any = None, model: Any = None, **_: Any) -> None:
@@ -99,7 +102,7 @@ def send(route: str, raw: str | None) -> tuple[int, Any, list[str]]:
     events = core.client().meta.events
     events.register("after-call.dynamodb", after_call)
     try:
-        answer = invoke(FUNCTIONS[route], event_for(route, raw))
+        answer = invoke(FUNCTIONS[route], event_for(route, raw, query))
     finally:
         events.unregister("after-call.dynamodb", after_call)
     body = answer.get("body")
@@ -167,6 +170,43 @@ def test_every_body_model_refuses_an_unknown_field_naming_it(world, route):
     assert {"field": "itmes", "message": "Extra inputs are not permitted"} in body["error"]["details"]
 
 
+@pytest.mark.parametrize("route", NO_BODY_ROUTES)
+def test_a_route_that_takes_no_body_refuses_fields_naming_them(world, route):
+    status, body, writes = send_json(route, {"itmes": [1], "reason": "a typo"})
+    assert_refused_cleanly(status, body, writes)
+    assert status == 422 and body["error"]["code"] == "validation_error"
+    assert sorted(fields(body)) == ["itmes", "reason"]
+    assert {"field": "itmes", "message": "Extra inputs are not permitted"} in body["error"]["details"]
+
+
+@pytest.mark.parametrize("route", READS)
+@pytest.mark.parametrize("raw", [None, "", "{}"])
+def test_no_body_or_an_empty_object_is_no_body(world, route, raw):
+    status, body, _ = send(route, raw)
+    assert status == 200, body
+
+
+def known_query(route: str) -> dict[str, str]:
+    return dict(load_event(route).get("queryStringParameters") or {})
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_an_unknown_query_parameter_is_refused_naming_it_on_every_route(world, route):
+    raw = load_event(route).get("body")
+    status, body, writes = send(route, raw, query={**known_query(route), "memberid": "cust-2"})
+    assert_refused_cleanly(status, body, writes)
+    assert status == 422 and body["error"]["code"] == "validation_error"
+    assert body["error"]["details"] == [{"field": "memberid", "message": "not a query parameter of this route"}]
+    if route in READS:  # the parameters the route declares are still taken
+        assert send(route, raw, query=known_query(route))[0] == 200
+
+
+def test_a_misspelt_ledger_parameter_is_refused_not_ignored(world):
+    status, body, writes = send("GetLedger", None, query={"limit": "1", "Limit": "2", "cursr": "x"})
+    assert_refused_cleanly(status, body, writes)
+    assert sorted(fields(body)) == ["Limit", "cursr"]
+
+
 def test_a_misspelt_items_with_a_gift_card_earns_nothing(world):
     gift_card = [{"sku": "gc-25", "category": "gift-cards", "amount": "25.00", "quantity": 1}]
     order = {"member_id": "cust-1", "order_id": "o-gift", "amount": "25.00", "currency": "USD", "itmes": gift_card}
@@ -229,6 +269,28 @@ def test_occurred_at_at_the_ends_of_the_calendar_is_a_422_not_a_500(world, route
     status, body, writes = send_json(route, posting_body(route, occurred_at, "end"))
     assert_refused_cleanly(status, body, writes)
     assert status == 422 and fields(body) == ["occurred_at"]
+
+
+# in the window (2026-03-14T09:00Z) but not RFC 3339: the request models took them (issue 30, defect 6)
+NOT_RFC3339 = [
+    1773478800,
+    1773478800.5,
+    "1773478800",
+    "2026-03-14 09:00:00Z",
+    "2026-03-14T09:00Z",
+    "2026-03-14T09:00:00+0000",
+]
+
+
+@pytest.mark.parametrize("route", POSTING_ROUTES)
+@pytest.mark.parametrize("n", range(len(NOT_RFC3339)), ids=lambda n: repr(NOT_RFC3339[n]))
+def test_an_occurred_at_that_is_not_rfc3339_is_a_422_naming_it(world, route, n):
+    status, body, writes = send_json(route, posting_body(route, NOT_RFC3339[n], f"fmt-{n}"))  # type: ignore[arg-type]
+    assert_refused_cleanly(status, body, writes)
+    assert status == 422 and fields(body) == ["occurred_at"] and "RFC 3339" in body["error"]["message"], body
+    accepted = ["2026-03-14T09:00:00Z", "2026-03-14t09:00:00.25z", "2026-03-14T10:00:00+01:00"][n % 3]
+    status, body, _ = send_json(route, posting_body(route, accepted, f"rfc-{n}", member_id="prop"))
+    assert status in (200, 201) or "occurred_at" not in fields(body), (accepted, body)  # (prop's review cap)
 
 
 @pytest.mark.parametrize("route", POSTING_ROUTES)

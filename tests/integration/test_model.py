@@ -389,7 +389,7 @@ class LoyaltyMachine(RuleBasedStateMachine):
         member_id, consumed, _ = self.holds[redemption_id]
         if settle == "capture" and self.now < self.hold_expiry[redemption_id]:
             OPERATIONS["capture"] += 1
-            assert redeem.capture(PROGRAM, redemption_id).status == "completed"
+            assert json.loads(redeem.capture(PROGRAM, redemption_id).body)["status"] == "completed"
             self.holds[redemption_id] = (member_id, consumed, "captured")
         elif settle == "void":
             OPERATIONS["void" if self._month() == month_of(self.hold_expiry[redemption_id]) else "void_late"] += 1

@@ -487,6 +487,30 @@ def test_a_hold_reserves_the_points_until_captured(aws):
     assert_balanced("cust-1")
 
 
+def test_a_repeated_capture_replays_its_first_answer_byte_for_byte(aws):
+    """A capture is idempotent on its redemption id as every write is: the repeat answers the first answer's
+    bytes with `Idempotent-Replayed: true`, not a fresh read of the balance (issue 30, defect 5)."""
+    enroll("cust-1")
+    give("cust-1", 540)
+    assert pay("cust-1", "pwp-1", 500, capture=False)[0] == 201
+    first = invoke("RedeemFunction", api_event("Capture", body={}, path_params={"redemption_id": "pwp-1"}))
+    assert first["statusCode"] == 200 and "Idempotent-Replayed" not in headers_of(first)
+    assert json.loads(first["body"])["balance"] == 140
+    give("cust-1", 60, "later")  # the balance moves after the capture
+    for body in (None, {}):  # no body at all, or an empty object: the same request
+        again = invoke("RedeemFunction", api_event("Capture", body=body, path_params={"redemption_id": "pwp-1"}))
+        assert again["statusCode"] == 200 and again["body"] == first["body"]
+        assert headers_of(again).get("Idempotent-Replayed") == "true"
+    # a payment completed at once (`capture: true`) was captured when it was made: its first answer again
+    status, paid, _ = pay("cust-1", "pwp-2", 100)
+    assert status == 201
+    give("cust-1", 10, "later-2")
+    status, captured, headers = settle("Capture", "pwp-2")
+    assert (status, captured, headers.get("Idempotent-Replayed")) == (200, paid, "true")
+    assert member("cust-1")["points"]["available"] == 110
+    assert_balanced("cust-1")
+
+
 def test_a_void_puts_the_points_back_where_they_came_from(aws):
     CLOCK.set(datetime(2026, 1, 15, 12, tzinfo=UTC))
     enroll("cust-1")

@@ -96,6 +96,23 @@ def test_points_are_checked_against_the_rate_the_total_and_the_points_left():
     assert (paid.total, paid.eligible, paid.max_points_payable) == (D("0.00"), D("0.00"), 800)
 
 
+def test_a_refusal_for_points_says_the_real_figures_and_a_debt_alone_refuses_nothing():
+    """Issue 30, defect 8: an unaffordable reward answered "0 points asked for, 0 left after the rewards"."""
+    drinks = [item("latte", "drinks", "4.50"), item("sandwich", "food", "8.00")]
+    free_drink = DEMO.reward("free-drink")  # 300 points
+    with pytest.raises(InsufficientPoints) as reward:
+        pricing.price(DEMO, DEMO.tier("red"), drinks, [free_drink], 0, MARCH, 100 - 300)
+    assert reward.value.message == "the rewards cost 300 points; the member has 100 available"
+    with pytest.raises(InsufficientPoints) as points:
+        pricing.price(DEMO, DEMO.tier("red"), drinks, [free_drink], 100, MARCH, 0)
+    assert points.value.message == "100 points asked for, 0 left after the rewards"
+    with pytest.raises(InsufficientPoints) as debt:
+        pricing.price(DEMO, DEMO.tier("red"), drinks, [], 100, MARCH, -20)
+    assert debt.value.message == "100 points asked for, -20 available"
+    paid_in_money = pricing.price(DEMO, DEMO.tier("red"), drinks, [], 0, MARCH, -20)
+    assert (paid_in_money.total, paid_in_money.max_points_payable) == (D("12.50"), 0)
+
+
 def test_percentages_add_up_one_rounding_per_line_split_between_the_rules():
     lines = [
         item("LED-STRIP", "led-lighting", "99.99"),

@@ -68,6 +68,17 @@ def test_only_idempotent_creates_answer_201_and_their_replays_carry_the_header()
         assert header["required"] is True and header["schema"] == {"type": "string", "enum": ["true"]}, key
 
 
+def test_the_repeatable_writes_document_their_replay_header() -> None:
+    """A repeated void, partner cancel or capture answers its first answer again, replayed (issue 30)."""
+    for key in (
+        ("post", "/v1/redemptions/{redemption_id}/capture"),
+        ("post", "/v1/redemptions/{redemption_id}/void"),
+        ("post", "/v1/partners/{partner_id}/redemptions/{redemption_id}/cancel"),
+    ):
+        header = OPERATIONS[key]["responses"]["200"]["headers"]["Idempotent-Replayed"]
+        assert header["required"] is False and header["schema"] == {"type": "string", "enum": ["true"]}, key
+
+
 @pytest.mark.parametrize("key", sorted(OPERATIONS), ids=lambda k: f"{k[0]} {k[1]}")
 def test_every_status_has_its_real_schema(key: tuple[str, str]) -> None:
     responses = OPERATIONS[key]["responses"]
@@ -85,8 +96,9 @@ def test_every_status_has_its_real_schema(key: tuple[str, str]) -> None:
         assert {"413", "422"} <= set(responses), key  # every body can be too large or malformed
     else:
         assert "413" not in responses, key
-    if key[0] == "get" and "parameters" not in OPERATIONS[key]:
-        assert "422" not in responses, key  # nothing the client sends can be malformed
+    # every route can answer 422: an unknown query parameter, or fields in a body where it takes none, are
+    # refused (issue 30; before, a GET without parameters could not be malformed and listed no 422)
+    assert "422" in responses, key
 
 
 def test_the_error_schema_is_the_contract_s() -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -82,3 +85,61 @@ def test_any_time_is_accepted_exactly_when_it_lies_in_the_window(now, anywhere, 
         assert when < earliest or when > latest
     else:
         assert earliest <= accepted <= latest and accepted == when and accepted.tzinfo is UTC
+
+
+# -- what a client may send as `occurred_at` (loyalty.requests.common.PostingTime) ----------------------
+NOT_RFC3339 = {
+    "a unix number": 1773482400,
+    "a unix float": 1773482400.5,
+    "a unix number in a string": "1773482400",
+    "a space for the T": "2026-03-14 09:00:00Z",
+    "no seconds": "2026-03-14T09:00Z",
+    "no seconds, with an offset": "2026-03-14T09:00+01:00",
+    "a comma before the fraction": "2026-03-14T09:00:00,5Z",
+    "an offset without its colon": "2026-03-14T09:00:00+0100",
+    "an offset of hours only": "2026-03-14T09:00:00+01",
+    "no offset": "2026-03-14T09:00:00",
+    "a date": "2026-03-14",
+    "the basic format": "20260314T090000Z",
+    "a trailing newline": "2026-03-14T09:00:00Z\n",
+    "a leading space": " 2026-03-14T09:00:00Z",
+    "a dot without digits": "2026-03-14T09:00:00.Z",
+    "Arabic-Indic digits": "٢٠٢٦-03-14T09:00:00Z",
+    "a boolean": True,
+}
+RFC3339 = {
+    "2026-03-14T09:00:00Z": datetime(2026, 3, 14, 9, tzinfo=UTC),
+    "2026-03-14t09:00:00z": datetime(2026, 3, 14, 9, tzinfo=UTC),  # RFC 3339 allows lower case
+    "2026-03-14T09:00:00.5Z": datetime(2026, 3, 14, 9, 0, 0, 500_000, tzinfo=UTC),
+    "2026-03-14T09:00:00.123456789Z": datetime(2026, 3, 14, 9, 0, 0, 123_456, tzinfo=UTC),
+    "2026-03-14T10:30:00+01:30": datetime(2026, 3, 14, 9, tzinfo=UTC),
+    "2026-03-14T09:00:00-00:00": datetime(2026, 3, 14, 9, tzinfo=UTC),
+}
+
+
+@pytest.fixture
+def posting_time() -> Iterator[Any]:
+    from loyalty.kernel.clock import CLOCK
+    from loyalty.requests.common import PostingTime
+    from pydantic import TypeAdapter
+
+    CLOCK.set(NOW)
+    try:
+        yield TypeAdapter(PostingTime)
+    finally:
+        CLOCK.set(None)
+
+
+@pytest.mark.parametrize("case", sorted(NOT_RFC3339))
+def test_an_occurred_at_that_is_not_rfc3339_is_refused(posting_time, case):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as refused:
+        posting_time.validate_python(NOT_RFC3339[case])
+    assert "RFC 3339" in str(refused.value), refused.value
+
+
+@pytest.mark.parametrize("text", sorted(RFC3339))
+def test_an_rfc3339_occurred_at_is_taken_in_utc(posting_time, text):
+    assert posting_time.validate_python(text) == RFC3339[text]
+    assert posting_time.validate_json(json.dumps(text)) == RFC3339[text]

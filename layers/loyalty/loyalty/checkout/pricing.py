@@ -166,8 +166,9 @@ def price(
     """Price the basket. `points_left`: the member's available points less this basket's rewards.
 
     Raises RewardNotEligible (an in-store reward with no line to apply to), ValidationFailed (`points`
-    not a multiple of the programme's rate, or worth more than the total) and InsufficientPoints
-    (`points` above `points_left`).
+    not a multiple of the programme's rate, or worth more than the total) and InsufficientPoints (the
+    rewards cost more than the member has, or `points` above `points_left`). A member in debt with no
+    rewards and no points payment is priced: a sale paid in money spends no points.
     """
     left = [line.amount for line in lines]
     discounts = _reward_discounts(program, rewards, lines, left)
@@ -193,8 +194,13 @@ def price(
     value = points_value(program, points)
     if value > payable:
         raise ValidationFailed.field("points", f"{points} points are worth {value}, more than the total {payable}")
-    if points > points_left:
-        raise InsufficientPoints(f"{points} points asked for, {max(points_left, 0)} left after the rewards")
+    reward_points = sum(r.points for r in rewards)
+    if rewards and points_left < 0:
+        available = points_left + reward_points
+        raise InsufficientPoints(f"the rewards cost {reward_points} points; the member has {available} available")
+    if points > max(points_left, 0):
+        after = "left after the rewards" if rewards else "available"
+        raise InsufficientPoints(f"{points} points asked for, {points_left} {after}")
     paid = zip(lines, left, strict=True)
     eligible_after = sum((amount for line, amount in paid if earning.is_eligible(program, line)), ZERO)
     return Basket(

@@ -130,6 +130,9 @@ class LedgerEntry(BaseModel):
     pending: bool = False
     request_hash: str | None = None
     response: str | None = None  # the first answer, replayed byte for byte
+    # A checkout order placed by identifier: 16 bits of a digest of it (loyalty.checkout.orders.lookup_digest),
+    # so a retry with the identifier the order was placed with is known after the customer changed it
+    lookup_digest: str | None = None
 
 
 class OrderRefunds(BaseModel):
@@ -163,6 +166,7 @@ class Hold(BaseModel):
     created_at: datetime
     expires_at: datetime
     settled_at: datetime | None = None
+    response: str | None = None  # a capture's first answer, replayed byte for byte by a repeated capture
 
 
 class ExpiryWarning(BaseModel):

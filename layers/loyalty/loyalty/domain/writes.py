@@ -58,11 +58,13 @@ class HoldOpened:
 
 @dataclass(frozen=True)
 class HoldSettled:
-    """Close an open hold (captured, voided, released); refused unless it is still held."""
+    """Close an open hold (captured, voided, released); refused unless it is still held. `response`: the
+    capture's answer, kept with the hold for its replays."""
 
     redemption_id: str
     status: str
     settled_at: datetime
+    response: str | None = None
 
 
 @dataclass(frozen=True)

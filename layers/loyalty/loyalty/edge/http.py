@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from loyalty.kernel.errors import Forbidden, LoyaltyError, PayloadTooLarge, ValidationFailed
@@ -134,8 +135,34 @@ def refuse_hostile_json(text: str) -> None:
         raise ValidationFailed.field("body", "the body must be a JSON object")
 
 
+UNKNOWN_QUERY = "not a query parameter of this route"
+EXTRA = "Extra inputs are not permitted"  # pydantic's words for an unknown field of a strict body model
+
+
+def strict_request(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+    """What the route's models cannot see, refused as theirs are (422 `validation_error` naming each): a query
+    parameter the route does not declare (a typo such as `?memberid=` is never ignored), and a body with
+    fields on a route that takes none (capture, void, the reads; no body or `{}` is fine). `serve` has
+    refused a body that is not one JSON object already."""
+    route = app.context["_route"]  # the route matched: Powertools puts it here for its own validation
+    declared = {param.alias for param in route.dependant.query_params}
+    event = app.current_event
+    sent = {*(event.query_string_parameters or {}), *(event.multi_value_query_string_parameters or {})}
+    errors: list[dict[str, Any]] = [
+        {"type": "extra_forbidden", "loc": ("query", name), "msg": UNKNOWN_QUERY, "input": None}
+        for name in sorted(sent - declared)
+    ]
+    if not route.dependant.body_params and event.body:
+        fields = json.loads(event.body)  # one JSON object (`serve` checked)
+        errors += [{"type": "extra_forbidden", "loc": ("body", name), "msg": EXTRA, "input": None} for name in fields]
+    if errors:
+        raise RequestValidationError(errors)
+    return next_middleware(app)
+
+
 def resolver() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(enable_validation=True)
+    app.use(middlewares=[strict_request])
 
     def _rid() -> str:
         return request_id(app.current_event.raw_event)
@@ -272,13 +299,14 @@ ERRORS = {
     409: "`member_exists`, `identifier_in_use`, `invalid_state`, `idempotency_conflict`, `insufficient_points`, "
     "`member_inactive`, `reward_unavailable`",
     413: "`payload_too_large`: the body is over 64 KiB",
-    422: "`validation_error` (with `details`, one per field), `refund_exceeds_order`, `activity_limit_reached`, "
-    "`reward_not_eligible`",
+    422: "`validation_error` (with `details`, one per field: a malformed or unknown body field, path or query "
+    "parameter), `refund_exceeds_order`, `activity_limit_reached`, `reward_not_eligible`",
     500: "`internal_error`: never a stack trace or an AWS error text",
     503: "`busy`: the member kept changing under the write; retry it",
 }
-# What every keyed route can answer besides its own errors, and what a body or a write adds
-KEYED = (401, 403, 500)
+# What every keyed route can answer besides its own errors (422: every route refuses a query parameter it does
+# not declare, and fields in a body where it takes none), and what a body or a write adds
+KEYED = (401, 403, 422, 500)
 BODY = (413, 422)
 WRITE = (503,)
 

@@ -332,30 +332,39 @@ def _not_a_hold(redemption_id: str) -> LedgerEntry:
     return entry
 
 
-def capture(program: Program, redemption_id: str) -> PointsPayment:
-    """Complete a held redemption. Capturing a completed one again answers the same; a voided,
-    released or expired hold cannot be captured (409 invalid_state)."""
+def capture(program: Program, redemption_id: str) -> Outcome:
+    """Complete a held redemption (200). Idempotent on the redemption id as every write is: a repeat answers
+    the first capture's bytes again, replayed (its answer is kept with the hold); a payment completed at once
+    (`capture: true`) answers its payment's first answer, replayed. A voided, released or expired hold cannot
+    be captured (409 invalid_state)."""
 
-    def attempt() -> PointsPayment:
+    def replayed(text: str) -> Outcome:
+        count("IdempotentReplays", program_id=program.program_id)
+        return Outcome(200, text, replayed=True)
+
+    def attempt() -> Outcome:
         hold = store.load_hold(redemption_id)
         if hold is None:
-            entry = _not_a_hold(redemption_id)
-            return PointsPayment.model_validate_json(entry.response or "{}")  # captured at once (`capture: true`)
+            entry = _not_a_hold(redemption_id)  # captured when it was made
+            return replayed(PointsPayment.model_validate_json(entry.response or "{}").body())
         if hold.status in ("voided", "released"):
             raise InvalidState(f"redemption {redemption_id!r} was {hold.status}; it cannot be captured")
+        if hold.status == "captured" and hold.response is not None:
+            return replayed(hold.response)
         member = member_store.load_member(hold.member_id)
         if member is None:  # pragma: no cover - members are never deleted
             raise MemberNotFound(f"no member {hold.member_id!r}")
         view = pwp_view(redemption_id, hold.points, hold.value, hold.currency, "completed", member.available)
-        if hold.status == "captured":
-            return view
+        if hold.status == "captured":  # captured before holds kept their answer: answered as it was then
+            return Outcome(200, view.body())
         ensure_open(member)
         books = Books(program, member, utcnow())
         if books.now >= hold.expires_at:
             raise InvalidState(f"the hold on redemption {redemption_id!r} expired at {isoformat(hold.expires_at)}")
         member.held -= hold.points
-        commit(Txn([books], [HoldSettled(redemption_id, "captured", books.now)]))
-        return view
+        answer = view.body()
+        commit(Txn([books], [HoldSettled(redemption_id, "captured", books.now, answer)]))
+        return Outcome(200, answer)
 
     return retrying(attempt)
 

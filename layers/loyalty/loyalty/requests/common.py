@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
@@ -11,6 +12,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
 )
@@ -64,14 +66,34 @@ def _in_posting_window(value: datetime) -> datetime:
         raise PydanticCustomError("posting_window", "{reason}", {"reason": reason}) from None
 
 
+# RFC 3339's date-time: `T` (or `t`), seconds, an optional fraction after a dot, `Z` (or `z`) or `±hh:mm`.
+# ASCII digits only. pydantic's own datetime also takes a unix number, a space for the T, no seconds, a
+# comma before the fraction and `+hhmm`: none of them is RFC 3339, and a unix number is a guess at a unit.
+RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})")
+
+
+def _rfc3339(value: object) -> object:
+    """A JSON string must be RFC 3339; a datetime (a model built in Python, not from JSON) is taken as it is."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or RFC3339.fullmatch(value) is None:
+        raise PydanticCustomError(
+            "rfc3339", "must be an RFC 3339 timestamp with seconds and an offset, such as 2026-03-14T10:00:00Z"
+        )
+    return value
+
+
 # A client's `occurred_at`: RFC 3339 with an offset, inside the posting window (CONTRACT.md, Conventions),
-# returned in UTC. Outside the window it is a 422 on the field, checked before any work.
+# returned in UTC. Outside the window, or not RFC 3339, it is a 422 on the field, checked before any work.
 PostingTime = Annotated[
     AwareDatetime,
+    BeforeValidator(_rfc3339),
     AfterValidator(_in_posting_window),
     Field(
-        description="RFC 3339 with an offset (default now): not before 00:00:00Z on the first day of the previous "
-        "month, never more than 5 minutes ahead of now (the posting window); outside it, 422 validation_error."
+        description="RFC 3339 with seconds and an offset, such as `2026-03-14T10:00:00Z` (a fraction of a second "
+        "is allowed; a unix number, a space for the `T` or a time without seconds is not), default now: not "
+        "before 00:00:00Z on the first day of the previous month, never more than 5 minutes ahead of now (the "
+        "posting window); otherwise 422 validation_error."
     ),
 ]
 

@@ -183,19 +183,29 @@ def put_hold_op(hold: Hold) -> dict[str, Any]:
     }
 
 
-def settle_hold_op(redemption_id: str, status: str, settled_at: datetime) -> dict[str, Any]:
-    """Close an open hold (and take it out of the `holds` index), only if it is still open."""
+def settle_hold_op(
+    redemption_id: str, status: str, settled_at: datetime, response: str | None = None
+) -> dict[str, Any]:
+    """Close an open hold (and take it out of the `holds` index), only if it is still open; `response` (a
+    capture's answer) is kept with it for the capture's replays."""
+    values = {
+        ":to": {"S": status},
+        ":at": {"S": settled_at.astimezone(UTC).isoformat().replace("+00:00", "Z")},
+        ":held": {"S": "held"},
+    }
+    names = {"#s": "status"}
+    update = "SET #s = :to, settled_at = :at"
+    if response is not None:  # `response` is a reserved word of DynamoDB's expressions
+        update += ", #r = :response"
+        names["#r"] = "response"
+        values[":response"] = {"S": response}
     return {
         "Update": {
             "TableName": table_name(),
             "Key": key(hold_pk(redemption_id), "HOLD"),
-            "UpdateExpression": "SET #s = :to, settled_at = :at REMOVE HOLDPK, HOLDSK",
+            "UpdateExpression": update + " REMOVE HOLDPK, HOLDSK",
             "ConditionExpression": "#s = :held",
-            "ExpressionAttributeNames": {"#s": "status"},
-            "ExpressionAttributeValues": {
-                ":to": {"S": status},
-                ":at": {"S": settled_at.astimezone(UTC).isoformat().replace("+00:00", "Z")},
-                ":held": {"S": "held"},
-            },
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
         }
     }

@@ -23,8 +23,8 @@ def op(write: w.SideWrite) -> dict[str, Any]:
             return redemptions.return_stock_op(reward_id)
         case w.HoldOpened(hold):
             return redemptions.put_hold_op(hold)
-        case w.HoldSettled(redemption_id, status, settled_at):
-            return redemptions.settle_hold_op(redemption_id, status, settled_at)
+        case w.HoldSettled(redemption_id, status, settled_at, response):
+            return redemptions.settle_hold_op(redemption_id, status, settled_at, response)
         case w.ExpiryWarningSent(member_id, month, fields):
             return expiry.put_warning_op(expiry.warning_item(member_id, month, fields))
         case w.Subscription(member_id, subscription_id, fields):
