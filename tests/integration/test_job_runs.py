@@ -63,7 +63,13 @@ def test_runs_are_listed_newest_first_across_jobs(aws):
         ("expiry", "2026-03-01T00:30:00Z"),
     ]
     assert all(r["status"] == "done" for r in listed)
-    assert listed[0]["summary"] == {"job": "expiry", "as_of": "2026-03-01", "members_affected": 0, "points_expired": 0}
+    assert listed[0]["summary"] == {
+        "job": "expiry",
+        "as_of": "2026-03-01",
+        "members_affected": 0,
+        "points_expired": 0,
+        "members_warned": 0,
+    }
     assert set(listed[1]["summary"]) == {"job", "as_of", "members_evaluated", "upgraded", "downgraded", "unchanged"}
     assert [r["job"] for r in runs(limit="1")] == ["expiry"]
 

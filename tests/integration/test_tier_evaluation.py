@@ -246,11 +246,11 @@ def test_a_worker_that_fails_after_writing_is_retried_and_counts_once(aws, monke
     real = job_store.complete_page
     failed = []
 
-    def fail_once(pk, chunk, cursor, counts):
+    def fail_once(pk, chunk, cursor, counts, *isolated):
         if counts.get("downgraded") and not failed:  # members are written, the page is not counted yet
             failed.append(chunk)
             raise RuntimeError("injected: the worker dies before counting its page")
-        return real(pk, chunk, cursor, counts)
+        return real(pk, chunk, cursor, counts, *isolated)
 
     monkeypatch.setattr(job_store, "complete_page", fail_once)
     summary = jobs.run("tier-evaluation", AS_OF)

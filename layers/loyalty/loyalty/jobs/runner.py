@@ -57,10 +57,18 @@ class Run:
     period: str  # YYYY-MM: the month of as_of
     as_of: date
     run_id: str
-    # The page being processed (its key in the run: the same for every delivery of the page); None for a
-    # member retried on its own. A job whose members can meet again in a later page of the same walk (the
-    # expiry index moves an expired member's key forward) counts a member on the page that wrote it only.
+    # The unit of work that counts what it processes, by its key in the run (the same for every delivery):
+    # a page (`PAGE#...`), or a member isolated from a page and retried on its own (`MEMBER#<id>#<page>`,
+    # with that page in `isolated_from`). A job whose member writes record the unit that made them (the
+    # expiry's entry and warning) counts a replayed write only on that unit, or on the member's own message
+    # when the page that wrote it isolated the member (that page never counts it): once per run, although
+    # the expiry index moves an expired member forward, where a later page of the same walk meets it again.
     page: str | None = None
+    isolated_from: str | None = None
+
+    def counts_here(self, run_id: object, unit: object) -> bool:
+        """Whether a write recorded by run `run_id` on `unit` is this unit's to count."""
+        return run_id == self.run_id and unit is not None and unit in (self.page, self.isolated_from)
 
     @property
     def pk(self) -> str:
@@ -326,8 +334,10 @@ def handle_message(job: Job, body: dict[str, Any], context: Any) -> None:
     run = Run.from_message(body)
     program = current_program()
     if "member_id" in body:  # a member isolated from its page: its own retries, then the dead-letter queue
-        counts = job.process(program, run, str(body["member_id"]), None)
-        if store.record_member(run.pk, str(body["member_id"]), counts):
+        member_id, origin = str(body["member_id"]), body.get("page")
+        unit = store.member_sk(member_id, origin)
+        counts = job.process(program, replace(run, page=unit, isolated_from=origin), member_id, None)
+        if store.record_member(run.pk, unit, counts):
             _emit(counts, pages=0)
         finish_if_complete(job, run)
         return
@@ -349,13 +359,22 @@ def handle_message(job: Job, body: dict[str, Any], context: Any) -> None:
 def _page(job: Job, program: Program, run: Run, chunk: str, cursor: dict[str, Any] | None) -> dict[str, Any] | None:
     """Process one page; returns the cursor after it (None at the end of the chunk)."""
     fetched = job.fetch(run, chunk, cursor, job.page_size)
-    if not fetched.members:  # nothing to process or count (a retry reads it again): no bookkeeping
-        return fetched.next_cursor
-    frozen = store.freeze_page(run.pk, chunk, cursor, [m for m, _ in fetched.members], fetched.next_cursor)
+    if fetched.members:
+        frozen = store.freeze_page(run.pk, chunk, cursor, [m for m, _ in fetched.members], fetched.next_cursor)
+    else:
+        # nothing there now: nothing to do, unless an earlier delivery froze a page here whose members have
+        # all left the index since (expired whole) and died before counting it (one GetItem)
+        found = store.frozen_page(run.pk, chunk, cursor)
+        if found is None:
+            return fetched.next_cursor
+        frozen = found
     if frozen.done:
         return frozen.next_cursor
     members = fetched.members if frozen.fresh else [(m, None) for m in frozen.member_ids]
-    on_page = replace(run, page=store.page_sk(chunk, cursor))
+    page = store.page_sk(chunk, cursor)
+    isolated = set(frozen.isolated)  # left to their own messages by an earlier delivery: never counted here
+    members = [(m, item) for m, item in members if m not in isolated]
+    on_page = replace(run, page=page)
     totals: Counts = {}
     failed: list[str] = []
     for member_id, item in members:
@@ -369,12 +388,17 @@ def _page(job: Job, program: Program, run: Run, chunk: str, cursor: dict[str, An
             totals[name] = totals.get(name, 0) + value
     if failed and len(failed) * 2 > len(members) and len(failed) > 1:
         raise RuntimeError(f"{len(failed)} of {len(members)} members failed: retrying the page")
-    if failed:
-        for member_id in failed:
-            store.isolate_member(run.pk, member_id)
-        store.send_messages(_queue(job), [run.message(member_id=m) for m in failed])
-        metrics.add_metric(name="MembersIsolated", unit=MetricUnit.Count, value=len(failed))
-    if store.complete_page(run.pk, chunk, cursor, totals):
+    if failed or isolated:
+        # the page names them first (so no delivery of it counts them), then their messages go (again, for
+        # those an earlier delivery isolated: it may have died before sending; a duplicate counts once)
+        again = sorted(isolated | set(failed))
+        if not store.isolate_members(run.pk, page, again):
+            return frozen.next_cursor  # another delivery of the page counted it, with these members
+        store.send_messages(_queue(job), [run.message(member_id=m, page=page) for m in again])
+        if failed:
+            metrics.add_metric(name="MembersIsolated", unit=MetricUnit.Count, value=len(failed))
+        isolated |= set(failed)
+    if store.complete_page(run.pk, chunk, cursor, totals, len(isolated)):
         _emit(totals, pages=1)
     return frozen.next_cursor
 
