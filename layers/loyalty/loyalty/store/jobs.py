@@ -2,7 +2,8 @@
 
 Keys:
 - `JOBRUNS` / `<run_id>#<job>`: the run (job, period, as_of, chunks, `status` running | done | failed,
-  started_at, finished_at, summary, error). Run ids start with the start time, so one Query of this
+  started_at, finished_at, summary, error; `last_receives`: `<deadline>#<message id>` of each message on its
+  last receive whose worker has not answered yet). Run ids start with the start time, so one Query of this
   partition, backwards, lists the newest runs first (a few runs a month: never a hot partition).
 - One partition per run, so the summary (and the check whether the run is complete) is one Query:
   - `JOB#<job>#<period>#<run_id>` / `RUN`: the run's plan (as_of, chunks).
@@ -88,6 +89,32 @@ def finish_run(job: str, run_id: str, status: str, fields: dict[str, Any], *, un
             return False
         raise
     return True
+
+
+def note_last_receive(job: str, run_id: str, note: str) -> None:
+    """A message of the run is on its last receive (`note`: until when, which message): `last_receives`."""
+    _last_receives(job, run_id, "ADD", note)
+
+
+def clear_last_receive(job: str, run_id: str, note: str) -> None:
+    """The worker answered for that message (it succeeded, or failed the run itself)."""
+    _last_receives(job, run_id, "DELETE", note)
+
+
+def _last_receives(job: str, run_id: str, action: str, note: str) -> None:
+    from botocore.exceptions import ClientError
+
+    try:
+        client().update_item(
+            TableName=table_name(),
+            Key=key(RUNS, run_sk(job, run_id)),
+            UpdateExpression=f"{action} last_receives :n",
+            ConditionExpression="attribute_exists(PK)",
+            ExpressionAttributeValues={":n": {"SS": [note]}},
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise  # (no record: a run started before runs had one; nothing to note)
 
 
 def latest_runs(limit: int) -> list[dict[str, Any]]:
