@@ -57,24 +57,29 @@ class Fault:
     kind: str  # throttle | server_error | access_denied | conflict | timeout_after_commit | killed_after_commit
     times: int = 1
     skip: int = 0  # requests let through before the first refused (or answered, after the commit)
+    target: str | None = None  # only requests whose body holds this text (a key prefix: "WARN#") count
     injected: int = 0
-    _body: Any = None
+    _blanked: Any = None  # (the request refused, its body and target): given back if the SDK retries it
+    _match: bool = True
     _seen: int = 0
 
     def before_send(self, request: Any = None, **_: Any) -> AWSResponse | None:
         # botocore runs every before-send handler and takes the first answer, so moto (a later handler)
-        # still sees the request: blank its body while refusing, give it back for the real attempt.
-        if self.kind in AFTER_COMMIT:
+        # still sees the request: blank its body while refusing, give it back when the SDK retries that very
+        # request (never to another one: a refusal the SDK does not retry leaves nothing to give back).
+        if self._blanked is not None:
+            refused, (sent, operation) = self._blanked
+            if refused is request:
+                request.body, request.headers["X-Amz-Target"] = sent, operation
+            self._blanked = None
+        raw = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
+        self._match = self.target is None or self.target.encode() in raw
+        if self.kind in AFTER_COMMIT or not self._match:
             return None
         self._seen += 1
-        if self._seen <= self.skip:
+        if self._seen <= self.skip or self.injected >= self.times:
             return None
-        if self.injected >= self.times:
-            if self._body is not None:
-                (request.body, request.headers["X-Amz-Target"]), self._body = self._body, None
-            return None
-        if self._body is None:
-            self._body = (request.body, request.headers["X-Amz-Target"])
+        self._blanked = (request, (request.body, request.headers["X-Amz-Target"]))
         request.body, request.headers["X-Amz-Target"] = b"{}", "DynamoDB_20120810.ListTables"  # no side effect
         self.injected += 1
         status, code, message = ERRORS[self.kind]
@@ -85,7 +90,7 @@ class Fault:
         return AWSResponse(request.url, status, headers, _Raw(json.dumps(body).encode()))
 
     def after_call(self, **_: Any) -> None:
-        if self.kind not in AFTER_COMMIT:
+        if self.kind not in AFTER_COMMIT or not self._match:
             return
         self._seen += 1
         if self._seen <= self.skip or self.injected >= self.times:
@@ -97,10 +102,10 @@ class Fault:
 
 
 @contextmanager
-def inject(operation: str, kind: str, times: int = 1, skip: int = 0) -> Iterator[Fault]:
+def inject(operation: str, kind: str, times: int = 1, skip: int = 0, target: str | None = None) -> Iterator[Fault]:
     from loyalty.store.core import client
 
-    fault = Fault(operation, kind, times, skip)
+    fault = Fault(operation, kind, times, skip, target)
     events = client().meta.events
     send_name = f"before-send.dynamodb.{operation}"
     call_name = f"after-call.dynamodb.{operation}"
