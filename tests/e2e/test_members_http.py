@@ -61,3 +61,40 @@ def test_the_clock_can_be_set_and_released(api):
     member = api.enroll("e2e-clock")
     assert member["enrolled_at"] == "2027-02-01T00:00:00Z"
     assert member["expiring"] == [{"month": "2028-02", "points": 100}]
+
+
+def test_erasure_leaves_no_reason_an_agent_typed(api, stack):
+    import json
+    import uuid
+
+    member_id = f"e2e-zq-{uuid.uuid4().hex[:8]}"
+    said = f"goodwill for Zelda Quux, +14155550999 ({member_id})"
+    api.enroll(member_id)
+    for status, why in (("suspended", f"fraud check: {said}"), ("active", f"cleared: {said}")):
+        assert api.post(f"/v1/members/{member_id}/status", {"status": status, "reason": why}, key=ADMIN).status == 200
+    adjusted = api.post(
+        f"/v1/members/{member_id}/adjustments", {"adjustment_id": "adj-1", "points": 25, "reason": said}, key=ADMIN
+    )
+    assert adjusted.status == 201 and adjusted.json["details"] == {"reason": said}
+    api.get("/_local/events", key=None)  # the outbox catches up: the member's events are kept, reasons and all
+    kept = api.get(f"/v1/members/{member_id}/events").json["events"]
+    assert said in json.dumps(kept)
+
+    assert api.request("DELETE", f"/v1/members/{member_id}", key=ADMIN).status == 200
+    api.get("/_local/events", key=None)
+    export = api.get(f"/v1/members/{member_id}/export", key=ADMIN).json
+    assert [(e["type"], e["points"], e["details"].get("reason")) for e in export["ledger"]] == [
+        ("bonus", 100, None),
+        ("adjust", 25, "erased"),
+        ("adjust", -125, "closed"),
+    ]
+    ledger = api.get(f"/v1/members/{member_id}/ledger").json["entries"]
+    events = api.get(f"/v1/members/{member_id}/events").json["events"]
+    held = json.dumps([i for i in stack.table_items() if member_id in json.dumps(i, default=str)], default=str)
+    assert member_id in held  # the member, its ledger and its events are still there...
+    for seen in (export, ledger, events, held):
+        assert said not in json.dumps(seen, default=str) and "Zelda" not in json.dumps(seen, default=str)
+    replayed = api.post(
+        f"/v1/members/{member_id}/adjustments", {"adjustment_id": "adj-1", "points": 25, "reason": said}, key=ADMIN
+    )
+    assert replayed.status == 200 and replayed.json["details"] == {"reason": "erased"}  # the stored answer too

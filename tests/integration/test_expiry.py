@@ -50,7 +50,13 @@ def warnings() -> dict[str, dict]:
 def test_expiry_removes_points_of_past_months_once_and_warns_of_this_month(aws):
     demo_members()
     summary = jobs.run("expiry", AS_OF)
-    assert summary == {"job": "expiry", "as_of": AS_OF, "members_affected": 2, "points_expired": 160}
+    assert summary == {
+        "job": "expiry",
+        "as_of": AS_OF,
+        "members_affected": 2,
+        "points_expired": 160,
+        "members_warned": 2,  # soon (warned only) and both (expired, then warned)
+    }
 
     old = load_member("old")
     assert old is not None
@@ -91,7 +97,7 @@ def test_a_second_run_for_the_period_expires_nothing(aws):
         summary = jobs.run("expiry", AS_OF)
     finally:
         stop()
-    assert (summary["members_affected"], summary["points_expired"]) == (0, 0)
+    assert (summary["members_affected"], summary["points_expired"], summary["members_warned"]) == (0, 0, 0)
     assert (counts["member_writes"], counts["entry_writes"]) == (0, 0)
     assert len([e for e in all_entries("old") if e.type == "expire"]) == 1
     assert len(warnings()) == 2
@@ -138,11 +144,11 @@ def test_a_worker_that_fails_after_expiring_is_retried_and_counts_once(aws, monk
     real = job_store.complete_page
     failed = []
 
-    def fail_once(pk, chunk, cursor, counts):
+    def fail_once(pk, chunk, cursor, counts, *isolated):
         if counts.get("points_expired") and not failed:
             failed.append(chunk)
             raise RuntimeError("injected: the worker dies before counting its page")
-        return real(pk, chunk, cursor, counts)
+        return real(pk, chunk, cursor, counts, *isolated)
 
     monkeypatch.setattr(job_store, "complete_page", fail_once)
     summary = jobs.run("expiry", AS_OF)
@@ -194,11 +200,11 @@ def test_a_member_met_again_later_in_its_shard_is_counted_once(aws, monkeypatch,
     real = job_store.complete_page
     failed = []
 
-    def fail_once(pk, chunk, cursor, counts):
+    def fail_once(pk, chunk, cursor, counts, *isolated):
         if fail_a_page and counts.get("points_expired") and not failed:
             failed.append(chunk)
             raise RuntimeError("injected: the worker dies before counting its page")
-        return real(pk, chunk, cursor, counts)
+        return real(pk, chunk, cursor, counts, *isolated)
 
     monkeypatch.setattr(job_store, "complete_page", fail_once)
     summary = jobs.run("expiry", AS_OF)
@@ -207,3 +213,147 @@ def test_a_member_met_again_later_in_its_shard_is_counted_once(aws, monkeypatch,
     assert len(expired) == 40 and sum(-e.points for e in expired) == 400
     assert (summary["members_affected"], summary["points_expired"]) == (40, 400)
     assert jobs.dead_letters("expiry") == []
+
+
+@pytest.mark.parametrize("expired", [False, True], ids=["warned-only", "expired-and-warned"])
+def test_a_page_retried_after_its_warnings_were_written_counts_each_warning_once(aws, monkeypatch, capsys, expired):
+    # The worker dies after writing a page's warning (soon: a warning alone; both: with its expiry, in one
+    # transaction), before counting the page: its retry finds the warning written and must still count it,
+    # once, as it counts the expiries.
+    demo_members()
+    real = job_store.complete_page
+    failed = []
+
+    def fail_once(pk, chunk, cursor, counts, *isolated):
+        if counts.get("members_warned") and bool(counts.get("members_affected")) == expired and not failed:
+            failed.append(chunk)
+            raise RuntimeError("injected: the worker dies before counting its page")
+        return real(pk, chunk, cursor, counts, *isolated)
+
+    monkeypatch.setattr(job_store, "complete_page", fail_once)
+    capsys.readouterr()
+    summary = jobs.run("expiry", AS_OF)
+    assert failed
+    assert len(warnings()) == 2
+    assert (summary["members_affected"], summary["points_expired"], summary["members_warned"]) == (2, 160, 2)
+    emitted = jobs.emitted_metrics(capsys.readouterr().out)
+    assert (emitted["MembersAffected"], emitted["PointsExpired"], emitted["MembersWarned"]) == (2, 160, 2)
+
+
+def _one_shard(count: int) -> list[str]:
+    """`count` member ids in one shard of the expiry index (so one walk meets them all)."""
+    import zlib
+
+    from loyalty.store.codecs import EXPIRY_SHARDS
+
+    ids = (f"s{i:03d}" for i in range(10_000))
+    return [m for m in ids if zlib.crc32(m.encode()) % EXPIRY_SHARDS == 3][:count]
+
+
+@pytest.mark.parametrize("failure", ["before-its-write", "after-its-write", "and-its-page-retried"])
+def test_an_isolated_member_met_again_later_in_its_shard_is_counted_once(aws, monkeypatch, failure):
+    # A member fails on its page and goes on in a message of its own, which expires it: its index key moves to
+    # this month, still in the walk's range, and a later page of its shard meets it again. The run counts it
+    # once, wherever it was written: before this was fixed, 5 members / 50 points where the ledger had 4 / 40.
+    from loyalty.expiry import job as expiry
+
+    from loyalty_local.runtime import LocalContext
+
+    class ShortOfTime(LocalContext):  # a page per message: the isolated member's own message comes between
+        def get_remaining_time_in_millis(self) -> int:
+            return 1_000
+
+    ids = _one_shard(4)
+    jobs.write_members([jobs.member(m, buckets={"2026-02": 10, "2026-03": 5}) for m in ids])
+    monkeypatch.setattr(expiry.JOB, "page_size", 1)
+    real_process, real_complete = expiry.JOB.process, job_store.complete_page
+    failed: list[str] = []
+
+    def fails_once(program, run, member_id, item):
+        if run.page is not None and run.page.startswith("PAGE#") and not failed:
+            failed.append(member_id)
+            if failure == "after-its-write":  # it committed, and its answer was lost
+                real_process(program, run, member_id, item)
+            raise RuntimeError("injected: the member fails on its page")
+        return real_process(program, run, member_id, item)
+
+    def dies_after_isolating(pk, chunk, cursor, counts, *isolated):
+        if failure == "and-its-page-retried" and failed and len(failed) == 1:
+            failed.append("page")
+            raise RuntimeError("injected: the worker dies after isolating the member, before counting its page")
+        return real_complete(pk, chunk, cursor, counts, *isolated)
+
+    monkeypatch.setattr(expiry.JOB, "process", fails_once)
+    monkeypatch.setattr(job_store, "complete_page", dies_after_isolating)
+    started = jobs.start("expiry", AS_OF)
+    jobs.drain("expiry", batch_size=1, context=ShortOfTime("ExpiryWorkerFunction", 120))
+    summary = invoke("ExpiryFunction", {"job": "expiry", "summary_of": started})
+
+    assert failed
+    expired = [e for m in ids for e in all_entries(m) if e.type == "expire"]
+    assert (len(expired), sum(-e.points for e in expired)) == (4, 40)
+    assert (summary["members_affected"], summary["points_expired"], summary["members_warned"]) == (4, 40, 4)
+    assert jobs.dead_letters("expiry") == []
+
+
+def test_two_deliveries_of_a_page_one_isolating_a_member_the_other_counted_count_it_once(aws, monkeypatch):
+    # SQS may deliver a message twice at once. Delivery B expires x and y and is about to count its page; a
+    # duplicate delivery A of the same page meets x failing (a throttle), isolates it (x's own message will
+    # count it) and dies before counting. B must not count x too: its count is refused, and its retry leaves
+    # x to x's message.
+    from loyalty.expiry import job as expiry
+    from loyalty.jobs import runner
+
+    x, y = _one_shard(2)
+    jobs.write_members([jobs.member(m, buckets={"2026-02": 10}) for m in (x, y)])
+    real_process, real_complete = expiry.JOB.process, job_store.complete_page
+    state = {"in_duplicate": False, "duplicated": False}
+
+    def process(program, run, member_id, item):
+        if state["in_duplicate"] and member_id == x:
+            raise RuntimeError("injected: x is throttled in the duplicate delivery")
+        return real_process(program, run, member_id, item)
+
+    def complete(pk, chunk, cursor, counts, *isolated):
+        if state["in_duplicate"]:
+            raise RuntimeError("injected: the duplicate delivery dies before counting the page")
+        if counts.get("members_affected") == 2 and not state["duplicated"]:
+            state["duplicated"] = state["in_duplicate"] = True
+            _, job, period, run_id = pk.split("#")
+            body = {"job": job, "period": period, "as_of": AS_OF, "run_id": run_id, "chunk": chunk, "cursor": cursor}
+            with pytest.raises(RuntimeError, match="duplicate delivery dies"):
+                runner.handle_message(expiry.JOB, body, None)
+            state["in_duplicate"] = False
+        return real_complete(pk, chunk, cursor, counts, *isolated)
+
+    monkeypatch.setattr(expiry.JOB, "process", process)
+    monkeypatch.setattr(job_store, "complete_page", complete)
+    summary = jobs.run("expiry", AS_OF)
+    assert state["duplicated"]
+    expired = [e for m in (x, y) for e in all_entries(m) if e.type == "expire"]
+    assert (len(expired), sum(-e.points for e in expired)) == (2, 20)
+    assert (summary["members_affected"], summary["points_expired"]) == (2, 20)
+    assert jobs.dead_letters("expiry") == []
+
+
+def test_a_page_whose_members_all_left_the_index_is_counted_on_its_retry(aws, monkeypatch):
+    # Every member of the page expires whole, so none is left in the walk's range when the worker, dead
+    # before counting the page, is retried: the retry reads nothing there, and must still count the page it
+    # froze (before this was fixed the run stayed `running` and its summary missed them).
+    ids = _one_shard(3)
+    jobs.write_members([jobs.member(m, buckets={"2026-01": 10, "2026-02": 10}) for m in ids])
+    real = job_store.complete_page
+    failed = []
+
+    def fail_once(pk, chunk, cursor, counts, *isolated):
+        if counts.get("points_expired") and not failed:
+            failed.append(chunk)
+            raise RuntimeError("injected: the worker dies before counting its page")
+        return real(pk, chunk, cursor, counts, *isolated)
+
+    monkeypatch.setattr(job_store, "complete_page", fail_once)
+    summary = jobs.run("expiry", AS_OF)
+    assert failed
+    assert (summary["members_affected"], summary["points_expired"]) == (3, 60)
+    (run,) = call("ProgramFunction", api_event("Jobs"))[1]["jobs"]
+    assert run["status"] == "done" and run["summary"] == summary

@@ -11,7 +11,7 @@ from loyalty.program import rules as programs
 from loyalty.store import jobs as job_store
 
 from tests.support import jobs
-from tests.support.aws import api_event, call
+from tests.support.aws import api_event, call, invoke
 
 
 @pytest.fixture(autouse=True)
@@ -63,7 +63,13 @@ def test_runs_are_listed_newest_first_across_jobs(aws):
         ("expiry", "2026-03-01T00:30:00Z"),
     ]
     assert all(r["status"] == "done" for r in listed)
-    assert listed[0]["summary"] == {"job": "expiry", "as_of": "2026-03-01", "members_affected": 0, "points_expired": 0}
+    assert listed[0]["summary"] == {
+        "job": "expiry",
+        "as_of": "2026-03-01",
+        "members_affected": 0,
+        "points_expired": 0,
+        "members_warned": 0,
+    }
     assert set(listed[1]["summary"]) == {"job", "as_of", "members_evaluated", "upgraded", "downgraded", "unchanged"}
     assert [r["job"] for r in runs(limit="1")] == ["expiry"]
 
@@ -90,6 +96,50 @@ def test_a_message_in_the_dead_letter_queue_fails_the_run_and_is_counted(aws):
     assert run["dead_letters"] == 1
     assert [d["member_id"] for d in jobs.dead_letters("expiry")] == ["poison"]  # (and takes it out)
     assert runs()[0]["dead_letters"] == 0
+
+
+def test_a_worker_killed_on_a_messages_last_receive_fails_the_run(aws, monkeypatch):
+    # The runtime ends the worker (its timeout, out of memory) on every receive of a message: on the last one
+    # no code of ours runs after it, SQS moves the message to the dead-letter queue, and the run must not stay
+    # `running` for ever. Redriven and successful, the run is done, its summary what the ledger says.
+    from loyalty.expiry import job as expiry
+    from loyalty.store.members import all_entries
+
+    from tests.support.faults import WorkerKilled
+
+    expiring_members()
+    real = expiry.JOB.process
+    kills = []
+
+    def killed_on_older(program, run, member_id, item):
+        if member_id == "older" and not kills[3:]:  # killed on each of the queue's 3 receives
+            kills.append(member_id)
+            raise WorkerKilled("Task timed out after 120.00 seconds")
+        return real(program, run, member_id, item)
+
+    monkeypatch.setattr(expiry.JOB, "process", killed_on_older)
+    started = jobs.start("expiry", "2026-03-01")
+    jobs.drain("expiry", batch_size=1)  # (with 2 a message, the one beside it would be dead-lettered too)
+    assert len(kills) == 3
+    (run,) = runs()
+    assert run["status"] == "running" and run["dead_letters"] == 1  # its worker may still be at work...
+
+    CLOCK.set(datetime(2026, 3, 1, 0, 40, tzinfo=UTC))  # ...no longer: its invocation's time is long over
+    (run,) = runs()
+    assert run["status"] == "failed" and run["summary"] is None
+    assert "dead-letter queue" in run["error"] and "last receive" in run["error"]
+    assert run["finished_at"] is not None and run["finished_at"] <= "2026-03-01T00:40:00Z"
+
+    assert jobs.redrive("expiry") == 1
+    jobs.drain("expiry")
+    (run,) = runs()
+    expired = [e for m in ("old", "older", "later") for e in all_entries(m) if e.type == "expire"]
+    assert run["status"] == "done"
+    assert (run["summary"]["members_affected"], run["summary"]["points_expired"]) == (
+        len(expired),
+        sum(-e.points for e in expired),
+    )
+    assert run["summary"] == invoke("ExpiryFunction", {"job": "expiry", "summary_of": started})
 
 
 def test_a_start_that_cannot_send_its_chunks_is_a_failed_run(aws, monkeypatch):

@@ -246,11 +246,11 @@ def test_a_worker_that_fails_after_writing_is_retried_and_counts_once(aws, monke
     real = job_store.complete_page
     failed = []
 
-    def fail_once(pk, chunk, cursor, counts):
+    def fail_once(pk, chunk, cursor, counts, *isolated):
         if counts.get("downgraded") and not failed:  # members are written, the page is not counted yet
             failed.append(chunk)
             raise RuntimeError("injected: the worker dies before counting its page")
-        return real(pk, chunk, cursor, counts)
+        return real(pk, chunk, cursor, counts, *isolated)
 
     monkeypatch.setattr(job_store, "complete_page", fail_once)
     summary = jobs.run("tier-evaluation", AS_OF)
@@ -263,6 +263,42 @@ def test_a_worker_that_fails_after_writing_is_retried_and_counts_once(aws, monke
     )
     assert tier_of("gold-0") == ("silver", "qualified")  # one down, not two
     assert jobs.dead_letters("tier-evaluation") == []
+
+
+@pytest.mark.parametrize("grant", ["override", "subscription"])
+def test_a_page_retried_after_an_admin_set_the_tier_counts_what_the_run_did(aws, monkeypatch, grant):
+    # The run downgrades gold-0 (gold to silver) and dies before counting the page; an admin then sets the
+    # member's tier (an override to gold, a subscription to gold), which leaves its own `tier_change` on the
+    # member. The retried page must count the run's downgrade, not the admin's upgrade.
+    demo_members()
+    real = job_store.complete_page
+    failed = []
+
+    def admin_then_die(pk, chunk, cursor, counts, *isolated):
+        if counts.get("downgraded") and not failed and tier_of("gold-0") == ("silver", "qualified"):
+            failed.append(chunk)
+            if grant == "override":
+                body = {"tier_id": "gold", "reason": "vip"}
+                answer = call(
+                    "MembersFunction", api_event("OverrideTier", body=body, path_params={"member_id": "gold-0"})
+                )
+            else:
+                body = {"subscription_id": "s-1", "tier_id": "gold", "months": 12}
+                answer = call("MembersFunction", api_event("Subscribe", body=body, path_params={"member_id": "gold-0"}))
+            assert answer[0] in (200, 201), answer
+            raise RuntimeError("injected: the worker dies before counting its page")
+        return real(pk, chunk, cursor, counts, *isolated)
+
+    monkeypatch.setattr(job_store, "complete_page", admin_then_die)
+    summary = jobs.run("tier-evaluation", AS_OF)
+    assert failed
+    assert tier_of("gold-0")[0] == "gold"  # the admin's tier stands
+    assert (summary["members_evaluated"], summary["upgraded"], summary["downgraded"], summary["unchanged"]) == (
+        7,
+        2,
+        3,
+        2,
+    )
 
 
 def test_a_poison_member_goes_to_the_dead_letter_queue_without_blocking_the_others(aws):

@@ -132,10 +132,13 @@ def sqs_event(messages: list[dict[str, Any]]) -> dict[str, Any]:
 
 def deliver(worker: str, messages: list[dict[str, Any]], context: Any = None) -> set[str]:
     """Invoke the worker with an SQS event (and `context`, if given); the ids of the messages that failed."""
+    from tests.support.faults import WorkerKilled
+
     event = sqs_event(messages)
     try:
         result = invoke(worker, event) if context is None else _handler(worker)(event, context)
-    except Exception:  # the whole invocation failed (Powertools raises when every record failed)
+    except (Exception, WorkerKilled):  # the whole invocation failed (Powertools raises when every record
+        # failed), or the runtime ended it (a timeout, out of memory): no answer, every message comes back
         return {m["MessageId"] for m in messages}
     return {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures") or []}
 
@@ -153,6 +156,17 @@ def run(job: str, as_of: str | None = None, **drain_options: Any) -> dict[str, A
     drain(job, **drain_options)
     summary: dict[str, Any] = invoke(orchestrator, {"job": job, "summary_of": started})
     return summary
+
+
+def redrive(job: str) -> int:
+    """Move the job's dead letters back to its work queue (`aws sqs start-message-move-task`); how many."""
+    import boto3
+
+    bodies = dead_letters(job)
+    url = queue_url(JOBS[job][3])
+    for body in bodies:
+        boto3.client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps(body))
+    return len(bodies)
 
 
 def dead_letters(job: str) -> list[dict[str, Any]]:

@@ -80,7 +80,10 @@ class Member(BaseModel):
     # The last tier change made by the monthly evaluation, a subscription or an override, for the
     # TierChanged event read off the table stream: {"from", "to", "reason", "as_of", "source"}.
     tier_change: dict[str, str] | None = None
-    tier_run: str | None = None  # the evaluation run that made `tier_change` (a retried chunk recounts it)
+    tier_run: str | None = None  # the last evaluation run that changed the tier (a retried chunk recounts it)
+    # What that run did, {"from", "to"}: kept apart from `tier_change`, which an override or a subscription
+    # made after the run (before a retry of its page) replaces, so the retry counts the run's own change.
+    tier_run_change: dict[str, str] | None = None
 
 
 IdentifierKind = Literal["email", "phone", "card_id"]

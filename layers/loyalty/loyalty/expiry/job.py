@@ -37,10 +37,10 @@ from loyalty.store import expiry as store
 class _NothingToExpire(Exception):
     """The member has nothing dated N−1 or earlier (any more): at most a warning to give."""
 
-    def __init__(self, member: Member, warned: bool) -> None:
+    def __init__(self, member: Member, warning: dict[str, Any] | None) -> None:
         super().__init__("nothing to expire")
         self.member = member
-        self.warned = warned
+        self.warning = warning  # the warning of the period, if it was written
 
 
 class MemberExpired(Answer):
@@ -50,7 +50,7 @@ class MemberExpired(Answer):
     period: str
     points: int
     run_id: str
-    page: str | None = None  # the run's page that wrote it (None: the member was retried on its own)
+    page: str | None = None  # the run's unit that wrote it: a page, or a member retried on its own
     warned: bool
 
 
@@ -72,6 +72,7 @@ def _warning(member: Member, run: jobs.Run) -> ExpiryWarningSent | None:
             "points": points,
             "as_of": run.as_of.isoformat(),
             "run_id": run.run_id,
+            "page": run.page,  # the unit that counts it (jobs.Run.counts_here), on every delivery
             "recorded_at": utcnow().isoformat(),
         },
     )
@@ -83,10 +84,10 @@ def expire_member(program: Program, run: jobs.Run, member_id: str, item: dict[st
     hash_ = request_hash({"member_id": member_id, "period": run.period})
     last = add_months(run.period, -1)
 
-    def load() -> tuple[Member | None, LedgerEntry | None, bool]:
+    def load() -> tuple[Member | None, LedgerEntry | None, dict[str, Any] | None]:
         return store.load_for_expiry(member_id, entry_key, run.period)
 
-    def plan(books: Books, warned: bool) -> Plan:
+    def plan(books: Books, warned: dict[str, Any] | None) -> Plan:
         member = books.member
         gone = books.expire_through(last)
         if not gone:
@@ -102,7 +103,7 @@ def expire_member(program: Program, run: jobs.Run, member_id: str, item: dict[st
             details={"months": gone},
             buckets=gone,
         )
-        warning = None if warned else _warning(member, run)
+        warning = None if warned is not None else _warning(member, run)
         body = MemberExpired(
             member_id=member_id,
             period=run.period,
@@ -118,19 +119,27 @@ def expire_member(program: Program, run: jobs.Run, member_id: str, item: dict[st
     except MemberNotFound:
         return {}
     except _NothingToExpire as nothing:
-        warning = None if nothing.warned else _warning(nothing.member, run)
-        sent = warning is not None and store.put_warning(
-            store.warning_item(warning.member_id, warning.month, warning.fields)
-        )
-        return {"members_warned": 1} if sent else {}
+        return _warn(nothing.member, nothing.warning, run)
     body = json.loads(outcome.body)
-    if outcome.replayed and body.get("run_id") != run.run_id:
-        return {}  # expired by an earlier run of this period: nothing changes, nothing counts
-    if outcome.replayed and run.page is not None and body.get("page") not in (None, run.page):
-        # written on an earlier page of this run, which counted it: after its expiry the member's index key
-        # moved to this month, still in the walk's range, so a later page of its shard met it again
+    if outcome.replayed and not run.counts_here(body.get("run_id"), body.get("page")):
+        # expired by an earlier run of this period (nothing changes), or by another unit of this run, which
+        # counts it: after its expiry the member's index key moved to this month, still in the walk's range,
+        # so a later page of its shard meets it again
         return {}
     return {"members_affected": 1, "points_expired": int(body["points"]), "members_warned": int(body["warned"])}
+
+
+def _warn(member: Member, written: dict[str, Any] | None, run: jobs.Run) -> jobs.Counts:
+    """Warn a member with nothing to expire, once per period; counted by the unit of the run that wrote the
+    warning, on every delivery of it (a retried page finds its warnings written, and counts them)."""
+    if written is None:
+        warning = _warning(member, run)
+        if warning is None:
+            return {}
+        if store.put_warning(store.warning_item(warning.member_id, warning.month, warning.fields)):
+            return {"members_warned": 1}
+        written = store.load_warning(member.member_id, run.period)  # written meanwhile: by whom?
+    return {"members_warned": 1} if written and run.counts_here(written.get("run_id"), written.get("page")) else {}
 
 
 def _fetch(run: jobs.Run, chunk: str, cursor: dict[str, Any] | None, limit: int) -> jobs.Page:

@@ -23,7 +23,9 @@ class ScheduledJob:
 
 
 # On the 1st, in this order: the points of the month that ended expire, then the tiers are evaluated.
-EXPIRY = ScheduledJob("expiry", "monthly", "cron(0 0 1 * ? *)", ("members_affected", "points_expired"))
+EXPIRY = ScheduledJob(
+    "expiry", "monthly", "cron(0 0 1 * ? *)", ("members_affected", "points_expired", "members_warned")
+)
 TIER_EVALUATION = ScheduledJob(
     "tier-evaluation",
     "monthly",

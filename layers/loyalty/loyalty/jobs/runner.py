@@ -18,8 +18,10 @@
 - The run's record says its `status`: `running` from the start; `done` (with `finished_at` and the summary)
   when the last chunk has ended and every page and isolated member is counted, set by the worker that
   finished last (`finish_if_complete`); `failed` when the start could not send its chunks, or a message
-  fails on the last receive its queue allows (it goes to the dead-letter queue). A failed run whose dead
-  letters are redriven and succeed becomes `done`. `recent_runs` lists them for `GET /v1/jobs`.
+  fails on the last receive its queue allows (it goes to the dead-letter queue), or its worker is ended on
+  that receive without answering (a note on the run's record outlives the invocation: `recent_runs` shows it
+  failed). A failed run whose dead letters are redriven and succeed becomes `done`. `recent_runs` lists them
+  for `GET /v1/jobs`.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -57,10 +59,18 @@ class Run:
     period: str  # YYYY-MM: the month of as_of
     as_of: date
     run_id: str
-    # The page being processed (its key in the run: the same for every delivery of the page); None for a
-    # member retried on its own. A job whose members can meet again in a later page of the same walk (the
-    # expiry index moves an expired member's key forward) counts a member on the page that wrote it only.
+    # The unit of work that counts what it processes, by its key in the run (the same for every delivery):
+    # a page (`PAGE#...`), or a member isolated from a page and retried on its own (`MEMBER#<id>#<page>`,
+    # with that page in `isolated_from`). A job whose member writes record the unit that made them (the
+    # expiry's entry and warning) counts a replayed write only on that unit, or on the member's own message
+    # when the page that wrote it isolated the member (that page never counts it): once per run, although
+    # the expiry index moves an expired member forward, where a later page of the same walk meets it again.
     page: str | None = None
+    isolated_from: str | None = None
+
+    def counts_here(self, run_id: object, unit: object) -> bool:
+        """Whether a write recorded by run `run_id` on `unit` is this unit's to count."""
+        return run_id == self.run_id and unit is not None and unit in (self.page, self.isolated_from)
 
     @property
     def pk(self) -> str:
@@ -245,8 +255,9 @@ class JobRun(BaseModel):
     period: str = Field(description="YYYY-MM: the month of as_of.")
     as_of: str = Field(description="YYYY-MM-DD: the date the run was for.")
     status: Literal["running", "done", "failed"] = Field(
-        description="`failed`: the start failed, or a message of the run went to the dead-letter queue (the run "
-        "becomes `done` if its dead letters are redriven and succeed)."
+        description="`failed`: the start failed, or a message of the run went to the dead-letter queue (it failed "
+        "on its last receive, or its worker was ended on it: a timeout, out of memory); the run becomes `done` if "
+        "its dead letters are redriven and succeed."
     )
     started_at: str
     finished_at: str | None = Field(default=None, description="When it finished or failed; null while running.")
@@ -270,23 +281,32 @@ def recent_runs(limit: int = 20) -> JobRuns:
     for name in sorted({str(r.get("job")) for r in records}):
         url = DEAD_LETTER_QUEUES.get(name, lambda: None)()
         dead[name] = store.waiting_messages(url) if url else 0
-    return JobRuns(
-        jobs=[
+    now = isoformat(utcnow())
+    out = []
+    for r in records:
+        status, finished_at, error = r.get("status", "running"), r.get("finished_at"), r.get("error")
+        lost = _lost_receive(r, now) if status == "running" else None
+        if lost is not None:  # a worker ended on a message's last receive without answering for it
+            status, finished_at = "failed", lost
+            error = (
+                "a message went to the dead-letter queue: its last receive ended without an answer "
+                "(the worker timed out or ran out of memory)"
+            )
+        out.append(
             JobRun(
                 job=str(r["job"]),
                 run_id=str(r["run_id"]),
                 period=str(r["period"]),
                 as_of=str(r["as_of"]),
-                status=r.get("status", "running"),
+                status=status,
                 started_at=str(r.get("started_at", "")),
-                finished_at=r.get("finished_at"),
+                finished_at=finished_at,
                 summary=_plain(r.get("summary")),
-                error=r.get("error"),
+                error=error,
                 dead_letters=dead[str(r["job"])],
             )
-            for r in records
-        ]
-    )
+        )
+    return JobRuns(jobs=out)
 
 
 def _plain(value: Any) -> Any:
@@ -310,12 +330,22 @@ def handle_batch(job: Job, event: dict[str, Any], context: Any) -> dict[str, Any
 
     def record_handler(record: SQSRecord) -> None:
         body = json.loads(record.body)
+        last = _last_receive(job, record)
+        # On its last receive a message goes to the dead-letter queue if this invocation does not answer for
+        # it, and when the runtime ends the invocation (its timeout, out of memory) none of our code runs:
+        # the run's record notes the receive and when the invocation must be over, and the note goes when we
+        # answer. A note left after that time means the message is in the dead-letter queue (recent_runs).
+        note = _note_last_receive(job, body, record, context) if last else None
         try:
             handle_message(job, body, context)
         except Exception as exc:
-            if _last_receive(job, record):
+            if last:
                 fail(job, Run.from_message(body), f"a message went to the dead-letter queue: {type(exc).__name__}")
+            if note:
+                store.clear_last_receive(job.name, str(body["run_id"]), note)
             raise
+        if note:
+            store.clear_last_receive(job.name, str(body["run_id"]), note)
 
     return dict(
         process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
@@ -326,8 +356,10 @@ def handle_message(job: Job, body: dict[str, Any], context: Any) -> None:
     run = Run.from_message(body)
     program = current_program()
     if "member_id" in body:  # a member isolated from its page: its own retries, then the dead-letter queue
-        counts = job.process(program, run, str(body["member_id"]), None)
-        if store.record_member(run.pk, str(body["member_id"]), counts):
+        member_id, origin = str(body["member_id"]), body.get("page")
+        unit = store.member_sk(member_id, origin)
+        counts = job.process(program, replace(run, page=unit, isolated_from=origin), member_id, None)
+        if store.record_member(run.pk, unit, counts):
             _emit(counts, pages=0)
         finish_if_complete(job, run)
         return
@@ -349,13 +381,22 @@ def handle_message(job: Job, body: dict[str, Any], context: Any) -> None:
 def _page(job: Job, program: Program, run: Run, chunk: str, cursor: dict[str, Any] | None) -> dict[str, Any] | None:
     """Process one page; returns the cursor after it (None at the end of the chunk)."""
     fetched = job.fetch(run, chunk, cursor, job.page_size)
-    if not fetched.members:  # nothing to process or count (a retry reads it again): no bookkeeping
-        return fetched.next_cursor
-    frozen = store.freeze_page(run.pk, chunk, cursor, [m for m, _ in fetched.members], fetched.next_cursor)
+    if fetched.members:
+        frozen = store.freeze_page(run.pk, chunk, cursor, [m for m, _ in fetched.members], fetched.next_cursor)
+    else:
+        # nothing there now: nothing to do, unless an earlier delivery froze a page here whose members have
+        # all left the index since (expired whole) and died before counting it (one GetItem)
+        found = store.frozen_page(run.pk, chunk, cursor)
+        if found is None:
+            return fetched.next_cursor
+        frozen = found
     if frozen.done:
         return frozen.next_cursor
     members = fetched.members if frozen.fresh else [(m, None) for m in frozen.member_ids]
-    on_page = replace(run, page=store.page_sk(chunk, cursor))
+    page = store.page_sk(chunk, cursor)
+    isolated = set(frozen.isolated)  # left to their own messages by an earlier delivery: never counted here
+    members = [(m, item) for m, item in members if m not in isolated]
+    on_page = replace(run, page=page)
     totals: Counts = {}
     failed: list[str] = []
     for member_id, item in members:
@@ -369,12 +410,17 @@ def _page(job: Job, program: Program, run: Run, chunk: str, cursor: dict[str, An
             totals[name] = totals.get(name, 0) + value
     if failed and len(failed) * 2 > len(members) and len(failed) > 1:
         raise RuntimeError(f"{len(failed)} of {len(members)} members failed: retrying the page")
-    if failed:
-        for member_id in failed:
-            store.isolate_member(run.pk, member_id)
-        store.send_messages(_queue(job), [run.message(member_id=m) for m in failed])
-        metrics.add_metric(name="MembersIsolated", unit=MetricUnit.Count, value=len(failed))
-    if store.complete_page(run.pk, chunk, cursor, totals):
+    if failed or isolated:
+        # the page names them first (so no delivery of it counts them), then their messages go (again, for
+        # those an earlier delivery isolated: it may have died before sending; a duplicate counts once)
+        again = sorted(isolated | set(failed))
+        if not store.isolate_members(run.pk, page, again):
+            return frozen.next_cursor  # another delivery of the page counted it, with these members
+        store.send_messages(_queue(job), [run.message(member_id=m, page=page) for m in again])
+        if failed:
+            metrics.add_metric(name="MembersIsolated", unit=MetricUnit.Count, value=len(failed))
+        isolated |= set(failed)
+    if store.complete_page(run.pk, chunk, cursor, totals, len(isolated)):
         _emit(totals, pages=1)
     return frozen.next_cursor
 
@@ -385,6 +431,27 @@ def _last_receive(job: Job, record: SQSRecord) -> bool:
     limit = store.max_receives(url) if url else None
     received = int(record.attributes.approximate_receive_count or 0)
     return limit is not None and received >= limit
+
+
+# When no context says how long the invocation has (a direct call), the workers' timeout (template.yaml).
+WORKER_TIMEOUT_MS = 120_000
+# Added to an invocation's end before a last receive left without an answer counts as lost (clock skew).
+LOST_AFTER_MS = 30_000
+
+
+def _note_last_receive(job: Job, body: dict[str, Any], record: SQSRecord, context: Any) -> str:
+    """Note on the run's record that a message is on its last receive, until when: `<deadline>#<message id>`."""
+    left = context.get_remaining_time_in_millis() if context is not None else WORKER_TIMEOUT_MS
+    deadline = utcnow() + timedelta(milliseconds=left + LOST_AFTER_MS)
+    note = f"{isoformat(deadline)}#{record.message_id}"
+    store.note_last_receive(job.name, str(body["run_id"]), note)
+    return note
+
+
+def _lost_receive(record: dict[str, Any], now: str) -> str | None:
+    """When a message of this run was lost on its last receive (its note outlived its invocation), if one was."""
+    deadlines = sorted(str(note).split("#", 1)[0] for note in record.get("last_receives") or ())
+    return next((d for d in deadlines if d < now), None)
 
 
 def _emit(counts: Counts, *, pages: int) -> None:

@@ -6,23 +6,28 @@ are released; from then on the funnel refuses every ledger line for the member. 
 member if needed and removes every personal field from every item that holds one: the member item,
 its identifier items (released at closing) and the stored enrolment (its request and first answer).
 Ledger entries hold no personal field (their details are amounts, orders, rewards), nor do domain
-events (their detail models have none), so the ledger keeps its amounts and sums.
+events (their detail models have none), so the ledger keeps its amounts and sums. Reasons are free text
+an agent typed, kept as typed until erasure, which replaces each with `erased` wherever the member's
+records hold it (`loyalty.domain.erasure`): the member, its adjustments, its kept events, its audits.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from loyalty.domain import keys
+from loyalty.domain import erasure, keys
 from loyalty.domain.model import PROFILE_FIELDS, MemberStatus, identifiers
 from loyalty.domain.writes import EnrolmentErased, IdentifierReleased, PendingMarkerDone, SideWrite, StatusAudit
 from loyalty.kernel.clock import isoformat, utcnow
-from loyalty.kernel.errors import InvalidState, MemberNotFound
+from loyalty.kernel.errors import Contention, InvalidState, MemberNotFound
 from loyalty.ledger.funnel import Books
 from loyalty.ledger.operations import retrying
 from loyalty.members.identity import Foreign, commit_identity
 from loyalty.members.views import entry_view, member_view, profile_view
 from loyalty.program.rules import Program
+from loyalty.store import erasure as erasure_store
+from loyalty.store import member_events
 from loyalty.store import members as store
 
 CLOSED: MemberStatus = "closed"
@@ -95,26 +100,59 @@ def set_status(program: Program, member_id: str, status: MemberStatus, reason: s
 
 
 def erase(program: Program, member_id: str) -> dict[str, Any]:
-    """The right to erasure: close (if open) and remove every personal field. Repeating it changes nothing."""
+    """The right to erasure: close (if open), remove every personal field and replace every free-text
+    reason (`loyalty.domain.erasure`). Repeating it changes nothing; repeating an erasure that died half
+    way finishes it (each step is idempotent)."""
 
     foreign: Foreign = set()
 
-    def attempt() -> dict[str, Any]:
+    def attempt() -> tuple[dict[str, Any], int]:
         member = store.load_member(member_id)
         if member is None:
             raise MemberNotFound(f"no member {member_id!r}")
-        if member.erased_at is not None:
-            return member_view(member, program)
+        if member.erased_at is not None and not erasure.scrub_member(member.model_copy(deep=True)):
+            return member_view(member, program), member.entries
         books = Books(program, member, utcnow())
-        writes = [_audit(books, "erased"), *(_close(books, "erased") if member.status != CLOSED else [])]
-        for name in PROFILE_FIELDS:
-            setattr(member, name, None)
-        member.erased_at = books.now
-        writes.append(EnrolmentErased(member_id))
+        writes: list[SideWrite] = []
+        if member.erased_at is None:
+            writes += [_audit(books, "erased"), *(_close(books, "erased") if member.status != CLOSED else [])]
+            for name in PROFILE_FIELDS:
+                setattr(member, name, None)
+            member.erased_at = books.now
+            writes.append(EnrolmentErased(member_id))
+        erasure.scrub_member(member)
         commit_identity(books, writes, foreign)
-        return member_view(member, program, books.now)
+        return member_view(member, program, books.now), member.entries
 
-    return retrying(attempt)
+    view, entries = retrying(attempt)
+    _erase_free_text(member_id, entries)
+    return view
+
+
+INDEX_PASSES = 5  # the `ledger` index is eventually consistent (milliseconds behind the table)
+
+
+def _erase_free_text(member_id: str, entries: int) -> None:
+    """Replace the free text of the erased member's records beyond the member item: its adjustments (a
+    page of its ledger at a time, in bounded transactions), its kept events, its tier override audits.
+    Only text changes; each write is idempotent, so a retried erasure finishes what a failed one began."""
+    for attempt in range(INDEX_PASSES):
+        seen = 0
+        for page, read in erasure_store.adjustment_pages(member_id):
+            seen += read
+            texts = []
+            for entry in page:
+                details = erasure.entry_details(entry)
+                if details is not None:
+                    texts.append((entry.key, details, erasure.entry_response(entry.response, details)))
+            erasure_store.rewrite_entries(texts)
+        if seen >= entries:
+            break
+        time.sleep(0.05 * 2**attempt)  # the index has not caught up with the member's last entries yet
+    else:
+        raise Contention("the member's ledger index is behind; repeat the erasure")
+    member_events.rewrite(member_id, erasure.event_detail)
+    erasure_store.rewrite_tier_audits(member_id, erasure.ERASED)
 
 
 def export(program: Program, member_id: str) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from loyalty.domain import events
+from loyalty.domain import erasure, events
 from loyalty.domain.events import Change, DomainEvent
 from loyalty.domain.model import LedgerEntry, Member
 from loyalty.kernel.clock import isoformat
@@ -27,6 +27,7 @@ from loyalty.reports import liability
 from loyalty.reports import summary as reports
 from loyalty.store import bus, member_events, stream
 from loyalty.store import counters as counters_store
+from loyalty.store import members as member_store
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Effects:
     counters: dict[counters_store.Counter, int] = field(default_factory=dict)
     measures: list[tuple[str, int]] = field(default_factory=list)
     events: list[DomainEvent] = field(default_factory=list)
+    erased: str | None = None  # the member this change erased: its kept events lose their free text
 
 
 ENTRY_MEASURES: dict[str, list[tuple[str, int]]] = {
@@ -73,6 +75,28 @@ def effects(change: Change, program: Program | None) -> Effects:
                 if direction != "lateral":
                     out.measures.append(("TierUpgrades" if direction == "upgrade" else "TierDowngrades", 1))
         out.marker = f"MEMBER#{current.member_id}#{current.version}"
+        if after is not None and after.erased_at is not None and (before is None or before.erased_at is None):
+            out.erased = after.member_id
+    return out
+
+
+def _without_erased_text(kept: list[tuple[DomainEvent, str]]) -> list[tuple[DomainEvent, str]]:
+    """The events to keep and publish, the free text of an erased member's replaced: the stream runs behind
+    the table, and redelivers, so an adjustment's event may be handled after its member's erasure. One
+    consistent read of the members concerned, only when an event carries free text (adjustments, overrides)."""
+    texts = {}
+    for index, (event, _) in enumerate(kept):
+        detail = erasure.event_detail(event.detail_type, event.detail_json())
+        if detail is not None:
+            texts[index] = detail
+    if not texts:
+        return kept
+    erased = member_store.erased_members({str(kept[i][0].detail_json()["member_id"]) for i in texts})
+    out = list(kept)
+    for index, detail in texts.items():
+        event, at = kept[index]
+        if detail["member_id"] in erased:
+            out[index] = (DomainEvent(event.detail_type, type(event.detail).model_validate(detail)), at)
     return out
 
 
@@ -156,10 +180,23 @@ def process_batch(records: Sequence[StreamRecord]) -> int:
     owners = [s.index for s in steps if s.index < stop for _ in s.kept]
     kept = [pair for s in steps if s.index < stop for pair in s.kept]
     try:
-        member_events.record(kept)
+        kept = _without_erased_text(kept)
+    except Exception:  # the members could not be read: nothing kept or published, all retried
+        stop = owners[0]
+        _failed(records[stop], "member events")
+    try:
+        member_events.record([pair for pair, owner in zip(kept, owners, strict=True) if owner < stop])
     except member_events.EventsNotKept as failed:
         stop = owners[failed.first]
         _failed(records[stop], "member events")
+    for step in steps:  # an erasure: what was kept before it (or raced it) loses its free text
+        if step.index < stop and step.done.erased:
+            try:
+                member_events.rewrite(step.done.erased, erasure.event_detail)
+            except Exception:
+                stop = step.index
+                _failed(records[stop], "member events")
+                break
     published = [event for (event, _), owner in zip(kept, owners, strict=True) if owner < stop]
     try:
         bus.publish(published)

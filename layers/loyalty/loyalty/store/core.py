@@ -84,13 +84,33 @@ def key(pk: str, sk: str) -> dict[str, Any]:
 
 class ConditionFailed(Exception):
     """A condition in a transaction failed; `index` says which item (the first), `item` is its old image,
-    `indexes` every item whose condition failed (DynamoDB gives a reason for each item of the transaction)."""
+    `indexes` every item whose condition failed (DynamoDB gives a reason for each item of the transaction),
+    `items` their old images (those asked with `ReturnValuesOnConditionCheckFailure: ALL_OLD`)."""
 
-    def __init__(self, index: int, item: dict[str, Any] | None, indexes: tuple[int, ...] = ()) -> None:
+    def __init__(
+        self,
+        index: int,
+        item: dict[str, Any] | None,
+        indexes: tuple[int, ...] = (),
+        items: dict[int, dict[str, Any]] | None = None,
+    ) -> None:
         super().__init__(f"condition failed on transaction item {index}")
         self.index = index
         self.item = from_item(item) if item else None
         self.indexes = indexes or (index,)
+        self.items = {i: from_item(old) for i, old in (items or {}).items() if old}
+        if self.item is not None:
+            self.items.setdefault(index, self.item)
+
+
+def outcome_unknown(exc: BaseException) -> bool:
+    """A write that failed this way may have been applied: the answer was lost (a timeout, a dropped
+    connection) or DynamoDB failed inside (HTTP 5xx). Sending it again is how to find out."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if isinstance(exc, ClientError):
+        return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0) >= 500
+    return isinstance(exc, BotoCoreError)
 
 
 class WriteConflict(Exception):
@@ -115,7 +135,8 @@ def transact(items: list[dict[str, Any]]) -> None:
         failed = tuple(i for i, reason in enumerate(reasons) if reason.get("Code") == "ConditionalCheckFailed")
         if failed:
             item: dict[str, Any] | None = reasons[failed[0]].get("Item")  # type: ignore[assignment]
-            raise ConditionFailed(failed[0], item, failed) from None
+            olds: dict[int, dict[str, Any]] = {i: dict(reasons[i].get("Item") or {}) for i in failed}
+            raise ConditionFailed(failed[0], item, failed, olds) from None
         raise WriteConflict(error.get("Message", "transaction cancelled")) from None
 
 

@@ -5,10 +5,16 @@ Keys (`<shard>` is 0-7, crc32 of the change's marker id, so no item is hot; a re
 - `TIERS#<shard>` / `<tier_id>`: `members` (ADD), kind `tiers`: members in the tier, closed ones not counted.
 - `ACTIVITY#<shard>` / `<YYYY-MM>`: `enrolled`, `earned`, `redeemed`, `expired`, `adjusted` (ADD), kind
   `activity`: what was recorded in that month (see `loyalty.reports.summary`).
-- `APPLIED#<marker id>` / `APPLIED`: kind `applied`, `ttl` (epoch seconds, 7 days on): this change's
-  counters were added. Written in the same transaction as the ADDs, on condition that it does not
-  exist, so a redelivered stream record adds nothing. Stream records live 24 hours; the table's TTL
-  removes markers after 7 days.
+- `APPLIED#<marker id>` / `APPLIED`: kind `applied`, `ttl` (epoch seconds, 7 days on), `txn`: this change's
+  counters were added, by the transaction `txn` names. Written in the same transaction as the ADDs, on
+  condition that it does not exist, so a redelivered stream record adds nothing. Stream records live 24
+  hours; the table's TTL removes markers after 7 days.
+
+A transaction whose answer is lost (a timeout, a dropped connection, a 5xx: it may have committed) is sent
+again as it was, with the same `txn` (a random id per transaction), a few times: if its markers now exist
+and name that `txn`, the lost attempt committed, and its changes were counted now (their business metrics
+are emitted), not before. Without that, the retry found its own markers and the metrics of every change
+in it were lost.
 
 A stream batch is applied in as few transactions as TransactWriteItems' 100 items allow (`apply_batch`):
 each holds the markers of its changes and their counters summed per item (a batch of the same month
@@ -22,17 +28,27 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from loyalty.kernel.clock import utcnow
-from loyalty.store.core import ConditionFailed, WriteConflict, client, query_items, table_name, to_item, transact
+from loyalty.store.core import (
+    ConditionFailed,
+    WriteConflict,
+    outcome_unknown,
+    query_items,
+    table_name,
+    to_item,
+    transact,
+)
 
 SHARDS = 8
 MARKER_DAYS = 7
 MAX_UPDATES = 99  # TransactWriteItems takes 100 items: the marker and up to 99 counter items
 ATTEMPTS = 8
+UNKNOWN_ATTEMPTS = 4  # sendings of a transaction whose answer was lost, before the batch stops there
 
 # A counter: the item family (its partition is `<family>#<shard>`), the item's sort key, the attribute ADDed.
 Counter = tuple[str, str, str]
@@ -42,15 +58,24 @@ def shard_of(marker: str) -> int:
     return zlib.crc32(marker.encode()) % SHARDS
 
 
-def _marker_op(marker: str) -> dict[str, Any]:
+def _marker_op(marker: str, txn: str) -> dict[str, Any]:
     ttl = int(utcnow().timestamp()) + MARKER_DAYS * 86400
     return {
         "Put": {
             "TableName": table_name(),
-            "Item": to_item({"PK": f"APPLIED#{marker}", "SK": "APPLIED", "kind": "applied", "ttl": ttl}),
+            "Item": to_item({"PK": f"APPLIED#{marker}", "SK": "APPLIED", "kind": "applied", "ttl": ttl, "txn": txn}),
             "ConditionExpression": "attribute_not_exists(PK)",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",  # whose marker: ours (a lost answer) or before
         }
     }
+
+
+def _txn() -> str:
+    return uuid.uuid4().hex
+
+
+def _pause(attempt: int) -> None:
+    time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 - jitter, not crypto
 
 
 def _counter_op(shard: int, family: str, name: str, adds: dict[str, int]) -> dict[str, Any]:
@@ -73,24 +98,36 @@ def _counter_op(shard: int, family: str, name: str, adds: dict[str, int]) -> dic
     }
 
 
-def _put_marker(put: dict[str, Any]) -> bool:
-    from botocore.exceptions import ClientError
-
-    try:
-        client().put_item(**put)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
-
-
 def _by_item(counters: dict[Counter, int]) -> list[tuple[str, str, dict[str, int]]]:
     items: dict[tuple[str, str], dict[str, int]] = {}
     for (family, name, attribute), delta in counters.items():
         if delta:
             items.setdefault((family, name), {})[attribute] = delta
     return [(family, name, adds) for (family, name), adds in sorted(items.items())]
+
+
+def _write_marked(ops: list[dict[str, Any]], txn: str) -> bool:
+    """Write `ops` (its first a marker of `txn`). True: written now, by this call (or by an attempt of it
+    whose answer was lost); False: the marker existed, from an earlier delivery."""
+    conflicts = unknown = 0
+    while True:
+        try:
+            transact(ops)
+        except ConditionFailed as failed:  # only the marker has a condition
+            return (failed.items.get(0) or {}).get("txn") == txn
+        except WriteConflict:
+            conflicts += 1
+            if conflicts == ATTEMPTS:
+                raise
+            _pause(conflicts)
+            continue
+        except Exception as exc:
+            unknown += 1
+            if not outcome_unknown(exc) or unknown == UNKNOWN_ATTEMPTS:
+                raise
+            _pause(unknown)
+            continue
+        return True
 
 
 def apply_once(marker: str, counters: dict[Counter, int]) -> bool:
@@ -105,22 +142,11 @@ def apply_once(marker: str, counters: dict[Counter, int]) -> bool:
     for index, chunk in enumerate(chunks):
         name = marker if index == 0 else f"{marker}#{index}"
         shard = shard_of(name)
-        ops = [_marker_op(name), *[_counter_op(shard, family, sk, adds) for family, sk, adds in chunk]]
-        if len(ops) == 1:  # a marker alone (an entry's metrics): one conditional Put, no transaction
-            first = _put_marker(ops[0]["Put"])
-            continue
-        for attempt in range(ATTEMPTS):
-            try:
-                transact(ops)
-            except ConditionFailed:
-                break  # applied by an earlier delivery
-            except WriteConflict:
-                if attempt == ATTEMPTS - 1:
-                    raise
-                time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 - jitter, not crypto
-                continue
-            first = first or index == 0
-            break
+        txn = _txn()
+        ops = [_marker_op(name, txn), *[_counter_op(shard, family, sk, adds) for family, sk, adds in chunk]]
+        # a marker alone (an entry's metrics) goes as one conditional Put, not a transaction (loyalty.store.core)
+        if _write_marked(ops, txn) and index == 0:
+            first = True
     return first
 
 
@@ -159,14 +185,14 @@ def _plan(changes: Sequence[tuple[str, dict[Counter, int]]]) -> list[list[int]]:
     return groups
 
 
-def _group_ops(markers: list[str], counters: list[dict[Counter, int]], shard: int) -> list[dict[str, Any]]:
+def _group_ops(markers: list[str], counters: list[dict[Counter, int]], shard: int, txn: str) -> list[dict[str, Any]]:
     """The markers' Puts (first, in order: a cancellation reason's index is a marker's) and one Update per
     counter item with the changes' deltas summed."""
     summed: dict[Counter, int] = {}
     for one in counters:
         for counter, delta in one.items():
             summed[counter] = summed.get(counter, 0) + delta
-    ops = [_marker_op(marker) for marker in markers]
+    ops = [_marker_op(marker, txn) for marker in markers]
     ops.extend(_counter_op(shard, family, name, adds) for family, name, adds in _by_item(summed))
     return ops
 
@@ -179,24 +205,35 @@ def _apply_group(changes: Sequence[tuple[str, dict[Counter, int]]], group: list[
     shard = shard_of(changes[group[0]][0])  # the group's counters go to one shard, spread by its first change
     out: dict[int, bool] = {}
     live = list(group)
-    conflicts = 0
+    conflicts = unknown = 0
+    txn = _txn()  # the same for every sending of this group: a marker naming it was written by one of them
     while live:
-        ops = _group_ops([changes[i][0] for i in live], [changes[i][1] for i in live], shard)
+        ops = _group_ops([changes[i][0] for i in live], [changes[i][1] for i in live], shard, txn)
         try:
             transact(ops)
         except ConditionFailed as failed:
-            # only a marker has a condition: every one named was applied by an earlier delivery
-            before = {live[i] for i in failed.indexes if i < len(live)}
-            if not before:
+            # only a marker has a condition: every one named exists, written by a sending of ours whose answer
+            # was lost (counted now: the whole group then, a transaction being whole) or by an earlier delivery
+            named = [i for i in failed.indexes if i < len(live)]
+            if not named:
                 raise
+            ours = {live[i] for i in named if (failed.items.get(i) or {}).get("txn") == txn}
+            before = {live[i] for i in named} - ours
+            out.update(dict.fromkeys(ours, True))
             out.update(dict.fromkeys(before, False))
-            live = [i for i in live if i not in before]
+            live = [i for i in live if i not in ours and i not in before]
             continue
         except WriteConflict:
             conflicts += 1
             if conflicts == ATTEMPTS:
                 raise
-            time.sleep(random.uniform(0, 0.02 * 2**conflicts))  # noqa: S311 - jitter, not crypto
+            _pause(conflicts)
+            continue
+        except Exception as exc:
+            unknown += 1
+            if not outcome_unknown(exc) or unknown == UNKNOWN_ATTEMPTS:
+                raise
+            _pause(unknown)
             continue
         out.update(dict.fromkeys(live, True))
         break

@@ -13,7 +13,7 @@ from typing import Any
 
 from loyalty.domain.model import LedgerEntry, Member
 from loyalty.store.codecs import EXPIRY_SHARDS, entry_from_item, entry_pk, member_from_item, member_pk
-from loyalty.store.core import batch_get, client, key, query, table_name, to_item
+from loyalty.store.core import batch_get, client, get, key, query, table_name, to_item
 
 __all__ = ["EXPIRY_SHARDS"]
 
@@ -39,11 +39,13 @@ def warning_pk(member_id: str, month: str) -> str:
     return f"WARN#{member_id}#{month}"
 
 
-def load_for_expiry(member_id: str, entry_key: str, month: str) -> tuple[Member | None, LedgerEntry | None, bool]:
-    """One round trip: the member, the expiry entry of this period if written, whether they were warned."""
+def load_for_expiry(
+    member_id: str, entry_key: str, month: str
+) -> tuple[Member | None, LedgerEntry | None, dict[str, Any] | None]:
+    """One round trip: the member, the expiry entry of this period if written, its warning if written."""
     member: Member | None = None
     entry: LedgerEntry | None = None
-    warned = False
+    warned: dict[str, Any] | None = None
     keys = [
         key(member_pk(member_id), "MEMBER"),
         key(entry_pk(entry_key), "ENTRY"),
@@ -55,8 +57,12 @@ def load_for_expiry(member_id: str, entry_key: str, month: str) -> tuple[Member 
         elif item["SK"] == "ENTRY":
             entry = entry_from_item(item)
         else:
-            warned = True
+            warned = item
     return member, entry, warned
+
+
+def load_warning(member_id: str, month: str) -> dict[str, Any] | None:
+    return get(warning_pk(member_id, month), "WARN")
 
 
 def warning_item(member_id: str, month: str, fields: dict[str, Any]) -> dict[str, Any]:

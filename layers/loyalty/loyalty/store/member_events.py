@@ -4,7 +4,8 @@ The stream processor writes one item per published event, keyed by when the even
 domain gives it, stable under redelivery: loyalty.outbox.processor), the member's sequence and the event's own id, so
 a redelivered stream record writes the same items again (idempotent, never a duplicate) and a Query
 backwards reads the newest first.
-DynamoDB's TTL removes them after `KEPT_DAYS`; they hold what the event carried, never a personal field.
+DynamoDB's TTL removes them after `KEPT_DAYS`; they hold what the event carried, never a personal field
+(a reason an agent typed is free text: erasure rewrites it, `rewrite`).
 """
 
 from __future__ import annotations
@@ -58,13 +59,17 @@ class EventsNotKept(Exception):
 def record(events: Sequence[tuple[DomainEvent, str]], *, sleep: Callable[[float], None] = time.sleep) -> None:
     """Keep each event, with when it happened, under its member (BatchWriteItem, 25 a call, in order;
     unprocessed items sent again). Raises EventsNotKept at the first call that fails."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     now = utcnow()
     ttl = int((now + timedelta(days=KEPT_DAYS)).timestamp())
-    items = [{"PutRequest": {"Item": to_item(event_item(e, at, isoformat(now), ttl))}} for e, at in events]
-    for start in range(0, len(items), BATCH):
-        waiting = items[start : start + BATCH]
+    _put_all([event_item(e, at, isoformat(now), ttl) for e, at in events], sleep=sleep)
+
+
+def _put_all(items: list[dict[str, Any]], *, sleep: Callable[[float], None] = time.sleep) -> None:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    requests = [{"PutRequest": {"Item": to_item(item)}} for item in items]
+    for start in range(0, len(requests), BATCH):
+        waiting = requests[start : start + BATCH]
         for attempt in range(8):
             try:
                 answer = client().batch_write_item(RequestItems={table_name(): waiting})
@@ -76,6 +81,31 @@ def record(events: Sequence[tuple[DomainEvent, str]], *, sleep: Callable[[float]
             sleep(min(1.0, 0.05 * 2**attempt))
         else:
             raise EventsNotKept(start, f"{len(waiting)} member event(s) unprocessed after 8 attempts")
+
+
+def rewrite(member_id: str, change: Callable[[str, dict[str, Any]], dict[str, Any] | None]) -> int:
+    """Put again each kept event of the member whose detail `change(detail_type, detail)` rewrites (None: as
+    it is), a page of the member's events at a time, 25 a BatchWriteItem; the same keys and `ttl`. How many
+    were rewritten (erasure: their free text; idempotent)."""
+    rewritten = 0
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": "PK = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": events_pk(member_id)}},
+        "ConsistentRead": True,
+    }
+    while True:
+        answer = query(**kwargs)
+        items = []
+        for raw in answer.get("Items", []):
+            item = from_item(raw)
+            detail = change(str(item["detail_type"]), json.loads(item["detail"]))
+            if detail is not None:
+                items.append({**item, "detail": json.dumps(detail, separators=(",", ":"), sort_keys=True)})
+        _put_all(items)
+        rewritten += len(items)
+        if "LastEvaluatedKey" not in answer:
+            return rewritten
+        kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
 
 def recent(member_id: str, limit: int) -> list[dict[str, Any]]:

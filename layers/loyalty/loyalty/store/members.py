@@ -33,6 +33,13 @@ def load_member_and_entry(member_id: str, entry_key: str) -> tuple[Member | None
     return member, entry
 
 
+def erased_members(member_ids: set[str]) -> set[str]:
+    """Which of the members are erased (consistent BatchGetItem, 100 keys a call)."""
+    keys = [key(member_pk(m), "MEMBER") for m in sorted(member_ids)]
+    found = [item for start in range(0, len(keys), 100) for item in batch_get(keys[start : start + 100])]
+    return {str(item["member_id"]) for item in found if item.get("erased_at")}
+
+
 def load_entry(entry_key: str) -> LedgerEntry | None:
     item = get(entry_pk(entry_key), "ENTRY")
     return entry_from_item(item) if item else None

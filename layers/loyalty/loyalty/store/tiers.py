@@ -70,8 +70,12 @@ def subscription_item(member_id: str, subscription_id: str, fields: dict[str, An
     return {"PK": subscription_pk(member_id, subscription_id), "SK": "SUBSCRIPTION", "kind": "subscription", **fields}
 
 
+def audit_pk(member_id: str) -> str:
+    return f"TIERAUDIT#{member_id}"
+
+
 def audit_item(member_id: str, sort_key: str, fields: dict[str, Any]) -> dict[str, Any]:
-    return {"PK": f"TIERAUDIT#{member_id}", "SK": sort_key, "kind": "tier_audit", **fields}
+    return {"PK": audit_pk(member_id), "SK": sort_key, "kind": "tier_audit", **fields}
 
 
 def status_audit_item(member_id: str, sort_key: str, fields: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ changes nothing either (a member is never walked down twice by two periods' runs
 the evaluation's `as_of` (an upgrade by an earn of this month, before a late or repeated run) is not
 judged by a window that ends before it. A member enrolled after the run's clock is not evaluated. The
 change is left on the member (`tier_change`, `tier_run`) for the TierChanged event published from the
-table stream.
+table stream, and what the run itself did (`tier_run_change`) for a retry of its page to count.
 """
 
 from __future__ import annotations
@@ -132,6 +132,7 @@ def apply_change(member: Member, change: TierChange, period: str, as_of: date, r
     member.tier_reason = change.reason
     member.tier_period = period
     member.tier_run = run_id
+    member.tier_run_change = {"from": change.before, "to": change.after}
     member.tier_change = {
         "from": change.before,
         "to": change.after,
@@ -163,9 +164,11 @@ def evaluate_member(program: Program, run: jobs.Run, member_id: str, item: dict[
             return {}
         if member.tier_period == run.period:
             # Evaluated for this period already: by this very run (a retried page), it counts again as what
-            # it was; by an earlier or overlapping run, it is unchanged now.
-            if member.tier_run == run.run_id and member.tier_change:
-                return _counts(program, member.tier_change["from"], member.tier_change["to"])
+            # the run did (not what an admin's override or subscription did since); by an earlier or
+            # overlapping run, it is unchanged now.
+            moved = member.tier_run_change or member.tier_change  # (members the run changed before the field)
+            if member.tier_run == run.run_id and moved:
+                return _counts(program, moved["from"], moved["to"])
             return {"members_evaluated": 1, "unchanged": 1}
         if member.tier_period is not None and member.tier_period > run.period:
             return {"members_evaluated": 1, "unchanged": 1}  # a back-fill behind a later period
