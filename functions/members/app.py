@@ -21,11 +21,10 @@ from loyalty.edge import http
 from loyalty.kernel.observability import logger, metrics, tracer
 from loyalty.members import enrolment, identity, lifecycle, records, views
 from loyalty.program.rules import current_program
-from loyalty.requests.common import Id
+from loyalty.requests.common import Id, LookupRequest
 from loyalty.requests.members import (
     AdjustmentRequest,
     EnrollRequest,
-    LookupRequest,
     ProfilePatch,
     StatusRequest,
     SubscriptionRequest,

@@ -22,14 +22,14 @@ from loyalty.checkout import pricing
 from loyalty.domain import keys, status
 from loyalty.domain.model import LedgerEntry, Member, identifier_value
 from loyalty.domain.writes import IdentifierHeld, SideWrite, StockTaken
-from loyalty.earning import earn
+from loyalty.earning import credit
 from loyalty.earning import rules as earning
 from loyalty.kernel.clock import isoformat, utcnow
 from loyalty.kernel.errors import IdempotencyConflict, LoyaltyError, MemberNotFound, RewardNotFound, ValidationFailed
 from loyalty.ledger.funnel import Books
 from loyalty.ledger.operations import Outcome, Plan, replay, request_hash, run_with
 from loyalty.program.rules import Program, Reward
-from loyalty.redemption import redeem
+from loyalty.redemption import rewards as reward_rules
 from loyalty.requests.checkout import CheckoutOrderRequest, CheckoutQuoteRequest
 from loyalty.store import checkout as store
 from loyalty.store import identity as identity_store
@@ -137,8 +137,8 @@ def rewards_available(program: Program, member: Member, when: datetime, stock: d
     for reward in program.rewards:
         if not reward.in_store:
             continue
-        left = redeem.remaining_stock(reward, stock.get(reward.id))
-        eligible, affordable = redeem.standing(reward, member, when, left)
+        left = reward_rules.remaining_stock(reward, stock.get(reward.id))
+        eligible, affordable = reward_rules.standing(reward, member, when, left)
         out.append(
             {
                 "reward_id": reward.id,
@@ -168,7 +168,7 @@ def _plan(
         tier = program.tier(member.tier_id)  # the tier before this order: what it pays and earns at
         available = rewards_available(program, member, when, stock)
         for reward in rewards:
-            redeem.check_reward(reward, member, when, redeem.remaining_stock(reward, stock.get(reward.id)))
+            reward_rules.check_reward(reward, member, when, reward_rules.remaining_stock(reward, stock.get(reward.id)))
         reward_points = sum(r.points for r in rewards)
         basket = pricing.price(program, tier, lines, rewards, request.points, when, member.available - reward_points)
 
@@ -178,7 +178,7 @@ def _plan(
         for reward in rewards:
             consumed = books.spend(reward.points)
             details: dict[str, Any] = {"kind": "checkout_reward", "order_id": order_id, "reward_id": reward.id}
-            counter = redeem.limit_counter(reward, when)
+            counter = reward_rules.limit_counter(reward, when)
             if counter is not None and reward.limit_per_member is not None:
                 books.count(counter, reward.limit_per_member.count)
                 details["limit_counter"] = counter
@@ -214,7 +214,7 @@ def _plan(
                 "buckets": spent,
             },
         }
-        credited = earn.credit_order(program, books, order_id, award, when, details, pay_referral=placing)
+        credited = credit.credit_order(program, books, order_id, award, when, details, pay_referral=placing)
         entries.append(credited.entry)
         body: dict[str, Any] = {
             "member_id": member.member_id,

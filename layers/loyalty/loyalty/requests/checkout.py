@@ -14,11 +14,11 @@ from loyalty.requests.common import (
     Currency,
     Id,
     Label,
+    LookupRequest,
     Money,
     PostingTime,
     Request,
 )
-from loyalty.requests.members import LookupRequest
 
 
 # -- checkout ------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -15,6 +15,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -115,3 +116,26 @@ def _positive_money(value: str) -> str:
     if Decimal(value) <= 0:
         raise ValueError("must be greater than zero")
     return value
+
+
+class LookupRequest(Request):
+    """Exactly one identifier: an email (compared case-insensitively), an E.164 phone or a card id."""
+
+    email: Email | None = None
+    phone: Phone | None = None
+    card_id: Id | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        given = [k for k in ("email", "phone", "card_id") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of email, phone, card_id")
+        return self
+
+    @property
+    def identifier(self) -> tuple[Literal["email", "phone", "card_id"], str]:
+        for kind in ("email", "phone", "card_id"):
+            value = getattr(self, kind)
+            if value is not None:
+                return kind, value
+        raise AssertionError("validated: exactly one is given")  # pragma: no cover

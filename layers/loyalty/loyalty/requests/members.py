@@ -36,29 +36,6 @@ class EnrollRequest(Request):
     birth_date: BirthDate | None = None
 
 
-class LookupRequest(Request):
-    """Exactly one identifier: an email (compared case-insensitively), an E.164 phone or a card id."""
-
-    email: Email | None = None
-    phone: Phone | None = None
-    card_id: Id | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Self:
-        given = [k for k in ("email", "phone", "card_id") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError("give exactly one of email, phone, card_id")
-        return self
-
-    @property
-    def identifier(self) -> tuple[Literal["email", "phone", "card_id"], str]:
-        for kind in ("email", "phone", "card_id"):
-            value = getattr(self, kind)
-            if value is not None:
-                return kind, value
-        raise AssertionError("validated: exactly one is given")  # pragma: no cover
-
-
 class ProfilePatch(Request):
     """The profile fields to change; `null` removes one, a field not given is kept."""
 
