@@ -190,7 +190,10 @@ def known_query(route: str) -> dict[str, str]:
     return dict(load_event(route).get("queryStringParameters") or {})
 
 
-@pytest.mark.parametrize("route", ROUTES)
+PAGES = ["OpenApi", "Docs"]  # outside the OpenAPI document: web pages, not API routes
+
+
+@pytest.mark.parametrize("route", [r for r in ROUTES if r not in PAGES])
 def test_an_unknown_query_parameter_is_refused_naming_it_on_every_route(world, route):
     raw = load_event(route).get("body")
     status, body, writes = send(route, raw, query={**known_query(route), "memberid": "cust-2"})
@@ -199,6 +202,12 @@ def test_an_unknown_query_parameter_is_refused_naming_it_on_every_route(world, r
     assert body["error"]["details"] == [{"field": "memberid", "message": "not a query parameter of this route"}]
     if route in READS:  # the parameters the route declares are still taken
         assert send(route, raw, query=known_query(route))[0] == 200
+
+
+@pytest.mark.parametrize("route", PAGES)
+def test_a_page_takes_a_links_query_string_as_a_web_page_does(world, route):
+    status, _, writes = send(route, None, query={"utm_source": "newsletter", "v": "2"})
+    assert status == 200 and writes == []
 
 
 def test_a_misspelt_ledger_parameter_is_refused_not_ignored(world):

@@ -143,8 +143,11 @@ def strict_request(app: APIGatewayRestResolver, next_middleware: NextMiddleware)
     """What the route's models cannot see, refused as theirs are (422 `validation_error` naming each): a query
     parameter the route does not declare (a typo such as `?memberid=` is never ignored), and a body with
     fields on a route that takes none (capture, void, the reads; no body or `{}` is fine). `serve` has
-    refused a body that is not one JSON object already."""
+    refused a body that is not one JSON object already. The pages outside the API's document (the console,
+    Swagger UI, the document itself) take any query string, as a web page does."""
     route = app.context["_route"]  # the route matched: Powertools puts it here for its own validation
+    if not route.include_in_schema:  # a page or its file (/console, /docs, /openapi.json), not an API route:
+        return next_middleware(app)  # a link's tracking or cache-busting query must not turn it into a 422
     declared = {param.alias for param in route.dependant.query_params}
     event = app.current_event
     sent = {*(event.query_string_parameters or {}), *(event.multi_value_query_string_parameters or {})}
