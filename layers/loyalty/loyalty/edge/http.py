@@ -144,16 +144,17 @@ def strict_request(app: APIGatewayRestResolver, next_middleware: NextMiddleware)
     parameter the route does not declare (a typo such as `?memberid=` is never ignored), and a body with
     fields on a route that takes none (capture, void, the reads; no body or `{}` is fine). `serve` has
     refused a body that is not one JSON object already. The pages outside the API's document (the console,
-    Swagger UI, the document itself) take any query string, as a web page does."""
+    Swagger UI, the document itself) take any query string, as a web page does; a body is refused as anywhere."""
     route = app.context["_route"]  # the route matched: Powertools puts it here for its own validation
-    if not route.include_in_schema:  # a page or its file (/console, /docs, /openapi.json), not an API route:
-        return next_middleware(app)  # a link's tracking or cache-busting query must not turn it into a 422
     declared = {param.alias for param in route.dependant.query_params}
     event = app.current_event
     sent = {*(event.query_string_parameters or {}), *(event.multi_value_query_string_parameters or {})}
     errors: list[dict[str, Any]] = [
         {"type": "extra_forbidden", "loc": ("query", name), "msg": UNKNOWN_QUERY, "input": None}
         for name in sorted(sent - declared)
+        # a page or its file (/console, /docs, /openapi.json), not an API route: a link's tracking or
+        # cache-busting query must not turn it into a 422
+        if route.include_in_schema
     ]
     if not route.dependant.body_params and event.body:
         fields = json.loads(event.body)  # one JSON object (`serve` checked)
