@@ -31,6 +31,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from loyalty.kernel.clock import utcnow
@@ -106,28 +107,42 @@ def _by_item(counters: dict[Counter, int]) -> list[tuple[str, str, dict[str, int
     return [(family, name, adds) for (family, name), adds in sorted(items.items())]
 
 
-def _write_marked(ops: list[dict[str, Any]], txn: str) -> bool:
-    """Write `ops` (its first a marker of `txn`). True: written now, by this call (or by an attempt of it
-    whose answer was lost); False: the marker existed, from an earlier delivery."""
-    conflicts = unknown = 0
+@dataclass
+class _Tries:
+    """How often a writer has sent again, for each reason: each reason has its own bound."""
+
+    conflicts: int = 0
+    unknown: int = 0
+
+
+def _send(ops: list[dict[str, Any]], tries: _Tries) -> ConditionFailed | None:
+    """`transact(ops)`, sent again (after a pause) on a write conflict, up to ATTEMPTS, and when its outcome
+    is unknown (an answer lost), up to UNKNOWN_ATTEMPTS, counted in `tries` across the caller's sendings. The
+    refusal of a condition is returned for the caller to read (None: written); anything else is raised."""
     while True:
         try:
             transact(ops)
-        except ConditionFailed as failed:  # only the marker has a condition
-            return (failed.items.get(0) or {}).get("txn") == txn
+            return None
+        except ConditionFailed as failed:
+            return failed
         except WriteConflict:
-            conflicts += 1
-            if conflicts == ATTEMPTS:
+            tries.conflicts += 1
+            if tries.conflicts == ATTEMPTS:
                 raise
-            _pause(conflicts)
-            continue
+            _pause(tries.conflicts)
         except Exception as exc:
-            unknown += 1
-            if not outcome_unknown(exc) or unknown == UNKNOWN_ATTEMPTS:
+            tries.unknown += 1
+            if not outcome_unknown(exc) or tries.unknown == UNKNOWN_ATTEMPTS:
                 raise
-            _pause(unknown)
-            continue
-        return True
+            _pause(tries.unknown)
+
+
+def _write_marked(ops: list[dict[str, Any]], txn: str) -> bool:
+    """Write `ops` (its first a marker of `txn`). True: written now, by this call (or by an attempt of it
+    whose answer was lost); False: the marker existed, from an earlier delivery."""
+    failed = _send(ops, _Tries())
+    # only the marker has a condition
+    return failed is None or (failed.items.get(0) or {}).get("txn") == txn
 
 
 def apply_once(marker: str, counters: dict[Counter, int]) -> bool:
@@ -205,38 +220,24 @@ def _apply_group(changes: Sequence[tuple[str, dict[Counter, int]]], group: list[
     shard = shard_of(changes[group[0]][0])  # the group's counters go to one shard, spread by its first change
     out: dict[int, bool] = {}
     live = list(group)
-    conflicts = unknown = 0
+    tries = _Tries()  # across the group's sendings, as one write
     txn = _txn()  # the same for every sending of this group: a marker naming it was written by one of them
     while live:
         ops = _group_ops([changes[i][0] for i in live], [changes[i][1] for i in live], shard, txn)
-        try:
-            transact(ops)
-        except ConditionFailed as failed:
-            # only a marker has a condition: every one named exists, written by a sending of ours whose answer
-            # was lost (counted now: the whole group then, a transaction being whole) or by an earlier delivery
-            named = [i for i in failed.indexes if i < len(live)]
-            if not named:
-                raise
-            ours = {live[i] for i in named if (failed.items.get(i) or {}).get("txn") == txn}
-            before = {live[i] for i in named} - ours
-            out.update(dict.fromkeys(ours, True))
-            out.update(dict.fromkeys(before, False))
-            live = [i for i in live if i not in ours and i not in before]
-            continue
-        except WriteConflict:
-            conflicts += 1
-            if conflicts == ATTEMPTS:
-                raise
-            _pause(conflicts)
-            continue
-        except Exception as exc:
-            unknown += 1
-            if not outcome_unknown(exc) or unknown == UNKNOWN_ATTEMPTS:
-                raise
-            _pause(unknown)
-            continue
-        out.update(dict.fromkeys(live, True))
-        break
+        failed = _send(ops, tries)
+        if failed is None:
+            out.update(dict.fromkeys(live, True))
+            break
+        # only a marker has a condition: every one named exists, written by a sending of ours whose answer
+        # was lost (counted now: the whole group then, a transaction being whole) or by an earlier delivery
+        named = [i for i in failed.indexes if i < len(live)]
+        if not named:
+            raise failed
+        ours = {live[i] for i in named if (failed.items.get(i) or {}).get("txn") == txn}
+        before = {live[i] for i in named} - ours
+        out.update(dict.fromkeys(ours, True))
+        out.update(dict.fromkeys(before, False))
+        live = [i for i in live if i not in ours and i not in before]
     return out
 
 
