@@ -141,16 +141,7 @@ def test_a_duplicated_message_counts_and_expires_nothing_twice(aws):
 def test_a_worker_that_fails_after_expiring_is_retried_and_counts_once(aws, monkeypatch):
     # Expired members leave the index range: the retry must still count them, from the frozen page.
     demo_members()
-    real = job_store.complete_page
-    failed = []
-
-    def fail_once(pk, chunk, cursor, counts, *isolated):
-        if counts.get("points_expired") and not failed:
-            failed.append(chunk)
-            raise RuntimeError("injected: the worker dies before counting its page")
-        return real(pk, chunk, cursor, counts, *isolated)
-
-    monkeypatch.setattr(job_store, "complete_page", fail_once)
+    failed = jobs.die_before_counting_a_page(monkeypatch, lambda counts: counts.get("points_expired"))
     summary = jobs.run("expiry", AS_OF)
     assert failed
     assert (summary["members_affected"], summary["points_expired"]) == (2, 160)
@@ -197,16 +188,7 @@ def test_a_member_met_again_later_in_its_shard_is_counted_once(aws, monkeypatch,
 
     monkeypatch.setattr(expiry.JOB, "page_size", 1)
     jobs.write_members([jobs.member(f"m{i:02d}", buckets={"2026-02": 10, "2026-03": 5}) for i in range(40)])
-    real = job_store.complete_page
-    failed = []
-
-    def fail_once(pk, chunk, cursor, counts, *isolated):
-        if fail_a_page and counts.get("points_expired") and not failed:
-            failed.append(chunk)
-            raise RuntimeError("injected: the worker dies before counting its page")
-        return real(pk, chunk, cursor, counts, *isolated)
-
-    monkeypatch.setattr(job_store, "complete_page", fail_once)
+    failed = jobs.die_before_counting_a_page(monkeypatch, lambda counts: fail_a_page and counts.get("points_expired"))
     summary = jobs.run("expiry", AS_OF)
     assert bool(failed) == fail_a_page
     expired = [e for m in range(40) for e in all_entries(f"m{m:02d}") if e.type == "expire"]
@@ -221,16 +203,9 @@ def test_a_page_retried_after_its_warnings_were_written_counts_each_warning_once
     # transaction), before counting the page: its retry finds the warning written and must still count it,
     # once, as it counts the expiries.
     demo_members()
-    real = job_store.complete_page
-    failed = []
-
-    def fail_once(pk, chunk, cursor, counts, *isolated):
-        if counts.get("members_warned") and bool(counts.get("members_affected")) == expired and not failed:
-            failed.append(chunk)
-            raise RuntimeError("injected: the worker dies before counting its page")
-        return real(pk, chunk, cursor, counts, *isolated)
-
-    monkeypatch.setattr(job_store, "complete_page", fail_once)
+    failed = jobs.die_before_counting_a_page(
+        monkeypatch, lambda counts: counts.get("members_warned") and bool(counts.get("members_affected")) == expired
+    )
     capsys.readouterr()
     summary = jobs.run("expiry", AS_OF)
     assert failed
@@ -342,16 +317,7 @@ def test_a_page_whose_members_all_left_the_index_is_counted_on_its_retry(aws, mo
     # froze (before this was fixed the run stayed `running` and its summary missed them).
     ids = _one_shard(3)
     jobs.write_members([jobs.member(m, buckets={"2026-01": 10, "2026-02": 10}) for m in ids])
-    real = job_store.complete_page
-    failed = []
-
-    def fail_once(pk, chunk, cursor, counts, *isolated):
-        if counts.get("points_expired") and not failed:
-            failed.append(chunk)
-            raise RuntimeError("injected: the worker dies before counting its page")
-        return real(pk, chunk, cursor, counts, *isolated)
-
-    monkeypatch.setattr(job_store, "complete_page", fail_once)
+    failed = jobs.die_before_counting_a_page(monkeypatch, lambda counts: counts.get("points_expired"))
     summary = jobs.run("expiry", AS_OF)
     assert failed
     assert (summary["members_affected"], summary["points_expired"]) == (3, 60)

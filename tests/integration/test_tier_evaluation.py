@@ -243,16 +243,8 @@ def test_a_duplicated_message_counts_and_changes_nothing_twice(aws):
 
 def test_a_worker_that_fails_after_writing_is_retried_and_counts_once(aws, monkeypatch):
     demo_members()
-    real = job_store.complete_page
-    failed = []
-
-    def fail_once(pk, chunk, cursor, counts, *isolated):
-        if counts.get("downgraded") and not failed:  # members are written, the page is not counted yet
-            failed.append(chunk)
-            raise RuntimeError("injected: the worker dies before counting its page")
-        return real(pk, chunk, cursor, counts, *isolated)
-
-    monkeypatch.setattr(job_store, "complete_page", fail_once)
+    # members are written, the page is not counted yet
+    failed = jobs.die_before_counting_a_page(monkeypatch, lambda counts: counts.get("downgraded"))
     summary = jobs.run("tier-evaluation", AS_OF)
     assert failed
     assert (summary["members_evaluated"], summary["upgraded"], summary["downgraded"], summary["unchanged"]) == (

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -254,3 +255,22 @@ def emitted_metrics(stdout: str) -> dict[str, float]:
                 values if isinstance(values, list) else [values]
             )
     return emitted
+
+
+def die_before_counting_a_page(monkeypatch: Any, when: Callable[[dict[str, Any]], Any]) -> list[str]:
+    """The worker dies once after a page's writes and before it counts them (`complete_page`), on the first
+    page whose counts satisfy `when`, as a timeout or a crash there would: the delivery is retried. Returns
+    the chunks it died on (filled as the run goes)."""
+    from loyalty.store import jobs as job_store
+
+    real = job_store.complete_page
+    failed: list[str] = []
+
+    def fail_once(pk: str, chunk: str, cursor: Any, counts: dict[str, Any], *isolated: Any) -> Any:
+        if when(counts) and not failed:
+            failed.append(chunk)
+            raise RuntimeError("injected: the worker dies before counting its page")
+        return real(pk, chunk, cursor, counts, *isolated)
+
+    monkeypatch.setattr(job_store, "complete_page", fail_once)
+    return failed
