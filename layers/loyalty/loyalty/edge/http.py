@@ -149,12 +149,12 @@ def strict_request(app: APIGatewayRestResolver, next_middleware: NextMiddleware)
     declared = {param.alias for param in route.dependant.query_params}
     event = app.current_event
     sent = {*(event.query_string_parameters or {}), *(event.multi_value_query_string_parameters or {})}
+    # a page or its file (/console, /docs, /openapi.json) is not an API route: a link's tracking or
+    # cache-busting query must not turn it into a 422
+    unknown = sent - declared if route.include_in_schema else set()
     errors: list[dict[str, Any]] = [
         {"type": "extra_forbidden", "loc": ("query", name), "msg": UNKNOWN_QUERY, "input": None}
-        for name in sorted(sent - declared)
-        # a page or its file (/console, /docs, /openapi.json), not an API route: a link's tracking or
-        # cache-busting query must not turn it into a 422
-        if route.include_in_schema
+        for name in sorted(unknown)
     ]
     if not route.dependant.body_params and event.body:
         fields = json.loads(event.body)  # one JSON object (`serve` checked)
