@@ -69,6 +69,22 @@ WALK: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/v1/redemptions/pwp-2/void", {}),
     ("POST", "/v1/checkout/quote", BASKET),
     ("POST", "/v1/checkout/orders", {**BASKET, "order_id": "till-order-1"}),
+    (
+        "POST",
+        "/v1/accounts",
+        {"account_id": "acme", "kind": "company", "name": "Acme Ltd", "member_share_percent": 10},
+    ),
+    ("POST", "/v1/accounts/acme/members", {"member_id": "cust-1", "role": "owner"}),
+    ("POST", "/v1/earn", {**ORDER, "order_id": "order-2"}),
+    ("GET", "/v1/accounts/acme", None),
+    ("GET", "/v1/accounts/acme/ledger?limit=3", None),
+    (
+        "POST",
+        "/v1/transfers",
+        {"transfer_id": "gift-1", "from_member_id": "cust-1", "to_account_id": "acme", "points": 100},
+    ),
+    ("PATCH", "/v1/accounts/acme", {"member_share_percent": 20}),
+    ("DELETE", "/v1/accounts/acme/members/cust-1", None),
     ("POST", "/v1/members/cust-1/subscriptions", {"subscription_id": "sub-1", "tier_id": "gold", "months": 12}),
     ("POST", "/v1/members/cust-1/tier", {"tier_id": "gold", "reason": "VIP customer"}),
     ("POST", "/v1/members", {"member_id": "cust-2", "channel": "pos"}),
@@ -223,7 +239,7 @@ def _schema(name: str, schema: dict[str, Any]) -> list[str]:
 
 
 # The sections in the order a newcomer meets them
-TAG_ORDER = ["members", "earn", "redeem", "partners", "checkout", "program", "reports", "jobs"]
+TAG_ORDER = ["members", "earn", "redeem", "partners", "checkout", "accounts", "program", "reports", "jobs"]
 CONVENTIONS = """\
 ## Conventions
 

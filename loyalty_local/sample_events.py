@@ -52,6 +52,10 @@ SAMPLE_BODIES: dict[str, Any] = {
     "Void": {},
     "CheckoutQuote": BASKET,
     "CheckoutOrder": {"member_id": "cust-1", "order_id": "till-order-1", **BASKET},
+    "CreateAccount": {"account_id": "acme", "kind": "company", "name": "Acme Ltd", "member_share_percent": 10},
+    "PatchAccount": {"member_share_percent": 20},
+    "AddAccountMember": {"member_id": "cust-1", "role": "owner"},
+    "Transfer": {"transfer_id": "gift-1", "from_member_id": "cust-1", "to_account_id": "acme", "points": 100},
 }
 SAMPLE_PATHS = {
     "member_id": "cust-1",
@@ -59,6 +63,7 @@ SAMPLE_PATHS = {
     "redemption_id": "red-1",
     "id": "pwp-1",
     "asset": "swagger-ui.css",
+    "account_id": "acme",
 }
 PATH_OVERRIDES = {"ConsoleAsset": {"asset": "console.js"}}  # the event's own file, not Swagger UI's
 
@@ -85,6 +90,8 @@ def api_events(template: Template) -> dict[str, dict[str, Any]]:
                 path += "?member_id=cust-1"
             if name == "MemberEvents":
                 path += "?limit=20"
+            if name == "AccountLedger":
+                path += "?limit=50"
             if name == "ReportsActivity":
                 path += "?from=2026-01&to=2026-12"
             body = SAMPLE_BODIES.get(name)

@@ -41,7 +41,9 @@ def list_rewards(member_id: Annotated[Id | None, Query()] = None) -> Response[An
 )
 def pay_with_points(body: PayWithPointsRequest) -> Response[Any]:
     http.require(app, "redeem")
-    outcome = redeem.pay_with_points(current_program(), body.redemption_id, body.member_id, body.points, body.capture)
+    outcome = redeem.pay_with_points(
+        current_program(), body.redemption_id, body.member_id, body.points, body.capture, body.account_id
+    )
     return http.outcome_response(outcome)
 
 

@@ -36,6 +36,10 @@ def test_the_reports_follow_what_members_do(api):
     assert api.post("/v1/earn", earn).status == 201  # 1,200 points, and silver
     adjustment = {"adjustment_id": "adj-1", "points": 25, "reason": "goodwill"}
     assert api.post(f"/v1/members/{ben}/adjustments", adjustment, key=ADMIN).status == 201
+    gift = {"transfer_id": unique("t"), "from_member_id": ana, "to_member_id": ben, "points": 300}
+    assert api.post("/v1/transfers", gift).status == 201  # counted apart: neither earned nor redeemed
+    company = {"account_id": unique("rep-acct"), "kind": "company", "name": "Reports Ltd"}
+    assert api.post("/v1/accounts", company, key=ADMIN).status == 201
     settled(api)
 
     after = tiers(api)
@@ -43,12 +47,23 @@ def test_the_reports_follow_what_members_do(api):
     was = {t["id"]: t["members"] for t in before["tiers"]}
     assert {tier: moved[tier] - was[tier] for tier in moved} == {"red": 1, "silver": 1, "gold": 0}
     assert after["members"] - before["members"] == 2
+    pools = {t["id"]: t["accounts"] - w["accounts"] for t, w in zip(after["tiers"], before["tiers"], strict=True)}
+    assert pools == {"red": 1, "silver": 0, "gold": 0}  # accounts are counted apart from members
+    assert after["accounts"] - before["accounts"] == 1
 
     answer = api.get("/v1/reports/activity?from=2031-04&to=2031-06", key=ADMIN)
     assert answer.status == 200, answer.raw
     april, may, june = answer.json["months"]
     assert [april["month"], may["month"], june["month"]] == ["2031-04", "2031-05", "2031-06"]
-    assert may == {"month": "2031-05", "enrolled": 2, "earned": 1400, "redeemed": 0, "expired": 0, "adjusted": 25}
+    assert may == {
+        "month": "2031-05",
+        "enrolled": 2,
+        "earned": 1400,
+        "redeemed": 0,
+        "expired": 0,
+        "adjusted": 25,
+        "transferred": 300,
+    }
     assert april["enrolled"] == june["enrolled"] == 0
 
     refused = api.get("/v1/reports/activity?from=2031-06&to=2031-04", key=ADMIN)

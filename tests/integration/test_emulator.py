@@ -254,7 +254,7 @@ def test_the_poller_filters_in_process_as_lambda_filters_what_get_records_answer
         return [event["Records"] for event in recorder.events]
 
     in_process, through_get_records = delivered(True), delivered(False)
-    wanted = {"member", "entry", "expiry_warning"}
+    wanted = {"member", "account", "entry", "expiry_warning"}
     assert [r for batch in in_process for r in batch] == [r for batch in through_get_records for r in batch]
     assert [len(batch) for batch in in_process] == [100, 60]  # batches of matching records, as Lambda fills them
     assert all(r["dynamodb"]["NewImage"]["kind"]["S"] in wanted for batch in in_process for r in batch)

@@ -56,6 +56,8 @@ def test_expiry_removes_points_of_past_months_once_and_warns_of_this_month(aws):
         "members_affected": 2,
         "points_expired": 160,
         "members_warned": 2,  # soon (warned only) and both (expired, then warned)
+        "accounts_affected": 0,
+        "accounts_warned": 0,
     }
 
     old = load_member("old")
@@ -128,7 +130,7 @@ def test_a_duplicated_message_counts_and_expires_nothing_twice(aws):
         bodies += [m["Body"] for m in got]
         for m in got:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-    assert len(bodies) == 16  # one per shard
+    assert len(bodies) == 17  # one per shard, and the accounts' pools
     for body in bodies + bodies:
         sqs.send_message(QueueUrl=url, MessageBody=body)
     jobs.drain("expiry")

@@ -69,8 +69,12 @@ def test_runs_are_listed_newest_first_across_jobs(aws):
         "members_affected": 0,
         "points_expired": 0,
         "members_warned": 0,
+        "accounts_affected": 0,
+        "accounts_warned": 0,
     }
-    assert set(listed[1]["summary"]) == {"job", "as_of", "members_evaluated", "upgraded", "downgraded", "unchanged"}
+    assert set(listed[1]["summary"]) == {"job", "as_of", "members_evaluated", "upgraded", "downgraded", "unchanged"} | {
+        f"accounts_{figure}" for figure in ("evaluated", "upgraded", "downgraded", "unchanged")
+    }
     assert [r["job"] for r in runs(limit="1")] == ["expiry"]
 
 

@@ -59,6 +59,7 @@ def test_one_down_upgrades_and_downgrades_one_tier_and_sums_up(aws):
         "upgraded": 2,
         "downgraded": 3,
         "unchanged": 2,
+        **{f"accounts_{figure}": 0 for figure in ("evaluated", "upgraded", "downgraded", "unchanged")},
     }
     assert tier_of("up") == ("silver", "qualified")
     assert tier_of("red-gold") == ("gold", "qualified")
@@ -231,7 +232,7 @@ def test_a_duplicated_message_counts_and_changes_nothing_twice(aws):
         bodies += [m["Body"] for m in got]
         for m in got:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-    assert len(bodies) == 16
+    assert len(bodies) == 17  # one per shard, and the accounts
     for body in bodies + bodies:  # every message delivered twice
         sqs.send_message(QueueUrl=url, MessageBody=body)
     jobs.drain("tier-evaluation")

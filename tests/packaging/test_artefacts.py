@@ -318,7 +318,7 @@ def test_every_job_its_workers_and_the_stream_processor_run_from_the_artefacts(
     shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
     iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
     records = streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=100)["Records"]
-    kinds = {"member", "entry", "expiry_warning"}  # template.yaml's FilterCriteria
+    kinds = {"member", "account", "entry", "expiry_warning"}  # template.yaml's FilterCriteria
     wanted = [
         lambda_record(r, arn) for r in records if r["dynamodb"].get("NewImage", {}).get("kind", {}).get("S") in kinds
     ]

@@ -152,10 +152,13 @@ def run_figures(job: str, period: str, run_id: str) -> dict[str, int]:
             and json.loads(e["response"])["run_id"] == run_id
         ]
         warned = [w for w in _items("expiry_warning") if w["month"] == period and w.get("run_id") == run_id]
+        pools = [e for e in expired if e.get("account_id")]
         return {
-            "members_affected": len(expired),
+            "members_affected": len(expired) - len(pools),
             "points_expired": int(sum(-e["points"] for e in expired)),
-            "members_warned": len(warned),
+            "members_warned": len([w for w in warned if not w.get("account_id")]),
+            "accounts_affected": len(pools),
+            "accounts_warned": len([w for w in warned if w.get("account_id")]),
         }
     rank = current_program().tier_rank
     figures = dict.fromkeys(registry.TIER_EVALUATION.summary, 0)

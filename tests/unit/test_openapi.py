@@ -27,6 +27,8 @@ CREATES = {
     ("post", "/v1/partners/{partner_id}/redemptions"),
     ("post", "/v1/redemptions"),
     ("post", "/v1/checkout/orders"),
+    ("post", "/v1/accounts"),
+    ("post", "/v1/transfers"),
 }
 
 

@@ -70,21 +70,23 @@ def test_the_tiers_report_lists_every_tier_in_programme_order():
     assert report.model_dump() == {
         "as_of": "2026-03-14T10:00:00Z",
         "members": 10,
+        "accounts": 0,
         "tiers": [
-            {"id": "red", "name": "Red", "members": 7},
-            {"id": "silver", "name": "Silver", "members": 0},
-            {"id": "gold", "name": "Gold", "members": 2},
-            {"id": "retired", "name": "retired", "members": 1},  # no longer in the programme, still held
+            {"id": "red", "name": "Red", "members": 7, "accounts": 0},
+            {"id": "silver", "name": "Silver", "members": 0, "accounts": 0},
+            {"id": "gold", "name": "Gold", "members": 2, "accounts": 0},
+            {"id": "retired", "name": "retired", "members": 1, "accounts": 0},  # no longer in the programme
         ],
     }
 
 
 def test_the_activity_report_lists_every_month_of_the_range():
     report = reports.activity_report("2025-12", "2026-02", {"2026-01": {"earned": 120, "enrolled": 2}})
+    zeros = {"redeemed": 0, "expired": 0, "adjusted": 0, "transferred": 0}
     assert [m.model_dump() for m in report.months] == [
-        {"month": "2025-12", "enrolled": 0, "earned": 0, "redeemed": 0, "expired": 0, "adjusted": 0},
-        {"month": "2026-01", "enrolled": 2, "earned": 120, "redeemed": 0, "expired": 0, "adjusted": 0},
-        {"month": "2026-02", "enrolled": 0, "earned": 0, "redeemed": 0, "expired": 0, "adjusted": 0},
+        {"month": "2025-12", "enrolled": 0, "earned": 0, **zeros},
+        {"month": "2026-01", "enrolled": 2, "earned": 120, **zeros},
+        {"month": "2026-02", "enrolled": 0, "earned": 0, **zeros},
     ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from loyalty.answers.common import Answer, Money, RulePoints, TierView
+from loyalty.answers.common import Answer, Money, PoolPart, RulePoints, TierView
 
 
 class Discount(Answer):
@@ -41,6 +41,7 @@ class CheckoutQuote(Answer):
     balance: int = Field(description="The balance the order leaves.")
     rewards_available: list[InStoreReward]
     max_points_payable: int
+    account: PoolPart | None = Field(default=None, description="(v1.2) A member in an account: the pool's part.")
 
 
 class CheckoutOrder(Answer):
@@ -60,3 +61,4 @@ class CheckoutOrder(Answer):
     rewards_available: list[InStoreReward]
     max_points_payable: int
     entry_ids: list[str]
+    account: PoolPart | None = Field(default=None, description="(v1.2) A member in an account: the pool's part.")

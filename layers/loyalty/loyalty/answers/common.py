@@ -75,3 +75,11 @@ class TierView(Answer):
 class RulePoints(Answer):
     rule: str = Field(examples=["tier:silver"])
     points: int
+
+
+class PoolPart(Answer):
+    """(v1.2) A member in an account: the pool's part of the write and the pool's balance after it."""
+
+    account_id: str
+    points: int
+    balance: int

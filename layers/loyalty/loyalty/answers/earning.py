@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from loyalty.answers.common import Answer, RulePoints, TierView
+from loyalty.answers.common import Answer, PoolPart, RulePoints, TierView
 
 
 class Earned(Answer):
@@ -17,6 +17,7 @@ class Earned(Answer):
     breakdown: list[RulePoints]
     balance: int
     tier: TierView
+    account: PoolPart | None = Field(default=None, description="(v1.2) A member in an account: the pool's part.")
 
 
 class EarnPreview(Answer):
@@ -28,6 +29,7 @@ class EarnPreview(Answer):
     breakdown: list[RulePoints]
     balance: int
     tier: TierView
+    account: PoolPart | None = Field(default=None, description="(v1.2) The pool's part it would take.")
 
 
 class Refunded(Answer):
@@ -39,6 +41,7 @@ class Refunded(Answer):
     reversed: int | None = Field(default=None, description="Checkout orders only: earned points taken back, <= 0.")
     restored: int | None = Field(default=None, description="Checkout orders only: spent points given back, >= 0.")
     balance: int
+    account: PoolPart | None = Field(default=None, description="(v1.2) A pooled order: the pool's change.")
 
 
 class ActivityAwarded(Answer):

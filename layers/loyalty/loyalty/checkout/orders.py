@@ -17,6 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from loyalty.accounts import pooling
 from loyalty.answers.checkout import CheckoutOrder, CheckoutQuote
 from loyalty.checkout import pricing
 from loyalty.domain import keys, status
@@ -165,7 +166,10 @@ def _plan(
         if placing:
             status.ensure_active(member)  # a suspended member's basket is still quoted
         when = books.posting_time(request.occurred_at)
-        tier = program.tier(member.tier_id)  # the tier before this order: what it pays and earns at
+        account = pooling.account_of(member, {})  # a member in an account: its pool takes a part of the earn
+        pool = pooling.pool_books(program, account, books.now, member.member_id) if account else None
+        # the tier before this order, what it pays and earns at: the better of the member's and its account's
+        tier = pooling.better_tier(program, member.tier_id, account)
         available = rewards_available(program, member, when, stock)
         for reward in rewards:
             reward_rules.check_reward(reward, member, when, reward_rules.remaining_stock(reward, stock.get(reward.id)))
@@ -214,7 +218,7 @@ def _plan(
                 "buckets": spent,
             },
         }
-        credited = credit.credit_order(program, books, order_id, award, when, details, pay_referral=placing)
+        credited = credit.credit_order(program, books, order_id, award, when, details, pay_referral=placing, pool=pool)
         entries.append(credited.entry)
         body: dict[str, Any] = {
             "member_id": member.member_id,
@@ -233,6 +237,12 @@ def _plan(
         }
         if placing:
             body["entry_ids"] = [e.entry_id for e in entries]
+        if pool is not None:
+            body["account"] = {
+                "account_id": pool.account.account_id,
+                "points": credited.pool_points,
+                "balance": pool.account.available,
+            }
         answer = CheckoutOrder.model_validate(body) if placing else CheckoutQuote.model_validate(body)
         return Plan(answer, [*credited.writes, *writes], credited.others)
 

@@ -16,6 +16,14 @@ schema (docs/events.md is generated from them); `version` is the schema version 
 | INSERT entry `expire`                           | PointsExpired        |
 | INSERT `kind` expiry_warning                    | PointsExpiringSoon   |
 | MODIFY member item whose `tier_id` changed      | TierChanged          |
+| MODIFY member item whose `account_id` changed   | AccountMemberJoined / AccountMemberLeft |
+| INSERT entry `transfer` (the sender's)          | PointsTransferred    |
+| MODIFY account item whose `tier_id` changed     | TierChanged (`account_id`, no `member_id`) |
+
+An account's pool (v1.2): its part of an order or a refund publishes nothing of its own (the member's
+PointsEarned or PointsReversed carries `account_id` and `account_points`); a spend of the pool publishes
+PointsRedeemed (or RedemptionCancelled) with `account_id` and the spender's `member_id`; the pool's
+expiry, PointsExpired with `account_id` and no `member_id`; the receiving side of a transfer, nothing.
 
 The signup bonus entry publishes nothing of its own: MemberEnrolled (from the member item, written in
 the same transaction) carries it as `signup_bonus`.
@@ -25,11 +33,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from loyalty.domain.model import EntryType, ExpiryWarning, LedgerEntry, Member
+from loyalty.domain.model import Account, EntryType, ExpiryWarning, LedgerEntry, Member
 from loyalty.kernel.clock import isoformat
 
 
@@ -43,7 +52,7 @@ class Ranking(Protocol):
 SOURCE = "loyalty"
 SCHEMA_VERSION = 1
 
-ChangeKind = Literal["member", "entry", "expiry_warning"]
+ChangeKind = Literal["member", "entry", "expiry_warning", "account"]
 StreamEventName = Literal["INSERT", "MODIFY", "REMOVE"]
 
 
@@ -53,8 +62,8 @@ class Change:
 
     event_name: StreamEventName
     kind: ChangeKind
-    old: Member | LedgerEntry | ExpiryWarning | None
-    new: Member | LedgerEntry | ExpiryWarning | None
+    old: Member | Account | LedgerEntry | ExpiryWarning | None
+    new: Member | Account | LedgerEntry | ExpiryWarning | None
 
 
 # -- the published schema ------------------------------------------------------------------------
@@ -68,10 +77,16 @@ class EventDetail(BaseModel):
         description="Stable id: the ledger entry's `entry_id` for ledger events, else derived from the stored "
         "item. A redelivered event has the same id: consumers de-duplicate on it."
     )
-    member_id: str
+    member_id: str | None = Field(
+        default=None,
+        description="The member. Absent only on an event of an account's pool that no member caused (v1.2).",
+    )
+    account_id: str | None = Field(
+        default=None, description="(v1.2) The account whose pool the event is about, or the member's pooled order's."
+    )
     sequence: int = Field(
-        description="The member's ledger sequence number (the entry's `seq`; for member events, the number of "
-        "entries the member had then). Order one member's events by it."
+        description="The ledger sequence number (the entry's `seq`; for member events, the number of entries the "
+        "member had then; for a pool's events, the pool's). Order one member's (or one pool's) events by it."
     )
 
 
@@ -108,6 +123,9 @@ class PointsEarned(LedgerEventDetail):
     order_id: str | None = Field(default=None, description="The order, for `earn`.")
     reason: str | None = Field(default=None, description="Why a bonus was granted (the activity), for `bonus`.")
     pending: bool = False
+    account_points: int | None = Field(
+        default=None, description="(v1.2) A pooled order: the account pool's part (`points` is the member's)."
+    )
 
 
 class PointsReversed(LedgerEventDetail):
@@ -115,6 +133,7 @@ class PointsReversed(LedgerEventDetail):
 
     order_id: str | None = None
     refund_id: str
+    account_points: int | None = Field(default=None, description="(v1.2) A pooled order: the pool's change.")
 
 
 class PointsRedeemed(LedgerEventDetail):
@@ -168,6 +187,30 @@ class TierChanged(EventDetail):
     as_of: str = Field(description="The date (or time) the change took effect.")
 
 
+class PointsTransferred(LedgerEventDetail):
+    """(v1.2) A member gave points to another member or into an account's pool. `points` is positive; the
+    event's `member_id` and `change` are the sender's."""
+
+    transfer_id: str
+    from_member_id: str
+    to_member_id: str | None = None
+    to_account_id: str | None = None
+    reason: str | None = None
+
+
+class AccountMemberJoined(EventDetail):
+    """(v1.2) A member joined an account (its role set; a role changed later publishes nothing)."""
+
+    role: str
+    at: str = Field(description="RFC 3339 UTC: when it joined.")
+
+
+class AccountMemberLeft(EventDetail):
+    """(v1.2) A member left an account: what it had stays its own, what it put into the pool stays there."""
+
+    at: str = Field(description="RFC 3339 UTC: when it left.")
+
+
 DETAIL_TYPES: dict[str, type[EventDetail]] = {
     "MemberEnrolled": MemberEnrolled,
     "PointsEarned": PointsEarned,
@@ -178,6 +221,9 @@ DETAIL_TYPES: dict[str, type[EventDetail]] = {
     "PointsExpired": PointsExpired,
     "PointsExpiringSoon": PointsExpiringSoon,
     "TierChanged": TierChanged,
+    "PointsTransferred": PointsTransferred,
+    "AccountMemberJoined": AccountMemberJoined,
+    "AccountMemberLeft": AccountMemberLeft,
 }
 
 
@@ -191,7 +237,15 @@ class DomainEvent:
         return self.detail.event_id
 
     def detail_json(self) -> dict[str, Any]:
-        return self.detail.model_dump(mode="json", by_alias=True)
+        data = self.detail.model_dump(mode="json", by_alias=True)
+        for name in OMITTED_WHEN_NONE:  # v1.2's additions appear only where they say something
+            if data.get(name, "") is None:
+                del data[name]
+        return data
+
+
+# A member's event before v1.2 carried no `account_id`; a pool's event with no member carries no `member_id`
+OMITTED_WHEN_NONE = ("member_id", "account_id", "account_points", "to_member_id", "to_account_id")
 
 
 # -- mapping -------------------------------------------------------------------------------------
@@ -211,9 +265,16 @@ def _text(value: Any) -> str | None:
 def ledger_event(entry: LedgerEntry) -> DomainEvent | None:
     if _is_signup(entry):
         return None
+    if entry.account_id is not None and entry.type in ("earn", "reversal", "transfer"):
+        return None  # the member's entry of the same operation says it (`account_id`, `account_points`)
+    if entry.type == "transfer" and entry.points > 0:
+        return None  # the receiver's side: the sender's entry publishes the transfer
+    d = entry.details
+    pooled = entry.account_id or _text(d.get("account_id"))
     common: dict[str, Any] = {
         "event_id": entry.entry_id,
-        "member_id": entry.member_id,
+        "member_id": entry.member_id or None,
+        **({"account_id": pooled} if pooled else {}),
         "sequence": entry.seq,
         "entry_type": entry.type,
         "change": entry.points,
@@ -224,11 +285,17 @@ def ledger_event(entry: LedgerEntry) -> DomainEvent | None:
         "months": dict(entry.buckets),
         "details": entry.details,
     }
-    d = entry.details
     detail: EventDetail
     match entry.type:
         case "earn":
-            detail = PointsEarned(**common, points=entry.points, order_id=entry.reference, pending=entry.pending)
+            shared = d.get("account_points")
+            detail = PointsEarned(
+                **common,
+                points=entry.points,
+                order_id=entry.reference,
+                pending=entry.pending,
+                **({"account_points": int(shared)} if shared is not None else {}),
+            )
             return DomainEvent("PointsEarned", detail)
         case "bonus":
             reason = _text(d.get("activity") or d.get("reason")) or entry.reference
@@ -239,6 +306,17 @@ def ledger_event(entry: LedgerEntry) -> DomainEvent | None:
                 **common, points=entry.points, order_id=_text(d.get("order_id")), refund_id=entry.reference
             )
             return DomainEvent("PointsReversed", detail)
+        case "transfer":
+            detail = PointsTransferred(
+                **common,
+                points=-entry.points,
+                transfer_id=entry.reference,
+                from_member_id=entry.member_id,
+                to_member_id=_text(d.get("to_member_id")),
+                to_account_id=_text(d.get("to_account_id")),
+                reason=_text(d.get("reason")),
+            )
+            return DomainEvent("PointsTransferred", detail)
         case "redeem":
             detail = PointsRedeemed(
                 **common,
@@ -298,15 +376,18 @@ def enrolled_event(member: Member) -> DomainEvent:
     )
 
 
-def tier_event(old: Member, new: Member, program: Ranking | None) -> DomainEvent | None:
+def tier_event(old: Member | Account, new: Member | Account, program: Ranking | None) -> DomainEvent | None:
     if old.tier_id == new.tier_id:
         return None
     change = new.tier_change if new.tier_change and new.tier_change.get("to") == new.tier_id else {}
+    who: dict[str, Any] = {"account_id": new.account_id} if isinstance(new, Account) else {"member_id": new.member_id}
     return DomainEvent(
         "TierChanged",
         TierChanged(
-            event_id=derived_id("tier", new.member_id, str(new.version)),
-            member_id=new.member_id,
+            event_id=derived_id(
+                "tier", *(["account"] if isinstance(new, Account) else []), new.holder_id, str(new.version)
+            ),
+            **who,
             sequence=new.entries,
             from_=old.tier_id,
             to=new.tier_id,
@@ -318,12 +399,46 @@ def tier_event(old: Member, new: Member, program: Ranking | None) -> DomainEvent
     )
 
 
+def membership_event(old: Member, new: Member) -> DomainEvent | None:
+    """A member joined or left an account (its `account_id` changed)."""
+    if old.account_id == new.account_id:
+        return None
+    at = isoformat(new_since(new))
+    if new.account_id is not None:
+        return DomainEvent(
+            "AccountMemberJoined",
+            AccountMemberJoined(
+                event_id=derived_id("joined", new.member_id, new.account_id, str(new.version)),
+                member_id=new.member_id,
+                account_id=new.account_id,
+                sequence=new.entries,
+                role=new.account_role or "contributor",
+                at=at,
+            ),
+        )
+    return DomainEvent(
+        "AccountMemberLeft",
+        AccountMemberLeft(
+            event_id=derived_id("left", new.member_id, old.account_id or "", str(new.version)),
+            member_id=new.member_id,
+            account_id=old.account_id,
+            sequence=new.entries,
+            at=at,
+        ),
+    )
+
+
+def new_since(member: Member) -> datetime:
+    return member.account_changed_at or member.enrolled_at
+
+
 def warning_event(warning: ExpiryWarning, sequence: int = 0) -> DomainEvent:
+    who: dict[str, Any] = {"account_id": warning.account_id} if warning.account_id else {"member_id": warning.member_id}
     return DomainEvent(
         "PointsExpiringSoon",
         PointsExpiringSoon(
             event_id=derived_id("expiring", warning.member_id, warning.month),
-            member_id=warning.member_id,
+            **who,
             sequence=sequence,
             month=warning.month,
             points=warning.points,
@@ -341,6 +456,10 @@ def events_for(change: Change, program: Ranking | None = None) -> list[DomainEve
     elif change.event_name == "INSERT" and isinstance(new, Member):
         found = enrolled_event(new)
     elif change.event_name == "MODIFY" and isinstance(new, Member) and isinstance(old, Member):
+        joined = membership_event(old, new)
+        tier = tier_event(old, new, program)
+        return [e for e in (joined, tier) if e is not None]
+    elif change.event_name == "MODIFY" and isinstance(new, Account) and isinstance(old, Account):
         found = tier_event(old, new, program)
     elif change.event_name == "INSERT" and isinstance(new, ExpiryWarning):
         found = warning_event(new)

@@ -23,6 +23,10 @@ separator in it is refused here, whatever the caller validated.
 | monthly expiry                 | `expire#<member_id>#<YYYY-MM>`             |
 | closing balance                | `close#<member_id>`                        |
 | points restored into an ended month, expired at once | `lapse#<key of the entry that restored them>` |
+| an account's pool: its part of an operation | `pool#<key of the operation's entry>` |
+| transfer (the sender's entry)  | `transfer#<transfer_id>`                    |
+| transfer (the receiver's entry) | `transfer_in#<transfer_id>`                |
+| an account's monthly expiry    | `expire_account#<account_id>#<YYYY-MM>`     |
 """
 
 from __future__ import annotations
@@ -115,3 +119,21 @@ def closing(member_id: str) -> str:
 def lapse(cause: str) -> str:
     """The `expire` entry for points a write put back into a month that is over (see loyalty.ledger.funnel)."""
     return f"lapse#{cause}"
+
+
+def pool(cause: str) -> str:
+    """An account pool's entry of an operation whose own entry (the member's) is `cause`: the pool's part of
+    an order (`pool#earn#<order_id>`), of a refund, a spend from the pool (`pool#pwp#<redemption_id>`)."""
+    return f"pool#{cause}"
+
+
+def transfer(transfer_id: str) -> str:
+    return f"transfer#{_id(transfer_id)}"
+
+
+def transfer_in(transfer_id: str) -> str:
+    return f"transfer_in#{_id(transfer_id)}"
+
+
+def account_expiry(account_id: str, period: str) -> str:
+    return f"expire_account#{_id(account_id)}#{_period(period)}"

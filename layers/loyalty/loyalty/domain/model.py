@@ -8,10 +8,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-EntryType = Literal["earn", "bonus", "reversal", "redeem", "redeem_cancel", "expire", "adjust"]
+EntryType = Literal["earn", "bonus", "reversal", "redeem", "redeem_cancel", "expire", "adjust", "transfer"]
 MemberStatus = Literal["active", "suspended", "closed"]
 TierSource = Literal["qualified", "paid", "manual"]
 Channel = Literal["web", "app", "pos", "partner", "import"]
+AccountKind = Literal["company", "household"]
+AccountRole = Literal["owner", "buyer", "contributor"]
+SPENDING_ROLES: tuple[AccountRole, ...] = ("owner", "buyer")  # who may spend an account's pool
 
 # Buckets for points that never expire (expiry policy `never`) use this key; it sorts last.
 NEVER = "never"
@@ -25,14 +28,60 @@ class PendingLot(BaseModel):
     expiry_month: str  # the bucket the points go to when they become available
 
 
-class Member(BaseModel):
-    """A member and every figure derived from the member's ledger.
+class Holder(BaseModel):
+    """Whoever holds points on a ledger of its own: a member, or an account's pool. Every figure here is
+    derived from the holder's ledger and moves only through the funnel (`loyalty.ledger.funnel`).
 
     Invariants (checked by `loyalty.ledger.maths.check`): `available + pending` equals the sum of the
     ledger; when `available >= 0` the expiry buckets add up to it, otherwise they are empty.
     """
 
     model_config = ConfigDict(validate_assignment=False)
+
+    version: int = 0  # bumped by every write; the optimistic-concurrency condition
+    entries: int = 0  # number of ledger entries; the ledger's sequence number
+
+    available: int = 0  # posted points, may go negative after a refund
+    pending: int = 0  # earned but inside the return window (`pending_days`)
+    held: int = 0  # reserved by pay-with-points holds (already taken out of `available`)
+    lifetime_earned: int = 0
+    lifetime_redeemed: int = 0
+    lifetime_expired: int = 0
+
+    buckets: dict[str, int] = {}  # expiry month (or NEVER) -> points
+    qualifying: dict[str, int] = {}  # calendar month -> base points net of refunds
+    spend: dict[str, Decimal] = {}  # calendar month -> eligible spend net of refunds
+    counters: dict[str, int] = {}  # "<what>:<period key>" -> uses, for caps and limits
+    pending_lots: dict[str, PendingLot] = {}  # order id -> its pending points (sum: `pending`)
+
+    tier_id: str
+    tier_since: datetime
+    tier_source: TierSource = "qualified"
+    tier_reason: str | None = None
+    tier_reached_at: datetime | None = None  # when the current qualified tier was reached (retain_months)
+    manual_until: datetime | None = None
+    tier_period: str | None = None  # the last evaluation period applied (YYYY-MM)
+    expiry_period: str | None = None  # the last expiry period applied (YYYY-MM)
+    # The last tier change made by the monthly evaluation, a subscription or an override, for the
+    # TierChanged event read off the table stream: {"from", "to", "reason", "as_of", "source"}.
+    tier_change: dict[str, str] | None = None
+    tier_run: str | None = None  # the last evaluation run that changed the tier (a retried chunk recounts it)
+    # What that run did, {"from", "to"}: kept apart from `tier_change`, which an override or a subscription
+    # made after the run (before a retry of its page) replaces, so the retry counts the run's own change.
+    tier_run_change: dict[str, str] | None = None
+
+    @property
+    def holder_id(self) -> str:  # pragma: no cover - every holder says who it is
+        raise NotImplementedError
+
+    @property
+    def closed(self) -> bool:
+        """Whether the holder's points no longer move (a closed member)."""
+        return False
+
+
+class Member(Holder):
+    """A member and every figure derived from the member's ledger."""
 
     member_id: str
     status: MemberStatus = "active"
@@ -50,40 +99,55 @@ class Member(BaseModel):
     referred_by: str | None = None
     enrolled_at: datetime
 
-    version: int = 0  # bumped by every write; the optimistic-concurrency condition
-    entries: int = 0  # number of ledger entries; the ledger's sequence number
-
-    available: int = 0  # posted points, may go negative after a refund
-    pending: int = 0  # earned but inside the return window (`pending_days`)
-    held: int = 0  # reserved by pay-with-points holds (already taken out of `available`)
-    lifetime_earned: int = 0
-    lifetime_redeemed: int = 0
-    lifetime_expired: int = 0
-
-    buckets: dict[str, int] = {}  # expiry month (or NEVER) -> points
-    qualifying: dict[str, int] = {}  # calendar month -> base points net of refunds
-    spend: dict[str, Decimal] = {}  # calendar month -> eligible spend net of refunds
-    counters: dict[str, int] = {}  # "<what>:<period key>" -> uses, for caps and limits
     orders: int = 0  # orders that earned, for the referral bonus
-    pending_lots: dict[str, PendingLot] = {}  # order id -> its pending points (sum: `pending`)
-
-    tier_id: str
-    tier_since: datetime
-    tier_source: TierSource = "qualified"
-    tier_reason: str | None = None
-    tier_reached_at: datetime | None = None  # when the current qualified tier was reached (retain_months)
     paid_tier: str | None = None
     paid_until: datetime | None = None
-    manual_until: datetime | None = None
-    tier_period: str | None = None  # the last evaluation period applied (YYYY-MM)
-    expiry_period: str | None = None  # the last expiry period applied (YYYY-MM)
-    # The last tier change made by the monthly evaluation, a subscription or an override, for the
-    # TierChanged event read off the table stream: {"from", "to", "reason", "as_of", "source"}.
-    tier_change: dict[str, str] | None = None
-    tier_run: str | None = None  # the last evaluation run that changed the tier (a retried chunk recounts it)
-    # What that run did, {"from", "to"}: kept apart from `tier_change`, which an override or a subscription
-    # made after the run (before a retry of its page) replaces, so the retry counts the run's own change.
-    tier_run_change: dict[str, str] | None = None
+    # The account the member belongs to (its orders' points split with the account's pool), and its role.
+    account_id: str | None = None
+    account_role: AccountRole | None = None
+    account_changed_at: datetime | None = None  # when it last joined or left one
+
+    @property
+    def holder_id(self) -> str:
+        return self.member_id
+
+    @property
+    def closed(self) -> bool:
+        return self.status == "closed"
+
+
+class Account(Holder):
+    """A company or a household: a pool of points its members' orders feed, with a tier of its own.
+
+    The pool's figures are a holder's (its own ledger); `members` counts who belongs to it now (each
+    membership is an item of its own, `AccountMembership`)."""
+
+    account_id: str
+    kind: AccountKind
+    name: str
+    member_share_percent: int = 0
+    max_members: int
+    members: int = 0
+    created_at: datetime
+
+    @property
+    def holder_id(self) -> str:
+        return self.account_id
+
+
+class AccountMembership(BaseModel):
+    """A member of an account: its role, and what its orders put into the pool and what it spent of it.
+
+    Kept after the member leaves (`left_at`), so a refund of an order made while it belonged still finds
+    its figures; the account lists only the current ones."""
+
+    account_id: str
+    member_id: str
+    role: AccountRole
+    joined_at: datetime
+    left_at: datetime | None = None
+    contributed: int = 0  # the pool parts of this member's orders, net of refunds
+    spent: int = 0  # the pool's points this member spent, net of voids
 
 
 IdentifierKind = Literal["email", "phone", "card_id"]
@@ -119,7 +183,8 @@ class LedgerEntry(BaseModel):
 
     entry_id: str
     key: str
-    member_id: str
+    member_id: str  # the member whose ledger it is; on a pool's ledger, the member who caused it ("" if none)
+    account_id: str | None = None  # set on a pool's ledger only: the entry is the account's
     seq: int
     type: EntryType
     points: int
@@ -149,6 +214,8 @@ class OrderRefunds(BaseModel):
     spend: Decimal = Decimal(0)  # eligible spend reversed
     restored: int = 0  # a checkout order's spent points given back
     restored_months: dict[str, int] = {}  # ... by the expiry month they were spent from
+    account_points: int = 0  # points reversed from the pool the order's split fed (`account_id` of its earn)
+    account_base: int = 0  # qualifying base points reversed from that account
     refunds: int = 0
     version: int = 0  # 0: not stored yet
 
@@ -162,6 +229,7 @@ class Hold(BaseModel):
 
     redemption_id: str
     member_id: str
+    account_id: str | None = None  # paid from this account's pool
     points: int
     value: Decimal
     currency: str
@@ -180,7 +248,8 @@ class ExpiryWarning(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    member_id: str
+    member_id: str  # a pool's warning: `ACCOUNT#<account_id>`, and `account_id` says which
+    account_id: str | None = None
     month: str  # the points expire at the end of this month
     points: int
     period: str | None = None  # the expiry run's period (YYYY-MM); `month` when absent

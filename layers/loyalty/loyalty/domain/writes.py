@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from loyalty.domain.model import Enrolment, Hold, IdentifierKind, OrderRefunds
+from loyalty.domain.model import AccountMembership, Enrolment, Hold, IdentifierKind, OrderRefunds
 
 
 @dataclass(frozen=True)
@@ -146,6 +146,33 @@ class EnrolmentErased:
     member_id: str
 
 
+@dataclass(frozen=True)
+class AccountCreated:
+    """An account's creation request (its hash) and first answer, for its replays; refused when one exists."""
+
+    account_id: str
+    request_hash: str
+    response: str
+
+
+@dataclass(frozen=True)
+class MembershipSaved:
+    """A member's membership of an account, as it is now (joined, its role changed, or left)."""
+
+    membership: AccountMembership
+
+
+@dataclass(frozen=True)
+class MembershipCounted:
+    """Add to what a member put into an account's pool (`contributed`) and spent of it (`spent`); refused
+    when the membership does not exist."""
+
+    account_id: str
+    member_id: str
+    contributed: int = 0
+    spent: int = 0
+
+
 SideWrite = (
     PendingMarker
     | PendingMarkerDone
@@ -163,6 +190,9 @@ SideWrite = (
     | IdentifierHeld
     | EnrolmentRecorded
     | EnrolmentErased
+    | AccountCreated
+    | MembershipSaved
+    | MembershipCounted
 )
 
 

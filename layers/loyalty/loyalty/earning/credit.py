@@ -10,12 +10,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from loyalty.accounts import pooling
 from loyalty.domain import keys
 from loyalty.domain.model import LedgerEntry, Member, PendingLot
 from loyalty.domain.writes import PendingMarker, SideWrite
 from loyalty.earning import rules as earning
 from loyalty.kernel.months import month_of
-from loyalty.ledger.funnel import Books
+from loyalty.ledger.funnel import Books, Ledger, PoolBooks
 from loyalty.program.rules import Program
 from loyalty.store import members as member_store
 from loyalty.tiers import maths as tiers
@@ -27,7 +28,8 @@ class Credited:
 
     entry: LedgerEntry
     writes: list[SideWrite]
-    others: list[Books]
+    others: list[Ledger[Any]]
+    pool_points: int = 0  # the account's pool's part (its books are among `others`)
 
 
 def credit_order(
@@ -39,10 +41,14 @@ def credit_order(
     details: dict[str, Any],
     *,
     pay_referral: bool,
+    pool: PoolBooks | None = None,
 ) -> Credited:
     """Put an order's award on the member's books: spendable now (or pending inside the return window),
     its qualifying value and spend in the order's month, its `earn` entry under `keys.earn(order_id)`, the
     upgrade it reaches, and the referrer's bonus on a referred member's first earning order.
+
+    A member in an account (`pool`: its pool's books) keeps its share of the points; the rest goes to the
+    pool (`loyalty.accounts.pooling`), and the entry records the split.
 
     Shared by `POST /v1/earn` and a checkout order, so both earn by the same rules."""
     member = books.member
@@ -50,14 +56,15 @@ def credit_order(
     writes: list[SideWrite] = []
     available_on = None
     moved: dict[str, int] = {}
-    if program.pending_days and award.points > 0:
+    keep = award.points if pool is None else pooling.member_part(award.points, pool.account.member_share_percent)
+    if program.pending_days and keep > 0:
         # inside the return window: pending, not spendable, until the daily activation moves it
         available_on = (when + timedelta(days=program.pending_days)).date()
-        lot = PendingLot(points=award.points, available_on=available_on, expiry_month=books.expiry_month(when))
-        books.earn_pending(order_id, award.points, lot)
+        lot = PendingLot(points=keep, available_on=available_on, expiry_month=books.expiry_month(when))
+        books.earn_pending(order_id, keep, lot)
         writes.append(PendingMarker(member.member_id, order_id, available_on))
     else:
-        moved = books.earn(award.points, when)
+        moved = books.earn(keep, when)
     if award.base:
         member.qualifying[month] = member.qualifying.get(month, 0) + award.base
     if award.eligible_amount:
@@ -65,10 +72,11 @@ def credit_order(
     first_order = member.orders == 0
     if award.points > 0:
         member.orders += 1  # orders that earned points: the referral pays on the first of them
+    split = pooling.split_details(pool.account, award.points - keep) if pool is not None else {}
     entry = books.entry(
         keys.earn(order_id),
         "earn",
-        award.points,
+        keep,
         order_id,
         when,
         details={
@@ -77,17 +85,26 @@ def credit_order(
             "eligible_amount": str(award.eligible_amount),
             **details,
             **({"available_on": available_on.isoformat()} if available_on else {}),
+            **split,
         },
         buckets=moved,
         pending=available_on is not None,
     )
     tiers.upgrade_after_earn(member, program, books.now)  # after the award: this earn used the old tier
-    others: list[Books] = []
+    others: list[Ledger[Any]] = []
+    pool_points = 0
+    if pool is not None:
+        shared = pooling.credit(
+            pool, member.member_id, order_id, pooling.OrderEarn(award.points, award.base, award.eligible_amount), when
+        )
+        writes += shared.writes
+        others.append(pool)
+        pool_points = shared.points
     if pay_referral and first_order and award.points > 0 and member.referred_by:
         referrer = _referral(program, member, when, books.now)
         if referrer is not None:
             others.append(referrer)
-    return Credited(entry, writes, others)
+    return Credited(entry, writes, others, pool_points)
 
 
 def _referral(program: Program, member: Member, when: datetime, now: datetime) -> Books | None:

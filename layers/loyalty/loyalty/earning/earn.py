@@ -11,9 +11,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from loyalty.accounts import pooling
+from loyalty.answers.common import PoolPart
 from loyalty.answers.earning import ActivityAwarded, Earned, EarnPreview, Refunded
 from loyalty.domain import keys, posting
-from loyalty.domain.model import LedgerEntry, OrderRefunds
+from loyalty.domain.model import Account, LedgerEntry, Member, OrderRefunds
 from loyalty.domain.status import ensure_active, ensure_open
 from loyalty.domain.writes import PendingMarkerDone, RefundState, SideWrite, StockReturned
 from loyalty.earning import credit
@@ -27,9 +29,10 @@ from loyalty.kernel.errors import (
     ValidationFailed,
 )
 from loyalty.kernel.months import month_of
-from loyalty.ledger.funnel import Books, Txn, activity_counter
+from loyalty.ledger.funnel import Books, PoolBooks, Txn, activity_counter
 from loyalty.ledger.operations import Outcome, Plan, commit, request_hash, retrying, run, run_with
 from loyalty.program.rules import Program, Reward
+from loyalty.store import accounts as account_store
 from loyalty.store import members as member_store
 from loyalty.store import orders as order_store
 from loyalty.tiers import views
@@ -82,12 +85,14 @@ def earn_hash(request: EarnRequest) -> str:
 # -- purchases -----------------------------------------------------------------------------------
 def _earn_plan(
     program: Program, request: EarnRequest, order: earning.Order, *, pay_referral: bool
-) -> Callable[[Books], Plan]:
-    def plan(books: Books) -> Plan:
+) -> Callable[[Books, Account | None], Plan]:
+    def plan(books: Books, account: Account | None) -> Plan:
         member = books.member
         ensure_active(member)
         when = books.posting_time(order.occurred_at)
-        award = earning.award(program, order, program.tier(member.tier_id))  # the tier before this earn
+        pool = pooling.pool_books(program, account, books.now, member.member_id) if account else None
+        # the tier before this earn: the better of the member's and its account's
+        award = earning.award(program, order, pooling.better_tier(program, member.tier_id, account))
         details: dict[str, Any] = {
             "amount": request.amount,
             "currency": request.currency,
@@ -95,7 +100,7 @@ def _earn_plan(
             **({"items": _items_view(request)} if request.items else {}),
         }
         credited = credit.credit_order(
-            program, books, request.order_id, award, when, details, pay_referral=pay_referral
+            program, books, request.order_id, award, when, details, pay_referral=pay_referral, pool=pool
         )
         body = Earned(
             entry_id=credited.entry.entry_id,
@@ -105,10 +110,20 @@ def _earn_plan(
             breakdown=award.breakdown_view(),
             balance=member.available,
             tier=views.tier_view(member, program),
+            **_pool_part(pool, credited.pool_points),
         )
         return Plan(body, credited.writes, credited.others)
 
     return plan
+
+
+def _pool_part(pool: PoolBooks | None, points: int) -> dict[str, Any]:
+    """The answer's `account` (v1.2): the pool's part and the pool's balance after the write; nothing when
+    the member is in no account."""
+    if pool is None:
+        return {}
+    part = PoolPart(account_id=pool.account.account_id, points=points, balance=pool.account.available)
+    return {"account": part}
 
 
 def _items_view(request: EarnRequest) -> list[dict[str, Any]]:
@@ -122,17 +137,26 @@ def earn(program: Program, request: EarnRequest) -> Outcome:
     """Award an order's points. Key: the order id (one order earns once, for one member)."""
     order = order_of(program, request, utcnow())
     plan = _earn_plan(program, request, order, pay_referral=True)
-    return run(program, request.member_id, keys.earn(request.order_id), earn_hash(request), plan)
+    entry_key = keys.earn(request.order_id)
+    return run_with(
+        program,
+        lambda: pooling.load(request.member_id, entry_key),
+        request.member_id,
+        entry_key,
+        earn_hash(request),
+        plan,
+    )
 
 
 def preview(program: Program, request: EarnRequest) -> EarnPreview:
-    """What `earn` would answer, without `entry_id`, writing nothing (one read)."""
+    """What `earn` would answer, without `entry_id`, writing nothing (one read; two for a member in an account
+    the process has not seen yet)."""
     order = order_of(program, request, utcnow())
-    member = member_store.load_member(request.member_id)
+    member, _, account = pooling.load(request.member_id, None)
     if member is None:
         raise MemberNotFound(f"no member {request.member_id!r}")
-    decided = _earn_plan(program, request, order, pay_referral=False)(Books(program, member, utcnow()))
-    return EarnPreview.model_validate(decided.body.model_dump(exclude={"entry_id"}))
+    decided = _earn_plan(program, request, order, pay_referral=False)(Books(program, member, utcnow()), account)
+    return EarnPreview.model_validate(decided.body.model_dump(exclude={"entry_id"}, exclude_unset=True))
 
 
 # -- refunds -------------------------------------------------------------------------------------
@@ -142,10 +166,10 @@ def refund(program: Program, request: RefundRequest) -> Outcome:
     amount = Decimal(request.amount)
     hash_ = request_hash({"member_id": request.member_id, "order_id": request.order_id, "amount": _money(amount)})
 
-    def plan(books: Books, context: tuple[LedgerEntry | None, OrderRefunds | None, list[LedgerEntry]]) -> Plan:
+    def plan(books: Books, context: RefundContext) -> Plan:
         member = books.member
         ensure_open(member)  # a suspended member is still refunded; a closed one is not
-        order, state, spends = context
+        order, state, spends, account = context
         if order is None or order.type != "earn" or order.member_id != member.member_id:
             raise OrderNotFound(f"no order {request.order_id!r} for member {member.member_id!r}")
         state = state or OrderRefunds(order_id=request.order_id, member_id=member.member_id)
@@ -192,6 +216,26 @@ def refund(program: Program, request: RefundRequest) -> Outcome:
         restored, months = _give_back_spent(books, request, details, refundable, state, taken.refunded_total)
         if "checkout" in details:
             writes += _give_back_uses(books, order, spends, refundable, state.refunded, taken.refunded_total)
+        # the order's split stays as it was made: the pool gives back its part, whether or not the member
+        # still belongs to the account
+        pool = pooling.pool_books(program, account, books.now, member.member_id) if account else None
+        pool_share = 0
+        pool_part: dict[str, Any] = {}
+        if pool is not None:
+            pooled = int(details.get("account_points", 0))
+            pool_share = earning.reversed_share(pooled, taken.refunded_total, refundable) - state.account_points
+            reversal = pooling.reverse(
+                pool,
+                member.member_id,
+                request.refund_id,
+                order,
+                pool_share,
+                taken.base,
+                taken.spend,
+                {"order_id": request.order_id, "amount": request.amount, "refunded_total": str(taken.refunded_total)},
+            )
+            writes += reversal.writes
+            pool_part = _pool_part(pool, reversal.points)
         after = state.model_copy(
             update={
                 "refunded": taken.refunded_total,
@@ -200,6 +244,7 @@ def refund(program: Program, request: RefundRequest) -> Outcome:
                 "spend": state.spend + taken.spend,
                 "restored": state.restored + restored,
                 "restored_months": months,
+                "account_points": state.account_points + pool_share,
                 "refunds": state.refunds + 1,
                 "version": state.version + 1,
             }
@@ -208,27 +253,38 @@ def refund(program: Program, request: RefundRequest) -> Outcome:
             body = Refunded(
                 refund_id=request.refund_id,
                 order_id=request.order_id,
-                points=sum(e.points for e in books.entries),  # the net change: with what expired at once
-                reversed=entry.points,
+                # the net change: with what expired at once, and the pool's part
+                points=sum(e.points for e in books.entries) - pool_share,
+                reversed=entry.points - pool_share,
                 restored=restored,
                 balance=member.available,
+                **pool_part,
             )
         else:
             body = Refunded(
-                refund_id=request.refund_id, order_id=request.order_id, points=entry.points, balance=member.available
+                refund_id=request.refund_id,
+                order_id=request.order_id,
+                points=entry.points - pool_share,  # the order's whole change: the member's and the pool's
+                balance=member.available,
+                **pool_part,
             )
-        return Plan(body, [RefundState(after, state.version), *writes])
+        return Plan(body, [RefundState(after, state.version), *writes], [pool] if pool is not None else [])
 
     # the reward entries a checkout order may have written that took stock or a limit use: read with the order
     spends = [keys.checkout_reward(request.order_id, r.id) for r in program.rewards if _returnable(r)]
-    return run_with(
-        program,
-        lambda: order_store.load_refund(request.member_id, request.refund_id, request.order_id, spends),
-        request.member_id,
-        entry_key,
-        hash_,
-        plan,
-    )
+
+    def load() -> tuple[Member | None, LedgerEntry | None, RefundContext]:
+        member, entry, (order, state, spent) = order_store.load_refund(
+            request.member_id, request.refund_id, request.order_id, spends
+        )
+        pooled = order.details.get("account_id") if entry is None and order is not None else None
+        account = account_store.load_account(str(pooled)) if pooled else None  # a pooled order: one more read
+        return member, entry, (order, state, spent, account)
+
+    return run_with(program, load, request.member_id, entry_key, hash_, plan)
+
+
+RefundContext = tuple[LedgerEntry | None, OrderRefunds | None, list[LedgerEntry], Account | None]
 
 
 def refundable_amount(details: dict[str, Any]) -> Decimal:

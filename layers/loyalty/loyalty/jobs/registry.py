@@ -24,13 +24,27 @@ class ScheduledJob:
 
 # On the 1st, in this order: the points of the month that ended expire, then the tiers are evaluated.
 EXPIRY = ScheduledJob(
-    "expiry", "monthly", "cron(0 0 1 * ? *)", ("members_affected", "points_expired", "members_warned")
+    "expiry",
+    "monthly",
+    "cron(0 0 1 * ? *)",
+    # points_expired: members' and accounts' pools' together (v1.2 counts the pools apart beside it)
+    ("members_affected", "points_expired", "members_warned", "accounts_affected", "accounts_warned"),
 )
 TIER_EVALUATION = ScheduledJob(
     "tier-evaluation",
     "monthly",
     "cron(0 1 1 * ? *)",
-    ("members_evaluated", "upgraded", "downgraded", "unchanged"),
+    (
+        "members_evaluated",
+        "upgraded",
+        "downgraded",
+        "unchanged",
+        # v1.2: accounts, counted apart
+        "accounts_evaluated",
+        "accounts_upgraded",
+        "accounts_downgraded",
+        "accounts_unchanged",
+    ),
 )
 PENDING_ACTIVATION = ScheduledJob("pending-activation", "daily", "rate(1 day)")
 HOLD_RELEASE = ScheduledJob("hold-release", "every 5 minutes", "rate(5 minutes)")

@@ -107,3 +107,23 @@ class Contention(LoyaltyError):
     """Optimistic concurrency gave up after its retries: the caller may retry safely."""
 
     status, code = 503, "busy"
+
+
+class AccountNotFound(LoyaltyError):
+    status, code = 404, "account_not_found"
+
+
+class AccountExists(LoyaltyError):
+    status, code = 409, "account_exists"
+
+
+class MemberInAccount(LoyaltyError):
+    status, code = 409, "member_in_account"
+
+
+class AccountFull(LoyaltyError):
+    status, code = 409, "account_full"
+
+
+class TransferLimitReached(LoyaltyError):
+    status, code = 422, "transfer_limit_reached"

@@ -69,7 +69,8 @@ def count(name: str, value: int = 1, *, program_id: str) -> None:
     Flushed by `@metrics.log_metrics` on the handler (put it on every handler that calls this). Names in
     use: the stream processor's `Enrolments`, `PointsEarned`, `PointsReversed`, `PointsRedeemed`,
     `Redemptions`, `RedemptionsCancelled`, `PointsAdjusted`, `PointsExpired`, `TierUpgrades`,
-    `TierDowngrades`, `EventsPublished`; the handlers' `IdempotentReplays`, `SignatureFailures`.
+    `TierDowngrades`, `EventsPublished`; the handlers' `IdempotentReplays`, `SignatureFailures`, `WriteRetries`
+    (races a write lost and decided again: a hot member, or a hot account's pool).
     """
     if metrics.dimension_set.get(PROGRAM_DIMENSION) != program_id:
         metrics.add_dimension(name=PROGRAM_DIMENSION, value=program_id)

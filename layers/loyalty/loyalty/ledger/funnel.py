@@ -31,10 +31,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from loyalty.domain import keys, posting
-from loyalty.domain.model import NEVER, EntryType, LedgerEntry, Member, PendingLot
+from loyalty.domain.model import NEVER, Account, EntryType, Holder, LedgerEntry, Member, PendingLot
 from loyalty.domain.writes import SideWrite
 from loyalty.kernel.errors import InsufficientPoints, MemberInactive
 from loyalty.kernel.months import add_months, month_of
@@ -50,20 +50,24 @@ def entry_id_for(entry_key: str) -> str:
     return "le_" + hashlib.sha256(entry_key.encode()).hexdigest()[:26]
 
 
-class Books:
-    """One member's figures while one operation changes them."""
+H = TypeVar("H", bound=Holder)
 
-    def __init__(self, program: Program, member: Member, now: datetime) -> None:
+
+class Ledger(Generic[H]):
+    """One holder's figures (a member's, or an account's pool) while one operation changes them."""
+
+    def __init__(self, program: Program, holder: H, now: datetime) -> None:
         self.program = program
-        self.member = member
+        self.member: H = holder  # the holder: a member's books call it what it is
         self.now = now
         self.month = month_of(now)
-        self.read_version = member.version
-        self.read_entries = member.entries  # the ledger's length when the operation read the member
+        self.read_version = holder.version
+        self.read_entries = holder.entries  # the ledger's length when the operation read the holder
         self.entries: list[LedgerEntry] = []
-        self._before = member.model_copy(deep=True)
+        self._before = holder.model_copy(deep=True)
         self._lapsing: dict[str, int] = {}
         self._closed = False
+        self.actor = ""
 
     @property
     def changed(self) -> bool:
@@ -181,6 +185,21 @@ class Books:
             restored[m] = restored.get(m, 0) + p
         return restored
 
+    def send(self, points: int) -> dict[str, int]:
+        """A transfer's giving side: soonest-expiring points first; refused unless the balance covers it.
+        Counted as spent (`lifetime_redeemed`): the holder used them, on someone else."""
+        return self.spend(points)
+
+    def receive(self, months: dict[str, int]) -> dict[str, int]:
+        """A transfer's receiving side: the points keep the months they expire in (`lifetime_earned`). A month
+        that is over takes them only to expire them at once; under `activity_extends` they join the latest."""
+        received: dict[str, int] = {}
+        for month, points in sorted(months.items()):
+            self.member.lifetime_earned += points
+            for m, p in self._credit(points, self._extend_to(month)).items():
+                received[m] = received.get(m, 0) + p
+        return received
+
     def take_back(self, points: int, prefer: str | None) -> dict[str, int]:
         """A refund's reversal: `prefer` (the order's month) first, then soonest-expiring."""
         self.member.lifetime_earned -= points
@@ -258,7 +277,8 @@ class Books:
         entry = LedgerEntry(
             entry_id=entry_id_for(entry_key),
             key=entry_key,
-            member_id=self.member.member_id,
+            member_id=self.actor if isinstance(self.member, Account) else self.member.holder_id,
+            account_id=self.member.account_id if isinstance(self.member, Account) else None,
             seq=self.member.entries,
             type=type_,
             points=points,
@@ -299,15 +319,15 @@ class Books:
             )
 
     # -- closing -----------------------------------------------------------------------------------
-    def close(self, lapse_cause: str | None = None) -> Member:
+    def close(self, lapse_cause: str | None = None) -> H:
         """Prune, bump the version, check every invariant. Returns the member to write."""
         if self._closed:
             raise InvariantViolation("books closed twice")
-        if self._before.status == "closed" and self.entries:
-            raise MemberInactive(f"member {self.member.member_id!r} is closed: its points no longer move")
+        if self._before.closed and self.entries:
+            raise MemberInactive(f"member {self.member.holder_id!r} is closed: its points no longer move")
         if self._lapsing:
             if lapse_cause is None:
-                raise InvariantViolation(f"{self.member.member_id}: points left in ended months {self._lapsing}")
+                raise InvariantViolation(f"{self.member.holder_id}: points left in ended months {self._lapsing}")
             self._lapse(lapse_cause, lapse_cause)
         prune_history(self.member, self.now)
         self.member.version = self.read_version + 1
@@ -320,29 +340,46 @@ class Books:
         ledger.check(member)
         for month, points in member.buckets.items():
             if self.is_over(month) and points > before.buckets.get(month, 0):
-                raise InvariantViolation(f"{member.member_id}: month {month} is over and gained points")
+                raise InvariantViolation(f"{member.holder_id}: month {month} is over and gained points")
         moved = (member.available + member.pending) - (before.available + before.pending)
         written = sum(e.points for e in self.entries)
         if moved != written:
-            raise InvariantViolation(f"{member.member_id}: {moved} points moved, the entries say {written}")
+            raise InvariantViolation(f"{member.holder_id}: {moved} points moved, the entries say {written}")
         if sum(lot.points for lot in member.pending_lots.values()) != member.pending:
-            raise InvariantViolation(f"{member.member_id}: pending lots disagree with pending")
+            raise InvariantViolation(f"{member.holder_id}: pending lots disagree with pending")
         if member.held < 0:
-            raise InvariantViolation(f"{member.member_id}: held is negative")
+            raise InvariantViolation(f"{member.holder_id}: held is negative")
         seqs = [e.seq for e in self.entries]
         if seqs != list(range(before.entries + 1, member.entries + 1)):
-            raise InvariantViolation(f"{member.member_id}: entry sequence {seqs} after {before.entries}")
+            raise InvariantViolation(f"{member.holder_id}: entry sequence {seqs} after {before.entries}")
         for counter, used in member.counters.items():
             limit = counter_limit(self.program, counter)
             if limit is not None and used > limit and used > before.counters.get(counter, 0):
-                raise InvariantViolation(f"{member.member_id}: {counter} is {used}, over its limit {limit}")
+                raise InvariantViolation(f"{member.holder_id}: {counter} is {used}, over its limit {limit}")
+
+
+class Books(Ledger[Member]):
+    """A member's books."""
+
+
+class PoolBooks(Ledger[Account]):
+    """An account's pool's books. `actor`: the member whose operation moves the pool's points (every entry
+    it writes names them, `member_id`); empty for the account's own runs (expiry)."""
+
+    def __init__(self, program: Program, account: Account, now: datetime, actor: str = "") -> None:
+        super().__init__(program, account, now)
+        self.actor = actor
+
+    @property
+    def account(self) -> Account:
+        return self.member
 
 
 @dataclass
 class Txn:
     """What one business operation writes, in one transaction."""
 
-    books: list[Books]
+    books: list[Ledger[Any]]
     writes: list[SideWrite] = field(default_factory=list)
 
     @property
@@ -370,6 +407,11 @@ def activity_counter(activity: str, period: str, when: datetime) -> str:
     return f"activity:{activity}:{period_key(period, when)}"
 
 
+def transfer_counter(when: datetime) -> str:
+    """Points a member sent in the calendar month of `when` (the programme's `transfers` limit)."""
+    return f"transfer:sent:{month_of(when)}"
+
+
 def reward_counter(reward_id: str, period: str, when: datetime) -> str:
     return f"reward:{reward_id}:{period_key(period, when)}"
 
@@ -383,10 +425,12 @@ def counter_limit(program: Program, counter: str) -> int | None:
     if kind == "reward":
         reward = program.reward(name)
         return reward.limit_per_member.count if reward and reward.limit_per_member else None
+    if kind == "transfer":
+        return program.transfers.max_points_per_month
     return None
 
 
-def prune_history(member: Member, now: datetime) -> None:
+def prune_history(member: Holder, now: datetime) -> None:
     """Keep qualifying history for the longest window, and counters for every period the posting window
     reaches (a write dated in the previous month, or the previous year in January, still counts)."""
     first_month = add_months(month_of(now), -(HISTORY_MONTHS - 1))

@@ -21,21 +21,23 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from loyalty.answers.common import Answer
-from loyalty.domain.model import LedgerEntry, Member
+from loyalty.domain.model import Holder, LedgerEntry, Member
 from loyalty.domain.writes import SideWrite, WriteRefused
 from loyalty.kernel.clock import utcnow
 from loyalty.kernel.errors import Contention, IdempotencyConflict, MemberNotFound
 from loyalty.kernel.observability import count
-from loyalty.ledger.funnel import Books, Txn
+from loyalty.ledger.funnel import Books, Ledger, Txn
 from loyalty.program.rules import Program
 from loyalty.store import members as store
 from loyalty.store import transaction
 
-__all__ = ["Outcome", "Plan", "Retry", "request_hash", "retrying", "run", "run_with"]
+__all__ = ["Outcome", "Plan", "Retry", "request_hash", "retrying", "run", "run_books", "run_with"]
 
 MAX_ATTEMPTS = 30
 T = TypeVar("T")
 C = TypeVar("C")
+H = TypeVar("H", bound=Holder)
+L = TypeVar("L", bound=Ledger[Any])
 
 
 @dataclass
@@ -44,17 +46,17 @@ class Outcome:
     body: str
     replayed: bool = False
     entry: LedgerEntry | None = None
-    member: Member | None = None
+    member: Holder | None = None
 
 
 @dataclass
 class Plan:
     """What a service decided: the answer (its response model: the text stored and answered), the side
-    writes, and other members' books (a referrer)."""
+    writes, and other holders' books (a referrer, the member's account's pool, a transfer's receiver)."""
 
     body: Answer
     writes: list[SideWrite] = field(default_factory=list)
-    others: list[Books] = field(default_factory=list)
+    others: list[Ledger[Any]] = field(default_factory=list)
 
 
 class Retry(Exception):
@@ -82,14 +84,21 @@ def backoff(attempt: int) -> None:
     time.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))  # noqa: S311 - jitter, not crypto
 
 
-def retrying(step: Callable[[], T], *, attempts: int = MAX_ATTEMPTS) -> T:
-    """Run `step` until it does not lose a race; `Contention` (503) when it keeps losing."""
-    for attempt in range(attempts):
-        try:
-            return step()
-        except (Retry, transaction.VersionConflict, transaction.WriteConflict, WriteRefused):
-            backoff(attempt)
-    raise Contention("the member is busy; retry the request")
+def retrying(step: Callable[[], T], *, attempts: int = MAX_ATTEMPTS, program_id: str | None = None) -> T:
+    """Run `step` until it does not lose a race; `Contention` (503) when it keeps losing. With `program_id`,
+    the races lost are counted (`WriteRetries`: a hot member or a hot account's pool shows on the dashboard)."""
+    lost = 0
+    try:
+        for attempt in range(attempts):
+            try:
+                return step()
+            except (Retry, transaction.VersionConflict, transaction.WriteConflict, WriteRefused):
+                lost += 1
+                backoff(attempt)
+        raise Contention("the member is busy; retry the request")
+    finally:
+        if lost and program_id is not None:
+            count("WriteRetries", lost, program_id=program_id)
 
 
 def commit(txn: Txn) -> None:
@@ -122,17 +131,37 @@ def run_with(
     the entry under `entry_key` and whatever else the plan needs, in one round trip (a refund reads
     the order's entry and refund state with them)."""
 
+    def missing() -> Exception:
+        return MemberNotFound(f"no member {member_id!r}")
+
+    return run_books(program, load, entry_key, hash_, plan, lambda m: Books(program, m, utcnow()), missing)
+
+
+def run_books(
+    program: Program,
+    load: Callable[[], tuple[H | None, LedgerEntry | None, C]],
+    entry_key: str,
+    hash_: str,
+    plan: Callable[[L, C], Plan],
+    open_books: Callable[[H], L],
+    missing: Callable[[], Exception],
+) -> Outcome:
+    """`run_with` for any holder's books (a member's, an account pool's): `open_books` opens the holder that
+    `load` read; `missing` is the error when it read none."""
+
     def attempt() -> Outcome:
-        member, existing, context = load()
+        holder, existing, context = load()
         if existing is not None:
             return replay(existing, hash_, program)
-        if member is None:
-            raise MemberNotFound(f"no member {member_id!r}")
-        books = Books(program, member, utcnow())
+        if holder is None:
+            raise missing()
+        books = open_books(holder)
         decided = plan(books, context)
         # the entry under the idempotency key holds the request's hash and the answer: usually the first,
-        # the last for a checkout order (its rewards and points payment are spent before it earns)
-        primary = next((e for e in books.entries if e.key == entry_key), None)
+        # the last for a checkout order (its rewards and points payment are spent before it earns); the
+        # pool's, for a spend of an account's pool (the member's books then write no line)
+        written = [*books.entries, *(e for other in decided.others for e in other.entries)]
+        primary = next((e for e in written if e.key == entry_key), None)
         if primary is None:
             raise AssertionError(f"the operation under {entry_key!r} wrote no entry under its key")
         primary.request_hash = hash_
@@ -147,4 +176,4 @@ def run_with(
             return replay(stored, hash_, program)
         return Outcome(201, primary.response, entry=primary, member=books.member)
 
-    return retrying(attempt)
+    return retrying(attempt, program_id=program.program_id)

@@ -23,8 +23,9 @@ from loyalty.kernel.clock import isoformat, utcnow
 from loyalty.kernel.errors import Contention, InvalidState, MemberNotFound
 from loyalty.ledger.funnel import Books
 from loyalty.ledger.operations import retrying
+from loyalty.ledger.views import entry_view
 from loyalty.members.identity import Foreign, commit_identity
-from loyalty.members.views import entry_view, member_view, profile_view
+from loyalty.members.views import member_view, profile_view
 from loyalty.program.rules import Program
 from loyalty.store import erasure as erasure_store
 from loyalty.store import member_events

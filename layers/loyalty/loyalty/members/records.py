@@ -11,7 +11,7 @@ from loyalty.domain.status import ensure_open
 from loyalty.kernel.errors import MemberNotFound
 from loyalty.ledger.funnel import Books
 from loyalty.ledger.operations import Outcome, Plan, request_hash, run
-from loyalty.members.views import entry_view
+from loyalty.ledger.views import entry_view
 from loyalty.program.rules import Program
 from loyalty.store import member_events
 from loyalty.store import members as store

@@ -19,7 +19,7 @@ from typing import Any
 
 from loyalty.domain import erasure, events
 from loyalty.domain.events import Change, DomainEvent
-from loyalty.domain.model import LedgerEntry, Member
+from loyalty.domain.model import Account, LedgerEntry, Member
 from loyalty.kernel.clock import isoformat
 from loyalty.kernel.observability import count, logger
 from loyalty.program.rules import Program, current_program
@@ -48,6 +48,7 @@ ENTRY_MEASURES: dict[str, list[tuple[str, int]]] = {
     "redeem_cancel": [("RedemptionsCancelled", 0)],
     "adjust": [("PointsAdjusted", 1)],
     "expire": [("PointsExpired", -1)],
+    "transfer": [("PointsTransferred", -1)],  # the sender's entry (the receiver's measures nothing)
 }
 
 
@@ -59,6 +60,16 @@ def effects(change: Change, program: Program | None) -> Effects:
         out.marker = f"ENTRY#{new.entry_id}"
         out.counters = reports.entry_counters(new)
         out.measures = [(name, sign * new.points if sign else 1) for name, sign in ENTRY_MEASURES[new.type]]
+        if new.type == "transfer" and new.points > 0:
+            out.measures = []
+    elif change.kind == "account":
+        was = old if isinstance(old, Account) else None
+        now = new if isinstance(new, Account) else None
+        pool = now or was
+        if pool is None:
+            return out
+        out.counters = {**liability.counters(was, now), **reports.account_tier_counters(was, now)}
+        out.marker = f"ACCOUNT#{pool.account_id}#{pool.version}"
     elif change.kind == "member":
         before = old if isinstance(old, Member) else None
         after = new if isinstance(new, Member) else None
@@ -102,12 +113,12 @@ def _without_erased_text(kept: list[tuple[DomainEvent, str]]) -> list[tuple[Doma
 
 def _when(event: DomainEvent, change: Change) -> str:
     """When an event happened, stable under redelivery: a ledger entry's `recorded_at`, an enrolment's
-    `enrolled_at`, a tier change when the member's tier changed (its `as_of` may be a date only), an expiry
-    warning at its run (the 1st of its `period`)."""
-    if event.detail_type == "TierChanged" and isinstance(change.new, Member):
+    `enrolled_at`, a join or leave of an account when it happened (`at`), a tier change when the tier changed
+    (its `as_of` may be a date only), an expiry warning at its run (the 1st of its `period`)."""
+    if event.detail_type == "TierChanged" and isinstance(change.new, Member | Account):
         return isoformat(change.new.tier_since)
     detail = event.detail_json()
-    for name in ("recorded_at", "enrolled_at"):
+    for name in ("recorded_at", "enrolled_at", "at"):  # `at`: a member joined or left an account
         if detail.get(name):
             return str(detail[name])
     return f"{detail['period']}-01T00:00:00Z"

@@ -152,6 +152,12 @@ class PayWithPoints(Strict):
     hold_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
 
 
+class Transfers(Strict):
+    """Points members give each other or into an account's pool (`POST /v1/transfers`)."""
+
+    max_points_per_month: int = Field(default=2000, ge=0)  # sent by one member in a calendar month
+
+
 class RewardLimit(Strict):
     count: int = Field(ge=1)
     period: Period
@@ -223,6 +229,7 @@ class Program(Strict):
     expiry: Expiry = Field(default_factory=Expiry)
     pending_days: int = Field(default=0, ge=0, le=365)
     pay_with_points: PayWithPoints = Field(default_factory=PayWithPoints)
+    transfers: Transfers = Field(default_factory=Transfers)
     rewards: list[Reward] = []
     partners: list[Partner] = []
 

@@ -16,13 +16,15 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from loyalty.accounts import pooling
 from loyalty.answers.redemption import HoldReleased, PartnerCancellation, PartnerRedemption, PointsPayment
 from loyalty.domain import keys
-from loyalty.domain.model import Hold, LedgerEntry, Member
+from loyalty.domain.model import Account, Hold, LedgerEntry, Member
 from loyalty.domain.status import ensure_active, ensure_open
-from loyalty.domain.writes import HoldOpened, HoldSettled, SideWrite, StockReturned, StockTaken
+from loyalty.domain.writes import HoldOpened, HoldSettled, MembershipCounted, SideWrite, StockReturned, StockTaken
 from loyalty.kernel.clock import CLOCK, isoformat, utcnow
 from loyalty.kernel.errors import (
+    AccountNotFound,
     Forbidden,
     InvalidSignature,
     InvalidState,
@@ -33,11 +35,12 @@ from loyalty.kernel.errors import (
     ValidationFailed,
 )
 from loyalty.kernel.observability import count, logger
-from loyalty.ledger.funnel import Books, Txn
+from loyalty.ledger.funnel import Books, Ledger, Txn
 from loyalty.ledger.operations import Outcome, Plan, commit, request_hash, retrying, run_with
 from loyalty.program.rules import Program
 from loyalty.redemption import signatures
 from loyalty.redemption.rewards import check_redeemable, limit_counter, remaining_stock, standing
+from loyalty.store import accounts as account_store
 from loyalty.store import members as member_store
 from loyalty.store import redemptions as store
 from loyalty.store import secrets as secret_store
@@ -218,30 +221,52 @@ def pwp_view(
     )
 
 
-def pay_with_points(program: Program, redemption_id: str, member_id: str, points: int, capture: bool = True) -> Outcome:
-    """Pay at checkout with points: completed at once, or held (debited, reserved) until captured."""
+def pay_with_points(
+    program: Program,
+    redemption_id: str,
+    member_id: str,
+    points: int,
+    capture: bool = True,
+    account_id: str | None = None,
+) -> Outcome:
+    """Pay at checkout with points: completed at once, or held (debited, reserved) until captured. With
+    `account_id` (v1.2), the points come from that account's pool: only its owners and buyers may."""
     rate = program.pay_with_points
     if points <= 0 or points % rate.points:
         raise ValidationFailed.field("points", f"must be a positive multiple of {rate.points}")
     value = pwp_value(program, points)
     entry_key = keys.pay_with_points(redemption_id)
-    hash_ = request_hash({"member_id": member_id, "points": points, "capture": capture})
+    payload: dict[str, Any] = {"member_id": member_id, "points": points, "capture": capture}
+    if account_id is not None:
+        payload["account_id"] = account_id
+    hash_ = request_hash(payload)
 
-    def load() -> tuple[Member | None, LedgerEntry | None, None]:
-        member, entry = member_store.load_member_and_entry(member_id, entry_key)
-        return member, entry, None
+    def load() -> tuple[Member | None, LedgerEntry | None, Account | None]:
+        if account_id is None:
+            member, entry = member_store.load_member_and_entry(member_id, entry_key)
+            return member, entry, None
+        members, accounts, entries = account_store.load_holders([member_id], [account_id], [entry_key])
+        if entry_key not in entries and account_id not in accounts:
+            raise AccountNotFound(f"no account {account_id!r}")
+        return members.get(member_id), entries.get(entry_key), accounts.get(account_id)
 
-    def plan(books: Books, _: None) -> Plan:
+    def plan(books: Books, account: Account | None) -> Plan:
         member = books.member
         ensure_active(member)
-        consumed = books.spend(points)
-        status = "completed" if capture else "held"
+        payer: Ledger[Any] = books
         writes: list[SideWrite] = []
+        if account is not None:
+            pooling.ensure_spender(account, member)
+            payer = pooling.pool_books(program, account, books.now, member.member_id)
+            writes.append(MembershipCounted(account.account_id, member.member_id, spent=points))
+        consumed = payer.spend(points)
+        status = "completed" if capture else "held"
         if not capture:
-            member.held += points
+            payer.member.held += points
             hold = Hold(
                 redemption_id=redemption_id,
                 member_id=member.member_id,
+                account_id=account.account_id if account is not None else None,
                 points=points,
                 value=value,
                 currency=program.currency,
@@ -255,12 +280,23 @@ def pay_with_points(program: Program, redemption_id: str, member_id: str, points
             "status": status,
             "value": str(value),
             "currency": program.currency,
+            **({"member_id": member.member_id} if account is not None else {}),
         }
-        books.entry(entry_key, "redeem", -points, redemption_id, books.now, details=details, buckets=consumed)
-        body = pwp_view(redemption_id, points, value, program.currency, status, member.available)
-        return Plan(body, writes)
+        payer.entry(entry_key, "redeem", -points, redemption_id, books.now, details=details, buckets=consumed)
+        body = pwp_view(redemption_id, points, value, program.currency, status, payer.member.available)
+        return Plan(body, writes, [payer] if account is not None else [])
 
     return run_with(program, load, member_id, entry_key, hash_, plan)
+
+
+def _payer(program: Program, hold: Hold, member: Member, books: Books | None = None) -> Ledger[Any]:
+    """The books a hold's points came from: the member's (`books`, or opened now), or its account's pool."""
+    if hold.account_id is None:
+        return books if books is not None else Books(program, member, utcnow())
+    account = account_store.load_account(hold.account_id)
+    if account is None:  # pragma: no cover - accounts are never deleted
+        raise RedemptionNotFound(f"the account of redemption {hold.redemption_id!r} is gone")
+    return pooling.pool_books(program, account, books.now if books else utcnow(), hold.member_id)
 
 
 def _not_a_hold(redemption_id: str) -> LedgerEntry:
@@ -293,16 +329,16 @@ def capture(program: Program, redemption_id: str) -> Outcome:
         member = member_store.load_member(hold.member_id)
         if member is None:  # pragma: no cover - members are never deleted
             raise MemberNotFound(f"no member {hold.member_id!r}")
-        view = pwp_view(redemption_id, hold.points, hold.value, hold.currency, "completed", member.available)
+        payer = _payer(program, hold, member)
+        view = pwp_view(redemption_id, hold.points, hold.value, hold.currency, "completed", payer.member.available)
         if hold.status == "captured":  # captured before holds kept their answer: answered as it was then
             return Outcome(200, view.body())
         ensure_open(member)
-        books = Books(program, member, utcnow())
-        if books.now >= hold.expires_at:
+        if payer.now >= hold.expires_at:
             raise InvalidState(f"the hold on redemption {redemption_id!r} expired at {isoformat(hold.expires_at)}")
-        member.held -= hold.points
+        payer.member.held -= hold.points
         answer = view.body()
-        commit(Txn([books], [HoldSettled(redemption_id, "captured", books.now, answer)]))
+        commit(Txn([payer], [HoldSettled(redemption_id, "captured", payer.now, answer)]))
         return Outcome(200, answer)
 
     return retrying(attempt)
@@ -334,10 +370,15 @@ def void(program: Program, redemption_id: str, *, reason: str = "voided") -> Out
             raise InvalidState(f"redemption {redemption_id!r} was {current.status}; it cannot be voided")
         if reason == "released" and books.now < current.expires_at:
             raise InvalidState(f"the hold on redemption {redemption_id!r} has not expired")
-        restored = books.give_back(current.points, original.buckets)
-        books.member.held -= current.points
-        details = {"kind": "pay_with_points", "redemption_id": redemption_id, "status": reason}
-        books.entry(
+        payer = _payer(program, current, books.member, books)  # a pool's hold goes back to the pool
+        restored = payer.give_back(current.points, original.buckets)
+        payer.member.held -= current.points
+        details: dict[str, Any] = {"kind": "pay_with_points", "redemption_id": redemption_id, "status": reason}
+        writes: list[SideWrite] = [HoldSettled(redemption_id, reason, books.now)]
+        if current.account_id is not None:
+            details["member_id"] = current.member_id
+            writes.append(MembershipCounted(current.account_id, current.member_id, spent=-current.points))
+        payer.entry(
             cancel_key, "redeem_cancel", current.points, redemption_id, books.now, details=details, buckets=restored
         )
         body = HoldReleased.model_validate(
@@ -345,10 +386,10 @@ def void(program: Program, redemption_id: str, *, reason: str = "voided") -> Out
                 "redemption_id": redemption_id,
                 "status": reason,
                 "points": current.points,
-                "balance": books.member.available,
+                "balance": payer.member.available,
             }
         )
-        return Plan(body, [HoldSettled(redemption_id, reason, books.now)])
+        return Plan(body, writes, [payer] if payer is not books else [])
 
     outcome = run_with(program, load, hold.member_id, cancel_key, hash_, plan)
     return dataclasses.replace(outcome, status=200)
@@ -363,6 +404,8 @@ def _release_forfeited(program: Program, redemption_id: str) -> int:
         member = member_store.load_member(hold.member_id) if hold is not None else None
         if hold is None or member is None or hold.status != "held":
             return 0
+        if hold.account_id is not None:  # a pool's points are not the closed member's: they go back
+            return 1 if void(program, redemption_id, reason="released").status == 200 else 0
         books = Books(program, member, utcnow())
         member.held -= hold.points
         commit(Txn([books], [HoldSettled(redemption_id, "released", books.now)]))

@@ -1,10 +1,11 @@
 """The points liability: what the programme owes its members, by expiry month, in points and money.
 
 Kept by the stream processor as counters (see `loyalty.store.counters`), from the difference between
-a member item's old and new image: its expiry buckets, `pending` and `held`. The member's buckets are
-the truth the report must match (the sum over members), and member images see every way buckets move,
-including those without a ledger entry of their own (the `activity_extends` policy moving every bucket,
-pending points being posted). A member in debt (negative balance) has no buckets and owes nothing.
+a member's (or an account pool's) item's old and new image: its expiry buckets, `pending` and `held`.
+The holders' buckets are the truth the report must match (the sum over members and pools), and their
+images see every way buckets move, including those without a ledger entry of their own (the
+`activity_extends` policy moving every bucket, pending points being posted). A holder in debt (negative
+balance) has no buckets and owes nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from loyalty.domain.model import NEVER, Member
+from loyalty.domain.model import NEVER, Holder
 from loyalty.kernel.clock import isoformat, utcnow
 from loyalty.program.rules import Program
 from loyalty.store import counters as store
@@ -23,7 +24,7 @@ PENDING = "PENDING"  # counter keys beside the months
 HELD = "HELD"
 
 
-def deltas(old: Member | None, new: Member | None) -> dict[str, int]:
+def deltas(old: Holder | None, new: Holder | None) -> dict[str, int]:
     """Counter changes one member write makes: {expiry month | PENDING | HELD: signed points}."""
     out: dict[str, int] = {}
     before = old.buckets if old else {}
@@ -39,7 +40,7 @@ def deltas(old: Member | None, new: Member | None) -> dict[str, int]:
     return out
 
 
-def counters(old: Member | None, new: Member | None) -> dict[store.Counter, int]:
+def counters(old: Holder | None, new: Holder | None) -> dict[store.Counter, int]:
     """`deltas` as the counters the stream processor adds."""
     return {(FAMILY, name, "points"): points for name, points in deltas(old, new).items()}
 

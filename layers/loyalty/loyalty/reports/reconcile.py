@@ -1,4 +1,4 @@
-"""Reconciliation: recompute a member's figures from the ledger and report every difference.
+"""Reconciliation: recompute a member's (or an account pool's) figures from the ledger and report every difference.
 
 The ledger is the truth. Each entry carries its signed points and the expiry months it moved
 (`buckets`, sign taken from the points), so the member's balance, lifetime totals and expiry buckets
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from loyalty.domain.model import LedgerEntry, Member
+from loyalty.domain.model import Holder, LedgerEntry
 
 EARNED = {"earn", "bonus", "reversal", "adjust"}
 REDEEMED = {"redeem", "redeem_cancel"}
@@ -45,15 +45,20 @@ def recompute(entries: list[LedgerEntry]) -> dict[str, object]:
             buckets[month] += sign * points
     return {
         "available": sum(e.points for e in posted),
-        "lifetime_earned": sum(e.points for e in entries if e.type in EARNED),
-        "lifetime_redeemed": -sum(e.points for e in entries if e.type in REDEEMED),
+        # a transfer received counts as earned, one sent as spent (loyalty.ledger.funnel: send, receive)
+        "lifetime_earned": sum(
+            e.points for e in entries if e.type in EARNED or (e.type == "transfer" and e.points > 0)
+        ),
+        "lifetime_redeemed": -sum(
+            e.points for e in entries if e.type in REDEEMED or (e.type == "transfer" and e.points < 0)
+        ),
         "lifetime_expired": -sum(e.points for e in entries if e.type == "expire"),
         "entries": len(entries),
         "buckets": {m: p for m, p in sorted(buckets.items()) if p},
     }
 
 
-def reconcile_member(member: Member, entries: list[LedgerEntry], *, check_buckets: bool = True) -> Report:
+def reconcile_member(member: Holder, entries: list[LedgerEntry], *, check_buckets: bool = True) -> Report:
     expected = recompute(entries)
     actual: dict[str, object] = {
         "available": member.available,
@@ -69,20 +74,27 @@ def reconcile_member(member: Member, entries: list[LedgerEntry], *, check_bucket
     report = Report(members=1, entries=len(entries))
     for figure, value in expected.items():
         if actual[figure] != value:
-            report.differences.append(Difference(member.member_id, figure, actual[figure], value))
+            report.differences.append(Difference(member.holder_id, figure, actual[figure], value))
     seqs = [e.seq for e in entries]
     if sorted(seqs) != list(range(1, len(entries) + 1)):
-        report.differences.append(Difference(member.member_id, "sequence", member.entries, sorted(seqs)))
+        report.differences.append(Difference(member.holder_id, "sequence", member.entries, sorted(seqs)))
     return report
 
 
 def reconcile_all(segments: int = 4) -> Report:
-    """Every member (an operator's audit: it reads the whole table, never on a request path)."""
+    """Every member and every account's pool (an operator's audit: it reads the whole table, never on a request
+    path). A pool's differences name it `account:<account_id>`."""
     from loyalty.program.rules import current_program
+    from loyalty.store import accounts as account_store
     from loyalty.store import members as store
 
     check_buckets = current_program().expiry.policy != "activity_extends"
     report = Report()
     for member in store.scan_members(segments):
         report.add(reconcile_member(member, store.all_entries(member.member_id), check_buckets=check_buckets))
+    for account in account_store.scan_accounts(segments):
+        found = reconcile_member(account, account_store.all_entries(account.account_id), check_buckets=check_buckets)
+        for difference in found.differences:
+            difference.member_id = f"account:{account.account_id}"
+        report.add(found)
     return report

@@ -16,6 +16,7 @@ liability counters and under the same applied-marker, so a redelivered stream re
   | `redeemed` | points spent by `redeem`, net of `redeem_cancel` (cancel, void, release)  | positive      |
   | `expired`  | points removed by `expire` entries (the run, and points lapsed at once)   | positive      |
   | `adjusted` | `adjust` points                                                          | signed net    |
+  | `transferred` | points members sent by `transfer` (the sender's entry; v1.2)          | positive      |
 
   A refund is counted in the month it was recorded, not the month of its order: a month may show a
   negative `earned` when refunds outweigh earning.
@@ -27,7 +28,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from loyalty.domain.model import LedgerEntry, Member
+from loyalty.domain.model import Account, LedgerEntry, Member
 from loyalty.kernel.clock import isoformat, utcnow
 from loyalty.kernel.errors import ValidationFailed
 from loyalty.kernel.months import add_months, month_of, months_apart, months_between
@@ -36,7 +37,7 @@ from loyalty.store import counters as store
 
 TIERS = "TIERS"  # counter families (loyalty.store.counters)
 ACTIVITY = "ACTIVITY"
-FIGURES = ("enrolled", "earned", "redeemed", "expired", "adjusted")
+FIGURES = ("enrolled", "earned", "redeemed", "expired", "adjusted", "transferred")
 MAX_MONTHS = 36  # the longest range one activity report answers
 MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 
@@ -49,6 +50,7 @@ ENTRY_FIGURES: dict[str, tuple[str, int]] = {
     "redeem_cancel": ("redeemed", -1),  # a credit: takes back what was spent
     "expire": ("expired", -1),
     "adjust": ("adjusted", 1),
+    "transfer": ("transferred", -1),  # the sender's entry (negative); the receiver's is the same points
 }
 
 
@@ -70,11 +72,26 @@ def tier_counters(old: Member | None, new: Member | None) -> dict[store.Counter,
     return out
 
 
+def account_tier_counters(old: Account | None, new: Account | None) -> dict[store.Counter, int]:
+    """Accounts per tier, counted apart from members (v1.2): the `accounts` figure of the tier's counter."""
+    before, after = (old.tier_id if old else None), (new.tier_id if new else None)
+    if before == after:
+        return {}
+    out: dict[store.Counter, int] = {}
+    if before is not None:
+        out[(TIERS, before, "accounts")] = -1
+    if after is not None:
+        out[(TIERS, after, "accounts")] = 1
+    return out
+
+
 def enrolment_counters(member: Member) -> dict[store.Counter, int]:
     return {(ACTIVITY, month_of(member.enrolled_at), "enrolled"): 1}
 
 
 def entry_counters(entry: LedgerEntry) -> dict[store.Counter, int]:
+    if entry.type == "transfer" and entry.points > 0:
+        return {}  # the receiver's side of a transfer: the sender's entry counts it
     figure, sign = ENTRY_FIGURES[entry.type]
     points = sign * entry.points
     return {(ACTIVITY, month_of(entry.recorded_at), figure): points} if points else {}
@@ -85,6 +102,7 @@ class TierCount(BaseModel):
     id: str
     name: str
     members: int = Field(description="Active and suspended members in the tier; closed members are not counted.")
+    accounts: int = Field(default=0, description="(v1.2) Accounts (companies, households) in the tier, apart.")
 
 
 class TiersReport(BaseModel):
@@ -95,6 +113,7 @@ class TiersReport(BaseModel):
 
     as_of: str = Field(description="RFC 3339 UTC: when the report was read (counters are seconds behind).")
     members: int = Field(description="Members counted in every tier together.")
+    accounts: int = Field(default=0, description="(v1.2) Accounts counted in every tier together.")
     tiers: list[TierCount]
 
 
@@ -105,6 +124,7 @@ class MonthActivity(BaseModel):
     redeemed: int = Field(description="Points redeemed, net of cancelled, voided and released redemptions.")
     expired: int = Field(description="Points expired.")
     adjusted: int = Field(description="Administrators' adjustments, signed net.")
+    transferred: int = Field(default=0, description="(v1.2) Points members gave to other members and to pools.")
 
 
 class ActivityReport(BaseModel):
@@ -117,9 +137,22 @@ class ActivityReport(BaseModel):
 
 def tiers_report(program: Program, counters: dict[str, dict[str, int]], now: datetime) -> TiersReport:
     counted = {tier: figures.get("members", 0) for tier, figures in counters.items()}
-    rows = [TierCount(id=t.id, name=t.name, members=counted.pop(t.id, 0)) for t in program.tiers]
-    rows += [TierCount(id=tier, name=tier, members=n) for tier, n in sorted(counted.items()) if n]
-    return TiersReport(as_of=isoformat(now), members=sum(r.members for r in rows), tiers=rows)
+    pools = {tier: figures.get("accounts", 0) for tier, figures in counters.items()}
+    rows = [
+        TierCount(id=t.id, name=t.name, members=counted.pop(t.id, 0), accounts=pools.pop(t.id, 0))
+        for t in program.tiers
+    ]
+    rows += [
+        TierCount(id=tier, name=tier, members=counted.get(tier, 0), accounts=pools.get(tier, 0))
+        for tier in sorted(set(counted) | set(pools))
+        if counted.get(tier, 0) or pools.get(tier, 0)
+    ]
+    return TiersReport(
+        as_of=isoformat(now),
+        members=sum(r.members for r in rows),
+        accounts=sum(r.accounts for r in rows),
+        tiers=rows,
+    )
 
 
 def activity_report(first: str, last: str, counters: dict[str, dict[str, int]]) -> ActivityReport:

@@ -35,3 +35,5 @@ class PayWithPointsRequest(Request):
     member_id: Id
     points: Annotated[StrictInt, Field(ge=1, le=10_000_000, examples=[500])]  # a multiple of the programme's rate
     capture: StrictBool = True
+    # (v1.2) pay from this account's pool: only its owners and buyers may
+    account_id: Id | None = None

@@ -7,9 +7,20 @@ import zlib
 from decimal import Decimal
 from typing import Any
 
-from loyalty.domain.model import NEVER, IdentifierKind, LedgerEntry, Member, identifiers
+from loyalty.domain.model import (
+    NEVER,
+    Account,
+    AccountMembership,
+    Holder,
+    IdentifierKind,
+    LedgerEntry,
+    Member,
+    identifiers,
+)
 
 EXPIRY_SHARDS = 16  # see README: spreads the expiry and members indexes over 16 partitions
+ACCOUNTS = "ACCOUNTS"  # the `members` index's partition of accounts (the tier evaluation walks it)
+EXPIRY_ACCOUNTS = "EXPACCT"  # the expiry index's partition of accounts' pools with points that can expire
 
 
 # Identifier kind -> (the sparse index that finds a member by it, the member item attribute it keys on).
@@ -21,6 +32,14 @@ IDENTIFIER_INDEXES: dict[IdentifierKind, tuple[str, str]] = {
 
 
 def member_pk(member_id: str) -> str:
+    return f"MEMBER#{member_id}"
+
+
+def account_pk(account_id: str) -> str:
+    return f"ACCOUNT#{account_id}"
+
+
+def membership_sk(member_id: str) -> str:
     return f"MEMBER#{member_id}"
 
 
@@ -50,13 +69,53 @@ def member_from_item(item: dict[str, Any]) -> Member:
     return Member.model_validate(item)
 
 
+def account_to_item(account: Account) -> dict[str, Any]:
+    """An account's pool: kept apart from the members (neither in the members index nor the identifiers');
+    in the expiry index under a partition of its own, where the expiry run finds pools with points that expire."""
+    item = account.model_dump(mode="json", exclude_none=True)
+    # `kind` names every item's type in the table (the stream's filter reads it): the account's own kind
+    # (company, household) is kept as `account_kind`
+    item["account_kind"] = item.pop("kind")
+    item.update(PK=account_pk(account.account_id), SK="ACCOUNT", kind="account", MEMBERPK=ACCOUNTS)
+    dated = sorted(m for m, p in account.buckets.items() if m != NEVER and p > 0)
+    if dated:  # a programme has few accounts: one partition of the index holds them (EXPIRY_ACCOUNTS)
+        item["EXPPK"] = EXPIRY_ACCOUNTS
+        item["EXPSK"] = f"{dated[0]}#{account.account_id}"
+    return item
+
+
+def account_from_item(item: dict[str, Any]) -> Account:
+    return Account.model_validate({**item, "kind": item["account_kind"]})
+
+
+def holder_to_item(holder: Holder) -> dict[str, Any]:
+    if isinstance(holder, Account):
+        return account_to_item(holder)
+    assert isinstance(holder, Member)
+    return member_to_item(holder)
+
+
+def holder_pk(holder: Holder) -> str:
+    return account_pk(holder.holder_id) if isinstance(holder, Account) else member_pk(holder.holder_id)
+
+
+def membership_to_item(membership: AccountMembership) -> dict[str, Any]:
+    item = membership.model_dump(mode="json", exclude_none=True)
+    item.update(PK=account_pk(membership.account_id), SK=membership_sk(membership.member_id), kind="account_member")
+    return item
+
+
+def membership_from_item(item: dict[str, Any]) -> AccountMembership:
+    return AccountMembership.model_validate(_plain(item))
+
+
 def entry_to_item(entry: LedgerEntry) -> dict[str, Any]:
     item = entry.model_dump(mode="json", exclude_none=True)
     item.update(
         PK=entry_pk(entry.key),
         SK="ENTRY",
         kind="entry",
-        GSI1PK=member_pk(entry.member_id),
+        GSI1PK=account_pk(entry.account_id) if entry.account_id else member_pk(entry.member_id),
         GSI1SK=f"{entry.seq:012d}",
     )
     return item

@@ -36,7 +36,10 @@ def event_item(event: DomainEvent, at: str, published_at: str, ttl: int) -> dict
     # event (or the enrolment) comes before what it caused (a tier change, a warning)
     rank = 0 if "entry_type" in detail or event.detail_type == "MemberEnrolled" else 1
     return {
-        "PK": events_pk(str(detail["member_id"])),
+        # an event of a pool with no member (its tier, its expiry) is kept under the account
+        "PK": events_pk(str(detail["member_id"]))
+        if detail.get("member_id")
+        else f"EVENTS#ACCOUNT#{detail['account_id']}",
         "SK": f"{at}#{int(detail['sequence']):012d}#{rank}#{event.event_id}",
         "kind": "member_event",
         "event_id": event.event_id,

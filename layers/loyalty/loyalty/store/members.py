@@ -45,16 +45,17 @@ def load_entry(entry_key: str) -> LedgerEntry | None:
     return entry_from_item(item) if item else None
 
 
-def _encode_cursor(last_key: dict[str, Any]) -> str:
+def encode_cursor(last_key: dict[str, Any]) -> str:
     plain = {k: v["S"] for k, v in last_key.items()}
     return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str, member_id: str) -> dict[str, Any]:
+def decode_cursor(cursor: str, ledger_pk: str) -> dict[str, Any]:
+    """A ledger page's cursor, refused unless it is one this ledger (`GSI1PK` = `ledger_pk`) gave out."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         plain = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(plain, dict) or plain.get("GSI1PK") != member_pk(member_id):
+        if not isinstance(plain, dict) or plain.get("GSI1PK") != ledger_pk:
             raise ValueError
         if set(plain) != {"PK", "SK", "GSI1PK", "GSI1SK"} or not all(isinstance(v, str) for v in plain.values()):
             raise ValueError
@@ -73,11 +74,11 @@ def ledger_page(member_id: str, limit: int, cursor: str | None) -> tuple[list[Le
         "Limit": limit,
     }
     if cursor:
-        kwargs["ExclusiveStartKey"] = _decode_cursor(cursor, member_id)
+        kwargs["ExclusiveStartKey"] = decode_cursor(cursor, member_pk(member_id))
     answer = query(**kwargs)
     entries = [entry_from_item(from_item(i)) for i in answer.get("Items", [])]
     last = answer.get("LastEvaluatedKey")
-    return entries, (_encode_cursor(last) if last else None)
+    return entries, (encode_cursor(last) if last else None)
 
 
 def all_entries(member_id: str) -> list[LedgerEntry]:

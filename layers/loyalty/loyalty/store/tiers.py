@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from loyalty.domain.model import Member
-from loyalty.store.codecs import member_from_item, member_pk
+from loyalty.store.codecs import ACCOUNTS, member_from_item, member_pk
 from loyalty.store.core import batch_get, client, key, table_name, to_item
 
 
@@ -21,11 +21,22 @@ def members_page(
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """One page of one shard of the `members` index (keys only: member items, never the ledger's
     entries), then the members themselves, strongly consistent, 100 to a BatchGetItem."""
+    return _page(f"MEMBERS#{shard:02d}", limit, cursor)
+
+
+def accounts_page(limit: int, cursor: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """`members_page` for the accounts (their partition of the index: a programme has few)."""
+    return _page(ACCOUNTS, limit, cursor)
+
+
+def _page(
+    partition: str, limit: int, cursor: dict[str, Any] | None
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     kwargs: dict[str, Any] = {
         "TableName": table_name(),
         "IndexName": "members",
         "KeyConditionExpression": "MEMBERPK = :shard",
-        "ExpressionAttributeValues": {":shard": {"S": f"MEMBERS#{shard:02d}"}},
+        "ExpressionAttributeValues": {":shard": {"S": partition}},
         "Limit": limit,
     }
     if cursor:

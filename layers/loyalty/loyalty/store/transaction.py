@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from loyalty.domain.model import LedgerEntry, Member
+from loyalty.domain.model import Holder, LedgerEntry, Member
 from loyalty.domain.writes import SideWrite, WriteRefused
-from loyalty.store.codecs import entry_from_item, entry_to_item, member_pk, member_to_item
+from loyalty.store.codecs import entry_from_item, entry_to_item, holder_to_item, member_pk, member_to_item
 from loyalty.store.core import ConditionFailed, WriteConflict, key, table_name, to_item, transact
 from loyalty.store.writes import op
 
@@ -42,19 +42,20 @@ class ReferrerMissing(Exception):
     pass
 
 
-def put_member_op(member: Member, expected_version: int) -> dict[str, Any]:
+def put_member_op(member: Holder, expected_version: int) -> dict[str, Any]:
+    """A member's or an account's item at its next version (0: a new one, which must not exist)."""
     if expected_version == 0:
         return {
             "Put": {
                 "TableName": table_name(),
-                "Item": to_item(member_to_item(member)),
+                "Item": to_item(holder_to_item(member)),
                 "ConditionExpression": "attribute_not_exists(PK)",
             }
         }
     return {
         "Put": {
             "TableName": table_name(),
-            "Item": to_item(member_to_item(member)),
+            "Item": to_item(holder_to_item(member)),
             "ConditionExpression": "#v = :v",
             "ExpressionAttributeNames": {"#v": "version"},
             "ExpressionAttributeValues": {":v": {"N": str(expected_version)}},
@@ -74,7 +75,7 @@ def put_entry_op(entry: LedgerEntry) -> dict[str, Any]:
 
 
 def commit(
-    writes: list[tuple[Member, int]],
+    writes: list[tuple[Holder, int]],
     entries: list[LedgerEntry],
     side_writes: list[SideWrite] | None = None,
 ) -> None:

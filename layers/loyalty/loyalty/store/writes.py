@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from loyalty.domain import writes as w
-from loyalty.store import expiry, identity, orders, redemptions, tiers
+from loyalty.store import accounts, expiry, identity, orders, redemptions, tiers
 
 
 def op(write: w.SideWrite) -> dict[str, Any]:
@@ -43,4 +43,10 @@ def op(write: w.SideWrite) -> dict[str, Any]:
             return identity.put_enrolment_op(enrolment)
         case w.EnrolmentErased(member_id):
             return identity.delete_enrolment_op(member_id)
+        case w.AccountCreated(account_id, request_hash, response):
+            return accounts.put_creation_op(account_id, request_hash, response)
+        case w.MembershipSaved(membership):
+            return accounts.put_membership_op(membership)
+        case w.MembershipCounted(account_id, member_id, contributed, spent):
+            return accounts.count_membership_op(account_id, member_id, contributed, spent)
     raise TypeError(f"not a side write: {write!r}")  # pragma: no cover - the union is closed

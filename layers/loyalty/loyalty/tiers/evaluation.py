@@ -27,15 +27,16 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from loyalty.domain.model import Member, TierSource
+from loyalty.domain.model import Account, Holder, Member, TierSource
 from loyalty.jobs import registry
 from loyalty.jobs import runner as jobs
 from loyalty.kernel.clock import utcnow
 from loyalty.kernel.config import settings
 from loyalty.kernel.months import add_months
-from loyalty.ledger.funnel import Books, Txn
+from loyalty.ledger.funnel import Books, Ledger, PoolBooks, Txn
 from loyalty.ledger.operations import commit, retrying
 from loyalty.program.rules import Program, Tier
+from loyalty.store import accounts as account_store
 from loyalty.store import codecs
 from loyalty.store import members as member_store
 from loyalty.store import tiers as store
@@ -67,13 +68,13 @@ def add_months_to(when: datetime, months: int) -> datetime:
     return when.replace(year=year, month=mon, day=min(when.day, calendar.monthrange(year, mon)[1]))
 
 
-def _retained(member: Member, program: Program, as_of: datetime) -> bool:
+def _retained(member: Holder, program: Program, as_of: datetime) -> bool:
     months = program.qualification.retain_months
     reached = member.tier_reached_at or member.tier_since
     return months > 0 and as_of < add_months_to(reached, months)
 
 
-def _reached_after(member: Member, as_of: datetime) -> bool:
+def _reached_after(member: Holder, as_of: datetime) -> bool:
     """The current tier was reached after the evaluation's as_of: a window ending before it cannot judge it."""
     reached = member.tier_reached_at or member.tier_since
     return reached > as_of
@@ -84,7 +85,7 @@ def _one_down(program: Program, current: Tier) -> Tier:
     return below[-1] if below else program.base_tier
 
 
-def evaluate_tier(member: Member, program: Program, period: str, as_of: date) -> TierChange | None:
+def evaluate_tier(member: Holder, program: Program, period: str, as_of: date) -> TierChange | None:
     """What the evaluation of `period` does to `member` (None: nothing). Pure."""
     if member.tier_period is not None and member.tier_period >= period:
         return None  # evaluated for this period already, or for a later one: a back-fill changes nothing
@@ -93,8 +94,9 @@ def evaluate_tier(member: Member, program: Program, period: str, as_of: date) ->
     current = program.tier(member.tier_id)
     value = tiers.qualifying_value(member, program, add_months(period, -1))
     qualified = tiers.highest_qualified(program, value)
-    paid_active = member.paid_tier is not None and member.paid_until is not None and member.paid_until > now
-    paid = program.tier(member.paid_tier) if paid_active and member.paid_tier else None
+    paid = None  # an account has no paid tier
+    if isinstance(member, Member) and member.paid_tier is not None and member.paid_until is not None:
+        paid = program.tier(member.paid_tier) if member.paid_until > now else None
 
     target, reason = current, ""
     if member.tier_source == "manual":
@@ -119,7 +121,7 @@ def evaluate_tier(member: Member, program: Program, period: str, as_of: date) ->
     return TierChange(current.id, target.id, reason or "evaluation", source)
 
 
-def apply_change(member: Member, change: TierChange, period: str, as_of: date, run_id: str) -> None:
+def apply_change(member: Holder, change: TierChange, period: str, as_of: date, run_id: str) -> None:
     now = start_of(as_of)
     if change.after != member.tier_id:
         member.tier_since = now
@@ -142,23 +144,41 @@ def apply_change(member: Member, change: TierChange, period: str, as_of: date, r
     }
 
 
-def _counts(program: Program, before: str, after: str) -> jobs.Counts:
+ACCOUNT = "ACCOUNT#"  # an account among the run's ids (no member id holds a `#`)
+
+
+def _counts(program: Program, before: str, after: str, *, pool: bool = False) -> jobs.Counts:
     moved = program.tier_rank(after) - program.tier_rank(before)
     outcome = "upgraded" if moved > 0 else "downgraded" if moved < 0 else "unchanged"
+    if pool:
+        return {"accounts_evaluated": 1, f"accounts_{outcome}": 1}
     return {"members_evaluated": 1, outcome: 1}
 
 
+def _load(holder_id: str, item: dict[str, Any] | None) -> Member | Account | None:
+    if holder_id.startswith(ACCOUNT):
+        if item:
+            return codecs.account_from_item(item)
+        return account_store.load_account(holder_id.removeprefix(ACCOUNT))
+    return codecs.member_from_item(item) if item else member_store.load_member(holder_id)
+
+
 def evaluate_member(program: Program, run: jobs.Run, member_id: str, item: dict[str, Any] | None) -> jobs.Counts:
-    """Evaluate one member for the run and record the period on it (one write per member and period).
-    Returns the member's counts."""
-    given = [codecs.member_from_item(item)] if item else []
+    """Evaluate one member (or one account, `ACCOUNT#<account_id>`: v1.2) for the run and record the period
+    on it (one write per holder and period). Returns its counts."""
+    given = [item]
+    pool = member_id.startswith(ACCOUNT)
+
+    def unchanged() -> jobs.Counts:
+        return {"accounts_evaluated": 1, "accounts_unchanged": 1} if pool else {"members_evaluated": 1, "unchanged": 1}
 
     def attempt() -> jobs.Counts:
-        member = given.pop() if given else member_store.load_member(member_id)
-        if member is None or member.status == "closed":  # a closed member has no tier to keep or reach
+        member = _load(member_id, given.pop() if given else None)
+        if member is None or member.closed:  # a closed member has no tier to keep or reach
             return {}
         now = utcnow()
-        if member.enrolled_at > now:
+        born = member.created_at if isinstance(member, Account) else member.enrolled_at
+        if born > now:
             # Not a member yet at this run's time: only a clock put back behind members it already holds
             # (the local stack's) shows one, and a replay of the history, in time order, would not meet it.
             return {}
@@ -168,22 +188,30 @@ def evaluate_member(program: Program, run: jobs.Run, member_id: str, item: dict[
             # overlapping run, it is unchanged now.
             moved = member.tier_run_change or member.tier_change  # (members the run changed before the field)
             if member.tier_run == run.run_id and moved:
-                return _counts(program, moved["from"], moved["to"])
-            return {"members_evaluated": 1, "unchanged": 1}
+                return _counts(program, moved["from"], moved["to"], pool=pool)
+            return unchanged()
         if member.tier_period is not None and member.tier_period > run.period:
-            return {"members_evaluated": 1, "unchanged": 1}  # a back-fill behind a later period
-        books = Books(program, member, now)
+            return unchanged()  # a back-fill behind a later period
+        books: Ledger[Any] = (
+            PoolBooks(program, member, now) if isinstance(member, Account) else Books(program, member, now)
+        )
         change = evaluate_tier(member, program, run.period, run.as_of)
         if change is not None:
             apply_change(member, change, run.period, run.as_of, run.run_id)
         member.tier_period = run.period
         commit(Txn([books]))
-        return _counts(program, change.before, change.after) if change else {"members_evaluated": 1, "unchanged": 1}
+        return _counts(program, change.before, change.after, pool=pool) if change else unchanged()
 
     return retrying(attempt, attempts=MAX_ATTEMPTS)
 
 
+ACCOUNTS = "accounts"  # the chunk of accounts (v1.2: an account's tier falls only here, as a member's)
+
+
 def _fetch(run: jobs.Run, chunk: str, cursor: dict[str, Any] | None, limit: int) -> jobs.Page:
+    if chunk == ACCOUNTS:
+        items, next_cursor = store.accounts_page(limit, cursor)
+        return jobs.Page([(str(i["PK"]), i) for i in items], next_cursor)  # `ACCOUNT#<account_id>`
     items, next_cursor = store.members_page(int(chunk.removeprefix("shard-")), limit, cursor)
     return jobs.Page([(str(i["PK"]).removeprefix("MEMBER#"), i) for i in items], next_cursor)
 
@@ -192,7 +220,7 @@ JOB = jobs.Job(
     name=registry.TIER_EVALUATION.name,
     counters=registry.TIER_EVALUATION.summary,
     queue_url=lambda: settings().tier_queue_url,
-    chunks=lambda program, run: [f"shard-{i:02d}" for i in range(SHARDS)],
+    chunks=lambda program, run: [*(f"shard-{i:02d}" for i in range(SHARDS)), ACCOUNTS],
     fetch=_fetch,
     process=evaluate_member,
     page_size=200,  # members are ~1-2 KB: a page stays far under 1 MB; few are written

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from loyalty.domain.model import Member
+from loyalty.domain.model import Holder, Member
 from loyalty.kernel.months import add_months, month_of, months_apart
 from loyalty.program.rules import Program, Tier
 
@@ -15,7 +15,7 @@ def window(program: Program, last_month: str) -> tuple[str, str]:
     return add_months(last_month, -(program.qualification.window_months - 1)), last_month
 
 
-def qualifying_value(member: Member, program: Program, last_month: str) -> Decimal:
+def qualifying_value(member: Holder, program: Program, last_month: str) -> Decimal:
     first, last = window(program, last_month)
     if program.qualification.measure == "spend":
         return sum((v for m, v in member.spend.items() if first <= m <= last), Decimal(0))
@@ -52,7 +52,7 @@ def benefits(member: Member, program: Program, now: datetime) -> dict[str, objec
     }
 
 
-def upgrade_after_earn(member: Member, program: Program, now: datetime) -> tuple[str, str] | None:
+def upgrade_after_earn(member: Holder, program: Program, now: datetime) -> tuple[str, str] | None:
     """Upgrade at once when the qualifying value reaches a higher tier. Returns (from, to) or None.
 
     A manual tier holds until its `manual_until` (docs/jobs.md): an earn never ends an override."""

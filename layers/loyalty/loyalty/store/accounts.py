@@ -1,0 +1,225 @@
+"""Accounts in the table: the account's pool, its memberships, its creation record and its ledger.
+
+| item                 | PK                    | SK                   |
+|----------------------|-----------------------|----------------------|
+| account (the pool)   | `ACCOUNT#<account_id>` | `ACCOUNT`           |
+| membership           | `ACCOUNT#<account_id>` | `MEMBER#<member_id>` |
+| creation record      | `ACCOUNT#<account_id>` | `CREATED`           |
+
+The pool's ledger entries are ledger entries (`ENTRY#<key>`) whose `ledger` index key is the account's
+(`GSI1PK` = `ACCOUNT#<account_id>`), so a page of the pool's ledger is one Query, as a member's is.
+
+Which account a member belongs to is on the member item (`account_id`). An earn reads the member, its entry
+and the pool in one round trip when the process already knows the member's account (`remember`): the
+account of a member changes only when it joins or leaves, and a wrong guess costs one more read, never a
+wrong write (the transaction holds the member and the pool at the versions read).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any
+
+from loyalty.domain.model import Account, AccountMembership, LedgerEntry, Member
+from loyalty.store.codecs import (
+    account_from_item,
+    account_pk,
+    entry_from_item,
+    entry_pk,
+    member_from_item,
+    member_pk,
+    membership_from_item,
+    membership_sk,
+    membership_to_item,
+)
+from loyalty.store.core import (
+    ConditionFailed,
+    batch_get,
+    client,
+    from_item,
+    get,
+    key,
+    query,
+    query_items,
+    table_name,
+    to_item,
+)
+from loyalty.store.members import decode_cursor, encode_cursor
+
+_KNOWN_LIMIT = 10_000
+_known: OrderedDict[str, str | None] = OrderedDict()
+_known_lock = threading.Lock()
+
+
+def remember(member_id: str, account_id: str | None) -> None:
+    """The account `member_id` belonged to when last read (a bounded, per-process memory)."""
+    with _known_lock:
+        _known[member_id] = account_id
+        _known.move_to_end(member_id)
+        while len(_known) > _KNOWN_LIMIT:
+            _known.popitem(last=False)
+
+
+def guess(member_id: str) -> str | None:
+    with _known_lock:
+        return _known.get(member_id)
+
+
+def forget_all() -> None:
+    with _known_lock:
+        _known.clear()
+
+
+def account_key(account_id: str) -> dict[str, Any]:
+    return key(account_pk(account_id), "ACCOUNT")
+
+
+def load_account(account_id: str) -> Account | None:
+    item = get(account_pk(account_id), "ACCOUNT")
+    return account_from_item(item) if item else None
+
+
+def load_many(keys: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """One consistent round trip: the items found, by `PK|SK`."""
+    return {f"{item['PK']}|{item['SK']}": item for item in batch_get(keys)}
+
+
+def read(found: dict[str, dict[str, Any]], pk: str, sk: str) -> dict[str, Any] | None:
+    return found.get(f"{pk}|{sk}")
+
+
+def load_holders(
+    member_ids: list[str], account_ids: list[str], entry_keys: list[str]
+) -> tuple[dict[str, Member], dict[str, Account], dict[str, LedgerEntry]]:
+    """Members, accounts and entries (by key) in one consistent round trip; what is missing is absent."""
+    keys = [
+        *(key(member_pk(m), "MEMBER") for m in dict.fromkeys(member_ids)),
+        *(account_key(a) for a in dict.fromkeys(account_ids)),
+        *(key(entry_pk(k), "ENTRY") for k in dict.fromkeys(entry_keys)),
+    ]
+    members: dict[str, Member] = {}
+    accounts: dict[str, Account] = {}
+    entries: dict[str, LedgerEntry] = {}
+    if len(keys) == 1:  # one item: a GetItem (the same round trip, a simpler call)
+        found = get(keys[0]["PK"]["S"], keys[0]["SK"]["S"])
+        items = [found] if found else []
+    else:
+        items = batch_get(keys)
+    for item in items:
+        if item["SK"] == "MEMBER":
+            member = member_from_item(item)
+            members[member.member_id] = member
+            remember(member.member_id, member.account_id)
+        elif item["SK"] == "ACCOUNT":
+            account = account_from_item(item)
+            accounts[account.account_id] = account
+        else:
+            entry = entry_from_item(item)
+            entries[entry.key] = entry
+    return members, accounts, entries
+
+
+def load_creation(account_id: str) -> dict[str, Any] | None:
+    return get(account_pk(account_id), "CREATED")
+
+
+def load_membership(account_id: str, member_id: str) -> AccountMembership | None:
+    item = get(account_pk(account_id), membership_sk(member_id))
+    return membership_from_item(item) if item else None
+
+
+def memberships(account_id: str) -> list[AccountMembership]:
+    """Every membership of the account, current and past (at most a few hundred: one Query)."""
+    items = query_items(
+        KeyConditionExpression="PK = :pk AND begins_with(SK, :m)",
+        ExpressionAttributeValues={":pk": {"S": account_pk(account_id)}, ":m": {"S": "MEMBER#"}},
+        ConsistentRead=True,
+    )
+    return [membership_from_item(from_item(i)) for i in items]
+
+
+def ledger_page(account_id: str, limit: int, cursor: str | None) -> tuple[list[LedgerEntry], str | None]:
+    """The pool's ledger, newest first (the `ledger` index, as a member's)."""
+    pk = account_pk(account_id)
+    kwargs: dict[str, Any] = {
+        "IndexName": "ledger",
+        "KeyConditionExpression": "GSI1PK = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": pk}},
+        "ScanIndexForward": False,
+        "Limit": limit,
+    }
+    if cursor:
+        kwargs["ExclusiveStartKey"] = decode_cursor(cursor, pk)
+    answer = query(**kwargs)
+    entries = [entry_from_item(from_item(i)) for i in answer.get("Items", [])]
+    last = answer.get("LastEvaluatedKey")
+    return entries, (encode_cursor(last) if last else None)
+
+
+def all_entries(account_id: str) -> list[LedgerEntry]:
+    """Every entry of the pool, oldest first (reconciliation and tests; never on a request path)."""
+    items = query_items(
+        IndexName="ledger",
+        KeyConditionExpression="GSI1PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": account_pk(account_id)}},
+    )
+    return [entry_from_item(from_item(i)) for i in items]
+
+
+def scan_accounts(segments: int = 4) -> Iterator[Account]:
+    """Every account, by parallel-scan segments walked in turn (operator tools only, never a request path)."""
+    for segment in range(segments):
+        kwargs: dict[str, Any] = {
+            "TableName": table_name(),
+            "Segment": segment,
+            "TotalSegments": segments,
+            "FilterExpression": "SK = :account",
+            "ExpressionAttributeValues": {":account": {"S": "ACCOUNT"}},
+        }
+        while True:
+            answer = client().scan(**kwargs)
+            for item in answer.get("Items", []):
+                yield account_from_item(from_item(item))
+            if "LastEvaluatedKey" not in answer:
+                break
+            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+
+# -- side writes ---------------------------------------------------------------------------------------
+def put_creation_op(account_id: str, request_hash: str, response: str) -> dict[str, Any]:
+    return {
+        "Put": {
+            "TableName": table_name(),
+            "Item": to_item(
+                {
+                    "PK": account_pk(account_id),
+                    "SK": "CREATED",
+                    "kind": "account_created",
+                    "request_hash": request_hash,
+                    "response": response,
+                }
+            ),
+            "ConditionExpression": "attribute_not_exists(PK)",
+        }
+    }
+
+
+def put_membership_op(membership: AccountMembership) -> dict[str, Any]:
+    return {"Put": {"TableName": table_name(), "Item": to_item(membership_to_item(membership))}}
+
+
+def count_membership_op(account_id: str, member_id: str, contributed: int, spent: int) -> dict[str, Any]:
+    return {
+        "Update": {
+            "TableName": table_name(),
+            "Key": key(account_pk(account_id), membership_sk(member_id)),
+            "UpdateExpression": "ADD contributed :c, spent :s",
+            "ConditionExpression": "attribute_exists(PK)",
+            "ExpressionAttributeValues": {":c": {"N": str(contributed)}, ":s": {"N": str(spent)}},
+        }
+    }
+
+
+__all__ = ["ConditionFailed"]
