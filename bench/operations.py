@@ -24,6 +24,8 @@ BUDGETS: dict[str, tuple[str, int]] = {
     "partner_redeem": ("<=", 2),
     "checkout_quote": ("<=", 2),
     "checkout_order": ("<=", 2),
+    # v1.2: an earn into an account's pool (the process has seen its member: the pool is read with it)
+    "earn_pooled": ("<=", 2),
     # the events publisher's full batch: its counters in two transactions, its events kept in two calls
     "outbox_batch": ("<=", 4),
 }
@@ -45,6 +47,9 @@ KEYS = [
     "checkout_quote",
     "checkout_order",
     "ledger_page",
+    "earn_pooled",
+    "pay_from_pool",
+    "transfer",
 ]
 
 
@@ -126,6 +131,16 @@ def walked_stream_batch(prefix: str) -> list[dict[str, Any]]:
     if len(batch) != 4 * OUTBOX_ROUNDS:
         raise world.BenchError(f"the walk left {len(batch)} stream records for the events publisher, not 100")
     return batch
+
+
+def join_a_pool(member_id: str, account_id: str, order_id: str) -> None:
+    """A buyer of a new account (share 10), who has earned into its pool once."""
+    company = {"account_id": account_id, "kind": "company", "name": "Bench Ltd", "member_share_percent": 10}
+    world.request("CreateAccount", company, expect=(201,))
+    world.enroll(member_id)
+    joined = {"member_id": member_id, "role": "buyer"}
+    world.request("AddAccountMember", joined, path_params={"account_id": account_id}, expect=(200,))
+    world.earn(member_id, order_id, "500.00")
 
 
 def deliver_batch(batch: list[dict[str, Any]]) -> None:
@@ -228,6 +243,27 @@ def scenario(member: str, tag: str) -> list[tuple[str, Callable[[], Any], Callab
             lambda: write_seasoned_member(f"{member}-old"),
         ),
         ("outbox_batch", lambda: deliver_batch(batch), lambda: batch.extend(walked_stream_batch(f"{tag}-walk"))),
+        (
+            "earn_pooled",  # the member joined (setup) and earned once: the process knows its account
+            lambda: world.request(
+                "Earn", {**order, "member_id": f"{member}-buyer", "order_id": f"{tag}-order-6"}, expect=(201,)
+            ),
+            lambda: join_a_pool(f"{member}-buyer", f"{tag}-acct", f"{tag}-order-5"),
+        ),
+        (
+            "pay_from_pool",
+            lambda: world.pay_with_points(f"{member}-buyer", f"{tag}-pool-pwp", account_id=f"{tag}-acct"),
+            None,
+        ),
+        (
+            "transfer",
+            lambda: world.request(
+                "Transfer",
+                {"transfer_id": f"{tag}-gift", "from_member_id": member, "to_account_id": f"{tag}-acct", "points": 10},
+                expect=(201,),
+            ),
+            None,
+        ),
         (
             "earn_first_referred",
             lambda: world.request(

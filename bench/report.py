@@ -245,6 +245,32 @@ def mutation(results: dict[str, Any]) -> str:
     return text
 
 
+def hot_pool(results: dict[str, Any]) -> str:
+    data = results["hot_pool"]
+    rows = []
+    for side, label in (("one_pool", "into one account's pool"), ("separate_members", "for separate members")):
+        d = data[side]
+        rows.append(
+            [
+                f"{data['clients']} tills {label}",
+                str(d["earns"]),
+                str(d["earns_per_s"]),
+                str(d["ms"]["p50"]),
+                str(d["ms"]["p99"]),
+                str(d["ms"]["max"]),
+                str(d["retries_per_earn"]),
+                ", ".join(f"{k}: {v}" for k, v in d["statuses"].items()),
+            ]
+        )
+    text = _table(["side by side", "earns", "earns/s", "p50 ms", "p99 ms", "max ms", "retries/earn", "answers"], rows)
+    check = data["pool_check"]
+    held = "holds" if check["holds"] else "DOES NOT HOLD"
+    return (
+        f"{text}\n\nThe pool's balance {check['balance']} = its ledger's sum {check['ledger_sum']} = the pool "
+        f"parts answered {check['answered_parts']}: {held}."
+    )
+
+
 SECTIONS = {
     "ops": ("DynamoDB per operation (warm handlers, events/, moto)", operations),
     "latency": ("Latency", latency),
@@ -252,6 +278,7 @@ SECTIONS = {
     "packages": ("Package sizes (as SAM zips them)", packages),
     "jobs": ("Monthly jobs", jobs),
     "local": ("The local stack (`make run`) over HTTP", local_stack),
+    "pool": ("The hot pool (one account, 20 tills at once) over HTTP", hot_pool),
     "mutation": ("Mutation testing of the money code (`make mutate`)", mutation),
 }
 
@@ -262,6 +289,7 @@ RESULT_KEYS = {
     "packages": "package_bytes",
     "jobs": "jobs",
     "local": "local_stack",
+    "pool": "hot_pool",
     "mutation": "mutation",
 }
 

@@ -24,7 +24,7 @@ from loyalty_local.template import ROOT
 
 RESULTS = ROOT / "bench" / "results.json"
 QUICK_RESULTS = ROOT / "bench" / ".cache" / "results-quick.json"
-SECTIONS = ("ops", "latency", "imports", "packages", "jobs", "local")
+SECTIONS = ("ops", "latency", "imports", "packages", "jobs", "local", "pool")
 
 FULL: dict[str, Any] = {"latency_rounds": 300, "import_runs": 5, "import_profile": True, "job_sizes": [1000, 10000]}
 QUICK: dict[str, Any] = {"latency_rounds": 20, "import_runs": 3, "import_profile": False, "job_sizes": [100, 300]}
@@ -114,6 +114,12 @@ def run_sections(
         started = step(f"the local stack over HTTP, one client{against}")
         results["local_stack"] = localstack.measure(settings is QUICK, baseline, log)
         done(started)
+    if "pool" in sections:
+        from bench import pool
+
+        started = step("the hot pool: 20 tills into one account's pool beside 20 members alone, over HTTP")
+        results["hot_pool"] = pool.measure(settings is QUICK, log)
+        done(started)
     return results
 
 
@@ -124,6 +130,9 @@ def failures(results: dict[str, Any]) -> list[str]:
     from bench import localstack
 
     out += localstack.broken_budgets(results)
+    from bench import pool
+
+    out += pool.broken_budgets(results)
     return out
 
 

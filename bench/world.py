@@ -112,8 +112,17 @@ def earn(member_id: str, order_id: str, amount: str = "120.00", expect: tuple[in
     return request("Earn", body, expect=expect)
 
 
-def pay_with_points(member_id: str, redemption_id: str, points: int = 100, capture: bool = True) -> Any:
-    body = {"redemption_id": redemption_id, "member_id": member_id, "points": points, "capture": capture}
+def pay_with_points(
+    member_id: str, redemption_id: str, points: int = 100, capture: bool = True, account_id: str | None = None
+) -> Any:
+    body: dict[str, Any] = {
+        "redemption_id": redemption_id,
+        "member_id": member_id,
+        "points": points,
+        "capture": capture,
+    }
+    if account_id is not None:
+        body["account_id"] = account_id
     return request("PayWithPoints", body, expect=(201,))
 
 
