@@ -9,7 +9,7 @@ from typing import Any
 
 from loyalty.domain.model import NEVER, IdentifierKind, LedgerEntry, Member, identifiers
 
-EXPIRY_SHARDS = 16  # see README: spreads the expiry and members indexes over 16 partitions
+EXPIRY_SHARDS = 16  # see docs/design.md: spreads the expiry and members indexes over 16 partitions
 
 
 # Identifier kind -> (the sparse index that finds a member by it, the member item attribute it keys on).
