@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
 
     base = f"http://{args.host}:{server.server_address[1]}"
     lines = [
-        f"Loyalty API (local) on {base}   docs: {base}/docs   programme: {args.program or 'demo'}",
+        f"Loyalty API (local) on {base}   programme: {args.program or 'demo'}",
+        f"  console: {base}/console   docs: {base}/docs",
         f"  embedded AWS (moto, in this process); for tools outside it: {stack.emulator.url}",
         "  API keys:",
         *[f"    Authorization: Bearer {k}   scopes: {' '.join(s)}" for k, (_, s) in LOCAL_KEYS.items()],
