@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         *[f"    Authorization: Bearer {k}   scopes: {' '.join(s)}" for k, (_, s) in LOCAL_KEYS.items()],
         "  partners (Loyalty-Signature secrets):",
         *[f"    {p}: {s}" for p, s in LOCAL_PARTNER_SECRETS.items()],
-        "  local routes: POST /_local/jobs/{job}, GET /_local/events, POST /_local/clock, GET /_local/history",
+        "  local routes: POST /_local/jobs/{job}, GET /_local/events, POST /_local/clock, GET /_local/history,",
+        f"    GET /_local/aws (tools take the API's URL: python -m loyalty reconcile --local {base})",
         "  Ctrl-C stops.",
     ]
     print("\n".join(lines), flush=True)
