@@ -151,6 +151,8 @@ def get_openapi() -> Response[Any]:
 
 @app.get("/docs", include_in_schema=False)
 def get_docs() -> Response[Any]:
+    if app.current_event.path.endswith("/"):  # `/docs/`: its relative links (docs/swagger-ui.css) need `/docs`
+        return _redirect("../docs")
     return Response(200, "text/html; charset=utf-8", openapi.SWAGGER_HTML)
 
 

@@ -1,7 +1,8 @@
 """The way in: the API's root and `/console/` lead to the console, wherever the API is served from.
 
 API Gateway hands `/console/` to the `/console` route (a REST API ignores a trailing slash), where the
-console's relative links (`console/console.js`) would point one level too deep; and `/` is the stage's root.
+console's relative links (`console/console.js`) would point one level too deep (so with `/docs/` and Swagger
+UI's); and `/` is the stage's root.
 Deployed, the stage is a prefix of the URL (`/Prod/`), or it is not (a custom domain): the redirect is
 relative to what the browser asked for, so it lands on the console in every case.
 """
@@ -36,9 +37,10 @@ def page_event(name: str, path: str, asked: str) -> dict[str, Any]:
         ("Root", "/", "/loyalty", "/loyalty/console"),  # a custom domain's base path
         ("Console", "/console/", "/Prod/console/", "/Prod/console"),
         ("Console", "/console/", "/console/", "/console"),
+        ("Docs", "/docs/", "/Prod/docs/", "/Prod/docs"),  # Swagger UI's page links its files the same way
     ],
 )
-def test_the_root_and_console_slash_redirect_to_the_console(aws, name, path, asked, console):
+def test_the_root_and_a_pages_slash_redirect_to_the_page(aws, name, path, asked, console):
     answer = invoke("ProgramFunction", page_event(name, path, asked))
     assert answer["statusCode"] == 302, answer
     assert urljoin(HOST + asked, headers_of(answer)["Location"]) == HOST + console
