@@ -85,7 +85,8 @@ what-if: $(RUN_STAMP)
 	$(BIN)/python -m loyalty_local.whatif --program $(PROGRAM) $(if $(HISTORY),--history $(HISTORY),$(if $(TABLE),--table $(TABLE) --stage $(STAGE),--url http://127.0.0.1:$(PORT))) $(if $(CURRENT),--current $(CURRENT),)
 
 ## seed: a year of demo history on the running `make run` stack (members, orders, redemptions, monthly jobs),
-##       for the console at http://127.0.0.1:$(PORT)/console (make seed SEED_MEMBERS=100)
+##       for the console at http://127.0.0.1:$(PORT)/console (make seed SEED_MEMBERS=100 PORT=3001); it ends
+##       yesterday and gives the stack's clock back to real time
 SEED_MEMBERS ?= 40
 seed: $(RUN_STAMP)
 	$(BIN)/python -m loyalty_local.demo_history --url http://127.0.0.1:$(PORT) --members $(SEED_MEMBERS)

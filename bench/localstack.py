@@ -1,7 +1,7 @@
-"""The local stack as one client sees it: requests/s and latency on the README's walk, and whether it
+"""The local stack as one client sees it: requests/s and latency on a member's first steps, and whether it
 slows down as events pile up. Measured side by side with the local stack of a baseline commit.
 
-The mix is the README's "walk through the local API": for each new member, `POST /v1/members` (enrol),
+The mix is a member's first steps, as the README's walk begins: for each new member, `POST /v1/members` (enrol),
 `POST /v1/earn` (an order of 120.00) and `GET /v1/members/{id}` (read): three requests, two domain
 events (MemberEnrolled, PointsEarned). One client, one keep-alive connection, one request at a time.
 
@@ -93,7 +93,7 @@ class StackProcess:
 
 
 class Walk:
-    """The README's walk, one new member a round; latencies (ms) kept per operation."""
+    """A member's first steps (enrol, earn, read), one new member a round; latencies (ms) kept per operation."""
 
     def __init__(self, stack: StackProcess, prefix: str) -> None:
         self.stack = stack

@@ -115,7 +115,7 @@ def write_seasoned_member(member_id: str, months: int = SEASONED_MONTHS) -> int:
     return item_size(item)
 
 
-OUTBOX_ROUNDS = 25  # the README's walk (enrol, earn 120.00): four stream records a round, a full batch of 100
+OUTBOX_ROUNDS = 25  # a member's first steps (enrol, earn 120.00): four stream records a round, a full batch of 100
 
 
 def walked_stream_batch(prefix: str) -> list[dict[str, Any]]:

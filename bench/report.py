@@ -1,4 +1,4 @@
-"""The results as Markdown tables (what `make bench` prints, and what the README's performance section shows)."""
+"""The results as Markdown tables (what `make bench` prints, and what bench/README.md's figures show)."""
 
 from __future__ import annotations
 

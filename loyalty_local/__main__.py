@@ -42,13 +42,15 @@ def main(argv: list[str] | None = None) -> int:
 
     base = f"http://{args.host}:{server.server_address[1]}"
     lines = [
-        f"Loyalty API (local) on {base}   docs: {base}/docs   programme: {args.program or 'demo'}",
+        f"Loyalty API (local) on {base}   programme: {args.program or 'demo'}",
+        f"  console: {base}/console   docs: {base}/docs",
         f"  embedded AWS (moto, in this process); for tools outside it: {stack.emulator.url}",
         "  API keys:",
         *[f"    Authorization: Bearer {k}   scopes: {' '.join(s)}" for k, (_, s) in LOCAL_KEYS.items()],
         "  partners (Loyalty-Signature secrets):",
         *[f"    {p}: {s}" for p, s in LOCAL_PARTNER_SECRETS.items()],
-        "  local routes: POST /_local/jobs/{job}, GET /_local/events, POST /_local/clock, GET /_local/history",
+        "  local routes: POST /_local/jobs/{job}, GET /_local/events, POST /_local/clock, GET /_local/history,",
+        f"    GET /_local/aws (tools take the API's URL: python -m loyalty reconcile --local {base})",
         "  Ctrl-C stops.",
     ]
     print("\n".join(lines), flush=True)

@@ -7,8 +7,10 @@ free drink, refunds and goodwill adjustments, and runs the monthly jobs (expiry,
 1st. What it writes is ordinary history: the console, the reports and the ledger show it as they would a
 real programme's. The same seed gives the same history (ids, amounts and days); run it on an empty stack.
 
-It ends with the stack's clock on the last day it wrote (`--until`, default: today by the stack's clock
-module), so "now" on the stack agrees with the history. `{"now": null}` to `/_local/clock` gives real time back.
+`seed()` leaves the stack's clock on the last day it wrote (the browser tests read a history that ends on a
+fixed day). `make seed` (`main`) writes the history until yesterday (`--until`) and then gives the stack's
+clock back to real time (`{"now": null}`), so what is done next on the stack is stamped now, after the history,
+never in its future.
 """
 
 from __future__ import annotations
@@ -248,22 +250,42 @@ def _act(
         )
 
 
+def _real_time(base: str) -> None:
+    """Give the stack's clock back (`{"now": null}`), whatever stopped the seeding."""
+    request = urllib.request.Request(  # noqa: S310 - the stack's own URL
+        base.rstrip("/") + "/_local/clock",
+        data=b'{"now": null}',
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30):  # noqa: S310
+            pass
+    except (urllib.error.URLError, ValueError):  # the stack is gone or the URL is not one: nothing to give back
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m loyalty_local.demo_history", description=__doc__.split("\n")[0])
     parser.add_argument("--url", default="http://127.0.0.1:3000", help="the running local stack")
     parser.add_argument("--members", type=int, default=40)
     parser.add_argument("--months", type=int, default=15)
-    parser.add_argument("--until", type=date.fromisoformat, default=None, help="last day (YYYY-MM-DD)")
+    parser.add_argument(
+        "--until", type=date.fromisoformat, default=None, help="last day (YYYY-MM-DD; default: yesterday)"
+    )
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
+    until = args.until or utcnow().date() - timedelta(days=1)  # a whole day before now: nothing ahead of it
     try:
-        summary = seed(args.url, members=args.members, months=args.months, until=args.until, seed=args.seed)
+        summary = seed(args.url, members=args.members, months=args.months, until=until, seed=args.seed)
     except (SeedFailed, urllib.error.URLError) as failed:
         print(f"seeding stopped: {failed}", file=sys.stderr)
         return 1
+    finally:
+        _real_time(args.url)
     print(
-        f"{summary.members} members, {summary.requests} requests, history until {summary.until} "
-        f'(the stack\'s clock is left there; POST /_local/clock {{"now": null}} gives real time back)'
+        f"{summary.members} members, {summary.requests} requests, history until {summary.until}; "
+        "the stack's clock is back to real time"
     )
     if summary.refused:
         print("refused as a real programme would: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.refused.items())))

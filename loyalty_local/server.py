@@ -117,6 +117,8 @@ class LocalStack:
             return self.clock(payload if method == "POST" else None)
         if method == "GET" and path == "/_local/history":
             return self.history()
+        if method == "GET" and path == "/_local/aws":
+            return self.aws()
         return _json(404, _error("not_found", "no such local route"))
 
     def clock(self, payload: dict[str, Any] | None) -> HttpAnswer:
@@ -137,6 +139,14 @@ class LocalStack:
                     return _json(422, _error("validation_error", "`now` is not an RFC 3339 timestamp", "now"))
                 CLOCK.set(when)
         return _json(200, {"now": isoformat(CLOCK.now()), "fixed": CLOCK.is_set})
+
+    def aws(self) -> HttpAnswer:
+        """Where tools outside the process reach the stack's AWS (`python -m loyalty ... --local <API URL>`
+        asks here): the embedded AWS's door, DynamoDB's endpoint when it is pointed elsewhere, the table."""
+        from loyalty.store.core import table_name
+
+        dynamodb = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or self.emulator.url
+        return _json(200, {"endpoint": self.emulator.url, "dynamodb": dynamodb, "table": table_name()})
 
     def history(self) -> HttpAnswer:
         """The table's recorded history for a what-if replay (`python -m loyalty_local.whatif`), as a DynamoDB

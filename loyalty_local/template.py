@@ -72,7 +72,8 @@ class Route:
         self.params = re.findall(r"{([^}+]+)\+?}", self.path)
         pattern = re.sub(r"{([^}+]+)\+}", r"(?P<\1>.+)", self.path)
         pattern = re.sub(r"{([^}]+)}", r"(?P<\1>[^/]+)", pattern)
-        self.regex = re.compile(f"^{pattern}$")
+        # a REST API hands `/console/` to the `/console` resource (a trailing slash is ignored)
+        self.regex = re.compile(f"^{pattern.rstrip('/')}/?$")
 
     @property
     def specificity(self) -> tuple[int, int]:

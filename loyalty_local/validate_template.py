@@ -18,6 +18,7 @@ UNAUTHENTICATED_ROUTES = {
     ("GET", "/openapi.json"): "public document",
     ("GET", "/docs"): "public document",
     ("GET", "/docs/{asset}"): "Swagger UI's files",
+    ("GET", "/"): "a redirect to the console, nothing else",
     ("GET", "/console"): "the console's page (it asks for a key; every API call it makes carries one)",
     ("GET", "/console/{asset}"): "the console's script and stylesheet",
     ("POST", "/v1/partners/{partner_id}/redemptions"): "signature checked in the handler",

@@ -120,9 +120,23 @@ def get_current_key() -> Response[Any]:
     return http.answer(CurrentKey(key_id=context["key_id"], name=context["key_name"], scopes=scopes))
 
 
+@app.get("/", include_in_schema=False)
+def get_root() -> Response[Any]:
+    """The API's root, in a browser: the console. Relative to the URL asked for (`/Prod/`, `/Prod`, a custom
+    domain's `/` or base path), since the stage or base path is a prefix this function does not see in `path`."""
+    asked = app.current_event.request_context.path or "/"
+    return _redirect("console" if asked.endswith("/") else asked.rstrip("/").rsplit("/", 1)[-1] + "/console")
+
+
 @app.get("/console", include_in_schema=False)
 def get_console() -> Response[Any]:
+    if app.current_event.path.endswith("/"):  # API Gateway hands `/console/` here: its relative links need `/console`
+        return _redirect("../console")
     return Response(200, "text/html; charset=utf-8", console.page(), headers=console.SECURITY_HEADERS)
+
+
+def _redirect(location: str) -> Response[Any]:
+    return Response(302, "text/plain; charset=utf-8", "", headers={"Location": location, "Cache-Control": "no-store"})
 
 
 @app.get("/console/<asset>", include_in_schema=False)
@@ -137,6 +151,8 @@ def get_openapi() -> Response[Any]:
 
 @app.get("/docs", include_in_schema=False)
 def get_docs() -> Response[Any]:
+    if app.current_event.path.endswith("/"):  # `/docs/`: its relative links (docs/swagger-ui.css) need `/docs`
+        return _redirect("../docs")
     return Response(200, "text/html; charset=utf-8", openapi.SWAGGER_HTML)
 
 

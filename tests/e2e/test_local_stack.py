@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
 import socket
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urljoin
 
 from tests.support.http import ROOT
 
@@ -101,3 +103,17 @@ def test_dynamodb_pointed_elsewhere_holds_the_data_and_still_feeds_the_events(tm
         server.terminate()
         server.wait(timeout=10)
         log.close()
+
+
+def test_the_banner_names_the_console_and_the_root_and_console_slash_lead_to_it(stack, api):
+    """`make run` says where the console is; `/` and `/console/` in a browser land on it (not a JSON 404)."""
+    assert f"console: {api.base}/console" in stack.output_from_start()
+    for path in ("/", "/console/"):
+        connection = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=30)
+        connection.request("GET", path)
+        answer = connection.getresponse()
+        answer.read()
+        connection.close()
+        assert answer.status == 302, (path, answer.status)
+        assert urljoin(api.base + path, answer.getheader("Location") or "") == api.base + "/console"
+    assert api.get("/", key=None).headers["Content-Type"].startswith("text/html")  # followed: the console

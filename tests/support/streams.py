@@ -73,7 +73,7 @@ def deliver(batch: list[dict[str, Any]]) -> list[str]:
 
 
 def marker_of(record: dict[str, Any]) -> str:
-    """The applied-marker key (PK) of a member or ledger entry record (README: data model)."""
+    """The applied-marker key (PK) of a member or ledger entry record (docs/design.md: data model)."""
     image = record["dynamodb"]["NewImage"]
     if image["kind"]["S"] == "entry":
         return f"APPLIED#ENTRY#{image['entry_id']['S']}"

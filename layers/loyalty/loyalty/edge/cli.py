@@ -10,8 +10,10 @@
 The what-if replay is a development tool that runs the local stack in process, so it lives with it in the
 repository, not in the shipped layer: `python -m loyalty_local.whatif` (`make what-if`).
 
-Keys commands use TABLE_NAME (the stack's `TableName` output) and the usual AWS credentials; for the
-local stack, `--local http://127.0.0.1:<moto port>` (printed by `make run`) points them at the emulator.
+Keys and reconcile use TABLE_NAME (the stack's `TableName` output) and the usual AWS credentials; for the
+local stack, `--local http://127.0.0.1:3000` (the API's URL, as `make run` prints it) points them at its
+embedded AWS, which the stack names at `GET /_local/aws` (the embedded AWS's own URL works too). A URL where
+nothing answers, or a call that AWS refuses, is one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -20,6 +22,13 @@ import argparse
 import json
 import os
 import sys
+import urllib.error
+import urllib.request
+from urllib.parse import urlsplit
+
+
+class CommandError(Exception):
+    """The command cannot run as asked: the message says why, in one line."""
 
 
 def _program(args: argparse.Namespace) -> int:
@@ -83,13 +92,39 @@ def _reconcile(args: argparse.Namespace) -> int:
 
 def _point_at(args: argparse.Namespace) -> None:
     if args.local:
-        os.environ["AWS_ENDPOINT_URL"] = args.local
+        found = _local_aws(args.local)
+        os.environ["AWS_ENDPOINT_URL"] = found["endpoint"]
+        if found.get("dynamodb"):  # `AWS_ENDPOINT_URL_DYNAMODB=... make run`: the table lives there
+            os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = found["dynamodb"]
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
         os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-        os.environ.setdefault("TABLE_NAME", "LoyaltyTable")
+        os.environ.setdefault("TABLE_NAME", found.get("table") or "LoyaltyTable")
     if args.table:
         os.environ["TABLE_NAME"] = args.table
+
+
+def _local_aws(url: str) -> dict[str, str]:
+    """Where the local stack at `url` (its API's URL) keeps its embedded AWS, as `GET /_local/aws` says; a URL
+    that answers that route with something else is taken as the embedded AWS's own (its door for tools)."""
+    split = urlsplit(url)
+    if split.scheme not in ("http", "https") or not split.hostname:
+        raise CommandError(f"--local {url!r} is not a URL; give the one `make run` prints, e.g. http://127.0.0.1:3000")
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/_local/aws", timeout=10) as answer:  # noqa: S310 - http(s) only
+            found = json.loads(answer.read())
+    except urllib.error.HTTPError:  # something answers, not the stack's API: the embedded AWS itself, or not AWS at all
+        return {"endpoint": url}
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise CommandError(
+            f"nothing answers at {url} ({reason}); is `make run` running? give the URL it prints"
+        ) from None
+    except ValueError:
+        return {"endpoint": url}
+    if not isinstance(found, dict) or not isinstance(found.get("endpoint"), str):
+        return {"endpoint": url}
+    return {k: v for k, v in found.items() if isinstance(v, str)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,11 +145,28 @@ def main(argv: list[str] | None = None) -> int:
     keys.add_argument("--name")
     keys.add_argument("--scopes", nargs="+", default=[])
     keys.add_argument("--table", help="table name (default: TABLE_NAME)")
-    keys.add_argument("--local", metavar="URL", help="the local stack's embedded AWS endpoint")
+    keys.add_argument("--local", metavar="URL", help="the local stack's URL (make run's, e.g. http://127.0.0.1:3000)")
     audit = sub.add_parser("reconcile", help="recompute every member from the ledger; exit 1 on a difference")
     audit.add_argument("--table", help="table name (default: TABLE_NAME)")
-    audit.add_argument("--local", metavar="URL", help="the local stack's embedded AWS endpoint")
+    audit.add_argument("--local", metavar="URL", help="the local stack's URL (make run's, e.g. http://127.0.0.1:3000)")
     args = parser.parse_args(argv)
+    try:
+        return _run(parser, args)
+    except CommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        from loyalty.store.failures import aws_failure
+
+        said = aws_failure(exc)
+        if said is None:
+            raise
+        where = f" at {os.environ.get('AWS_ENDPOINT_URL')}" if getattr(args, "local", None) else ""
+        print(f"error: the AWS call{where} failed: {said}", file=sys.stderr)
+        return 2
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "reconcile":
         return _reconcile(args)
     if args.command == "program":

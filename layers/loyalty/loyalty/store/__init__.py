@@ -1,6 +1,6 @@
 """The data-access layer: every boto3 call of the product lives in this package.
 
-Keys (one table, `LoyaltyTable` in template.yaml; the README has the access-pattern table):
+Keys (one table, `LoyaltyTable` in template.yaml; docs/design.md has the access-pattern table):
 
 - member: `MEMBER#<member_id>` / `MEMBER`; indexes `expiry` (`EXP#<shard>`, `<earliest month>#<id>`,
   only members with points that can expire) and `members` (`MEMBERS#<shard>`, `PK`, keys only)

@@ -18,7 +18,7 @@ from loyalty.domain.model import (
     identifiers,
 )
 
-EXPIRY_SHARDS = 16  # see README: spreads the expiry and members indexes over 16 partitions
+EXPIRY_SHARDS = 16  # see docs/design.md: spreads the expiry and members indexes over 16 partitions
 ACCOUNTS = "ACCOUNTS"  # the `members` index's partition of accounts (the tier evaluation walks it)
 EXPIRY_ACCOUNTS = "EXPACCT"  # the expiry index's partition of accounts' pools with points that can expire
 
