@@ -239,6 +239,12 @@ CONVENTIONS = """\
 - Bodies are strict: a field a route does not define is `422 validation_error` naming it (a route without
   a body takes `{}` or none); so are query parameters: one a route does not declare is a `422` naming it.
   Bodies over 64 KiB are `413`.
+- Ids in a path may be percent-encoded, as most clients send them (`/v1/members/shop%3A42%40acme` is the member
+  `shop:42@acme`); the functions decode them once (`%253A` is the text `%3A`, which no id holds).
+- A method a route does not have: the local stack answers `405 method_not_allowed` with an `Allow` header naming
+  the route's methods. Deployed, API Gateway answers it before any function runs, with its own
+  `MISSING_AUTHENTICATION_TOKEN` response, which the template gives the contract's shape: `404 not_found`
+  (a REST API cannot tell a missing method from a missing path).
 - Every error is [ErrorAnswer](#schema-erroranswer): `{"error": {"code", "message", "request_id", "details"?}}`,
   with a stable `code`; a validation error lists its fields in `details`.
 """

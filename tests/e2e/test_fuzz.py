@@ -31,8 +31,8 @@ from loyalty_local import api_reference
 ROOT = Path(__file__).resolve().parents[2]
 # The checks that say "no 5xx, every answer conforms to the document". Left out on purpose: the checks
 # that judge auth from the case's own intent (this test sets the auth mode itself) and the one that
-# expects 405 for an undeclared method (API Gateway answers those with its MISSING_AUTHENTICATION_TOKEN
-# response, the template's 404 `not_found`, and the local stack does the same).
+# expects 405 for an undeclared method (it runs in the coverage phase only; tests/e2e/test_method_not_allowed.py
+# sends every undeclared method of every route instead).
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 DOCUMENT = json.loads((ROOT / "layers/loyalty/loyalty/openapi.json").read_text())
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "4"))

@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -193,15 +194,44 @@ def resolver() -> APIGatewayRestResolver:
     return app
 
 
+def _decoded(text: str) -> str:
+    """One path segment percent-decoded once (`shop%3A42%40acme` -> `shop:42@acme`; `%253A` -> `%3A`). A segment
+    that would decode to a `/` (`%2F`) is kept as sent: a path never gains a segment, and the id's pattern
+    refuses the `%` with a 422 naming the parameter; so is one that is not UTF-8 once decoded (`%FF`)."""
+    if "%" not in text:
+        return text
+    try:
+        decoded = unquote(text, errors="strict")
+    except UnicodeDecodeError:
+        return text
+    return text if "/" in decoded else decoded
+
+
+def decode_path(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with its path and path parameters percent-decoded, once, here at the edge. API Gateway's REST
+    APIs hand the function both as the client sent them, and most HTTP clients encode the `:` and `@` an id may
+    hold (`GET /v1/members/shop%3A42%40acme`): undecoded, the routes' id pattern refused them (422)."""
+    path, params = event.get("path"), event.get("pathParameters")
+    if not (isinstance(path, str) and "%" in path) and not any("%" in str(v) for v in (params or {}).values()):
+        return event
+    decoded = dict(event)
+    if isinstance(path, str):
+        decoded["path"] = "/".join(_decoded(segment) for segment in path.split("/"))
+    if params:
+        decoded["pathParameters"] = {k: _decoded(v) if isinstance(v, str) else v for k, v in params.items()}
+    return decoded
+
+
 def serve(
     app: APIGatewayRestResolver,
     event: dict[str, Any],
     context: Any,
     guard: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Refuse oversized bodies before any work, then run `guard` on the raw event (the partner
-    signature check: before the body is parsed), refuse a body that is not UTF-8 or is hostile JSON
-    (`refuse_hostile_json`), then route."""
+    """Refuse oversized bodies before any work, decode the path (`decode_path`), then run `guard` on the raw
+    event (the partner signature check: before the body is parsed), refuse a body that is not UTF-8 or is
+    hostile JSON (`refuse_hostile_json`), then route."""
+    event = decode_path(event)
     body = event.get("body") or ""
     size = len(body.encode() if isinstance(body, str) else body)
     if event.get("isBase64Encoded"):
