@@ -49,7 +49,11 @@ def quote(body: CheckoutQuoteRequest) -> Response[Any]:
         CheckoutOrder,
         "The order placed",
         created=True,
-        errors=(*QUOTE_ERRORS, ("idempotency_conflict", "the order id was used before with a different body")),
+        errors=(
+            ("busy", "the member kept changing under the write, or the table kept refusing a read; retry it"),
+            *QUOTE_ERRORS,
+            ("idempotency_conflict", "the order id was used before with a different body"),
+        ),
     ),
 )
 def place_order(body: CheckoutOrderRequest) -> Response[Any]:

@@ -328,8 +328,8 @@ SCHEMAS = "#/components/schemas/"
 ERROR = "ErrorAnswer"  # loyalty.answers.ErrorAnswer (error_body writes its shape)
 # The contract's error codes: each code's status, and when it is answered. A route declares the codes it may
 # answer (`answers(..., errors=(...))`); the document lists them under their statuses, each code with its
-# sentence, and in `x-error-codes` (docs/api.md's rows come from there). What a route may answer is that
-# declaration and nothing else: tests/support/aws.call fails any test whose answer's code its route does not list.
+# sentence, and in `x-error-codes`; docs/api.md shows them. A route answers what it declares and nothing else:
+# tests.support.aws.call fails any test whose error answer's code its route does not list (test_fuzz too).
 CODES: dict[str, tuple[int, str]] = {
     "unauthorized": (401, "the bearer key is missing or unknown"),
     "invalid_signature": (401, "the partner signature is missing, malformed, wrong, or older than 300 s"),
@@ -372,9 +372,10 @@ def error_responses(errors: Iterable[Error]) -> dict[int, OpenAPIResponse]:
     by its codes and when each is answered, with the codes in `x-error-codes`."""
     by_status: dict[int, dict[str, str]] = {}
     for error in errors:
-        code, when = error if isinstance(error, tuple) else (error, CODES[error][1])
+        code = error[0] if isinstance(error, tuple) else error
         if code not in CODES:
             raise KeyError(f"{code!r} is not an error code of the contract (http.CODES)")
+        when = error[1] if isinstance(error, tuple) else CODES[code][1]
         by_status.setdefault(CODES[code][0], {}).setdefault(code, when)
     out: dict[int, OpenAPIResponse] = {}
     for status, codes in sorted(by_status.items()):
