@@ -75,6 +75,17 @@ FIELDS: dict[str, str] = {
     "value": "What the points are worth, a decimal string in the programme's currency.",
     "point_value": "What one point is worth, a decimal string in the programme's currency.",
     "occurred_at": "When it happened.",
+    **{
+        f"{model}.occurred_at": "When it happened, RFC 3339 with an offset; default now. Within the posting window: "
+        "not before the first day of the previous month, at most 5 minutes ahead of now."
+        for model in (
+            "EarnRequest",
+            "ActivityRequest",
+            "CheckoutQuoteRequest",
+            "CheckoutOrderRequest",
+            "PartnerRedemptionRequest",
+        )
+    },
     "recorded_at": "When the ledger recorded it.",
     "enrolled_at": "When the member enrolled.",
     "announced_at": "When the campaign is announced: clients see it from then on.",
