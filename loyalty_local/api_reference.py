@@ -14,6 +14,7 @@ page differs from what this writes.
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import hmac
 import json
@@ -22,7 +23,9 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from loyalty_local import sample_events
+from loyalty.requests import accounts, checkout, common, earning, members, redemption
+from pydantic import BaseModel
+
 from loyalty_local.template import ROOT, Template
 
 TARGET = ROOT / "docs" / "api.md"
@@ -30,65 +33,53 @@ DOCUMENT = ROOT / "layers" / "loyalty" / "loyalty" / "openapi.json"
 NOW = "2026-03-14T10:00:00Z"
 KEY = "lk_local_admin"  # every scope: the example shows the route, not the key's scopes
 PARTNER_SECRETS = {"demo-partner": "demo-partner-secret"}
-BASKET: dict[str, Any] = {**sample_events.BASKET, "points": 200}  # the till's basket, 200 points paid too
-ENROLMENT = {"member_id": "cust-1", "email": "ana@example.com", "name": "Ana", "channel": "web"}
-ORDER = {
-    "member_id": "cust-1",
-    "order_id": "order-1",
-    "amount": "1200.00",
-    "currency": "USD",
-    "items": [{"sku": "tv-55", "category": "electronics", "amount": "1200.00", "quantity": 1}],
-}
-# A day of the demo programme, in the order a client would send it; the first request to each route is its example.
+
+
+def _example(model: type[BaseModel]) -> dict[str, Any]:
+    """The request model's example (its `examples` in the document, what Swagger UI fills in)."""
+    extra: Any = model.model_config.get("json_schema_extra")
+    assert isinstance(extra, dict), f"{model.__name__} has no example"
+    return copy.deepcopy(dict(extra["examples"][0]))
+
+
+ENROLMENT = _example(members.EnrollRequest)
+ORDER = _example(earning.EarnRequest)
+BASKET = _example(checkout.CheckoutQuoteRequest)
+# A day of the demo programme, in the order a client would send it; the first request to each route is its
+# example, and its body the route's model's own example: the walk proves every example works.
 WALK: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/v1/members", ENROLMENT),
-    ("PATCH", "/v1/members/cust-1", {"phone": "+14155550123", "card_id": "card-0001"}),
-    ("POST", "/v1/members/lookup", {"phone": "+14155550123"}),
+    ("PATCH", "/v1/members/cust-1", _example(members.ProfilePatch)),
+    ("POST", "/v1/members/lookup", _example(common.LookupRequest)),
     ("POST", "/v1/earn/preview", ORDER),
     ("POST", "/v1/earn", ORDER),
-    (
-        "POST",
-        "/v1/refunds",
-        {"member_id": "cust-1", "order_id": "order-1", "refund_id": "refund-1", "amount": "200.00"},
-    ),
-    ("POST", "/v1/activities", {"member_id": "cust-1", "activity_id": "review-1", "type": "review"}),
-    ("POST", "/v1/members/cust-1/adjustments", {"adjustment_id": "adj-1", "points": 50, "reason": "goodwill"}),
+    ("POST", "/v1/refunds", _example(earning.RefundRequest)),
+    ("POST", "/v1/activities", _example(earning.ActivityRequest)),
+    ("POST", "/v1/members/cust-1/adjustments", _example(members.AdjustmentRequest)),
     ("GET", "/v1/members/cust-1", None),
     ("GET", "/v1/members/cust-1/ledger?limit=3", None),
     ("GET", "/v1/members/cust-1/events?limit=2", None),
     ("GET", "/v1/rewards?member_id=cust-1", None),
-    (
-        "POST",
-        "/v1/partners/demo-partner/redemptions",
-        {"redemption_id": "red-1", "member_id": "cust-1", "reward_id": "coffee"},
-    ),
-    ("POST", "/v1/partners/demo-partner/redemptions/red-1/cancel", {}),
-    ("POST", "/v1/redemptions", {"redemption_id": "pwp-1", "member_id": "cust-1", "points": 500, "capture": False}),
+    ("POST", "/v1/partners/demo-partner/redemptions", _example(redemption.PartnerRedemptionRequest)),
+    ("POST", "/v1/partners/demo-partner/redemptions/red-1/cancel", _example(redemption.PartnerCancelRequest)),
+    ("POST", "/v1/redemptions", _example(redemption.PayWithPointsRequest)),
     ("POST", "/v1/redemptions/pwp-1/capture", {}),
     ("POST", "/v1/redemptions", {"redemption_id": "pwp-2", "member_id": "cust-1", "points": 100, "capture": False}),
     ("POST", "/v1/redemptions/pwp-2/void", {}),
     ("POST", "/v1/checkout/quote", BASKET),
-    ("POST", "/v1/checkout/orders", {**BASKET, "order_id": "till-order-1"}),
-    (
-        "POST",
-        "/v1/accounts",
-        {"account_id": "acme", "kind": "company", "name": "Acme Ltd", "member_share_percent": 10},
-    ),
-    ("POST", "/v1/accounts/acme/members", {"member_id": "cust-1", "role": "owner"}),
+    ("POST", "/v1/checkout/orders", _example(checkout.CheckoutOrderRequest)),
+    ("POST", "/v1/accounts", _example(accounts.AccountRequest)),
+    ("POST", "/v1/accounts/acme/members", _example(accounts.AccountMemberRequest)),
     ("POST", "/v1/earn", {**ORDER, "order_id": "order-2"}),
     ("GET", "/v1/accounts/acme", None),
     ("GET", "/v1/accounts/acme/ledger?limit=3", None),
-    (
-        "POST",
-        "/v1/transfers",
-        {"transfer_id": "gift-1", "from_member_id": "cust-1", "to_account_id": "acme", "points": 100},
-    ),
-    ("PATCH", "/v1/accounts/acme", {"member_share_percent": 20}),
+    ("POST", "/v1/transfers", _example(accounts.TransferRequest)),
+    ("PATCH", "/v1/accounts/acme", _example(accounts.AccountPatchRequest)),
     ("DELETE", "/v1/accounts/acme/members/cust-1", None),
-    ("POST", "/v1/members/cust-1/subscriptions", {"subscription_id": "sub-1", "tier_id": "gold", "months": 12}),
-    ("POST", "/v1/members/cust-1/tier", {"tier_id": "gold", "reason": "VIP customer"}),
+    ("POST", "/v1/members/cust-1/subscriptions", _example(members.SubscriptionRequest)),
+    ("POST", "/v1/members/cust-1/tier", _example(members.TierOverrideRequest)),
     ("POST", "/v1/members", {"member_id": "cust-2", "channel": "pos"}),
-    ("POST", "/v1/members/cust-2/status", {"status": "suspended", "reason": "card reported stolen"}),
+    ("POST", "/v1/members/cust-2/status", _example(members.StatusRequest)),
     ("GET", "/v1/members/cust-2/export", None),
     ("DELETE", "/v1/members/cust-2", None),
     ("GET", "/v1/program", None),
@@ -190,11 +181,11 @@ def _operation(path: str, method: str, op: dict[str, Any], example: dict[str, An
         out += ["Auth: none.", ""]
     params = op.get("parameters") or []
     if params:
-        out += ["| parameter | in | required | type |", "|---|---|---|---|"]
+        out += ["| parameter | in | required | type | notes |", "|---|---|---|---|---|"]
         for p in params:
-            out.append(
-                f"| `{p['name']}` | {p['in']} | {'yes' if p.get('required') else 'no'} | {_cell(_type(p['schema']))} |"
-            )
+            required = "yes" if p.get("required") else "no"
+            notes = _cell(p.get("description", ""))
+            out.append(f"| `{p['name']}` | {p['in']} | {required} | {_cell(_type(p['schema']))} | {notes} |")
         out.append("")
     body = ((op.get("requestBody") or {}).get("content") or {}).get("application/json")
     if body:
@@ -255,6 +246,12 @@ CONVENTIONS = """\
 - Bodies are strict: a field a route does not define is `422 validation_error` naming it (a route without
   a body takes `{}` or none); so are query parameters: one a route does not declare is a `422` naming it.
   Bodies over 64 KiB are `413`.
+- Ids in a path may be percent-encoded, as most clients send them (`/v1/members/shop%3A42%40acme` is the member
+  `shop:42@acme`); the functions decode them once (`%253A` is the text `%3A`, which no id holds).
+- A method a route does not have: the local stack answers `405 method_not_allowed` with an `Allow` header naming
+  the route's methods. Deployed, API Gateway answers it before any function runs, with its own
+  `MISSING_AUTHENTICATION_TOKEN` response, which the template gives the contract's shape: `404 not_found`
+  (a REST API cannot tell a missing method from a missing path).
 - Every error is [ErrorAnswer](#schema-erroranswer): `{"error": {"code", "message", "request_id", "details"?}}`,
   with a stable `code`; a validation error lists its fields in `details`.
 """

@@ -12,7 +12,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from loyalty_local.runtime import FunctionPool
 from loyalty_local.template import Route, Template
@@ -42,7 +42,9 @@ def build_event(
     split = urlsplit(raw_path)
     path = split.path
     match = route.regex.match(path)
-    path_params = {k: unquote(v) for k, v in (match.groupdict() if match else {}).items()} or None
+    # as API Gateway's REST APIs do: the path and its parameters as the client sent them, percent-encoded
+    # (the functions decode them once, loyalty.edge.http.decode_path)
+    path_params = (dict(match.groupdict()) if match else None) or None
     multi_query = parse_qs(split.query, keep_blank_values=True) or None
     query = {k: v[-1] for k, v in multi_query.items()} if multi_query else None
     text: str | None = None
@@ -106,15 +108,34 @@ class Gateway:
             if r.authorizer
         }
 
-    def match(self, method: str, path: str) -> tuple[Route | None, bool]:
-        """The route for (method, path), and whether the path exists for another method."""
-        path_known = False
-        for route in self.routes:
-            if route.regex.match(path):
-                path_known = True
-                if route.method in (method, "ANY"):
-                    return route, True
-        return None, path_known
+    def match(self, method: str, path: str) -> tuple[Route | None, list[str]]:
+        """The route for (method, path), and the methods the path's resource has. As in API Gateway, the
+        resource is chosen first (static segments beat path parameters), then its method: `GET
+        /v1/members/lookup` is not the member `lookup` but a method the resource `/v1/members/lookup` lacks."""
+        resource: str | None = None
+        allowed: list[str] = []
+        found: Route | None = None
+        for route in self.routes:  # the most specific first
+            if resource is None and route.regex.match(path):
+                resource = route.path
+            if route.path == resource:
+                allowed.append(route.method)
+                if found is None and route.method in (method, "ANY"):
+                    found = route
+        return found, allowed
+
+    def method_not_allowed(self, method: str, allowed: list[str], request_id: str) -> HttpAnswer:
+        """405 `method_not_allowed` in the contract's error shape, with `Allow` (RFC 9110). Deployed, API Gateway
+        answers a method a resource lacks with MISSING_AUTHENTICATION_TOKEN (the template's 404 `not_found`),
+        which no gateway response can tell from an unknown path: docs/api.md says so."""
+        methods = ", ".join(sorted(set(allowed)))
+        error = {
+            "code": "method_not_allowed",
+            "message": f"{method} is not a method of this route; it takes {methods}",
+            "request_id": request_id,
+        }
+        body = json.dumps({"error": error}, separators=(",", ":")).encode()
+        return HttpAnswer(405, {"Content-Type": "application/json", "Allow": methods}, body)
 
     def gateway_error(self, kind: str, status: int, request_id: str) -> HttpAnswer:
         spec = self.responses.get(kind) or self.responses.get("DEFAULT_5XX" if status >= 500 else "DEFAULT_4XX") or {}
@@ -129,11 +150,13 @@ class Gateway:
 
     def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes | None, ip: str) -> HttpAnswer:
         path = urlsplit(raw_path).path
-        route, path_known = self.match(method, path)
+        route, allowed = self.match(method, path)
         request_id = str(uuid.uuid4())
+        if route is None and allowed:
+            return self.method_not_allowed(method, allowed, request_id)
         if route is None:
-            # API Gateway answers a route it does not know with 403 MISSING_AUTHENTICATION_TOKEN
-            return self.gateway_error("MISSING_AUTHENTICATION_TOKEN", 404 if not path_known else 405, request_id)
+            # API Gateway answers a path it does not know with 403 MISSING_AUTHENTICATION_TOKEN (the template: 404)
+            return self.gateway_error("MISSING_AUTHENTICATION_TOKEN", 404, request_id)
         authorizer_context = None
         if route.authorizer:
             decided = self.authorize(route, method, raw_path, headers, request_id)

@@ -17,6 +17,7 @@ from loyalty import answers
 from loyalty.answers.common import Answer
 from pydantic.json_schema import models_json_schema
 
+from loyalty_local import field_notes
 from loyalty_local.runtime import FunctionPool
 from loyalty_local.template import ROOT, Template
 
@@ -69,7 +70,7 @@ def generate(template: Template | None = None) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {
             "title": "Loyalty API",
-            "version": "1.0.0",
+            "version": "1.2.0",  # the contract's version (CONTRACT.md v1.2)
             "description": "Points, tiers and partner redemptions. docs/api.md is this document as a reference, "
             "with an example per route.",
         },
@@ -117,10 +118,34 @@ def generate(template: Template | None = None) -> dict[str, Any]:
         if key in components and components[key] != value:
             raise SystemExit(f"two models are called {key}: rename one")
         components[key] = value
+    describe(document)
     dangling = _refs(document) - set(components)
     if dangling:
         raise SystemExit(f"the document refers to schemas it does not define: {sorted(dangling)}")
     return document
+
+
+def _described(current: str | None, sentence: str | None) -> str | None:
+    """A model's own description wins; a type's bare note ("RFC 3339, UTC") follows the field's sentence."""
+    if sentence is None or (current and current not in field_notes.TYPE_NOTES):
+        return current
+    return f"{sentence} {current}." if current else sentence
+
+
+def describe(document: dict[str, Any]) -> None:
+    """Give every field of the schemas and every parameter of the routes its sentence (loyalty_local.field_notes)."""
+    for name, schema in document["components"]["schemas"].items():
+        for field, spec in (schema.get("properties") or {}).items():
+            said = _described(spec.get("description"), field_notes.note(name, field))
+            if said:
+                spec["description"] = said
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for parameter in operation.get("parameters") or []:
+                current = parameter.get("description") or parameter["schema"].get("description")
+                said = _described(current, field_notes.note(f"{method.upper()} {path}", parameter["name"]))
+                if said:
+                    parameter["description"] = said
 
 
 def render() -> str:

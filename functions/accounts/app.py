@@ -18,8 +18,8 @@ from loyalty.requests.accounts import AccountMemberRequest, AccountPatchRequest,
 from loyalty.requests.common import Id
 
 app = http.resolver()
-READ = (*http.KEYED, 404, 422)  # 422: a path or query parameter out of its pattern
-EDIT = (*http.KEYED, *http.BODY, *http.WRITE, 404, 409)
+READ = (*http.KEYED, "account_not_found")
+MEMBERS = (*http.KEYED, *http.WRITE, "account_not_found", "member_not_found")
 
 
 @app.post(
@@ -28,7 +28,10 @@ EDIT = (*http.KEYED, *http.BODY, *http.WRITE, 404, 409)
     summary="Create a company or household account (key: account_id)",
     operation_id="create_account",
     responses=http.answers(
-        AccountAnswer, "The account", created=True, errors=(*http.KEYED, *http.BODY, *http.WRITE, 409)
+        AccountAnswer,
+        "The account",
+        created=True,
+        errors=(*http.KEYED, *http.BODY, *http.WRITE, "account_exists"),
     ),
 )
 def create_account(body: AccountRequest) -> Response[Any]:
@@ -56,7 +59,9 @@ def get_account(account_id: Annotated[Id, Path()]) -> Response[Any]:
     tags=["accounts"],
     summary="Change an account's name, member share or size limit",
     operation_id="patch_account",
-    responses=http.answers(AccountAnswer, "The account", errors=EDIT),
+    responses=http.answers(
+        AccountAnswer, "The account", errors=(*http.KEYED, *http.BODY, *http.WRITE, "account_not_found")
+    ),
 )
 def patch_account(account_id: Annotated[Id, Path()], body: AccountPatchRequest) -> Response[Any]:
     http.require(app, "admin")
@@ -87,7 +92,11 @@ def get_account_ledger(
     tags=["accounts"],
     summary="Add a member with a role, or set its role",
     operation_id="add_account_member",
-    responses=http.answers(AccountAnswer, "The account", errors=EDIT),
+    responses=http.answers(
+        AccountAnswer,
+        "The account",
+        errors=(*MEMBERS, *http.BODY, "member_in_account", "account_full", "member_inactive"),
+    ),
 )
 def add_member(account_id: Annotated[Id, Path()], body: AccountMemberRequest) -> Response[Any]:
     http.require(app, "admin")
@@ -99,7 +108,9 @@ def add_member(account_id: Annotated[Id, Path()], body: AccountMemberRequest) ->
     tags=["accounts"],
     summary="A member leaves the account (no points move)",
     operation_id="remove_account_member",
-    responses=http.answers(AccountAnswer, "The account", errors=(*http.KEYED, *http.WRITE, 404)),
+    responses=http.answers(
+        AccountAnswer, "The account", errors=(*MEMBERS, ("member_not_found", "the member is not in the account"))
+    ),
 )
 def remove_member(account_id: Annotated[Id, Path()], member_id: Annotated[Id, Path()]) -> Response[Any]:
     http.require(app, "admin")
@@ -111,7 +122,22 @@ def remove_member(account_id: Annotated[Id, Path()], member_id: Annotated[Id, Pa
     tags=["accounts"],
     summary="Give points to a member or into an account's pool (key: transfer_id)",
     operation_id="create_transfer",
-    responses=http.answers(Transferred, "The transfer", created=True, errors=EDIT),
+    responses=http.answers(
+        Transferred,
+        "The transfer",
+        created=True,
+        errors=(
+            *http.KEYED,
+            *http.BODY,
+            *http.WRITE,
+            "member_not_found",
+            "account_not_found",
+            "member_inactive",
+            "insufficient_points",
+            "idempotency_conflict",
+            "transfer_limit_reached",
+        ),
+    ),
 )
 def create_transfer(body: TransferRequest) -> Response[Any]:
     http.require(app, "redeem")

@@ -15,6 +15,17 @@ from loyalty.program.rules import current_program
 from loyalty.requests.checkout import CheckoutOrderRequest, CheckoutQuoteRequest
 
 app = http.resolver()
+QUOTE_ERRORS = (
+    *http.KEYED,
+    *http.BODY,
+    ("member_not_found", "no such member, or no member holds the lookup's identifier"),
+    "member_inactive",
+    "reward_not_found",
+    "reward_unavailable",
+    ("reward_not_eligible", "the member's tier may not take the reward, or no line of the basket takes it"),
+    "insufficient_points",
+    ("busy", "the table kept refusing the read; retry it"),
+)
 
 
 @app.post(
@@ -22,7 +33,7 @@ app = http.resolver()
     tags=["checkout"],
     summary="Price a basket: discounts, rewards, points; writes nothing",
     operation_id="quote_checkout",
-    responses=http.answers(CheckoutQuote, "The basket priced", errors=(*http.KEYED, *http.BODY, 404, 409)),
+    responses=http.answers(CheckoutQuote, "The basket priced", errors=QUOTE_ERRORS),
 )
 def quote(body: CheckoutQuoteRequest) -> Response[Any]:
     http.require(app, "earn")
@@ -35,7 +46,14 @@ def quote(body: CheckoutQuoteRequest) -> Response[Any]:
     summary="Pay and earn in one transaction: rewards, points payment, the order's points (key: order_id)",
     operation_id="place_order",
     responses=http.answers(
-        CheckoutOrder, "The order placed", created=True, errors=(*http.KEYED, *http.BODY, *http.WRITE, 404, 409)
+        CheckoutOrder,
+        "The order placed",
+        created=True,
+        errors=(
+            ("busy", "the member kept changing under the write, or the table kept refusing a read; retry it"),
+            *QUOTE_ERRORS,
+            ("idempotency_conflict", "the order id was used before with a different body"),
+        ),
     ),
 )
 def place_order(body: CheckoutOrderRequest) -> Response[Any]:

@@ -15,8 +15,18 @@ from loyalty.program.rules import current_program
 from loyalty.requests.earning import ActivityRequest, EarnRequest, RefundRequest
 
 app = http.resolver()
-WRITE_ERRORS = (*http.KEYED, *http.BODY, *http.WRITE, 404, 409)
-READ_ERRORS = (*http.KEYED, *http.BODY, 404, 409)  # a preview refuses what the earn would (member_inactive)
+READ_ERRORS = (*http.KEYED, *http.BODY, "member_not_found", "member_inactive")  # a preview refuses as the earn
+WRITE_ERRORS = (*READ_ERRORS, *http.WRITE, "idempotency_conflict")
+REFUND_ERRORS = (
+    *http.KEYED,
+    *http.BODY,
+    *http.WRITE,
+    "member_not_found",
+    ("member_inactive", "the member is closed (a suspended member is refunded)"),
+    "order_not_found",
+    "refund_exceeds_order",
+    "idempotency_conflict",
+)
 
 
 @app.post(
@@ -48,7 +58,7 @@ def preview(body: EarnRequest) -> Response[Any]:
     tags=["earn"],
     summary="Reverse the points of a refunded amount (key: refund_id)",
     operation_id="refund",
-    responses=http.answers(Refunded, "The refund's points", created=True, errors=WRITE_ERRORS),
+    responses=http.answers(Refunded, "The refund's points", created=True, errors=REFUND_ERRORS),
 )
 def refund(body: RefundRequest) -> Response[Any]:
     http.require(app, "earn")
@@ -60,7 +70,9 @@ def refund(body: RefundRequest) -> Response[Any]:
     tags=["earn"],
     summary="Award an activity (key: member_id + activity_id)",
     operation_id="record_activity",
-    responses=http.answers(ActivityAwarded, "The activity's points", created=True, errors=WRITE_ERRORS),
+    responses=http.answers(
+        ActivityAwarded, "The activity's points", created=True, errors=(*WRITE_ERRORS, "activity_limit_reached")
+    ),
 )
 def activity(body: ActivityRequest) -> Response[Any]:
     http.require(app, "earn")

@@ -32,8 +32,9 @@ from loyalty.requests.members import (
 )
 
 app = http.resolver()
-READ = (*http.KEYED, 404, 422)  # 422: a path or query parameter out of its pattern
-EDIT = (*http.KEYED, *http.BODY, *http.WRITE, 404, 409)
+READ = (*http.KEYED, "member_not_found")
+CLOSED = ("member_inactive", "the member is closed")
+EDIT = (*http.KEYED, *http.BODY, *http.WRITE, "member_not_found", CLOSED)
 
 
 @app.post(
@@ -42,7 +43,17 @@ EDIT = (*http.KEYED, *http.BODY, *http.WRITE, 404, 409)
     summary="Enrol a member (grants the signup bonus; idempotent per member_id)",
     operation_id="enroll_member",
     responses=http.answers(
-        MemberAnswer, "The member enrolled", created=True, errors=(*http.KEYED, *http.BODY, *http.WRITE, 409)
+        MemberAnswer,
+        "The member enrolled",
+        created=True,
+        errors=(
+            *http.KEYED,
+            *http.BODY,
+            *http.WRITE,
+            "member_exists",
+            "identifier_in_use",
+            ("member_inactive", "the member id is a closed member's"),
+        ),
     ),
 )
 def enroll(body: EnrollRequest) -> Response[Any]:
@@ -55,7 +66,11 @@ def enroll(body: EnrollRequest) -> Response[Any]:
     tags=["members"],
     summary="Find a member by email, phone or card_id",
     operation_id="lookup_member",
-    responses=http.answers(MemberAnswer, "The member", errors=(*http.KEYED, *http.BODY, 404)),
+    responses=http.answers(
+        MemberAnswer,
+        "The member",
+        errors=(*http.KEYED, *http.BODY, ("member_not_found", "no member holds this email, phone or card_id")),
+    ),
 )
 def lookup(body: LookupRequest) -> Response[Any]:
     http.require(app, "read")
@@ -68,7 +83,7 @@ def lookup(body: LookupRequest) -> Response[Any]:
     tags=["members"],
     summary="Edit the profile (null removes a field)",
     operation_id="update_member_profile",
-    responses=http.answers(MemberAnswer, "The member", errors=EDIT),
+    responses=http.answers(MemberAnswer, "The member", errors=(*EDIT, "identifier_in_use")),
 )
 def update_profile(member_id: Annotated[Id, Path()], body: ProfilePatch) -> Response[Any]:
     http.require(app, "enroll")
@@ -81,7 +96,11 @@ def update_profile(member_id: Annotated[Id, Path()], body: ProfilePatch) -> Resp
     tags=["members"],
     summary="Suspend, reactivate or close a member",
     operation_id="set_member_status",
-    responses=http.answers(MemberAnswer, "The member", errors=EDIT),
+    responses=http.answers(
+        MemberAnswer,
+        "The member",
+        errors=(*http.KEYED, *http.BODY, *http.WRITE, "member_not_found", ("invalid_state", "the member is closed")),
+    ),
 )
 def set_status(member_id: Annotated[Id, Path()], body: StatusRequest) -> Response[Any]:
     http.require(app, "admin")
@@ -94,7 +113,11 @@ def set_status(member_id: Annotated[Id, Path()], body: StatusRequest) -> Respons
     tags=["members"],
     summary="Erase a member's personal data (and close it)",
     operation_id="erase_member",
-    responses=http.answers(MemberAnswer, "The member, every personal field null", errors=(*READ, *http.WRITE)),
+    responses=http.answers(
+        MemberAnswer,
+        "The member, every personal field null",
+        errors=(*READ, ("busy", "the member kept changing, or its ledger index is behind; repeat the erasure")),
+    ),
 )
 def erase(member_id: Annotated[Id, Path()]) -> Response[Any]:
     http.require(app, "admin")
@@ -163,7 +186,9 @@ def get_events(member_id: Annotated[Id, Path()], limit: Annotated[int, Query(ge=
     tags=["members"],
     summary="Admin adjustment (signed)",
     operation_id="adjust_points",
-    responses=http.answers(LedgerLine, "The adjustment's ledger entry", created=True, errors=EDIT),
+    responses=http.answers(
+        LedgerLine, "The adjustment's ledger entry", created=True, errors=(*EDIT, "idempotency_conflict")
+    ),
 )
 def adjust(member_id: Annotated[Id, Path()], body: AdjustmentRequest) -> Response[Any]:
     http.require(app, "admin")
@@ -176,7 +201,12 @@ def adjust(member_id: Annotated[Id, Path()], body: AdjustmentRequest) -> Respons
     tags=["members"],
     summary="Grant a paid tier for some months (idempotent per subscription_id)",
     operation_id="subscribe_member",
-    responses=http.answers(Subscription, "The subscription, and the tier it leaves", created=True, errors=EDIT),
+    responses=http.answers(
+        Subscription,
+        "The subscription, and the tier it leaves",
+        created=True,
+        errors=(*EDIT, "idempotency_conflict"),
+    ),
 )
 def subscribe(member_id: Annotated[Id, Path()], body: SubscriptionRequest) -> Response[Any]:
     http.require(app, "admin")

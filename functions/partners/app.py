@@ -21,7 +21,7 @@ from loyalty.requests.redemption import PartnerCancelRequest, PartnerRedemptionR
 app = http.resolver()
 # Signed, not keyed: 401 `invalid_signature`; 403 where the partner may not act on the reward (a redemption
 # of another partner's reward; a cancel finds only its own partner's redemptions: 404)
-ERRORS = (401, 404, 409, *http.BODY, 500, *http.WRITE)
+ERRORS = (*http.SIGNED, *http.BODY, *http.WRITE)
 
 
 @app.post(
@@ -29,7 +29,22 @@ ERRORS = (401, 404, 409, *http.BODY, 500, *http.WRITE)
     tags=["partners"],
     summary="Redeem a partner's reward (signed)",
     operation_id="redeem_partner_reward",
-    responses=http.answers(PartnerRedemption, "The redemption", created=True, errors=(*ERRORS, 403)),
+    responses=http.answers(
+        PartnerRedemption,
+        "The redemption",
+        created=True,
+        errors=(
+            *ERRORS,
+            ("forbidden", "the reward is another partner's"),
+            "member_not_found",
+            "reward_not_found",
+            "member_inactive",
+            "reward_unavailable",
+            "reward_not_eligible",
+            "insufficient_points",
+            "idempotency_conflict",
+        ),
+    ),
 )
 def partner_redeem(partner_id: Annotated[Id, Path()], body: PartnerRedemptionRequest) -> Response[Any]:
     outcome = redeem.partner_redeem(
@@ -44,7 +59,10 @@ def partner_redeem(partner_id: Annotated[Id, Path()], body: PartnerRedemptionReq
     summary="Cancel a partner redemption; repeatable (signed)",
     operation_id="cancel_partner_redemption",
     responses=http.answers(
-        PartnerCancellation, "The redemption cancelled (a repeat answers it again)", repeatable=True, errors=ERRORS
+        PartnerCancellation,
+        "The redemption cancelled (a repeat answers it again)",
+        repeatable=True,
+        errors=(*ERRORS, ("redemption_not_found", "this partner has no such redemption")),
     ),
 )
 def partner_cancel(

@@ -46,15 +46,11 @@ def get_liability() -> Response[Any]:
     return http.answer(Liability.model_validate(liability.current(current_program())))
 
 
-def _answer(model: type[Any], description: str, errors: tuple[int, ...] = http.KEYED) -> dict[int, Any]:
+def _answer(model: type[Any], description: str, errors: tuple[http.Error, ...] = http.KEYED) -> dict[int, Any]:
     """The reports' and job runs' models (kept beside their domain modules), with the contract's errors."""
-    error = {
-        "description": "error",
-        "content": {"application/json": {"schema": {"$ref": http.SCHEMAS + "ErrorAnswer"}}},
-    }
     return {
         200: {"description": description, "content": {"application/json": {"model": model}}},
-        **{status: {**error, "description": http.ERRORS[status]} for status in errors},
+        **http.error_responses(errors),
     }
 
 
@@ -82,7 +78,7 @@ def get_tiers_report() -> Response[Any]:
     "`expired`: points expired (positive); `adjusted`: administrators' adjustments, signed net. "
     "Default range: the 12 months ending with the current month.",
     operation_id="get_activity_report",
-    responses=_answer(reports.ActivityReport, "Activity by month", (*http.KEYED, 422)),
+    responses=_answer(reports.ActivityReport, "Activity by month"),
 )
 def get_activity_report(
     from_: Annotated[str | None, Query(alias="from", pattern=reports.MONTH_PATTERN, description="YYYY-MM")] = None,
@@ -98,7 +94,7 @@ def get_activity_report(
     summary="The newest runs of the monthly jobs, newest first",
     description="Each run's status, its summary once done, and the messages waiting in its job's dead-letter queue.",
     operation_id="list_job_runs",
-    responses=_answer(jobs.JobRuns, "Job runs", (*http.KEYED, 422)),
+    responses=_answer(jobs.JobRuns, "Job runs"),
 )
 def get_jobs(limit: Annotated[int, Query(ge=1, le=100)] = 20) -> Response[Any]:
     http.require(app, "admin")
@@ -112,7 +108,9 @@ def get_jobs(limit: Annotated[int, Query(ge=1, le=100)] = 20) -> Response[Any]:
     description="What a client may do with its key, without trying: the console offers only what the scopes allow. "
     "Never the key itself (`key_id` is its public id).",
     operation_id="get_current_key",
-    responses=http.answers(CurrentKey, "The key's id, name and scopes", errors=(401, 422, 500)),
+    responses=http.answers(
+        CurrentKey, "The key's id, name and scopes", errors=("unauthorized", "validation_error", "internal_error")
+    ),
 )
 def get_current_key() -> Response[Any]:
     context = http.caller(app)

@@ -17,7 +17,8 @@ from loyalty.requests.common import Id
 from loyalty.requests.redemption import PayWithPointsRequest
 
 app = http.resolver()
-HOLD_ERRORS = (*http.KEYED, *http.BODY, *http.WRITE, 404, 409)
+READ_BUSY = ("busy", "the table kept refusing the read; retry it")
+HOLD_ERRORS = (*http.KEYED, *http.BODY, *http.WRITE, "redemption_not_found")
 
 
 @app.get(
@@ -25,7 +26,9 @@ HOLD_ERRORS = (*http.KEYED, *http.BODY, *http.WRITE, 404, 409)
     tags=["redeem"],
     summary="The rewards, and which ones the member may take now",
     operation_id="list_rewards",
-    responses=http.answers(Rewards, "Every reward of the programme", errors=(*http.KEYED, 404, 422)),
+    responses=http.answers(
+        Rewards, "Every reward of the programme", errors=(*http.KEYED, "member_not_found", READ_BUSY)
+    ),
 )
 def list_rewards(member_id: Annotated[Id | None, Query()] = None) -> Response[Any]:
     http.require(app, "read")
@@ -37,7 +40,21 @@ def list_rewards(member_id: Annotated[Id | None, Query()] = None) -> Response[An
     tags=["redeem"],
     summary="Pay with points (key: redemption_id); capture=false holds",
     operation_id="pay_with_points",
-    responses=http.answers(PointsPayment, "The redemption, completed or held", created=True, errors=HOLD_ERRORS),
+    responses=http.answers(
+        PointsPayment,
+        "The redemption, completed or held",
+        created=True,
+        errors=(
+            *http.KEYED,
+            *http.BODY,
+            *http.WRITE,
+            "member_not_found",
+            "member_inactive",
+            "insufficient_points",
+            "idempotency_conflict",
+            ("account_not_found", "`account_id` names no account (v1.2)"),
+        ),
+    ),
 )
 def pay_with_points(body: PayWithPointsRequest) -> Response[Any]:
     http.require(app, "redeem")
@@ -53,7 +70,14 @@ def pay_with_points(body: PayWithPointsRequest) -> Response[Any]:
     summary="Complete a held redemption",
     operation_id="capture_redemption",
     responses=http.answers(
-        PointsPayment, "The redemption, completed (a repeat answers it again)", repeatable=True, errors=HOLD_ERRORS
+        PointsPayment,
+        "The redemption, completed (a repeat answers it again)",
+        repeatable=True,
+        errors=(
+            *HOLD_ERRORS,
+            ("invalid_state", "the redemption is not held (voided or released), or its hold expired"),
+            ("member_inactive", "the member is closed"),
+        ),
     ),
 )
 def capture(redemption_id: Annotated[Id, Path()]) -> Response[Any]:
@@ -67,7 +91,14 @@ def capture(redemption_id: Annotated[Id, Path()]) -> Response[Any]:
     summary="Release a held redemption's points",
     operation_id="void_redemption",
     responses=http.answers(
-        HoldReleased, "The hold released (a repeat answers it again)", repeatable=True, errors=HOLD_ERRORS
+        HoldReleased,
+        "The hold released (a repeat answers it again)",
+        repeatable=True,
+        errors=(
+            *HOLD_ERRORS,
+            ("invalid_state", "the redemption is completed"),
+            ("member_inactive", "the member is closed"),
+        ),
     ),
 )
 def void(redemption_id: Annotated[Id, Path()]) -> Response[Any]:

@@ -144,3 +144,42 @@ def _sign(secret: str) -> Any:
         request.headers["Loyalty-Signature"] = f"t={t},v1={digest}"
 
     return sign
+
+
+# Every character the contract allows in an id (CONTRACT.md: letters, digits and `._:@-`)
+EVERY_ID_CHARACTER = "Az09._:@-"
+
+
+def test_an_id_with_every_allowed_character_goes_through_the_generated_client(
+    generated: ModuleType, stack: LocalStackProcess
+) -> None:
+    """The generated client percent-encodes a path parameter (`:` as %3A, `@` as %40), as most HTTP clients
+    do, and API Gateway hands the function the path still encoded: the edge decodes it once."""
+    models = _module("models")
+    enroll_member, get_member, get_ledger = (
+        _module(f"api.members.{n}") for n in ("enroll_member", "get_member", "get_ledger")
+    )
+    adjust = _module("api.members.adjust_points")
+    sent: list[bytes] = []
+    hooks = {"event_hooks": {"request": [lambda request: sent.append(request.url.raw_path)]}}
+    client = generated.AuthenticatedClient(base_url=stack.client.base, token=ADMIN, httpx_args=hooks)
+    member_id = f"shop:{uuid.uuid4().hex[:8]}@acme.{EVERY_ID_CHARACTER}"
+
+    enrolled = enroll_member.sync_detailed(
+        client=client, body=models.EnrollRequest(member_id=member_id, channel=models.EnrollRequestChannel.WEB)
+    )
+    assert enrolled.status_code == 201, enrolled.content
+
+    member = get_member.sync_detailed(member_id, client=client)
+    assert b"%3A" in sent[-1] and b"%40" in sent[-1], sent  # the client did encode the id
+    assert member.status_code == 200, member.content
+    assert isinstance(member.parsed, models.MemberAnswer) and member.parsed.member_id == member_id
+
+    adjusted = adjust.sync_detailed(
+        member_id,
+        client=client,
+        body=models.AdjustmentRequest(adjustment_id=f"{EVERY_ID_CHARACTER}-adj", points=5, reason="goodwill"),
+    )
+    assert adjusted.status_code == 201, adjusted.content
+    page = get_ledger.sync(member_id, client=client, limit=1)
+    assert isinstance(page, models.LedgerPage) and page.entries[0].points == 5

@@ -7,6 +7,7 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -107,10 +108,35 @@ def invoke(function: str, event: dict[str, Any]) -> Any:
 
 
 def call(function: str, event: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
-    """Invoke an API function; return (status, parsed body, headers)."""
+    """Invoke an API function; return (status, parsed body, headers). An error answer must be one its route
+    declares (`declared_errors`): a test that provokes a code the route does not list fails here."""
     answer = invoke(function, event)
     body = answer.get("body")
-    return answer["statusCode"], (json.loads(body) if body else None), headers_of(answer)
+    parsed = json.loads(body) if body else None
+    status = answer["statusCode"]
+    declared = declared_errors().get((str(event.get("httpMethod", "")).lower(), str(event.get("resource", ""))))
+    if status >= 400 and declared is not None and isinstance(parsed, dict) and "error" in parsed:
+        code = parsed["error"].get("code")
+        assert (status, code) in declared, (
+            f"{event['httpMethod']} {event['resource']} answered {status} {code}, which its route does not declare "
+            f"(http.answers(errors=...)): {sorted(declared)}"
+        )
+    return status, parsed, headers_of(answer)
+
+
+@cache
+def declared_errors() -> dict[tuple[str, str], set[tuple[int, str]]]:
+    """Each route's (status, code) pairs as the committed OpenAPI document lists them (`x-error-codes`)."""
+    document = json.loads((ROOT / "layers/loyalty/loyalty/openapi.json").read_text(encoding="utf-8"))
+    return {
+        (method, path): {
+            (int(status), code)
+            for status, response in operation["responses"].items()
+            for code in response.get("x-error-codes", [])
+        }
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+    }
 
 
 def headers_of(answer: dict[str, Any]) -> dict[str, str]:

@@ -136,3 +136,62 @@ def test_an_answer_s_text_is_the_data_it_was_given_byte_for_byte() -> None:
 def test_an_answer_with_a_key_the_contract_does_not_define_is_refused() -> None:
     with pytest.raises(ValueError, match="extra"):
         earning.ActivityAwarded.model_validate({"entry_id": "e", "points": 1, "balance": 1, "debug": "x"})
+
+
+def test_the_document_says_the_contracts_version() -> None:
+    assert DOCUMENT["info"]["version"] == "1.2.0"  # CONTRACT.md v1.2
+
+
+TYPE_NOTES = ("RFC 3339, UTC", "YYYY-MM")
+
+
+def test_every_field_and_parameter_has_a_sentence() -> None:
+    """What a field means, in the document (Swagger UI, the generated clients) and docs/api.md: never a bare type
+    note such as "RFC 3339, UTC" (loyalty_local.field_notes gives a name many models share its sentence)."""
+    said = {
+        f"{name}.{field}": spec.get("description", "")
+        for name, schema in SCHEMAS.items()
+        for field, spec in (schema.get("properties") or {}).items()
+    }
+    said |= {
+        f"{method} {path} {parameter['name']}": parameter.get("description", "")
+        for (method, path), op in OPERATIONS.items()
+        for parameter in op.get("parameters") or []
+    }
+    assert len(said) > 300
+    bare = {where: text for where, text in said.items() if not text or text in TYPE_NOTES}
+    assert not bare, f"give these a sentence (the model's description, or loyalty_local/field_notes.py): {bare}"
+
+
+def _request_models() -> dict[str, type[Any]]:
+    import importlib
+
+    from pydantic import BaseModel
+
+    found: dict[str, type[Any]] = {}
+    for module in ("common", "members", "earning", "redemption", "checkout", "accounts"):
+        for name, value in vars(importlib.import_module(f"loyalty.requests.{module}")).items():
+            if isinstance(value, type) and issubclass(value, BaseModel) and name in SCHEMAS:
+                found[name] = value
+    return found
+
+
+def test_every_request_body_has_an_example_the_model_takes() -> None:
+    """Swagger UI's "Try it out" fills a body with its schema's example: one of the demo programme's day (the
+    reference's walk sends each as its route's first request, so each works on a stack, in order)."""
+    models = _request_models()
+    bodies = {
+        op["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+        for op in OPERATIONS.values()
+        if "requestBody" in op
+    }
+    assert len(bodies) >= 15
+    nested = {"OrderItem", "CheckoutItem", "LookupRequest"}
+    for name in sorted(bodies | nested):
+        examples = SCHEMAS[name].get("examples")
+        assert examples, f"{name} has no example"
+        models[name].model_validate(examples[0])  # the model takes it
+        if "member_id" in SCHEMAS[name].get("properties", {}) and name != "LookupRequest":
+            assert examples[0].get("member_id") == "cust-1", name
+    lookup = SCHEMAS["LookupRequest"]["examples"][0]
+    assert len(lookup) == 1, "exactly one identifier"

@@ -80,7 +80,7 @@ class LedgerLine(Answer):
 
 
 class LedgerPage(Answer):
-    entries: list[LedgerLine] = Field(description="Newest first.")
+    entries: list[LedgerLine] = Field(description="The page's entries, newest first.")
     next_cursor: str | None
 
 

@@ -79,4 +79,6 @@ class CurrentKey(Answer):
 
     key_id: str
     name: str
-    scopes: list[Literal["admin", "earn", "enroll", "read", "redeem"]] = Field(description="Sorted.")
+    scopes: list[Literal["admin", "earn", "enroll", "read", "redeem"]] = Field(
+        description="What the key may do, sorted."
+    )

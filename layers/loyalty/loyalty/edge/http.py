@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -193,15 +194,44 @@ def resolver() -> APIGatewayRestResolver:
     return app
 
 
+def _decoded(text: str) -> str:
+    """One path segment percent-decoded once (`shop%3A42%40acme` -> `shop:42@acme`; `%253A` -> `%3A`). A segment
+    that would decode to a `/` (`%2F`) is kept as sent: a path never gains a segment, and the id's pattern
+    refuses the `%` with a 422 naming the parameter; so is one that is not UTF-8 once decoded (`%FF`)."""
+    if "%" not in text:
+        return text
+    try:
+        decoded = unquote(text, errors="strict")
+    except UnicodeDecodeError:
+        return text
+    return text if "/" in decoded else decoded
+
+
+def decode_path(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with its path and path parameters percent-decoded, once, here at the edge. API Gateway's REST
+    APIs hand the function both as the client sent them, and most HTTP clients encode the `:` and `@` an id may
+    hold (`GET /v1/members/shop%3A42%40acme`): undecoded, the routes' id pattern refused them (422)."""
+    path, params = event.get("path"), event.get("pathParameters")
+    if not (isinstance(path, str) and "%" in path) and not any("%" in str(v) for v in (params or {}).values()):
+        return event
+    decoded = dict(event)
+    if isinstance(path, str):
+        decoded["path"] = "/".join(_decoded(segment) for segment in path.split("/"))
+    if params:
+        decoded["pathParameters"] = {k: _decoded(v) if isinstance(v, str) else v for k, v in params.items()}
+    return decoded
+
+
 def serve(
     app: APIGatewayRestResolver,
     event: dict[str, Any],
     context: Any,
     guard: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Refuse oversized bodies before any work, then run `guard` on the raw event (the partner
-    signature check: before the body is parsed), refuse a body that is not UTF-8 or is hostile JSON
-    (`refuse_hostile_json`), then route."""
+    """Refuse oversized bodies before any work, decode the path (`decode_path`), then run `guard` on the raw
+    event (the partner signature check: before the body is parsed), refuse a body that is not UTF-8 or is
+    hostile JSON (`refuse_hostile_json`), then route."""
+    event = decode_path(event)
     body = event.get("body") or ""
     size = len(body.encode() if isinstance(body, str) else body)
     if event.get("isBase64Encoded"):
@@ -296,23 +326,71 @@ def outcome_response(outcome: Outcome) -> Response:
 REPLAYED = "Idempotent-Replayed"
 SCHEMAS = "#/components/schemas/"
 ERROR = "ErrorAnswer"  # loyalty.answers.ErrorAnswer (error_body writes its shape)
-ERRORS = {
-    401: "`unauthorized`: a missing or unknown bearer key; `invalid_signature` on partner routes",
-    403: "`forbidden`: the key lacks the scope, or the partner may not act on this reward",
-    404: "`member_not_found`, `reward_not_found`, `order_not_found`, `redemption_not_found`",
-    409: "`member_exists`, `identifier_in_use`, `invalid_state`, `idempotency_conflict`, `insufficient_points`, "
-    "`member_inactive`, `reward_unavailable`",
-    413: "`payload_too_large`: the body is over 64 KiB",
-    422: "`validation_error` (with `details`, one per field: a malformed or unknown body field, path or query "
-    "parameter), `refund_exceeds_order`, `activity_limit_reached`, `reward_not_eligible`",
-    500: "`internal_error`: never a stack trace or an AWS error text",
-    503: "`busy`: the member kept changing under the write; retry it",
+# The contract's error codes: each code's status, and when it is answered. A route declares the codes it may
+# answer (`answers(..., errors=(...))`); the document lists them under their statuses, each code with its
+# sentence, and in `x-error-codes`; docs/api.md shows them. A route answers what it declares and nothing else:
+# tests.support.aws.call fails any test whose error answer's code its route does not list (test_fuzz too).
+CODES: dict[str, tuple[int, str]] = {
+    "unauthorized": (401, "the bearer key is missing or unknown"),
+    "invalid_signature": (401, "the partner signature is missing, malformed, wrong, or older than 300 s"),
+    "forbidden": (403, "the key lacks the route's scope"),
+    "member_not_found": (404, "no such member"),
+    "reward_not_found": (404, "no such reward in the programme"),
+    "order_not_found": (404, "the member has no such order"),
+    "redemption_not_found": (404, "no such redemption"),
+    "member_exists": (409, "the member id is enrolled already, with a different body"),
+    "identifier_in_use": (409, "the email, phone or card_id belongs to another member"),
+    "invalid_state": (409, "the request does not fit the current state"),
+    "idempotency_conflict": (409, "the same id was used before with a different body"),
+    "insufficient_points": (409, "the member has fewer points available than this takes"),
+    "member_inactive": (409, "the member is suspended or closed"),
+    "reward_unavailable": (409, "the reward is out of stock, outside its window, or taken as often as allowed"),
+    "payload_too_large": (413, "the body is over 64 KiB"),
+    "validation_error": (
+        422,
+        "a malformed or unknown body field, path or query parameter (`details` names each, one per field)",
+    ),
+    "refund_exceeds_order": (422, "the refunds would exceed the order's amount"),
+    "activity_limit_reached": (422, "the activity's cap for the period is used up"),
+    "reward_not_eligible": (422, "the member's tier may not take this reward"),
+    "account_not_found": (404, "no such account (v1.2)"),
+    "account_exists": (409, "the account id exists with a different body (v1.2)"),
+    "member_in_account": (409, "the member belongs to another account (v1.2)"),
+    "account_full": (409, "the account has its `max_members` members (v1.2)"),
+    "transfer_limit_reached": (
+        422,
+        "the sender's transfers this calendar month would pass the programme's limit (v1.2)",
+    ),
+    "internal_error": (500, "something went wrong; never a stack trace or an AWS error text"),
+    "busy": (503, "the member kept changing under the write; retry it"),
 }
-# What every keyed route can answer besides its own errors (422: every route refuses a query parameter it does
-# not declare, and fields in a body where it takes none), and what a body or a write adds
-KEYED = (401, 403, 422, 500)
-BODY = (413, 422)
-WRITE = (503,)
+# A code, or a code and the route's own words for when it answers it
+Error = str | tuple[str, str]
+# What every keyed route may answer (422: every route refuses a query parameter it does not declare, and fields
+# in a body where it takes none); what every signed (partner) route may answer; what a body or a write adds
+KEYED: tuple[Error, ...] = ("unauthorized", "forbidden", "validation_error", "internal_error")
+SIGNED: tuple[Error, ...] = ("invalid_signature", "validation_error", "internal_error")
+BODY: tuple[Error, ...] = ("payload_too_large",)
+WRITE: tuple[Error, ...] = ("busy",)
+ERROR_CODES = "x-error-codes"  # the document's extension: a status's codes, in the order declared
+
+
+def error_responses(errors: Iterable[Error]) -> dict[int, OpenAPIResponse]:
+    """The document's error statuses for a route's codes: each status the contract's error schema, described
+    by its codes and when each is answered, with the codes in `x-error-codes`."""
+    by_status: dict[int, dict[str, str]] = {}
+    for error in errors:
+        code = error[0] if isinstance(error, tuple) else error
+        if code not in CODES:
+            raise KeyError(f"{code!r} is not an error code of the contract (http.CODES)")
+        when = error[1] if isinstance(error, tuple) else CODES[code][1]
+        by_status.setdefault(CODES[code][0], {}).setdefault(code, when)
+    out: dict[int, OpenAPIResponse] = {}
+    for status, codes in sorted(by_status.items()):
+        description = "; ".join(f"`{code}`: {when}" for code, when in codes.items())
+        response: dict[str, Any] = {"description": description, "content": _content(ERROR), ERROR_CODES: [*codes]}
+        out[status] = response  # type: ignore[assignment]
+    return out
 
 
 def _content(name: str) -> dict[str, Any]:
@@ -323,13 +401,13 @@ def answers(
     model: type[Answer],
     description: str,
     *,
-    errors: Iterable[int],
+    errors: Iterable[Error],
     created: bool = False,
     repeatable: bool = False,
 ) -> dict[int, OpenAPIResponse]:
     """The route's statuses for the document: `model` under 200, or under 201 and its replay under 200
     when `created` (an idempotent create); `repeatable`: a 200 that a repeat answers again, replayed.
-    Each status in `errors` answers the contract's error schema."""
+    `errors`: the codes of http.CODES the route may answer (a code, or a code and when this route answers it)."""
     replayed: dict[str, Any] = {
         REPLAYED: {
             "description": "`true`: the same write was made before; this is its first answer, byte for byte",
@@ -349,6 +427,4 @@ def answers(
         out[200] = {"description": description, "content": _content(model.__name__)}
         if repeatable:
             out[200]["headers"] = replayed
-    for status in sorted(set(errors)):
-        out[status] = {"description": ERRORS[status], "content": _content(ERROR)}
-    return out
+    return {**out, **error_responses(errors)}

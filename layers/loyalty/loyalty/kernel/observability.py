@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
 Fn = TypeVar("Fn", bound=Callable[..., Any])
 
@@ -58,7 +59,39 @@ class LazyTracer:
 
 logger = Logger(service="loyalty")
 tracer = LazyTracer(service="loyalty")
-metrics = Metrics(namespace="Loyalty", service="loyalty")
+
+
+class _EmfProvider(AmazonCloudWatchEMFProvider):
+    """Powertools' CloudWatch EMF provider, except that an invocation that published nothing also ends clean.
+
+    Powertools clears the dimensions only after publishing: a dimension added by an invocation that counted
+    nothing (a job worker's `job`) stayed for the next invocation the process ran, whose metrics then went out
+    under it (`Dimension 'job' has already been added` when the next was another job's worker; locally, where
+    one process runs every function, an API function's metrics labelled `job=expiry`). And it warned "No
+    application metrics to publish" for every request that counts nothing, most of them: that is no news."""
+
+    def flush_metrics(self, raise_on_empty_metrics: bool = False) -> None:
+        if not self.metric_set and not raise_on_empty_metrics:
+            self.clear_metrics()
+            return
+        super().flush_metrics(raise_on_empty_metrics=raise_on_empty_metrics)
+
+
+def _metrics(namespace: str, service: str) -> Metrics:
+    made = Metrics(namespace=namespace, service=service)
+    # the same sets as Metrics' own (shared by every instance in the process), flushed by _EmfProvider
+    made.provider = _EmfProvider(
+        namespace=namespace,
+        service=service,
+        metric_set=made.metric_set,
+        dimension_set=made.dimension_set,
+        metadata_set=made.metadata_set,
+        default_dimensions=made.default_dimensions,
+    )
+    return made
+
+
+metrics = _metrics(namespace="Loyalty", service="loyalty")
 
 PROGRAM_DIMENSION = "program"
 

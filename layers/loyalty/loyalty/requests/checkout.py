@@ -18,11 +18,21 @@ from loyalty.requests.common import (
     Money,
     PostingTime,
     Request,
+    example,
 )
 
-
 # -- checkout ------------------------------------------------------------------------------------
+ITEMS = [
+    {"sku": "latte", "category": "drinks", "amount": "4.50", "quantity": 1},
+    {"sku": "sandwich", "category": "food", "amount": "8.00", "quantity": 1},
+]
+# the till's basket for cust-1: a free drink taken as a reward, and 200 points paid
+BASKET = {"member_id": "cust-1", "currency": "USD", "items": ITEMS, "rewards": ["free-drink"], "points": 200}
+
+
 class CheckoutItem(Request):
+    model_config = example(ITEMS[0])
+
     sku: Id
     category: Label
     amount: Money  # the line's total
@@ -31,6 +41,8 @@ class CheckoutItem(Request):
 
 class CheckoutQuoteRequest(Request):
     """A basket at the till or in the web shop: the member by id or by identifier (exactly one)."""
+
+    model_config = example(BASKET)
 
     member_id: Id | None = None
     lookup: LookupRequest | None = None
@@ -48,4 +60,6 @@ class CheckoutQuoteRequest(Request):
 
 
 class CheckoutOrderRequest(CheckoutQuoteRequest):
+    model_config = example({**BASKET, "order_id": "till-order-1"})
+
     order_id: Id  # the idempotency key

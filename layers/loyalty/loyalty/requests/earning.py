@@ -18,10 +18,15 @@ from loyalty.requests.common import (
     PostingTime,
     Request,
     _positive_money,
+    example,
 )
+
+TV = {"sku": "tv-55", "category": "electronics", "amount": "1200.00", "quantity": 1}
 
 
 class OrderItem(Request):
+    model_config = example(TV)
+
     sku: Label
     category: Label
     amount: Money  # the line's amount; quantity is informational
@@ -29,6 +34,10 @@ class OrderItem(Request):
 
 
 class EarnRequest(Request):
+    model_config = example(
+        {"member_id": "cust-1", "order_id": "order-1", "amount": "1200.00", "currency": "USD", "items": [TV]}
+    )
+
     member_id: Id
     order_id: Id
     amount: Money
@@ -39,6 +48,8 @@ class EarnRequest(Request):
 
 
 class RefundRequest(Request):
+    model_config = example({"member_id": "cust-1", "order_id": "order-1", "refund_id": "refund-1", "amount": "200.00"})
+
     member_id: Id
     order_id: Id
     refund_id: Id
@@ -46,6 +57,8 @@ class RefundRequest(Request):
 
 
 class ActivityRequest(Request):
+    model_config = example({"member_id": "cust-1", "activity_id": "review-1", "type": "review"})
+
     member_id: Id
     activity_id: Id
     type: Annotated[str, Field(min_length=1, max_length=64, examples=["review"])]

@@ -22,10 +22,13 @@ from loyalty.requests.common import (
     Phone,
     Request,
     _not_zero,
+    example,
 )
 
 
 class EnrollRequest(Request):
+    model_config = example({"member_id": "cust-1", "email": "ana@example.com", "name": "Ana", "channel": "web"})
+
     member_id: Id
     email: Email | None = None
     name: Name | None = None
@@ -38,6 +41,8 @@ class EnrollRequest(Request):
 
 class ProfilePatch(Request):
     """The profile fields to change; `null` removes one, a field not given is kept."""
+
+    model_config = example({"phone": "+14155550123", "card_id": "card-0001"})
 
     email: Email | None = None
     name: Name | None = None
@@ -56,11 +61,15 @@ class ProfilePatch(Request):
 
 
 class StatusRequest(Request):
+    model_config = example({"status": "suspended", "reason": "card reported stolen"})
+
     status: Literal["active", "suspended", "closed"]
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
 class AdjustmentRequest(Request):
+    model_config = example({"adjustment_id": "adj-1", "points": 50, "reason": "goodwill"})
+
     adjustment_id: Id
     points: Annotated[StrictInt, Field(ge=-10_000_000, le=10_000_000), AfterValidator(_not_zero)]
     reason: Annotated[str, Field(min_length=1, max_length=500)]
@@ -69,6 +78,8 @@ class AdjustmentRequest(Request):
 class SubscriptionRequest(Request):
     """A paid tier for `months` months from now (or from the end of the same tier's running subscription)."""
 
+    model_config = example({"subscription_id": "sub-1", "tier_id": "gold", "months": 12})
+
     subscription_id: Id
     tier_id: Id
     months: Annotated[StrictInt, Field(ge=1, le=120, examples=[12])]
@@ -76,6 +87,8 @@ class SubscriptionRequest(Request):
 
 class TierOverrideRequest(Request):
     """A manual tier, kept by the monthly evaluation until `until` (a date after today), or for ever."""
+
+    model_config = example({"tier_id": "gold", "reason": "VIP customer"})
 
     tier_id: Id
     reason: Annotated[str, Field(min_length=1, max_length=500)]

@@ -15,11 +15,14 @@ from loyalty.requests.common import (
     Id,
     PostingTime,
     Request,
+    example,
 )
 
 
 # -- redeem --------------------------------------------------------------------------------------
 class PartnerRedemptionRequest(Request):
+    model_config = example({"redemption_id": "red-1", "member_id": "cust-1", "reward_id": "coffee"})
+
     redemption_id: Id
     member_id: Id
     reward_id: Id
@@ -29,8 +32,12 @@ class PartnerRedemptionRequest(Request):
 class PartnerCancelRequest(Request):
     """An empty JSON object: the path names the redemption."""
 
+    model_config = example({})
+
 
 class PayWithPointsRequest(Request):
+    model_config = example({"redemption_id": "pwp-1", "member_id": "cust-1", "points": 500, "capture": False})
+
     redemption_id: Id
     member_id: Id
     points: Annotated[StrictInt, Field(ge=1, le=10_000_000, examples=[500])]  # a multiple of the programme's rate
