@@ -85,7 +85,7 @@ def update_profile(member_id: Annotated[Id, Path()], body: ProfilePatch) -> Resp
 )
 def set_status(member_id: Annotated[Id, Path()], body: StatusRequest) -> Response[Any]:
     http.require(app, "admin")
-    view = lifecycle.set_status(current_program(), member_id, body.status, body.reason)
+    view = lifecycle.set_status(current_program(), member_id, body.status, body.reason, http.actor(app))
     return http.answer(MemberAnswer.model_validate(view))
 
 
@@ -98,7 +98,7 @@ def set_status(member_id: Annotated[Id, Path()], body: StatusRequest) -> Respons
 )
 def erase(member_id: Annotated[Id, Path()]) -> Response[Any]:
     http.require(app, "admin")
-    return http.answer(MemberAnswer.model_validate(lifecycle.erase(current_program(), member_id)))
+    return http.answer(MemberAnswer.model_validate(lifecycle.erase(current_program(), member_id, http.actor(app))))
 
 
 @app.get(
@@ -167,7 +167,9 @@ def get_events(member_id: Annotated[Id, Path()], limit: Annotated[int, Query(ge=
 )
 def adjust(member_id: Annotated[Id, Path()], body: AdjustmentRequest) -> Response[Any]:
     http.require(app, "admin")
-    outcome = records.adjust(current_program(), member_id, body.adjustment_id, body.points, body.reason)
+    outcome = records.adjust(
+        current_program(), member_id, body.adjustment_id, body.points, body.reason, http.actor(app)
+    )
     return http.outcome_response(outcome)
 
 
@@ -182,7 +184,9 @@ def subscribe(member_id: Annotated[Id, Path()], body: SubscriptionRequest) -> Re
     http.require(app, "admin")
     from loyalty.tiers import grants as tier_grants  # two admin routes need it: not at the cold import
 
-    outcome = tier_grants.subscribe(current_program(), member_id, body.subscription_id, body.tier_id, body.months)
+    outcome = tier_grants.subscribe(
+        current_program(), member_id, body.subscription_id, body.tier_id, body.months, http.actor(app)
+    )
     return http.outcome_response(outcome)
 
 
@@ -195,10 +199,9 @@ def subscribe(member_id: Annotated[Id, Path()], body: SubscriptionRequest) -> Re
 )
 def override_tier(member_id: Annotated[Id, Path()], body: TierOverrideRequest) -> Response[Any]:
     http.require(app, "admin")
-    actor = http.caller(app).get("key_id")
     from loyalty.tiers import grants as tier_grants
 
-    view = tier_grants.override(current_program(), member_id, body.tier_id, body.reason, body.until, actor)
+    view = tier_grants.override(current_program(), member_id, body.tier_id, body.reason, body.until, http.actor(app))
     return http.answer(TierOverride.model_validate(view))
 
 

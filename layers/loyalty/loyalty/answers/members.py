@@ -11,11 +11,21 @@ from loyalty.domain.model import Channel, EntryType, MemberStatus
 
 
 class PointsView(Answer):
+    """`available + pending = lifetime_earned + lifetime_adjusted - lifetime_redeemed - lifetime_expired`."""
+
     available: int
     pending: int
-    lifetime_earned: int
+    lifetime_earned: int = Field(
+        description="Points the member's orders and bonuses earned, net of refunds (never below 0). "
+        "Administrators' adjustments are not in it: they are `lifetime_adjusted`."
+    )
     lifetime_redeemed: int
     lifetime_expired: int
+    lifetime_adjusted: int = Field(
+        default=0,
+        description="Administrators' adjustments, signed net (negative: more taken than given), the "
+        "closing forfeit included.",
+    )
 
 
 class NextTier(Answer):

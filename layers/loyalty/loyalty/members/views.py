@@ -41,6 +41,7 @@ def member_view(member: Member, program: Program, now: datetime | None = None) -
             "lifetime_earned": member.lifetime_earned,
             "lifetime_redeemed": member.lifetime_redeemed,
             "lifetime_expired": member.lifetime_expired,
+            "lifetime_adjusted": member.lifetime_adjusted,
         },
         "qualifying": {
             "window_start": first,
