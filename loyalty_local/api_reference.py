@@ -44,6 +44,7 @@ WALK: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/v1/members", ENROLMENT),
     ("PATCH", "/v1/members/cust-1", {"phone": "+14155550123", "card_id": "card-0001"}),
     ("POST", "/v1/members/lookup", {"phone": "+14155550123"}),
+    ("POST", "/v1/members/search", {"query": "(415) 555-0123"}),
     ("POST", "/v1/earn/preview", ORDER),
     ("POST", "/v1/earn", ORDER),
     (

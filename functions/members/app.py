@@ -14,6 +14,7 @@ from loyalty.answers.members import (
     MemberAnswer,
     MemberEvents,
     MemberExport,
+    SearchAnswer,
     Subscription,
     TierOverride,
 )
@@ -21,7 +22,7 @@ from loyalty.edge import http
 from loyalty.kernel.observability import logger, metrics, tracer
 from loyalty.members import enrolment, identity, lifecycle, records, views
 from loyalty.program.rules import current_program
-from loyalty.requests.common import Id, LookupRequest
+from loyalty.requests.common import Id, LookupRequest, SearchRequest
 from loyalty.requests.members import (
     AdjustmentRequest,
     EnrollRequest,
@@ -61,6 +62,26 @@ def lookup(body: LookupRequest) -> Response[Any]:
     http.require(app, "read")
     member = identity.find(*body.identifier)
     return http.answer(MemberAnswer.model_validate(views.member_view(member, current_program())))
+
+
+@app.post(
+    "/v1/members/search",
+    tags=["members"],
+    summary="Find a member from what a person typed (an id, a card, an email, a phone as written)",
+    description="For a search box (the console's): the query is read as an email, a member id, a card or a phone "
+    "number, national numbers in the programme's `country` (`(415) 555-0123` is `+14155550123` in the US), and "
+    "the first reading that finds a member answers. A text that can only be a phone number and cannot be read "
+    "answers 422 saying: use the international format, e.g. +14155550123. `POST /v1/members/lookup` stays strict.",
+    operation_id="search_member",
+    responses=http.answers(
+        SearchAnswer, "The member, and what the query was read as", errors=(*http.KEYED, *http.BODY, 404)
+    ),
+)
+def search(body: SearchRequest) -> Response[Any]:
+    http.require(app, "read")
+    from loyalty.members import search as member_search  # the console's route: not at the cold import
+
+    return http.answer(SearchAnswer.model_validate(member_search.search(current_program(), body.query)))
 
 
 @app.patch(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -76,6 +76,14 @@ class MemberAnswer(Answer):
     enrolled_at: Timestamp
     channel: Channel
     profile: Profile
+
+
+class SearchAnswer(Answer):
+    """The member a search found, and how: the identifier the query was read as (a phone in E.164)."""
+
+    found_by: Literal["member_id", "card_id", "email", "phone"]
+    value: str = Field(description="The identifier the member was found by, as the API holds it.")
+    member: MemberAnswer
 
 
 class LedgerLine(Answer):

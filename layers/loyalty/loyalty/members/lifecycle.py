@@ -118,7 +118,10 @@ def erase(program: Program, member_id: str, actor: dict[str, str] | None = None)
         books = Books(program, member, utcnow())
         writes: list[SideWrite] = []
         if member.erased_at is None:
-            writes += [_audit(books, "erased", actor), *(_close(books, "erased", actor) if member.status != CLOSED else [])]
+            writes += [
+                _audit(books, "erased", actor),
+                *(_close(books, "erased", actor) if member.status != CLOSED else []),
+            ]
             for name in PROFILE_FIELDS:
                 setattr(member, name, None)
             member.erased_at = books.now
