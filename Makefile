@@ -138,6 +138,8 @@ lock: $(DEV_STAMP)
 		-c requirements/dev.txt $(addprefix --no-emit-package ,$(RUNTIME_PACKAGES)) -o layers/deps/requirements.txt
 	$(LOCK) --python-platform aarch64-manylinux2014 --python-version 3.12 --no-deps layers/docs/requirements.in \
 		-c requirements/dev.txt -o layers/docs/requirements.txt
+	$(LOCK) --python-platform aarch64-manylinux2014 --python-version 3.12 functions/members/requirements.in \
+		-c requirements/dev.txt -o functions/members/requirements.txt
 
 deploy: build
 	sam deploy --guided --parameter-overrides Stage=$(STAGE)

@@ -51,6 +51,7 @@ WALK: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/v1/members", ENROLMENT),
     ("PATCH", "/v1/members/cust-1", _example(members.ProfilePatch)),
     ("POST", "/v1/members/lookup", _example(common.LookupRequest)),
+    ("POST", "/v1/members/search", _example(common.SearchRequest)),
     ("POST", "/v1/earn/preview", ORDER),
     ("POST", "/v1/earn", ORDER),
     ("POST", "/v1/refunds", _example(earning.RefundRequest)),

@@ -205,6 +205,9 @@ FIELDS: dict[str, str] = {
     "from": "The range's first month.",
     "to": "The range's last month.",
     "GET /v1/rewards member_id": "The member to say `eligible` and `affordable` for; none: every reward, not judged.",
+    # the console's search
+    "SearchRequest.query": "What a person typed: a member id, a card, an email, or a phone as they write it.",
+    "SearchAnswer.found_by": "What the query was read as, the reading that found the member.",
     # accounts (v1.2)
     "account_id": "The account's id (a company or a household), chosen by the client when it is created.",
     "transfer_id": "The transfer's id, chosen by the client; the idempotency key of the transfer.",

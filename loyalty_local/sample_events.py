@@ -30,6 +30,7 @@ BASKET: dict[str, Any] = {
 SAMPLE_BODIES: dict[str, Any] = {
     "Enroll": {"member_id": "cust-1", "email": "ana@example.com", "name": "Ana", "channel": "web"},
     "Lookup": {"phone": "+14155550123"},
+    "Search": {"query": "(415) 555-0123"},
     "UpdateProfile": {"phone": "+14155550123", "card_id": "card-0001"},
     "SetStatus": {"status": "suspended", "reason": "card reported stolen"},
     "Adjust": {"adjustment_id": "adj-1", "points": 50, "reason": "goodwill"},

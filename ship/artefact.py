@@ -2,7 +2,8 @@
 
     python3 -m ship.artefact deps     layers/deps     "$ARTIFACTS_DIR"   # the locked wheels, arm64, cp312
     python3 -m ship.artefact domain   layers/loyalty  "$ARTIFACTS_DIR"   # the loyalty package
-    python3 -m ship.artefact function functions/earn  "$ARTIFACTS_DIR"   # a handler's directory
+    python3 -m ship.artefact function functions/earn  "$ARTIFACTS_DIR"   # a handler's directory (and the
+                                                                         # locked wheels of its requirements.txt)
     python3 -m ship.artefact docs     layers/docs     "$ARTIFACTS_DIR"   # Swagger UI's files for /docs
 
 Layers land in `<out>/python/` (what Lambda puts on sys.path as /opt/python), functions in `<out>/`.
@@ -24,7 +25,9 @@ from ship.python312 import find_python312
 # The Lambda runtime we build for: template.yaml's Runtime and Architectures.
 PLATFORM = "manylinux2014_aarch64"
 PYTHON_VERSION = "3.12"
-SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "Makefile", ".mypy_cache", ".pytest_cache")
+SKIP = shutil.ignore_patterns(
+    "__pycache__", "*.pyc", "Makefile", ".mypy_cache", ".pytest_cache", "requirements.in", "requirements.txt"
+)
 
 # What the deps layer leaves out of the wheels it installs, and why: nothing we ship imports these (the
 # packaging test checks that no file left in the layer names one, but for the allowed places listed).
@@ -154,11 +157,15 @@ def build_domain(source: Path, out: Path) -> None:
     compile_bytecode(site, "/opt/python")
 
 
-def build_function(source: Path, out: Path) -> None:
+def build_function(source: Path, out: Path, platform: str = PLATFORM) -> None:
+    """The handler's directory; a function that alone needs a package (MembersFunction: phonenumbers) has its
+    locked wheels in its own requirements.txt, installed beside the handler (/var/task is on sys.path)."""
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.iterdir():  # sam hands us its own empty directory; ours may hold a previous build
         shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
     shutil.copytree(source, out, ignore=SKIP, dirs_exist_ok=True)
+    if (source / "requirements.txt").is_file():
+        pip_install(source / "requirements.txt", out, platform)
     compile_bytecode(out, "/var/task")
 
 
@@ -176,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.kind == "docs":
         build_docs(args.source, args.out, args.platform)
     else:
-        build_function(args.source, args.out)
+        build_function(args.source, args.out, args.platform)
     return 0
 
 

@@ -14,6 +14,7 @@ from loyalty.answers.members import (
     MemberAnswer,
     MemberEvents,
     MemberExport,
+    SearchAnswer,
     Subscription,
     TierOverride,
 )
@@ -21,7 +22,7 @@ from loyalty.edge import http
 from loyalty.kernel.observability import logger, metrics, tracer
 from loyalty.members import enrolment, identity, lifecycle, records, views
 from loyalty.program.rules import current_program
-from loyalty.requests.common import Id, LookupRequest
+from loyalty.requests.common import Id, LookupRequest, SearchRequest
 from loyalty.requests.members import (
     AdjustmentRequest,
     EnrollRequest,
@@ -78,6 +79,26 @@ def lookup(body: LookupRequest) -> Response[Any]:
     return http.answer(MemberAnswer.model_validate(views.member_view(member, current_program())))
 
 
+@app.post(
+    "/v1/members/search",
+    tags=["members"],
+    summary="Find a member from what a person typed (an id, a card, an email, a phone as written)",
+    description="For a search box (the console's): the query is read as an email, a member id, a card or a phone "
+    "number, national numbers in the programme's `country` (`(415) 555-0123` is `+14155550123` in the US), and "
+    "the first reading that finds a member answers. A text that can only be a phone number and cannot be read "
+    "answers 422 saying: use the international format, e.g. +14155550123. `POST /v1/members/lookup` stays strict.",
+    operation_id="search_member",
+    responses=http.answers(
+        SearchAnswer, "The member, and what the query was read as", errors=(*http.KEYED, *http.BODY, "member_not_found")
+    ),
+)
+def search(body: SearchRequest) -> Response[Any]:
+    http.require(app, "read")
+    from loyalty.members import search as member_search  # the console's route: not at the cold import
+
+    return http.answer(SearchAnswer.model_validate(member_search.search(current_program(), body.query)))
+
+
 @app.patch(
     "/v1/members/<member_id>",
     tags=["members"],
@@ -104,7 +125,7 @@ def update_profile(member_id: Annotated[Id, Path()], body: ProfilePatch) -> Resp
 )
 def set_status(member_id: Annotated[Id, Path()], body: StatusRequest) -> Response[Any]:
     http.require(app, "admin")
-    view = lifecycle.set_status(current_program(), member_id, body.status, body.reason)
+    view = lifecycle.set_status(current_program(), member_id, body.status, body.reason, http.actor(app))
     return http.answer(MemberAnswer.model_validate(view))
 
 
@@ -121,7 +142,7 @@ def set_status(member_id: Annotated[Id, Path()], body: StatusRequest) -> Respons
 )
 def erase(member_id: Annotated[Id, Path()]) -> Response[Any]:
     http.require(app, "admin")
-    return http.answer(MemberAnswer.model_validate(lifecycle.erase(current_program(), member_id)))
+    return http.answer(MemberAnswer.model_validate(lifecycle.erase(current_program(), member_id, http.actor(app))))
 
 
 @app.get(
@@ -192,7 +213,9 @@ def get_events(member_id: Annotated[Id, Path()], limit: Annotated[int, Query(ge=
 )
 def adjust(member_id: Annotated[Id, Path()], body: AdjustmentRequest) -> Response[Any]:
     http.require(app, "admin")
-    outcome = records.adjust(current_program(), member_id, body.adjustment_id, body.points, body.reason)
+    outcome = records.adjust(
+        current_program(), member_id, body.adjustment_id, body.points, body.reason, http.actor(app)
+    )
     return http.outcome_response(outcome)
 
 
@@ -212,7 +235,9 @@ def subscribe(member_id: Annotated[Id, Path()], body: SubscriptionRequest) -> Re
     http.require(app, "admin")
     from loyalty.tiers import grants as tier_grants  # two admin routes need it: not at the cold import
 
-    outcome = tier_grants.subscribe(current_program(), member_id, body.subscription_id, body.tier_id, body.months)
+    outcome = tier_grants.subscribe(
+        current_program(), member_id, body.subscription_id, body.tier_id, body.months, http.actor(app)
+    )
     return http.outcome_response(outcome)
 
 
@@ -225,10 +250,9 @@ def subscribe(member_id: Annotated[Id, Path()], body: SubscriptionRequest) -> Re
 )
 def override_tier(member_id: Annotated[Id, Path()], body: TierOverrideRequest) -> Response[Any]:
     http.require(app, "admin")
-    actor = http.caller(app).get("key_id")
     from loyalty.tiers import grants as tier_grants
 
-    view = tier_grants.override(current_program(), member_id, body.tier_id, body.reason, body.until, actor)
+    view = tier_grants.override(current_program(), member_id, body.tier_id, body.reason, body.until, http.actor(app))
     return http.answer(TierOverride.model_validate(view))
 
 

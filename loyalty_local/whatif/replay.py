@@ -174,6 +174,7 @@ FIGURES = (
     "lifetime_earned",
     "lifetime_redeemed",
     "lifetime_expired",
+    "lifetime_adjusted",
 )
 
 

@@ -89,8 +89,9 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     assert not watch.unexpected(), watch.problems
 
 
-def shot(page: Any, name: str) -> Path:
+def shot(page: Any, name: str, *, full_page: bool = True) -> Path:
+    """The page as `name`.png; `full_page=False`: the window alone (a modal dialog covers the window, not the page)."""
     NAMED_SHOTS.mkdir(parents=True, exist_ok=True)
     path = NAMED_SHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path

@@ -132,7 +132,10 @@ def _own(tag: str, text: str) -> str:
     for old in [*WALK_IDS, "sub-1", "card-0001"]:
         for before in ('"', "/", "="):  # a body's value, a path's segment, a query's value
             text = text.replace(f"{before}{old}", f"{before}{tag}-{old}")
-    return text.replace("+14155550123", "+1415" + str(int(tag, 16) % 10**7).zfill(7)).replace("ana@", f"{tag}@")
+    phone = str(int(tag, 16) % 10**7).zfill(7)
+    # the search's example is the phone as a person writes it: this run's phone, written with spaces
+    text = text.replace("(415) 555-0123", f"+1 415 {phone}")
+    return text.replace("+14155550123", "+1415" + phone).replace("ana@", f"{tag}@")
 
 
 NOT_SET = schemathesis.core.NOT_SET

@@ -75,7 +75,8 @@ def test_erasure_leaves_no_reason_an_agent_typed(api, stack):
     adjusted = api.post(
         f"/v1/members/{member_id}/adjustments", {"adjustment_id": "adj-1", "points": 25, "reason": said}, key=ADMIN
     )
-    assert adjusted.status == 201 and adjusted.json["details"] == {"reason": said}
+    actor = {k: v for k, v in api.get("/v1/keys/current", key=ADMIN).json.items() if k in ("key_id", "name")}
+    assert adjusted.status == 201 and adjusted.json["details"] == {"reason": said, "actor": actor}
     api.get("/_local/events", key=None)  # the outbox catches up: the member's events are kept, reasons and all
     kept = api.get(f"/v1/members/{member_id}/events").json["events"]
     assert said in json.dumps(kept)
@@ -97,4 +98,4 @@ def test_erasure_leaves_no_reason_an_agent_typed(api, stack):
     replayed = api.post(
         f"/v1/members/{member_id}/adjustments", {"adjustment_id": "adj-1", "points": 25, "reason": said}, key=ADMIN
     )
-    assert replayed.status == 200 and replayed.json["details"] == {"reason": "erased"}  # the stored answer too
+    assert replayed.status == 200 and replayed.json["details"] == {"reason": "erased", "actor": actor}  # stored too

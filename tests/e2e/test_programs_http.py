@@ -120,6 +120,7 @@ class TestBoloco:
             "lifetime_earned": 59,
             "lifetime_redeemed": 50,
             "lifetime_expired": 0,
+            "lifetime_adjusted": 0,
         }
         assert card["expiring"] == [{"month": "2027-03", "points": 9}]  # 12 months after March 2026
         assert card["tier"]["id"] == "member"

@@ -17,6 +17,7 @@ def test_enrol_grants_the_signup_bonus_and_writes_one_entry(aws):
         "lifetime_earned": 100,
         "lifetime_redeemed": 0,
         "lifetime_expired": 0,
+        "lifetime_adjusted": 0,
     }
     assert body["tier"]["id"] == "red" and body["tier"]["source"] == "qualified"
     status, ledger, _ = call("MembersFunction", api_event("GetLedger", path_params={"member_id": "cust-1"}))
@@ -186,7 +187,8 @@ def test_erasure_replaces_every_free_text_reason_and_keeps_every_amount(aws):
     ledger = _admin("Export", "zq")[1]["ledger"]
     assert [(e["type"], e["points"]) for e in ledger] == before  # every amount and key kept
     reasons = [e["details"] for e in ledger if e["type"] == "adjust"]
-    assert reasons == [{"reason": "erased"}] * 3 + [{"reason": "closed", "note": "erased"}]
+    by = {"actor": {"key_id": "local"}}  # the key that made each write (the sample events' authorizer)
+    assert reasons == [{"reason": "erased", **by}] * 3 + [{"reason": "closed", "note": "erased", **by}]
     events = _admin("MemberEvents", "zq")[1]["events"]
     adjusted = [e["detail"] for e in events if e["detail_type"] == "PointsAdjusted"]
     assert len(adjusted) == 4 and {e["reason"] for e in adjusted} == {"erased", "closed"}

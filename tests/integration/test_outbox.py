@@ -206,7 +206,7 @@ def test_a_members_events_come_newest_first_by_when_they_happened(aws: dict[str,
     enrolment.enroll(program, member_id="ord-ev", channel="web")
     assert records.adjust(program, "ord-ev", "adj-1", 40, "goodwill").status == 201
     CLOCK.set(datetime(2026, 5, 10, 10, tzinfo=UTC))
-    tier_grants.override(program, "ord-ev", "gold", "VIP", None, "test")
+    tier_grants.override(program, "ord-ev", "gold", "VIP", None, {"key_id": "k-test", "name": "test"})
     streams.poller().flush()
     CLOCK.set(datetime(2027, 5, 1, 0, 5, tzinfo=UTC))
     jobs.run("expiry", "2027-05-01")  # the 140 points of 2026-05 expire at the end of 2027-05: a warning

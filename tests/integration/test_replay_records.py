@@ -42,8 +42,10 @@ def test_status_changes_subscriptions_and_overrides_record_their_place_in_the_le
     versions = [int(a["version"]) for a in audits]
     assert versions == sorted(versions) and len(set(versions)) == 3
     assert all(
-        set(a) == {"PK", "SK", "kind", "member_id", "status", "entries", "version", "recorded_at"} for a in audits
+        set(a) == {"PK", "SK", "kind", "member_id", "status", "entries", "version", "recorded_at", "actor"}
+        for a in audits
     )
+    assert all(a["actor"] == {"key_id": "local"} for a in audits)  # the key that made it (issue 28)
     (sub,) = _items("SUBSCRIPTION#r1#")
     (tier,) = _items("TIERAUDIT#r1")
     assert (int(sub["entries"]), int(tier["entries"])) == (2, 2)

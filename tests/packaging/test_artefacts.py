@@ -214,6 +214,7 @@ def _serve(harness: Harness, emulator: dict[str, Any], logical_id: str, events: 
 API_CALLS = {  # each function's events, in an order a client would send them, and the statuses they answer
     "MembersFunction": [
         ("Enroll", 201),
+        ("Search", 404),  # a national phone read by phonenumbers, from the function's own package; no one has it
         ("GetMember", 200),
         ("Adjust", 201),
         ("GetLedger", 200),

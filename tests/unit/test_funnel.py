@@ -109,3 +109,27 @@ def test_points_given_back_into_the_month_still_running_stay_spendable():
     closed = books.close()
     assert (closed.available, closed.buckets, closed.lifetime_expired) == (100, {"2026-03": 100}, 0)
     assert [e.type for e in books.entries] == ["redeem_cancel"]
+
+
+def test_a_large_negative_adjustment_leaves_lifetime_earned_and_is_counted_as_adjusted():
+    # issue 28: a typo of -100000 read "Earned (lifetime) -94,026"; earned is what orders and bonuses earned
+    books = Books(PROGRAM, member(available=5974, lifetime_earned=5974, buckets={"2027-03": 5974}), MARCH)
+    moved = books.adjust(-100000)
+    books.entry("adjust#ana#typo", "adjust", -100000, "typo", MARCH, buckets=moved)
+    moved = books.adjust(300)
+    books.entry("adjust#ana#goodwill", "adjust", 300, "goodwill", MARCH, buckets=moved)
+    closed = books.close()  # the ledger invariant holds: earned + adjusted - redeemed - expired = available
+    assert (closed.lifetime_earned, closed.lifetime_adjusted, closed.available) == (5974, -99700, -93726)
+
+
+def test_closing_forfeits_available_and_pending_into_adjusted_never_below_zero_earned():
+    lot = PendingLot(points=30, available_on=date(2026, 3, 20), expiry_month="2027-03")
+    books = Books(
+        PROGRAM,
+        member(available=70, pending=30, lifetime_earned=100, buckets={"2027-03": 70}, pending_lots={"o1": lot}),
+        MARCH,
+    )
+    moved, months = books.forfeit()
+    books.entry("close#ana", "adjust", moved, "closed", MARCH, buckets=months)
+    closed = books.close()
+    assert (closed.lifetime_earned, closed.lifetime_adjusted, closed.available, closed.pending) == (100, -100, 0, 0)

@@ -67,9 +67,12 @@ def test_the_layers_requirements_match_the_runtime_dependencies():
         lines = (ROOT / path).read_text().splitlines()
         return {re.split(r"[\[<>=]", line)[0] for line in lines if line.strip() and not line.startswith("#")}
 
-    # the deps layer for every function; the docs layer (Swagger UI's files) for ProgramFunction
+    # the deps layer for every function; the docs layer (Swagger UI's files) for ProgramFunction; phonenumbers in
+    # MembersFunction's own package (its search)
     assert names("layers/docs/requirements.in") == {"swagger-ui-py"}
-    assert runtime == names("layers/deps/requirements.in") | names("layers/docs/requirements.in")
+    assert names("functions/members/requirements.in") == {"phonenumberslite"}
+    own = names("functions/members/requirements.in")
+    assert runtime == names("layers/deps/requirements.in") | names("layers/docs/requirements.in") | own
 
 
 def test_the_layer_the_run_and_the_test_environments_pin_the_same_versions():
@@ -88,6 +91,9 @@ def test_the_layer_the_run_and_the_test_environments_pin_the_same_versions():
     docs = _pins("layers/docs/requirements.txt")
     assert set(docs) == {"swagger-ui-py"} and docs["swagger-ui-py"] == run["swagger-ui-py"]
     assert "--hash=sha256:" in (ROOT / "layers/docs/requirements.txt").read_text()
+    members = _pins("functions/members/requirements.txt")
+    assert set(members) == {"phonenumberslite"} and members["phonenumberslite"] == run["phonenumberslite"]
+    assert "--hash=sha256:" in (ROOT / "functions/members/requirements.txt").read_text()
 
 
 def test_every_scheduled_job_is_in_the_registry_with_the_templates_schedule():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -11,11 +11,21 @@ from loyalty.domain.model import Channel, EntryType, MemberStatus
 
 
 class PointsView(Answer):
+    """`available + pending = lifetime_earned + lifetime_adjusted - lifetime_redeemed - lifetime_expired`."""
+
     available: int
     pending: int
-    lifetime_earned: int
+    lifetime_earned: int = Field(
+        description="Points the member's orders and bonuses earned, net of refunds (never below 0). "
+        "Administrators' adjustments are not in it: they are `lifetime_adjusted`."
+    )
     lifetime_redeemed: int
     lifetime_expired: int
+    lifetime_adjusted: int = Field(
+        default=0,
+        description="Administrators' adjustments, signed net (negative: more taken than given), the "
+        "closing forfeit included.",
+    )
 
 
 class NextTier(Answer):
@@ -66,6 +76,14 @@ class MemberAnswer(Answer):
     enrolled_at: Timestamp
     channel: Channel
     profile: Profile
+
+
+class SearchAnswer(Answer):
+    """The member a search found, and how: the identifier the query was read as (a phone in E.164)."""
+
+    found_by: Literal["member_id", "card_id", "email", "phone"]
+    value: str = Field(description="The identifier the member was found by, as the API holds it.")
+    member: MemberAnswer
 
 
 class LedgerLine(Answer):

@@ -39,6 +39,10 @@ class ProgramAnswer(Answer):
     program_id: str
     name: str
     currency: str
+    country: str | None = Field(
+        default=None,
+        description="ISO 3166-1 alpha-2: the country national phone numbers are read in (null: none).",
+    )
     point_value: Money
     earning: dict[str, Any]
     tiers: list[ProgramTier]

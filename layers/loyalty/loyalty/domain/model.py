@@ -33,7 +33,8 @@ class Holder(BaseModel):
     derived from the holder's ledger and moves only through the funnel (`loyalty.ledger.funnel`).
 
     Invariants (checked by `loyalty.ledger.maths.check`): `available + pending` equals the sum of the
-    ledger; when `available >= 0` the expiry buckets add up to it, otherwise they are empty.
+    ledger, and `lifetime_earned + lifetime_adjusted - lifetime_redeemed - lifetime_expired`; when
+    `available >= 0` the expiry buckets add up to it, otherwise they are empty.
     """
 
     model_config = ConfigDict(validate_assignment=False)
@@ -44,9 +45,10 @@ class Holder(BaseModel):
     available: int = 0  # posted points, may go negative after a refund
     pending: int = 0  # earned but inside the return window (`pending_days`)
     held: int = 0  # reserved by pay-with-points holds (already taken out of `available`)
-    lifetime_earned: int = 0
+    lifetime_earned: int = 0  # orders and bonuses, net of refunds: never below 0
     lifetime_redeemed: int = 0
     lifetime_expired: int = 0
+    lifetime_adjusted: int = 0  # administrators' adjustments and the closing forfeit, signed net
 
     buckets: dict[str, int] = {}  # expiry month (or NEVER) -> points
     qualifying: dict[str, int] = {}  # calendar month -> base points net of refunds

@@ -294,6 +294,15 @@ def caller(app: APIGatewayRestResolver) -> dict[str, Any]:
     return dict(app.current_event.request_context.authorizer.raw_event or {})
 
 
+def actor(app: APIGatewayRestResolver) -> dict[str, str] | None:
+    """Who makes an admin write: the bearer key's id and name, recorded with the write (`actor`)."""
+    found = caller(app)
+    if not found.get("key_id"):
+        return None
+    named = {"name": str(found["key_name"])} if found.get("key_name") else {}
+    return {"key_id": str(found["key_id"]), **named}
+
+
 def require(app: APIGatewayRestResolver, scope: str) -> None:
     """The authorizer put the key's scopes in the request context; check the route's scope here."""
     scopes = set(str(caller(app).get("scopes", "")).split())

@@ -132,10 +132,11 @@ class Ledger(Generic[H]):
         return self.earn(points, occurred)
 
     def adjust(self, points: int) -> dict[str, int]:
-        """An admin's signed correction, dated now; a debit may leave a debt."""
+        """An admin's signed correction, dated now; a debit may leave a debt. Counted in `lifetime_adjusted`,
+        never in `lifetime_earned` (what orders and bonuses earned: a typo must not make it negative)."""
+        self.member.lifetime_adjusted += points
         if points > 0:
-            return self.earn(points, self.now)
-        self.member.lifetime_earned += points
+            return self._credit(points, self._extend_to(self.expiry_month(self.now)))
         return ledger.debit(self.member, -points)
 
     def forfeit(self) -> tuple[int, dict[str, int]]:
@@ -146,7 +147,7 @@ class Ledger(Generic[H]):
         months = self.adjust(-member.available) if member.available > 0 else {}
         if member.available < 0:
             self.adjust(-member.available)  # the debt is written off: nothing reaches a month
-        member.lifetime_earned -= member.pending
+        member.lifetime_adjusted -= member.pending  # the closing entry (an `adjust`) takes them too
         member.pending = 0
         member.pending_lots = {}
         return moved, months

@@ -103,7 +103,7 @@ def check(member: Holder) -> None:
         raise InvariantViolation(f"{member.holder_id}: buckets sum to {bucket_sum}, available is {member.available}")
     if member.available < 0 and bucket_sum:
         raise InvariantViolation(f"{member.holder_id}: debt of {member.available} beside buckets")
-    net = member.lifetime_earned - member.lifetime_redeemed - member.lifetime_expired
+    net = member.lifetime_earned + member.lifetime_adjusted - member.lifetime_redeemed - member.lifetime_expired
     if net != member.available + member.pending:
         raise InvariantViolation(
             f"{member.holder_id}: lifetime figures give {net}, "

@@ -34,7 +34,7 @@ from loyalty.store import members as store
 CLOSED: MemberStatus = "closed"
 
 
-def _close(books: Books, reason: str) -> list[SideWrite]:
+def _close(books: Books, reason: str, actor: dict[str, str] | None) -> list[SideWrite]:
     """Close the member on its books: the forfeit entry, the identifiers and pending markers released."""
     member = books.member
     writes: list[SideWrite] = [IdentifierReleased(k, v, member.member_id) for k, v in identifiers(member).items()]
@@ -47,16 +47,16 @@ def _close(books: Books, reason: str) -> list[SideWrite]:
             moved,
             "closed",
             books.now,
-            details={"reason": CLOSED, "note": reason},
+            details={"reason": CLOSED, "note": reason, **({"actor": actor} if actor else {})},
             buckets=months,
         )
     _set_status(books, CLOSED, reason)
     return writes
 
 
-def _audit(books: Books, status: str) -> StatusAudit:
+def _audit(books: Books, status: str, actor: dict[str, str] | None) -> StatusAudit:
     """The status change's record for replays: when, after how many ledger entries (before this
-    operation's own, a closing's forfeit), and at which version of the member."""
+    operation's own, a closing's forfeit), and at which version of the member; and who (`actor`)."""
     at, version = isoformat(books.now), books.read_version
     fields = {
         "member_id": books.member.member_id,
@@ -64,6 +64,7 @@ def _audit(books: Books, status: str) -> StatusAudit:
         "entries": books.read_entries,
         "version": version,  # two changes between the same entries: in this order
         "recorded_at": at,
+        "actor": actor,
     }
     return StatusAudit(books.member.member_id, f"{at}#{version:012d}#{status}", fields)
 
@@ -74,7 +75,9 @@ def _set_status(books: Books, status: MemberStatus, reason: str) -> None:
     books.member.status_changed_at = books.now
 
 
-def set_status(program: Program, member_id: str, status: MemberStatus, reason: str) -> dict[str, Any]:
+def set_status(
+    program: Program, member_id: str, status: MemberStatus, reason: str, actor: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Suspend, reactivate or close. The status a member already has changes nothing; a closed member's
     status never changes again (409 invalid_state)."""
 
@@ -89,9 +92,9 @@ def set_status(program: Program, member_id: str, status: MemberStatus, reason: s
         if member.status == CLOSED:
             raise InvalidState(f"member {member_id!r} is closed; its status cannot change")
         books = Books(program, member, utcnow())
-        writes: list[SideWrite] = [_audit(books, status)]
+        writes: list[SideWrite] = [_audit(books, status, actor)]
         if status == CLOSED:
-            writes += _close(books, reason)
+            writes += _close(books, reason, actor)
         else:
             _set_status(books, status, reason)
         commit_identity(books, writes, foreign)
@@ -100,7 +103,7 @@ def set_status(program: Program, member_id: str, status: MemberStatus, reason: s
     return retrying(attempt)
 
 
-def erase(program: Program, member_id: str) -> dict[str, Any]:
+def erase(program: Program, member_id: str, actor: dict[str, str] | None = None) -> dict[str, Any]:
     """The right to erasure: close (if open), remove every personal field and replace every free-text
     reason (`loyalty.domain.erasure`). Repeating it changes nothing; repeating an erasure that died half
     way finishes it (each step is idempotent)."""
@@ -116,7 +119,10 @@ def erase(program: Program, member_id: str) -> dict[str, Any]:
         books = Books(program, member, utcnow())
         writes: list[SideWrite] = []
         if member.erased_at is None:
-            writes += [_audit(books, "erased"), *(_close(books, "erased") if member.status != CLOSED else [])]
+            writes += [
+                _audit(books, "erased", actor),
+                *(_close(books, "erased", actor) if member.status != CLOSED else []),
+            ]
             for name in PROFILE_FIELDS:
                 setattr(member, name, None)
             member.erased_at = books.now

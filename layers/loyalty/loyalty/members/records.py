@@ -39,18 +39,25 @@ def recent_events(member_id: str, limit: int) -> dict[str, Any]:
     return {"events": events}
 
 
-def adjust(program: Program, member_id: str, adjustment_id: str, points: int, reason: str) -> Outcome:
+def adjust(
+    program: Program,
+    member_id: str,
+    adjustment_id: str,
+    points: int,
+    reason: str,
+    actor: dict[str, str] | None = None,
+) -> Outcome:
     """An admin's correction, signed. A debit may leave a debt, as a refund may. A suspended member may
-    be corrected; a closed one may not (the funnel refuses its ledger lines)."""
+    be corrected; a closed one may not (the funnel refuses its ledger lines). `actor`, the key that made
+    it (`key_id`, `name`), is kept in the entry's details; a replay by another key is still a replay."""
     entry_key = keys.adjustment(member_id, adjustment_id)
     hash_ = request_hash({"member_id": member_id, "points": points, "reason": reason})
 
     def plan(books: Books) -> Plan:
         ensure_open(books.member)
         moved = books.adjust(points)
-        entry = books.entry(
-            entry_key, "adjust", points, adjustment_id, books.now, details={"reason": reason}, buckets=moved
-        )
+        details: dict[str, Any] = {"reason": reason, **({"actor": actor} if actor else {})}
+        entry = books.entry(entry_key, "adjust", points, adjustment_id, books.now, details=details, buckets=moved)
         from loyalty.answers.members import LedgerLine  # only the functions that adjust define the member answers
 
         return Plan(LedgerLine.model_validate(entry_view(entry)))

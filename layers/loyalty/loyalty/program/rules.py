@@ -219,6 +219,9 @@ class Program(Strict):
     program_id: Id
     name: str
     currency: str = Field(pattern=r"^[A-Z]{3}$")
+    # ISO 3166-1 alpha-2: where the programme's members are, to read a national phone number ("(415) 555-0123"
+    # in the US) typed in the console's search. None: only international numbers (+...) are read.
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     point_value: PositiveDecimal = Decimal("0.01")  # money per point, for the liability report
     earning: Earning = Field(default_factory=Earning)
     tiers: list[Tier]

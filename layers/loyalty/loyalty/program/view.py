@@ -38,6 +38,7 @@ def public_program(program: Program, now: datetime | None = None) -> dict[str, A
         "program_id": program.program_id,
         "name": program.name,
         "currency": program.currency,
+        "country": program.country,
         "point_value": str(program.point_value),
         "earning": program.earning.model_dump(mode="json"),
         "tiers": [

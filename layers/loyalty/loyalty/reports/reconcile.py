@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from loyalty.domain.model import Holder, LedgerEntry
 
-EARNED = {"earn", "bonus", "reversal", "adjust"}
+EARNED = {"earn", "bonus", "reversal"}
 REDEEMED = {"redeem", "redeem_cancel"}
 
 
@@ -53,6 +53,7 @@ def recompute(entries: list[LedgerEntry]) -> dict[str, object]:
             e.points for e in entries if e.type in REDEEMED or (e.type == "transfer" and e.points < 0)
         ),
         "lifetime_expired": -sum(e.points for e in entries if e.type == "expire"),
+        "lifetime_adjusted": sum(e.points for e in entries if e.type == "adjust"),
         "entries": len(entries),
         "buckets": {m: p for m, p in sorted(buckets.items()) if p},
     }
@@ -65,6 +66,7 @@ def reconcile_member(member: Holder, entries: list[LedgerEntry], *, check_bucket
         "lifetime_earned": member.lifetime_earned,
         "lifetime_redeemed": member.lifetime_redeemed,
         "lifetime_expired": member.lifetime_expired,
+        "lifetime_adjusted": member.lifetime_adjusted,
         "entries": member.entries,
         "buckets": {m: p for m, p in sorted(member.buckets.items()) if p},
     }

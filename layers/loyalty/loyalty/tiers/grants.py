@@ -49,7 +49,15 @@ def _set_tier(member: Member, tier_id: str, source: str, reason: str, now: datet
     member.tier_reason = reason
 
 
-def subscribe(program: Program, member_id: str, subscription_id: str, tier_id: str, months: int) -> Outcome:
+def subscribe(
+    program: Program,
+    member_id: str,
+    subscription_id: str,
+    tier_id: str,
+    months: int,
+    actor: dict[str, str] | None = None,
+) -> Outcome:
+    """A paid tier for `months`; the subscription's record keeps `actor`, the key that granted it."""
     _tier(program, tier_id)
     if tier_id == program.base_tier.id:
         raise ValidationFailed.field("tier_id", "the base tier is not sold")
@@ -95,6 +103,7 @@ def subscribe(program: Program, member_id: str, subscription_id: str, tier_id: s
             "starts_at": isoformat(starts_at),
             "ends_at": isoformat(ends_at),
             "recorded_at": isoformat(now),
+            "actor": actor,
             "entries": books.read_entries,  # after this many ledger entries: where a replay puts it
             "version": books.read_version,
             "request_hash": hash_,
@@ -108,8 +117,14 @@ def subscribe(program: Program, member_id: str, subscription_id: str, tier_id: s
 
 
 def override(
-    program: Program, member_id: str, tier_id: str, reason: str, until: date | None, actor: str | None = None
+    program: Program,
+    member_id: str,
+    tier_id: str,
+    reason: str,
+    until: date | None,
+    actor: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """A manual tier; its audit record keeps `actor`, the key that set it (`key_id`, `name`)."""
     _tier(program, tier_id)
     if until is not None and until <= utcnow().date():
         raise ValidationFailed.field("until", "must be a date after today")

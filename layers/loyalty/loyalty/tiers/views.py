@@ -35,6 +35,7 @@ def standing(holder: Holder, program: Program, now: datetime) -> dict[str, Any]:
             "lifetime_earned": holder.lifetime_earned,
             "lifetime_redeemed": holder.lifetime_redeemed,
             "lifetime_expired": holder.lifetime_expired,
+            "lifetime_adjusted": holder.lifetime_adjusted,
         },
         "qualifying": {
             "window_start": first,

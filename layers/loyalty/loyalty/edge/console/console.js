@@ -96,11 +96,17 @@ function toast(message) {
   box.textContent = message;
   box.hidden = false;
   clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => (box.hidden = true), 6000);
+  toast.timer = setTimeout(hideToast, 6000);
+}
+
+// A toast speaks of the screen it was said on: moving to another screen takes it away.
+function hideToast() {
+  clearTimeout(toast.timer);
+  document.getElementById("toast").hidden = true;
 }
 
 function problem(error) {
-  const text = error instanceof ApiError ? `${error.message} (${error.code})` : String(error);
+  const text = error instanceof ApiError ? `${error.message} (${error.code})` : error instanceof Error ? error.message : String(error);
   return h("p", { class: "error", role: "alert" }, text);
 }
 
@@ -109,7 +115,14 @@ const points = (n) => new Intl.NumberFormat("en-US").format(n);
 const signed = (n) => (n > 0 ? "+" : n < 0 ? "−" : "") + points(Math.abs(n));
 const percent = (part, whole) => (whole ? `${(Math.round((part * 1000) / whole) / 10).toFixed(1)} %` : "—");
 const day = (stamp) => (stamp ? stamp.slice(0, 10) : "—");
-const when = (stamp) => (stamp ? stamp.replace("T", " ").replace(/:\d\dZ$/, " UTC").replace(/Z$/, " UTC") : "—");
+// Every time the console shows reads the same way, "2026-10-20 18:00 UTC", whether the API's stamp has seconds,
+// a fraction of a second or neither (the API's times are RFC 3339 in UTC).
+const when = (stamp) => (stamp ? `${stamp.slice(0, 10)} ${stamp.slice(11, 16)} UTC` : "—");
+// A perk id as words: "priority_support" reads "Priority support".
+const perkName = (id) => (id.charAt(0).toUpperCase() + id.slice(1)).replaceAll("_", " ").replaceAll("-", " ");
+const perks = (ids) => (ids && ids.length ? ids.map(perkName).join(", ") : "none");
+// Who made an admin write (the ledger entry's `details.actor`): the key's name, and its id.
+const actor = (d) => (d.actor ? ` by ${d.actor.name || "key"} (key ${d.actor.key_id})` : "");
 
 // Money stays a decimal string: sums are done on scaled integers, never in floating point.
 function addMoney(values) {
@@ -205,6 +218,7 @@ function decoded(text) {
 
 function route() {
   state.ticket += 1;
+  hideToast();
   if (!state.key) return signInScreen();
   const hash = window.location.hash || (can("admin") ? "#/dashboard" : "#/find");
   for (const link of document.querySelectorAll("#nav a")) {
@@ -232,24 +246,20 @@ async function program() {
 }
 
 // ---------------------------------------------------------------- support: find a member
-const KINDS = [
-  ["member_id", "Member id", "cust-1"],
-  ["phone", "Phone", "+14155550123"],
-  ["email", "Email", "ana@example.com"],
-  ["card_id", "Card", "card-0001"],
-];
+// One box: the API reads what was typed (an email, a member id, a card, a phone as the customer says it, a
+// national number in the programme's country) and says what it found the member by (POST /v1/members/search,
+// a POST so that no identifier appears in a URL).
+const FOUND_BY = { member_id: "member id", card_id: "card", email: "email", phone: "phone" };
 
 function findScreen(message) {
-  const kind = h("select", { id: "find-kind", name: "kind" }, KINDS.map(([value, label]) => h("option", { value }, label)));
-  const value = h("input", { id: "find-value", name: "value", required: true, autocomplete: "off", placeholder: KINDS[0][2] });
-  kind.addEventListener("change", () => (value.placeholder = KINDS.find(([k]) => k === kind.value)[2]));
+  const value = h("input", { id: "find-value", name: "query", required: true, autocomplete: "off", maxlength: "254", placeholder: "(415) 555-0123, ana@example.com, card-0001, cust-1" });
   const form = h(
     "form",
-    { class: "card narrow", role: "search", onsubmit: (e) => (e.preventDefault(), find(kind.value, value.value.trim(), form)) },
+    { class: "card narrow", role: "search", onsubmit: (e) => (e.preventDefault(), find(value.value.trim(), form)) },
     h("h1", {}, "Find a member"),
-    h("div", { class: "row" }, h("label", { for: "find-kind" }, "By"), kind),
-    h("label", { for: "find-value" }, "Value"),
+    h("label", { for: "find-value" }, "Phone, email, card or member id"),
     value,
+    h("p", { class: "muted" }, "Type it as the customer says it: a phone number with or without its country code."),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Find")),
     message ? problem(message) : null,
   );
@@ -258,27 +268,33 @@ function findScreen(message) {
   return Promise.resolve();
 }
 
-async function find(kind, value, form) {
+async function find(query, form) {
   form.querySelector(".error")?.remove();
   const ticket = state.ticket;
   try {
-    const member =
-      kind === "member_id" ? await api("GET", `/v1/members/${encodeURIComponent(value)}`) : await api("POST", "/v1/members/lookup", { [kind]: value });
-    if (moved(ticket)) return; // the person went elsewhere while the lookup was answered
-    state.prefetched = member;
-    window.location.hash = `#/member/${encodeURIComponent(member.member_id)}`;
+    const found = await api("POST", "/v1/members/search", { query });
+    if (moved(ticket)) return; // the person went elsewhere while the search was answered
+    state.prefetched = found.member;
+    state.foundBy = { member_id: found.member.member_id, words: `Found by ${FOUND_BY[found.found_by]} ${found.value}.` };
+    window.location.hash = `#/member/${encodeURIComponent(found.member.member_id)}`;
   } catch (error) {
     if (error.status === 401) return failed(error);
-    form.append(problem(error.status === 404 ? new Error("No member matches.") : error));
+    if (error.status === 404) return form.append(problem(new Error(`No member matches: ${error.message}.`)));
+    const said = error.status === 422 && error.details.length ? new Error(capital(error.details[0].message) + ".") : error;
+    form.append(problem(said));
   }
 }
+
+const capital = (text) => text.charAt(0).toUpperCase() + text.slice(1);
 
 // ---------------------------------------------------------------- support: one member
 const SOURCES = { qualified: "reached by qualifying spend", paid: "a paid subscription", manual: "set by an administrator" };
 
 async function memberScreen(memberId) {
   const prefetched = state.prefetched && state.prefetched.member_id === memberId ? state.prefetched : null;
+  const foundBy = state.foundBy && state.foundBy.member_id === memberId ? state.foundBy.words : null;
   state.prefetched = null;
+  state.foundBy = null;
   const ticket = state.ticket;
   const [member, prog] = await Promise.all([prefetched || api("GET", `/v1/members/${encodeURIComponent(memberId)}`), program()]);
   if (moved(ticket)) return;
@@ -286,7 +302,8 @@ async function memberScreen(memberId) {
   const eventsBox = h("section", { class: "card wide", "aria-labelledby": "events-title" }, h("h2", { id: "events-title" }, "Recent events"));
   show(
     memberHeader(member),
-    h("div", { class: "grid" }, pointsCard(member), tierCard(member), expiringCard(member), benefitsCard(member), profileCard(member)),
+    foundBy ? h("p", { class: "muted", "data-found-by": "" }, foundBy) : null,
+    h("div", { class: "grid" }, pointsCard(member), tierCard(member, prog), expiringCard(member), benefitsCard(member), profileCard(member)),
     can("admin") && member.status !== "closed" ? actionsCard(member) : null,
     ledgerBox,
     eventsBox,
@@ -348,24 +365,41 @@ function pointsCard(member) {
       figure("Earned (lifetime)", points(p.lifetime_earned), "lifetime_earned"),
       figure("Redeemed (lifetime)", points(p.lifetime_redeemed), "lifetime_redeemed"),
       figure("Expired (lifetime)", points(p.lifetime_expired), "lifetime_expired"),
+      figure("Adjusted (lifetime)", signed(p.lifetime_adjusted || 0), "lifetime_adjusted"),
     ),
   );
 }
 
-function tierCard(member) {
+// Why the member has its tier, in words. The lowest tier ("qualified" at threshold 0) is where every member
+// starts: it is not "reached by qualifying spend" for a member who never spent.
+function tierSource(member, prog) {
+  const tier = prog.tiers.find((t) => t.id === member.tier.id);
+  if (member.tier.source === "qualified" && tier && tier.threshold === 0 && !tier.paid_only) return "the tier every member starts in";
+  return SOURCES[member.tier.source] || member.tier.source;
+}
+
+function tierCard(member, prog) {
   const q = member.qualifying;
-  const next = q.next_tier;
+  const closed = member.status === "closed";
+  const next = closed ? null : q.next_tier; // a closed member's tier no longer moves
   const progress = next ? h("progress", { max: next.threshold, value: Math.min(q.value, next.threshold), "aria-label": `Qualifying progress to ${next.id}` }) : null;
   return h(
     "section",
     { class: "card", "aria-labelledby": "tier-title" },
     h("h2", { id: "tier-title" }, "Tier"),
-    h("p", {}, h("strong", {}, member.tier.name), ` since ${day(member.tier.since)}: ${SOURCES[member.tier.source] || member.tier.source}.`),
+    h("p", { "data-figure": "tier_source" }, h("strong", {}, member.tier.name), ` since ${day(member.tier.since)}: ${tierSource(member, prog)}.`),
     h("p", {}, `Qualifying value ${q.window_start} to ${q.window_end}: `, h("strong", { "data-figure": "qualifying" }, points(q.value)), "."),
-    next
-      ? h("p", {}, progress, h("span", { "data-figure": "remaining" }, points(next.remaining)), ` more to reach ${next.id} (${points(next.threshold)}).`)
-      : h("p", { class: "muted" }, "Top tier: no next tier."),
+    closed
+      ? h("p", { class: "muted", "data-figure": "next_tier" }, "The member is closed: the tier no longer changes.")
+      : next
+        ? h("p", { "data-figure": "next_tier" }, progress, h("span", { "data-figure": "remaining" }, points(next.remaining)), ` more to reach ${tierName(prog, next.id)} (${points(next.threshold)}).`)
+        : h("p", { class: "muted", "data-figure": "next_tier" }, "Top tier: no next tier."),
   );
+}
+
+function tierName(prog, id) {
+  const tier = prog.tiers.find((t) => t.id === id);
+  return tier ? tier.name : id;
 }
 
 function expiringCard(member) {
@@ -391,7 +425,7 @@ function benefitsCard(member) {
       { class: "figures" },
       figure("Points multiplier", `×${b.multiplier}`, "multiplier"),
       figure("Discount", `${b.discount_percent} %`, "discount"),
-      figure("Perks", b.perks.length ? b.perks.join(", ") : "none", "perks"),
+      figure("Perks", perks(b.perks), "perks"),
     ),
   );
 }
@@ -478,10 +512,47 @@ async function submitting(form, work) {
   }
 }
 
+// An adjustment this large, or one that would leave the member owing points, is asked about first: one typo
+// (-100000 for -100) must not put a member in debt without a question.
+const LARGE_ADJUSTMENT = 1000;
+
+const balanceWords = (n) => (n < 0 ? `−${points(-n)} (the member would owe ${points(-n)} points)` : points(n));
+
+function confirmAdjustment(member, value) {
+  const before = member.points.available;
+  const after = before + value;
+  const why = [];
+  if (Math.abs(value) >= LARGE_ADJUSTMENT) why.push(`This is a large adjustment (${points(LARGE_ADJUSTMENT)} points or more).`);
+  if (after < 0) why.push("It takes the balance below zero.");
+  if (!why.length) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const dialog = h("dialog", { class: "confirm", "aria-labelledby": "confirm-title", "aria-describedby": "confirm-what" });
+    const done = (answer) => {
+      dialog.close();
+      dialog.remove();
+      resolve(answer);
+    };
+    dialog.addEventListener("cancel", (e) => (e.preventDefault(), done(false))); // Escape: no adjustment
+    append(dialog, [
+      h("h2", { id: "confirm-title" }, value > 0 ? `Give ${points(value)} points to ${member.member_id}?` : `Take ${points(-value)} points from ${member.member_id}?`),
+      h("div", { id: "confirm-what" }, why.map((w) => h("p", {}, w)), h("p", {}, "The balance goes from ", h("strong", {}, points(before)), " to ", h("strong", { "data-figure": "balance_after" }, balanceWords(after)), ".")),
+      h(
+        "div",
+        { class: "actions" },
+        h("button", { type: "button", class: "quiet", autofocus: true, onclick: () => done(false) }, "Cancel"),
+        h("button", { type: "button", class: "danger", onclick: () => done(true) }, `Adjust by ${signed(value)}`),
+      ),
+    ]);
+    document.body.append(dialog);
+    dialog.showModal();
+  });
+}
+
 function adjust(member, rawPoints, reason, form) {
   return submitting(form, async () => {
     const value = Number(rawPoints);
     if (!Number.isInteger(value) || value === 0) throw new Error("Points must be a whole number other than 0.");
+    if (!(await confirmAdjustment(member, value))) return toast("Not adjusted: nothing was sent.");
     const body = { points: value, reason };
     const slot = `adjust:${member.member_id}`;
     const ticket = state.ticket;
@@ -545,8 +616,8 @@ function explain(entry, prog, currency) {
       return d.reason ? `Expired at once (${d.reason})` : `Expired by the run of ${entry.reference.replace("expiry:", "")}${months.length ? `: ${months.join(", ")}` : ""}`;
     }
     case "adjust":
-      if (d.reason === "closed") return `Account closed: the balance was forfeited${d.note ? ` (${d.note})` : ""}`;
-      return `Adjustment by an administrator: “${d.reason || "no reason given"}”`;
+      if (d.reason === "closed") return `Account closed${actor(d)}: the balance was forfeited${d.note ? ` (${d.note})` : ""}`;
+      return `Adjustment${actor(d) || " by an administrator"}: “${d.reason || "no reason given"}”`;
     default:
       return `${entry.type} ${entry.reference}`;
   }
@@ -671,6 +742,7 @@ const SERIES = [
   ["earned", "Earned"],
   ["redeemed", "Redeemed"],
   ["expired", "Expired"],
+  ["adjusted", "Adjusted"], // signed net: a month that took more than it gave draws below the zero line
 ];
 
 function activityChart(months) {
@@ -679,22 +751,24 @@ function activityChart(months) {
   const left = 56;
   const bottom = 28;
   const top = 12;
-  const max = Math.max(1, ...months.flatMap((m) => SERIES.map(([k]) => m[k])));
+  const values = months.flatMap((m) => SERIES.map(([k]) => m[k]));
+  const max = Math.max(1, ...values);
+  const min = Math.min(0, ...values);
   const slot = (width - left - 8) / Math.max(1, months.length);
   const barWidth = Math.max(2, (slot - 6) / SERIES.length);
-  const y = (v) => top + (height - top - bottom) * (1 - v / max);
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => Math.round(max * f));
+  const y = (v) => top + (height - top - bottom) * ((max - v) / (max - min));
+  const ticks = [...new Set([min, ...[0, 0.25, 0.5, 0.75, 1].map((f) => Math.round(max * f))])];
   const svg = s(
     "svg",
     { viewBox: `0 0 ${width} ${height}`, class: "chart", role: "img", "aria-labelledby": "activity-chart-title" },
-    s("title", { id: "activity-chart-title" }, "Points earned, redeemed and expired per month"),
+    s("title", { id: "activity-chart-title" }, "Points earned, redeemed, expired and adjusted per month"),
     ...ticks.map((t) => s("g", {}, s("line", { x1: left, x2: width - 4, y1: y(t), y2: y(t), class: "grid-line" }), s("text", { x: left - 6, y: y(t) + 4, "text-anchor": "end", class: "axis" }, points(t)))),
     ...months.map((m, i) =>
       s(
         "g",
         {},
         ...SERIES.map(([k, label], j) =>
-          s("rect", { x: left + i * slot + 3 + j * barWidth, y: y(m[k]), width: barWidth - 1, height: Math.max(0, y(0) - y(m[k])), class: `series-${k}` }, s("title", {}, `${m.month} ${label.toLowerCase()}: ${points(m[k])}`)),
+          s("rect", { x: left + i * slot + 3 + j * barWidth, y: Math.min(y(m[k]), y(0)), width: barWidth - 1, height: Math.abs(y(0) - y(m[k])), class: `series-${k}`, "data-series": k }, s("title", {}, `${m.month} ${label.toLowerCase()}: ${k === "adjusted" ? signed(m[k]) : points(m[k])}`)),
         ),
         s("text", { x: left + i * slot + slot / 2, y: height - 10, "text-anchor": "middle", class: "axis" }, m.month.slice(2)),
       ),
@@ -758,7 +832,7 @@ async function programmeScreen() {
     return r.stock === undefined || r.stock === null ? points(now) : `${points(now)} left of ${points(r.stock)}`;
   };
   const tiers = prog.tiers.map((t) =>
-    h("tr", {}, h("th", { scope: "row" }, `${t.name} (${t.id})`), h("td", {}, t.paid_only ? "paid only" : points(t.threshold)), h("td", {}, `×${t.multiplier}`), h("td", {}, `${t.benefits.discount_percent} %`), h("td", {}, (t.benefits.perks || []).join(", ") || "—")),
+    h("tr", {}, h("th", { scope: "row" }, `${t.name} (${t.id})`), h("td", {}, t.paid_only ? "paid only" : points(t.threshold)), h("td", {}, `×${t.multiplier}`), h("td", {}, `${t.benefits.discount_percent} %`), h("td", {}, t.benefits.perks && t.benefits.perks.length ? perks(t.benefits.perks) : "—")),
   );
   const campaigns = prog.campaigns.map((c) =>
     h("tr", {}, h("th", { scope: "row" }, c.name), h("td", {}, h("span", { class: `badge status-${c.status}` }, c.status)), h("td", {}, day(c.announced_at)), h("td", {}, `${day(c.starts_at)} → ${day(c.ends_at)}`), h("td", {}, c.recurrence || "once"), h("td", {}, c.bonus ? "bonus points" : c.discount ? "discount" : "—")),
@@ -778,7 +852,7 @@ async function programmeScreen() {
   );
   show(
     h("h1", {}, `Programme: ${prog.name}`),
-    h("p", { class: "muted" }, `${prog.program_id} · currency ${prog.currency} · one point is worth ${prog.point_value} ${prog.currency}`),
+    h("p", { class: "muted" }, `${prog.program_id} · currency ${prog.currency}${prog.country ? ` · phone numbers read in ${prog.country}` : ""} · one point is worth ${prog.point_value} ${prog.currency}`),
     h("section", { class: "card wide", "aria-labelledby": "p-tiers" }, h("h2", { id: "p-tiers" }, "Tiers"), table("program-tiers", ["Tier", "Qualifying threshold", "Multiplier", "Discount", "Perks"], tiers)),
     h(
       "section",
@@ -791,9 +865,51 @@ async function programmeScreen() {
       "section",
       { class: "card wide", "aria-labelledby": "p-rules" },
       h("h2", { id: "p-rules" }, "Expiry and other rules"),
-      h("pre", {}, JSON.stringify({ expiry: prog.expiry, qualification: prog.qualification, pending_days: prog.pending_days, pay_with_points: prog.pay_with_points, activities: prog.activities }, null, 2)),
+      h("dl", { class: "rules", "data-table": "program-rules" }, rules(prog).map(([term, words]) => h("div", {}, h("dt", {}, term), h("dd", {}, words)))),
     ),
   );
+}
+
+const plural = (n, one, many) => `${points(n)} ${n === 1 ? one : many}`;
+const PERIODS = { month: "a month", year: "a year", lifetime: "in a member's lifetime" };
+
+// The programme's rules as sentences a manager reads (GET /v1/program's blocks), instead of their JSON.
+function rules(prog) {
+  const e = prog.expiry;
+  const expiry =
+    e.policy === "never"
+      ? "Points never expire."
+      : e.policy === "activity_extends"
+        ? `Points expire at the end of the ${ordinal(e.months)} month after the member's latest earning: any earning moves every point's expiry to that month.`
+        : `Points expire at the end of the ${ordinal(e.months)} month after the month they were earned in.`;
+  const q = prog.qualification;
+  const measure = q.measure === "spend" ? `eligible spend (${prog.currency})` : "base points (before multipliers and bonuses)";
+  const downgrade = q.downgrade === "one_down" ? "a member below its tier's threshold goes down one tier at a time" : "a member below its tier's threshold goes to the tier its value reaches";
+  const retain = q.retain_months ? `; a tier reached is kept at least ${plural(q.retain_months, "month", "months")}` : "";
+  const qualification = `Tiers by ${measure} over the last ${plural(q.window_months, "month", "months")}, evaluated on the 1st of each month: ${downgrade}${retain}.`;
+  const pending = prog.pending_days ? `An order's points become spendable ${plural(prog.pending_days, "day", "days")} after the order (the return window).` : "An order's points are spendable at once.";
+  const p = prog.pay_with_points;
+  const pay = `${plural(p.points, "point pays", "points pay")} ${p.value} ${prog.currency} at the till; a hold lasts ${plural(p.hold_minutes, "minute", "minutes")}.`;
+  const a = prog.activities || {};
+  const bonuses = [];
+  if (a.signup) bonuses.push(`${plural(a.signup, "point", "points")} on enrolment`);
+  for (const [channel, n] of Object.entries(a.signup_by_channel || {})) bonuses.push(`${plural(n, "point", "points")} on enrolment via ${channel}`);
+  if (a.referral) bonuses.push(`${plural(a.referral, "point", "points")} for a referral's first order`);
+  for (const [name, t] of Object.entries(a.types || {})) bonuses.push(`${plural(t.points, "point", "points")} for a ${name.replaceAll("_", " ")}${t.cap ? ` (at most ${t.cap.count} ${PERIODS[t.cap.period] || t.cap.period})` : ""}`);
+  const activities = bonuses.length ? `${capital(bonuses.join("; "))}.` : "No bonus for enrolment or activities.";
+  return [
+    ["Expiry", expiry],
+    ["Qualification", qualification],
+    ["Pending points", pending],
+    ["Pay with points", pay],
+    ["Bonuses", activities],
+  ];
+}
+
+function ordinal(n) {
+  const tens = n % 100;
+  const suffix = tens >= 11 && tens <= 13 ? "th" : { 1: "st", 2: "nd", 3: "rd" }[n % 10] || "th";
+  return `${n}${suffix}`;
 }
 
 async function jobsScreen() {
