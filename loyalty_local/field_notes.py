@@ -223,6 +223,7 @@ FIELDS: dict[str, str] = {
     "PayWithPointsRequest.account_id": "(v1.2) Pay from this account's pool instead: only its owners and buyers may.",
     "TransferSide.account_id": "The account, when the side is an account's pool.",
     "PoolPart.account_id": "The account whose pool took its part.",
+    "MemberAccount.account_id": "The account the member belongs to.",
     "GET /v1/accounts/{account_id} account_id": "The account.",
     "PATCH /v1/accounts/{account_id} account_id": "The account.",
     "GET /v1/accounts/{account_id}/ledger account_id": "The account whose pool's ledger to page through.",

@@ -150,6 +150,7 @@ def test_the_contracts_worked_example_number_by_number(acme: None) -> None:
     assert contributions(view) == {"b1": (108, 500), "b2": (450, 0), "b3": (135, 0)}
     assert [m["role"] for m in view["members"]] == ["owner", "buyer", "contributor"]
     assert member("b1")["points"]["available"] == 112
+    assert member("b1")["account"] == {"account_id": "acme", "role": "owner"}  # the way to the account's page
     assert_pool_balanced()
 
 
@@ -438,3 +439,20 @@ def test_the_monthly_evaluation_downgrades_an_account_and_counts_it_apart() -> N
     assert account()["tier"]["id"] == "red"
     again = jobs.run("tier-evaluation", "2026-03-01")
     assert (again["accounts_evaluated"], again["accounts_unchanged"], again["accounts_downgraded"]) == (1, 1, 0)
+
+
+def test_closing_or_erasing_a_member_takes_it_out_of_its_account(acme: None) -> None:
+    earn("b1", "o-1", "120.00")
+    event = api_event("SetStatus", body={"status": "closed", "reason": "asked to"}, path_params={"member_id": "b1"})
+    status, body, _ = call("MembersFunction", event)
+    assert status == 200, body
+    view = account()
+    assert [m["member_id"] for m in view["members"]] == ["b2", "b3"]
+    assert view["points"]["available"] == 108  # what it put into the pool stays there
+    assert member_store.load_member("b1").account_id is None  # type: ignore[union-attr]
+    status, body, _ = call("MembersFunction", api_event("Erase", path_params={"member_id": "b3"}))
+    assert status == 200, body
+    assert [m["member_id"] for m in account()["members"]] == ["b2"]
+    enroll("b4")
+    assert join("b4", "buyer")[0] == 200  # the places they left are free again
+    assert account_store.load_account("acme").members == 2  # type: ignore[union-attr]

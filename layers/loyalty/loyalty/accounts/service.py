@@ -213,6 +213,24 @@ def join(program: Program, account_id: str, member_id: str, role: AccountRole) -
     return retrying(attempt)
 
 
+def leave_on_closing(program: Program, member: Member, now: datetime) -> tuple[PoolBooks, MembershipSaved] | None:
+    """A member being closed leaves its account in the closing's transaction: the pool's books (its count of
+    members at the version read) and the membership's end. None when it belongs to no account."""
+    if member.account_id is None:
+        return None
+    account = store.load_account(member.account_id)
+    membership = store.load_membership(member.account_id, member.member_id)
+    if account is None or membership is None:  # pragma: no cover - written together with the member's account_id
+        raise LookupError(f"member {member.member_id!r} belongs to a missing account {member.account_id!r}")
+    pool = PoolBooks(program, account, now, member.member_id)
+    account.members -= 1
+    member.account_id = None
+    member.account_role = None
+    member.account_changed_at = now
+    store.remember(member.member_id, None)
+    return pool, MembershipSaved(membership.model_copy(update={"left_at": now}))
+
+
 def leave(program: Program, account_id: str, member_id: str) -> AccountAnswer:
     """The member leaves: what it had stays its own, what went into the pool stays there."""
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from loyalty.answers.common import Answer, Day, Money, Month, Rate, TierView, Timestamp
-from loyalty.domain.model import Channel, EntryType, MemberStatus
+from loyalty.domain.model import AccountRole, Channel, EntryType, MemberStatus
 
 
 class PointsView(Answer):
@@ -62,6 +62,13 @@ class Profile(Answer):
     birth_date: Day | None
 
 
+class MemberAccount(Answer):
+    """(v1.2) The account the member belongs to, and its role there."""
+
+    account_id: str
+    role: AccountRole
+
+
 class MemberAnswer(Answer):
     """A member as `GET /v1/members/{member_id}` shows it (also the answer of enrolment, lookup, PATCH,
     status changes and erasure)."""
@@ -76,6 +83,9 @@ class MemberAnswer(Answer):
     enrolled_at: Timestamp
     channel: Channel
     profile: Profile
+    account: MemberAccount | None = Field(
+        default=None, description="(v1.2) The account (company, household) the member belongs to; absent when none."
+    )
 
 
 class SearchAnswer(Answer):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from loyalty.domain.model import IdentifierKind, Member, identifier_value, identifiers
@@ -9,7 +10,7 @@ from loyalty.domain.status import ensure_open
 from loyalty.domain.writes import IdentifierClaimed, IdentifierReleased, SideWrite, WriteRefused
 from loyalty.kernel.clock import utcnow
 from loyalty.kernel.errors import IdentifierInUse, MemberNotFound
-from loyalty.ledger.funnel import Books, Txn
+from loyalty.ledger.funnel import Books, Ledger, Txn
 from loyalty.ledger.operations import Retry, commit, retrying
 from loyalty.members.views import member_view
 from loyalty.program.rules import Program
@@ -41,14 +42,16 @@ def identifier_in_use(kind: IdentifierKind) -> IdentifierInUse:
 Foreign = set[tuple[IdentifierKind, str]]
 
 
-def commit_identity(books: Books, writes: list[SideWrite], foreign: Foreign) -> None:
-    """Commit the member's books with its identifier writes. A claim refused is `identifier_in_use`
-    (nothing written). A release refused means another member holds the item (a member written before
-    identifier items existed shares no item to release): it goes into `foreign`, and the operation
-    decides again without it."""
+def commit_identity(
+    books: Books, writes: list[SideWrite], foreign: Foreign, others: Sequence[Ledger[Any]] = ()
+) -> None:
+    """Commit the member's books (and `others`: the pool of the account a closing member leaves) with its
+    identifier writes. A claim refused is `identifier_in_use` (nothing written). A release refused means
+    another member holds the item (a member written before identifier items existed shares no item to
+    release): it goes into `foreign`, and the operation decides again without it."""
     kept = [w for w in writes if not (isinstance(w, IdentifierReleased) and (w.kind, w.value) in foreign)]
     try:
-        commit(Txn([books], kept))
+        commit(Txn([books, *others], kept))
     except WriteRefused as refused:
         if isinstance(refused.write, IdentifierClaimed):
             raise identifier_in_use(refused.write.kind) from None

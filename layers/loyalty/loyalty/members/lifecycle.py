@@ -16,12 +16,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from loyalty.accounts import service as accounts
 from loyalty.domain import erasure, keys
 from loyalty.domain.model import PROFILE_FIELDS, MemberStatus, identifiers
 from loyalty.domain.writes import EnrolmentErased, IdentifierReleased, PendingMarkerDone, SideWrite, StatusAudit
 from loyalty.kernel.clock import isoformat, utcnow
 from loyalty.kernel.errors import Contention, InvalidState, MemberNotFound
-from loyalty.ledger.funnel import Books
+from loyalty.ledger.funnel import Books, Ledger
 from loyalty.ledger.operations import retrying
 from loyalty.ledger.views import entry_view
 from loyalty.members.identity import Foreign, commit_identity
@@ -52,6 +53,17 @@ def _close(books: Books, reason: str, actor: dict[str, str] | None) -> list[Side
         )
     _set_status(books, CLOSED, reason)
     return writes
+
+
+def _leave_account(program: Program, books: Books, writes: list[SideWrite]) -> list[Ledger[Any]]:
+    """A closing member leaves its account (its membership ends, the account counts one member less), in the
+    closing's transaction; what it put into the pool stays there."""
+    left = accounts.leave_on_closing(program, books.member, books.now)
+    if left is None:
+        return []
+    pool, membership = left
+    writes.append(membership)
+    return [pool]
 
 
 def _audit(books: Books, status: str, actor: dict[str, str] | None) -> StatusAudit:
@@ -93,11 +105,13 @@ def set_status(
             raise InvalidState(f"member {member_id!r} is closed; its status cannot change")
         books = Books(program, member, utcnow())
         writes: list[SideWrite] = [_audit(books, status, actor)]
+        others: list[Ledger[Any]] = []
         if status == CLOSED:
             writes += _close(books, reason, actor)
+            others += _leave_account(program, books, writes)
         else:
             _set_status(books, status, reason)
-        commit_identity(books, writes, foreign)
+        commit_identity(books, writes, foreign, others)
         return member_view(member, program, books.now)
 
     return retrying(attempt)
@@ -118,17 +132,19 @@ def erase(program: Program, member_id: str, actor: dict[str, str] | None = None)
             return member_view(member, program), member.entries
         books = Books(program, member, utcnow())
         writes: list[SideWrite] = []
+        others: list[Ledger[Any]] = []
         if member.erased_at is None:
             writes += [
                 _audit(books, "erased", actor),
                 *(_close(books, "erased", actor) if member.status != CLOSED else []),
             ]
+            others += _leave_account(program, books, writes)
             for name in PROFILE_FIELDS:
                 setattr(member, name, None)
             member.erased_at = books.now
             writes.append(EnrolmentErased(member_id))
         erasure.scrub_member(member)
-        commit_identity(books, writes, foreign)
+        commit_identity(books, writes, foreign, others)
         return member_view(member, program, books.now), member.entries
 
     view, entries = retrying(attempt)

@@ -37,4 +37,9 @@ def member_view(member: Member, program: Program, now: datetime | None = None) -
         "enrolled_at": isoformat(member.enrolled_at),
         "channel": member.channel,
         "profile": profile_view(member),
+        **(
+            {"account": {"account_id": member.account_id, "role": member.account_role}}
+            if member.account_id and member.account_role
+            else {}
+        ),
     }
