@@ -25,6 +25,7 @@ QUOTE_ERRORS = (
     ("reward_not_eligible", "the member's tier may not take the reward, or no line of the basket takes it"),
     "insufficient_points",
     ("busy", "the table kept refusing the read; retry it"),
+    ("account_not_found", "`account_id` names no account (v1.2)"),
 )
 
 

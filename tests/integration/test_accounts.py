@@ -456,3 +456,73 @@ def test_closing_or_erasing_a_member_takes_it_out_of_its_account(acme: None) -> 
     enroll("b4")
     assert join("b4", "buyer")[0] == 200  # the places they left are free again
     assert account_store.load_account("acme").members == 2  # type: ignore[union-attr]
+
+
+# -- the till: the pool pays; the account's tier opens rewards -------------------------------------------
+BASKET = {
+    "currency": "USD",
+    "items": [
+        {"sku": "latte", "category": "drinks", "amount": "4.50", "quantity": 1},
+        {"sku": "sandwich", "category": "food", "amount": "8.00", "quantity": 1},
+    ],
+    "rewards": ["free-drink"],
+    "points": 200,
+}
+
+
+def checkout(name: str, member_id: str, **extra: Any) -> tuple[int, Any, dict[str, str]]:
+    return call("CheckoutFunction", api_event(name, body={**BASKET, "member_id": member_id, **extra}))
+
+
+def test_a_checkout_with_account_id_pays_from_the_pool_and_a_refund_gives_it_back(acme: None) -> None:
+    earn("b2", "o-1", "1000.00")  # the pool: 900; the account silver
+    status, quote, _ = checkout("CheckoutQuote", "b1", account_id="acme")
+    assert status == 200, quote
+    assert quote["max_points_payable"] <= 900 - 300  # on the pool, after the free drink
+    assert {r["reward_id"]: r["affordable"] for r in quote["rewards_available"]}["free-drink"] is True
+    status, order, _ = checkout("CheckoutOrder", "b1", account_id="acme", order_id="till-1")
+    assert status == 201, order
+    pool_part = order["account"]["points"]
+    assert order["account"]["balance"] == 900 - 300 - 200 + pool_part
+    assert order["balance"] == 100 + (order["points"] - pool_part)  # b1's own points paid nothing
+    view = account()
+    assert view["points"]["available"] == order["account"]["balance"]
+    assert contributions(view)["b1"] == (pool_part, 500)
+    spends = [e for e in pool_ledger() if e["type"] == "redeem"]
+    assert sorted(e["points"] for e in spends) == [-300, -200] and {e["details"]["member_id"] for e in spends} == {"b1"}
+    status, again, headers = checkout("CheckoutOrder", "b1", account_id="acme", order_id="till-1")
+    assert (status, again, headers.get("Idempotent-Replayed")) == (200, order, "true")
+
+    total = order["total"]
+    status, refunded, _ = refund("b1", "till-1", "r-till", total)
+    assert status == 201, refunded
+    assert refunded["account"]["balance"] == 900  # the pool paid 500 back, and gave back its part
+    assert refunded["balance"] == 100
+    assert contributions(account())["b1"] == (0, 0)
+    assert_pool_balanced()
+
+
+def test_only_the_members_own_account_and_its_spenders_pay_at_the_till(acme: None) -> None:
+    earn("b2", "o-1", "1000.00")
+    status, body, _ = checkout("CheckoutOrder", "b3", account_id="acme", order_id="till-2")
+    assert (status, body["error"]["code"]) == (403, "forbidden")  # a contributor
+    assert create("other")[0] == 201
+    status, body, _ = checkout("CheckoutOrder", "b1", account_id="other", order_id="till-3")
+    assert (status, body["error"]["code"]) == (403, "forbidden")  # not its account
+    status, body, _ = checkout("CheckoutQuote", "b1", account_id="nope")
+    assert (status, body["error"]["code"]) == (404, "account_not_found")
+    assert account()["points"]["available"] == 900
+
+
+def test_the_accounts_tier_opens_a_reward_to_its_members(acme: None) -> None:
+    enroll("alone")
+    earn("b2", "o-1", "2500.00")  # the account is gold; b3 is still red
+    assert account()["tier"]["id"] == "gold"
+
+    def lounge(member_id: str) -> bool:
+        event = api_event("ListRewards", query={"member_id": member_id})
+        status, body, _ = call("RedeemFunction", event)
+        assert status == 200, body
+        return {r["reward_id"]: r["eligible"] for r in body["rewards"]}["lounge-pass"]
+
+    assert (lounge("b3"), lounge("alone")) == (True, False)

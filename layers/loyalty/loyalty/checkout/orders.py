@@ -21,17 +21,26 @@ from loyalty.accounts import pooling
 from loyalty.answers.checkout import CheckoutOrder, CheckoutQuote
 from loyalty.checkout import pricing
 from loyalty.domain import keys, status
-from loyalty.domain.model import LedgerEntry, Member, identifier_value
-from loyalty.domain.writes import IdentifierHeld, SideWrite, StockTaken
+from loyalty.domain.model import Account, Holder, LedgerEntry, Member, identifier_value
+from loyalty.domain.writes import IdentifierHeld, MembershipCounted, SideWrite, StockTaken
 from loyalty.earning import credit
 from loyalty.earning import rules as earning
 from loyalty.kernel.clock import isoformat, utcnow
-from loyalty.kernel.errors import IdempotencyConflict, LoyaltyError, MemberNotFound, RewardNotFound, ValidationFailed
-from loyalty.ledger.funnel import Books
+from loyalty.kernel.errors import (
+    AccountNotFound,
+    Forbidden,
+    IdempotencyConflict,
+    LoyaltyError,
+    MemberNotFound,
+    RewardNotFound,
+    ValidationFailed,
+)
+from loyalty.ledger.funnel import Books, Ledger
 from loyalty.ledger.operations import Outcome, Plan, replay, request_hash, run_with
 from loyalty.program.rules import Program, Reward
 from loyalty.redemption import rewards as reward_rules
 from loyalty.requests.checkout import CheckoutOrderRequest, CheckoutQuoteRequest
+from loyalty.store import accounts as account_store
 from loyalty.store import checkout as store
 from loyalty.store import identity as identity_store
 from loyalty.store import members as member_store
@@ -88,6 +97,8 @@ def checkout_hash(request: CheckoutQuoteRequest) -> str:
         "rewards": list(request.rewards or []),
         "points": request.points,
     }
+    if request.account_id is not None:
+        payload["account_id"] = request.account_id
     if request.occurred_at is not None:
         payload["occurred_at"] = isoformat(request.occurred_at)
     return request_hash(payload)
@@ -132,14 +143,24 @@ def _who(request: CheckoutQuoteRequest) -> str:
 
 
 # -- the plan a quote answers and an order commits ----------------------------------------------
-def rewards_available(program: Program, member: Member, when: datetime, stock: dict[str, int]) -> list[dict[str, Any]]:
-    """The in-store rewards and whether the member may take them, counted before this basket."""
+def rewards_available(
+    program: Program,
+    member: Member,
+    when: datetime,
+    stock: dict[str, int],
+    account: Account | None = None,
+    paying: Holder | None = None,
+) -> list[dict[str, Any]]:
+    """The in-store rewards and whether the member may take them, counted before this basket (the tier of its
+    `account` counts; `paying`: the pool that pays, whose points must cover it)."""
     out = []
     for reward in program.rewards:
         if not reward.in_store:
             continue
         left = reward_rules.remaining_stock(reward, stock.get(reward.id))
-        eligible, affordable = reward_rules.standing(reward, member, when, left)
+        eligible, affordable = reward_rules.standing(reward, member, when, left, account.tier_id if account else None)
+        if paying is not None:
+            affordable = eligible and paying.available >= reward.points
         out.append(
             {
                 "reward_id": reward.id,
@@ -168,20 +189,40 @@ def _plan(
         when = books.posting_time(request.occurred_at)
         account = pooling.account_of(member, {})  # a member in an account: its pool takes a part of the earn
         pool = pooling.pool_books(program, account, books.now, member.member_id) if account else None
+        payer: Ledger[Any] = books  # who pays the points and the rewards: the member, or (v1.2) its account's pool
+        if request.account_id is not None:
+            if account is None or account.account_id != request.account_id:
+                if account_store.load_account(request.account_id) is None:
+                    raise AccountNotFound(f"no account {request.account_id!r}")
+                raise Forbidden(f"member {member.member_id!r} may not spend account {request.account_id!r}'s points")
+            pooling.ensure_spender(account, member)
+            assert pool is not None
+            payer = pool
         # the tier before this order, what it pays and earns at: the better of the member's and its account's
         tier = pooling.better_tier(program, member.tier_id, account)
-        available = rewards_available(program, member, when, stock)
+        account_tier = account.tier_id if account else None
+        paying = payer.member if payer is not books else None
+        available = rewards_available(program, member, when, stock, account, paying)
         for reward in rewards:
-            reward_rules.check_reward(reward, member, when, reward_rules.remaining_stock(reward, stock.get(reward.id)))
+            left = reward_rules.remaining_stock(reward, stock.get(reward.id))
+            reward_rules.check_reward(reward, member, when, left, account_tier)
         reward_points = sum(r.points for r in rewards)
-        basket = pricing.price(program, tier, lines, rewards, request.points, when, member.available - reward_points)
+        basket = pricing.price(
+            program, tier, lines, rewards, request.points, when, payer.member.available - reward_points
+        )
 
         writes: list[SideWrite] = []
         spent: dict[str, int] = {}
         entries: list[LedgerEntry] = []
+        paid_by = {"member_id": member.member_id} if payer is not books else {}  # a pool's entry names its member
         for reward in rewards:
-            consumed = books.spend(reward.points)
-            details: dict[str, Any] = {"kind": "checkout_reward", "order_id": order_id, "reward_id": reward.id}
+            consumed = payer.spend(reward.points)
+            details: dict[str, Any] = {
+                "kind": "checkout_reward",
+                "order_id": order_id,
+                "reward_id": reward.id,
+                **paid_by,
+            }
             counter = reward_rules.limit_counter(reward, when)
             if counter is not None and reward.limit_per_member is not None:
                 books.count(counter, reward.limit_per_member.count)
@@ -190,17 +231,28 @@ def _plan(
                 details["stock"] = True
                 writes.append(StockTaken(reward.id, reward.stock))
             key = keys.checkout_reward(order_id, reward.id)
-            entry = books.entry(key, "redeem", -reward.points, order_id, when, details=details, buckets=consumed)
+            entry = payer.entry(key, "redeem", -reward.points, order_id, when, details=details, buckets=consumed)
             entries.append(entry)
             _add(spent, consumed)
         payment = {"points": basket.points, "amount": money(basket.points_amount)}
         if basket.points:
-            consumed = books.spend(basket.points)
-            details = {"kind": "checkout_points", "order_id": order_id, **payment, "currency": program.currency}
+            consumed = payer.spend(basket.points)
+            details = {
+                "kind": "checkout_points",
+                "order_id": order_id,
+                **payment,
+                "currency": program.currency,
+                **paid_by,
+            }
             key = keys.checkout_points(order_id)
-            entry = books.entry(key, "redeem", -basket.points, order_id, when, details=details, buckets=consumed)
+            entry = payer.entry(key, "redeem", -basket.points, order_id, when, details=details, buckets=consumed)
             entries.append(entry)
             _add(spent, consumed)
+        writes_spent: list[SideWrite] = []
+        if payer is not books and reward_points + basket.points and pool is not None:
+            writes_spent.append(
+                MembershipCounted(pool.account.account_id, member.member_id, spent=reward_points + basket.points)
+            )
 
         order = earning.Order(amount=basket.total, occurred_at=when, items=basket.lines_after())
         award = earning.award(program, order, tier, eligible=basket.eligible)
@@ -216,6 +268,7 @@ def _plan(
                 "rewards": [r.id for r in rewards],
                 "spent": reward_points + basket.points,  # given back in proportion by refunds
                 "buckets": spent,
+                **({"paid_by_account": pool.account.account_id} if payer is not books and pool else {}),
             },
         }
         credited = credit.credit_order(program, books, order_id, award, when, details, pay_referral=placing, pool=pool)
@@ -244,7 +297,7 @@ def _plan(
                 "balance": pool.account.available,
             }
         answer = CheckoutOrder.model_validate(body) if placing else CheckoutQuote.model_validate(body)
-        return Plan(answer, [*credited.writes, *writes], credited.others)
+        return Plan(answer, [*credited.writes, *writes, *writes_spent], credited.others)
 
     return plan
 

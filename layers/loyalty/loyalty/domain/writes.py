@@ -202,3 +202,26 @@ class WriteRefused(Exception):
     def __init__(self, write: SideWrite) -> None:
         super().__init__(f"{type(write).__name__} refused")
         self.write = write
+
+
+def coalesced(writes: list[SideWrite]) -> list[SideWrite]:
+    """The writes with every `MembershipCounted` of one membership added into one (a transaction writes an item
+    once: a checkout paid from the pool counts what the member spent and what its order contributed)."""
+    counted: dict[tuple[str, str], MembershipCounted] = {}
+    out: list[SideWrite] = []
+    for write in writes:
+        if not isinstance(write, MembershipCounted):
+            out.append(write)
+            continue
+        key = (write.account_id, write.member_id)
+        before = counted.get(key)
+        if before is None:
+            counted[key] = write
+            out.append(write)
+            continue
+        merged = MembershipCounted(
+            write.account_id, write.member_id, before.contributed + write.contributed, before.spent + write.spent
+        )
+        out[out.index(before)] = merged
+        counted[key] = merged
+    return out

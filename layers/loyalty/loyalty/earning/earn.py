@@ -17,7 +17,7 @@ from loyalty.answers.earning import ActivityAwarded, Earned, EarnPreview, Refund
 from loyalty.domain import keys, posting
 from loyalty.domain.model import Account, LedgerEntry, Member, OrderRefunds
 from loyalty.domain.status import ensure_active, ensure_open
-from loyalty.domain.writes import PendingMarkerDone, RefundState, SideWrite, StockReturned
+from loyalty.domain.writes import MembershipCounted, PendingMarkerDone, RefundState, SideWrite, StockReturned
 from loyalty.earning import credit
 from loyalty.earning import rules as earning
 from loyalty.kernel.clock import isoformat, utcnow
@@ -29,7 +29,7 @@ from loyalty.kernel.errors import (
     ValidationFailed,
 )
 from loyalty.kernel.months import month_of
-from loyalty.ledger.funnel import Books, PoolBooks, Txn, activity_counter
+from loyalty.ledger.funnel import Books, Ledger, PoolBooks, Txn, activity_counter
 from loyalty.ledger.operations import Outcome, Plan, commit, request_hash, retrying, run, run_with
 from loyalty.program.rules import Program, Reward
 from loyalty.store import accounts as account_store
@@ -213,12 +213,17 @@ def refund(program: Program, request: RefundRequest) -> Outcome:
             },
             buckets=moved,
         )
-        restored, months = _give_back_spent(books, request, details, refundable, state, taken.refunded_total)
-        if "checkout" in details:
-            writes += _give_back_uses(books, order, spends, refundable, state.refunded, taken.refunded_total)
         # the order's split stays as it was made: the pool gives back its part, whether or not the member
         # still belongs to the account
         pool = pooling.pool_books(program, account, books.now, member.member_id) if account else None
+        # what the order spent goes back to who paid it: the member, or (v1.2) the account's pool
+        paid_by_pool = pool is not None and bool((details.get("checkout") or {}).get("paid_by_account"))
+        payer: Ledger[Any] = pool if paid_by_pool and pool is not None else books
+        restored, months = _give_back_spent(payer, request, details, refundable, state, taken.refunded_total)
+        if paid_by_pool and restored and account is not None:
+            writes.append(MembershipCounted(account.account_id, member.member_id, spent=-restored))
+        if "checkout" in details:
+            writes += _give_back_uses(books, order, spends, refundable, state.refunded, taken.refunded_total)
         pool_share = 0
         pool_part: dict[str, Any] = {}
         if pool is not None:
@@ -235,7 +240,8 @@ def refund(program: Program, request: RefundRequest) -> Outcome:
                 {"order_id": request.order_id, "amount": request.amount, "refunded_total": str(taken.refunded_total)},
             )
             writes += reversal.writes
-            pool_part = _pool_part(pool, reversal.points)
+            # the pool's whole change: its part taken back, and what it paid given back (a pool-paid order)
+            pool_part = _pool_part(pool, sum(e.points for e in pool.entries))
         after = state.model_copy(
             update={
                 "refunded": taken.refunded_total,
@@ -253,8 +259,8 @@ def refund(program: Program, request: RefundRequest) -> Outcome:
             body = Refunded(
                 refund_id=request.refund_id,
                 order_id=request.order_id,
-                # the net change: with what expired at once, and the pool's part
-                points=sum(e.points for e in books.entries) - pool_share,
+                # the net change: with what expired at once, and the pool's (its part, what it paid back)
+                points=sum(e.points for e in books.entries) + (sum(e.points for e in pool.entries) if pool else 0),
                 reversed=entry.points - pool_share,
                 restored=restored,
                 balance=member.available,
@@ -306,7 +312,7 @@ def refundable_amount(details: dict[str, Any]) -> Decimal:
 
 
 def _give_back_spent(
-    books: Books,
+    books: Ledger[Any],
     request: RefundRequest,
     details: dict[str, Any],
     refundable: Decimal,
@@ -341,7 +347,12 @@ def _give_back_spent(
         now,
         request.refund_id,
         books.now,
-        details={"kind": "checkout_refund", "order_id": request.order_id, "refund_id": request.refund_id},
+        details={
+            "kind": "checkout_refund",
+            "order_id": request.order_id,
+            "refund_id": request.refund_id,
+            **({"member_id": request.member_id} if isinstance(books, PoolBooks) else {}),
+        },
         buckets=restored,
     )
     return now, months

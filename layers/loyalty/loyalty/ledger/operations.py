@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from loyalty.answers.common import Answer
 from loyalty.domain.model import Holder, LedgerEntry, Member
-from loyalty.domain.writes import SideWrite, WriteRefused
+from loyalty.domain.writes import SideWrite, WriteRefused, coalesced
 from loyalty.kernel.clock import utcnow
 from loyalty.kernel.errors import Contention, IdempotencyConflict, MemberNotFound
 from loyalty.kernel.observability import count
@@ -104,7 +104,7 @@ def retrying(step: Callable[[], T], *, attempts: int = MAX_ATTEMPTS, program_id:
 def commit(txn: Txn) -> None:
     """Close every member's books (time rules, version, invariants) and write the transaction."""
     writes = [(books.close(), books.read_version) for books in txn.books]
-    transaction.commit(writes, txn.entries, txn.writes)
+    transaction.commit(writes, txn.entries, coalesced(txn.writes))
 
 
 def run(program: Program, member_id: str, entry_key: str, hash_: str, plan: Callable[[Books], Plan]) -> Outcome:

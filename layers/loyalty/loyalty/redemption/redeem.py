@@ -56,10 +56,11 @@ def catalogue(program: Program, member_id: str | None) -> dict[str, Any]:
     if member_id is not None and member is None:
         raise MemberNotFound(f"no member {member_id!r}")
     now = utcnow()
+    account = pooling.account_of(member, {})  # a member in an account: its tier counts too (one more read)
     rewards = []
     for reward in program.rewards:
         left = remaining_stock(reward, stock.get(reward.id))
-        eligible, affordable = standing(reward, member, now, left)
+        eligible, affordable = standing(reward, member, now, left, account.tier_id if account else None)
         rewards.append(
             {
                 "reward_id": reward.id,
@@ -132,7 +133,8 @@ def partner_redeem(
             raise Forbidden(f"reward {reward_id!r} belongs to another partner")
         dated = books.posting_time(occurred_at)  # the posting window, checked once, in the funnel
         left = remaining_stock(reward, stored_stock)
-        check_redeemable(reward, member, dated, left)
+        account = pooling.account_of(member, {})  # its tier counts; the points are still the member's own
+        check_redeemable(reward, member, dated, left, account.tier_id if account else None)
         consumed = books.spend(reward.points)
         counter = limit_counter(reward, dated)
         if counter is not None and reward.limit_per_member is not None:

@@ -26,8 +26,13 @@ def in_window(reward: Reward, day: date) -> bool:
     )
 
 
-def tier_allowed(reward: Reward, member: Member) -> bool:
-    return reward.eligible_tiers is None or member.tier_id in reward.eligible_tiers
+def tier_allowed(reward: Reward, member: Member, account_tier: str | None = None) -> bool:
+    """The member's tier may take it, or (v1.2) the tier of the account it belongs to: the better tier."""
+    if reward.eligible_tiers is None:
+        return True
+    return member.tier_id in reward.eligible_tiers or (
+        account_tier is not None and account_tier in reward.eligible_tiers
+    )
 
 
 def remaining_stock(reward: Reward, stored: int | None) -> int | None:
@@ -42,15 +47,20 @@ def under_limit(reward: Reward, member: Member, when: datetime) -> bool:
     return counter is None or member.counters.get(counter, 0) < reward.limit_per_member.count  # type: ignore[union-attr]
 
 
-def check_redeemable(reward: Reward, member: Member, when: datetime, stock_left: int | None) -> None:
-    """Raise the contract's error for the first reason `member` may not take `reward` now."""
+def check_redeemable(
+    reward: Reward, member: Member, when: datetime, stock_left: int | None, account_tier: str | None = None
+) -> None:
+    """Raise the contract's error for the first reason `member` may not take `reward` now (`account_tier`: the
+    tier of the member's account, v1.2)."""
     ensure_active(member)
-    check_reward(reward, member, when, stock_left)
+    check_reward(reward, member, when, stock_left, account_tier)
 
 
-def check_reward(reward: Reward, member: Member, when: datetime, stock_left: int | None) -> None:
+def check_reward(
+    reward: Reward, member: Member, when: datetime, stock_left: int | None, account_tier: str | None = None
+) -> None:
     """`check_redeemable` without the member's status (a checkout quote prices a suspended member's basket)."""
-    if not tier_allowed(reward, member):
+    if not tier_allowed(reward, member, account_tier):
         raise RewardNotEligible(f"reward {reward.id!r} is not available to the {member.tier_id} tier")
     if not in_window(reward, when.date()):
         raise RewardUnavailable(f"reward {reward.id!r} is outside its active window")
@@ -60,13 +70,17 @@ def check_reward(reward: Reward, member: Member, when: datetime, stock_left: int
         raise RewardUnavailable(f"the member has taken reward {reward.id!r} as often as the period allows")
 
 
-def standing(reward: Reward, member: Member | None, now: datetime, stock_left: int | None) -> tuple[bool, bool]:
-    """(eligible, affordable): the member may take it now (window, stock, status, tier, limit), and
-    eligible with the available points covering it. Without a member: the window and stock only."""
+def standing(
+    reward: Reward, member: Member | None, now: datetime, stock_left: int | None, account_tier: str | None = None
+) -> tuple[bool, bool]:
+    """(eligible, affordable): the member may take it now (window, stock, status, tier or its account's tier,
+    limit), and eligible with the available points covering it. Without a member: the window and stock only."""
     eligible = in_window(reward, now.date()) and (stock_left is None or stock_left > 0)
     if member is None:
         return eligible, False
-    allowed = member.status == "active" and tier_allowed(reward, member) and under_limit(reward, member, now)
+    allowed = (
+        member.status == "active" and tier_allowed(reward, member, account_tier) and under_limit(reward, member, now)
+    )
     eligible = eligible and allowed
     return eligible, eligible and member.available >= reward.points
 

@@ -51,6 +51,8 @@ class CheckoutQuoteRequest(Request):
     items: Annotated[list[CheckoutItem], Field(min_length=1, max_length=500)]
     rewards: Annotated[list[Id], Field(max_length=20, examples=[["free-drink"]])] | None = None
     points: Annotated[StrictInt, Field(ge=0, le=10_000_000, examples=[500])] = 0  # a multiple of the rate
+    # (v1.2) pay the points and in-store rewards from this account's pool: only its owners and buyers may
+    account_id: Id | None = None
 
     @model_validator(mode="after")
     def _one_member(self) -> CheckoutQuoteRequest:
