@@ -503,3 +503,34 @@ def test_the_activation_job_refuses_a_bad_as_of(pending_programme):
         with pytest.raises(ValidationFailed) as refused:
             activation(later)
         assert refused.value.details == [{"field": "as_of", "message": f"{later} is later than today (2026-03-14)"}]
+
+
+def test_a_pools_part_of_an_order_is_pending_as_the_members_and_activates_with_it(pending_programme):
+    """A member in an account, under a return window: the pool's part is pending too (not spendable), a refund
+    takes it from the pending lot first, and the daily activation makes the rest spendable (v1.2)."""
+    CLOCK.set(MARCH)
+    company = {"account_id": "acme", "kind": "company", "name": "Acme Ltd", "member_share_percent": 10}
+    assert call("AccountsFunction", api_event("CreateAccount", body=company))[0] == 201
+    enroll("b1")
+    owner = {"member_id": "b1", "role": "owner"}
+    joined = api_event("AddAccountMember", body=owner, path_params={"account_id": "acme"})
+    assert call("AccountsFunction", joined)[0] == 200
+    status, body, _ = earn("b1", "o-1", "200.00")
+    assert status == 201 and body["account"] == {"account_id": "acme", "points": 180, "balance": 0}
+
+    def pool() -> dict:
+        status, view, _ = call("AccountsFunction", api_event("GetAccount", path_params={"account_id": "acme"}))
+        assert status == 200
+        return view["points"]
+
+    assert (pool()["available"], pool()["pending"]) == (0, 180)
+    paid = {"redemption_id": "p-1", "member_id": "b1", "points": 100, "account_id": "acme"}
+    assert call("RedeemFunction", api_event("PayWithPoints", body=paid))[1]["error"]["code"] == "insufficient_points"
+    status, body, _ = refund("b1", "o-1", "r-1", "50.00")
+    assert status == 201 and body["account"]["points"] == -45
+    assert (pool()["available"], pool()["pending"]) == (0, 135)
+    CLOCK.set(datetime(2026, 3, 29, tzinfo=UTC))
+    assert activation("2026-03-28")["points_activated"] == 15 + 135  # the member's lot and the pool's
+    assert (pool()["available"], pool()["pending"]) == (135, 0)
+    assert activation("2026-03-28")["points_activated"] == 0
+    assert call("RedeemFunction", api_event("PayWithPoints", body=paid))[0] == 201

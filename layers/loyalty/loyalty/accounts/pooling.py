@@ -14,13 +14,13 @@ entry of an operation is keyed `pool#<the operation's key>`, so it is written on
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from loyalty.domain import keys
-from loyalty.domain.model import SPENDING_ROLES, Account, LedgerEntry, Member
-from loyalty.domain.writes import MembershipCounted, SideWrite
+from loyalty.domain.model import SPENDING_ROLES, Account, LedgerEntry, Member, PendingLot
+from loyalty.domain.writes import MembershipCounted, PendingMarker, PendingMarkerDone, SideWrite
 from loyalty.kernel.errors import Forbidden
 from loyalty.kernel.months import month_of
 from loyalty.ledger.funnel import PoolBooks
@@ -109,24 +109,45 @@ def credit(pool: PoolBooks, member_id: str, order_id: str, award: OrderEarn, whe
     account = pool.account
     part = award.points - member_part(award.points, account.member_share_percent)
     month = month_of(when)
+    writes: list[SideWrite] = []
     if part > 0:
-        moved = pool.earn(part, when)
+        moved: dict[str, int] = {}
+        available_on = None
+        if pool.program.pending_days:  # inside the return window, as the member's part: pending
+            available_on = (when + timedelta(days=pool.program.pending_days)).date()
+            lot = PendingLot(points=part, available_on=available_on, expiry_month=pool.expiry_month(when))
+            pool.earn_pending(order_id, part, lot)
+            writes.append(PendingMarker(holder_key(account), order_id, available_on))
+        else:
+            moved = pool.earn(part, when)
         pool.entry(
             keys.pool(keys.earn(order_id)),
             "earn",
             part,
             order_id,
             when,
-            details={"member_id": member_id, "order_id": order_id, "base": award.base},
+            details={
+                "member_id": member_id,
+                "order_id": order_id,
+                "base": award.base,
+                **({"available_on": available_on.isoformat()} if available_on else {}),
+            },
             buckets=moved,
+            pending=available_on is not None,
         )
     if award.base:
         account.qualifying[month] = account.qualifying.get(month, 0) + award.base
     if award.eligible_amount:
         account.spend[month] = account.spend.get(month, Decimal(0)) + award.eligible_amount
     tiers.upgrade_after_earn(account, pool.program, pool.now)  # after the order: it used the tier it had
-    writes: list[SideWrite] = [MembershipCounted(account.account_id, member_id, contributed=part)] if part else []
+    if part:
+        writes.append(MembershipCounted(account.account_id, member_id, contributed=part))
     return PoolCredit(part, writes)
+
+
+def holder_key(account: Account) -> str:
+    """How the daily activation's markers name a pool (`ACCOUNT#<account_id>`: no member id holds a `#`)."""
+    return f"ACCOUNT#{account.account_id}"
 
 
 def split_details(account: Account, pool_points: int) -> dict[str, Any]:
@@ -154,7 +175,11 @@ def reverse(
     base and spend out of the account's qualifying value, a `reversal` entry under `pool#refund#<id>`."""
     account = pool.account
     month = month_of(order.occurred_at)
-    moved = pool.take_back(share, prefer=pool.expiry_month(order.occurred_at)) if share else {}
+    writes: list[SideWrite] = []
+    from_pending = pool.take_back_pending(order.reference, share) if share else 0  # never spendable: first
+    if from_pending and order.reference not in account.pending_lots:
+        writes.append(PendingMarkerDone(holder_key(account), order.reference))
+    moved = pool.take_back(share - from_pending, prefer=pool.expiry_month(order.occurred_at)) if share else {}
     if base and month in account.qualifying:
         account.qualifying[month] = max(0, account.qualifying[month] - base)
     if spend and month in account.spend:
@@ -169,5 +194,6 @@ def reverse(
             details={"member_id": member_id, **details},
             buckets=moved,
         )
-    writes: list[SideWrite] = [MembershipCounted(account.account_id, member_id, contributed=-share)] if share else []
+    if share:
+        writes.append(MembershipCounted(account.account_id, member_id, contributed=-share))
     return PoolReversal(-share, writes)

@@ -425,21 +425,26 @@ def record_activity(program: Program, request: ActivityRequest) -> Outcome:
 
 # -- pending points ------------------------------------------------------------------------------
 def activate_pending(program: Program, member_id: str, as_of: date) -> int:
-    """Move the member's pending lots due by `as_of` into available points. Returns the points moved.
+    """Move the member's (or a pool's, `ACCOUNT#<account_id>`) pending lots due by `as_of` into available points.
+    Returns the points moved.
 
     Not a ledger entry: the ledger already holds the earn; only its availability changes. Running it
     again moves nothing (the lots are gone from the member, their markers deleted in the same write).
     A lot whose expiry month is already over when it activates is expired at once (funnel).
     """
 
+    pool = member_id.removeprefix("ACCOUNT#") if member_id.startswith("ACCOUNT#") else None
+
     def attempt() -> int:
-        member = member_store.load_member(member_id)
-        if member is None:
+        holder = account_store.load_account(pool) if pool else member_store.load_member(member_id)
+        if holder is None:
             return 0
-        due = {order_id: lot for order_id, lot in member.pending_lots.items() if lot.available_on <= as_of}
+        due = {order_id: lot for order_id, lot in holder.pending_lots.items() if lot.available_on <= as_of}
         if not due:
             return 0
-        books = Books(program, member, utcnow())
+        books: Ledger[Any] = (
+            PoolBooks(program, holder, utcnow()) if isinstance(holder, Account) else Books(program, holder, utcnow())
+        )
         moved = 0
         for order_id, _ in sorted(due.items(), key=lambda kv: (kv[1].available_on, kv[0])):
             moved += books.activate(order_id)

@@ -223,7 +223,8 @@ class Ledger(Generic[H]):
         lot = self.member.pending_lots.pop(order_id)
         self.member.pending -= lot.points
         self._credit(lot.points, self._extend_to(lot.expiry_month))
-        self._lapse(keys.earn(order_id), order_id)  # a lot whose month is over by now expires at once
+        cause = keys.pool(keys.earn(order_id)) if isinstance(self.member, Account) else keys.earn(order_id)
+        self._lapse(cause, order_id)  # a lot whose month is over by now expires at once
         return lot.points
 
     def expire_through(self, last_month: str) -> dict[str, int]:
