@@ -326,6 +326,8 @@ def test_the_monthly_transfer_limit(acme: None) -> None:
     view = account()
     assert view["points"]["available"] == 1500
     assert view["qualifying"]["value"] == 0 and contributions(view)["b1"] == (0, 0)  # a gift is neither
+    (gift,) = pool_ledger()
+    assert (gift["type"], gift["points"], gift["details"]["member_id"]) == ("transfer", 1500, "ana")
     assert_pool_balanced()
 
 

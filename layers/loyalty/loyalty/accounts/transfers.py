@@ -91,7 +91,12 @@ def transfer(
             points,
             transfer_id,
             books.now,
-            details={"from_member_id": sender.member_id, **said},
+            # a pool's entry names the member who caused it (`member_id`), as every pool entry does
+            details={
+                "from_member_id": sender.member_id,
+                **({"member_id": sender.member_id} if isinstance(other, PoolBooks) else {}),
+                **said,
+            },
             buckets=received,
         )
         body = Transferred(
