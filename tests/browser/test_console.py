@@ -444,3 +444,151 @@ def test_a_toast_goes_when_the_person_moves_on(page: Any, seeded: Client) -> Non
     page.get_by_role("link", name="Programme").click()
     page.get_by_role("heading", name="Rewards").wait_for()
     assert not toast.is_visible()
+
+
+# -- issue 31 --------------------------------------------------------------------------------------------
+def test_an_agent_finds_a_buyer_by_phone_opens_the_company_and_sees_who_contributed_what(
+    page: Any, seeded: Client
+) -> None:
+    company = {"account_id": "acme", "kind": "company", "name": "Acme Ltd", "member_share_percent": 10}
+    assert seeded.post("/v1/accounts", company, key=ADMIN).status == 201
+    people = (("acme-b1", "owner", "+14155550711"), ("acme-b2", "buyer", "+14155550712"))
+    for member_id, role, phone in (*people, ("acme-b3", "contributor", "+14155550713")):
+        seeded.enroll(member_id, phone=phone)
+        joined = seeded.post("/v1/accounts/acme/members", {"member_id": member_id, "role": role}, key=ADMIN)
+        assert joined.status == 200, joined.raw
+    for member_id, order_id, amount in (("acme-b1", "o-1", "120.00"), ("acme-b2", "o-2", "1000.00")):
+        order = {"member_id": member_id, "order_id": order_id, "amount": amount, "currency": "USD"}
+        assert seeded.post("/v1/earn", order).status == 201
+    pay = {"redemption_id": "acme-pay-1", "member_id": "acme-b1", "points": 500, "account_id": "acme"}
+    assert seeded.post("/v1/redemptions", pay).status == 201
+    gift = {"transfer_id": "acme-gift-1", "from_member_id": "acme-b3", "to_account_id": "acme", "points": 100}
+    assert seeded.post("/v1/transfers", gift, key=ADMIN).status == 201
+    account = seeded.get("/v1/accounts/acme", key=ADMIN).json
+    assert account["points"]["available"] == 108 + 900 - 500 + 100
+
+    # the agent finds the buyer by the phone number the customer says, and the member's page names the company
+    sign_in(page, seeded.base, ADMIN)
+    page.get_by_role("link", name="Members").click()
+    page.get_by_label("Phone, email, card or member id").fill("(415) 555-0712")
+    page.get_by_role("button", name="Find").click()
+    page.locator("[data-found-by]").wait_for()
+    assert page.locator("h1 .muted").inner_text() == "acme-b2"
+    page.locator('[data-figure="account"]').filter(has_text="Acme Ltd").wait_for()
+    assert figure(page, "account") == "Member of Acme Ltd (buyer)"
+    page.get_by_role("link", name="Acme Ltd").click()
+
+    # the company's page: the pool, its tier progress, who contributed and spent what, its ledger in words
+    page.get_by_role("heading", name="Pool ledger").wait_for()
+    assert "#/account/acme" in page.url
+    assert page.locator("h1").inner_text().startswith("Acme Ltd")
+    assert figure(page, "kind") == "company"
+    assert figure(page, "available") == fmt(account["points"]["available"]) == "608"
+    assert figure(page, "lifetime_redeemed") == fmt(account["points"]["lifetime_redeemed"])
+    assert figure(page, "tier") == account["tier"]["name"] == "Silver"
+    assert figure(page, "qualifying") == fmt(account["qualifying"]["value"]) == "1,120"
+    assert figure(page, "remaining") == fmt(account["qualifying"]["next_tier"]["remaining"])
+    assert figure(page, "share") == "10 % to the member, 90 % to the pool"
+    rows = page.locator('[data-table="account-members"] tbody tr')
+    assert rows.count() == len(account["members"]) == 3
+    for shown in account["members"]:
+        cells = [c.strip() for c in page.locator(f'[data-member="{shown["member_id"]}"] td').all_inner_texts()]
+        assert cells[0] == shown["role"]
+        assert STAMP.fullmatch(cells[1]), cells
+        assert (cells[2], cells[3]) == (fmt(shown["contributed"]), fmt(shown["spent"])), shown
+    contributed = {m["member_id"]: (m["contributed"], m["spent"]) for m in account["members"]}
+    assert contributed == {"acme-b1": (108, 500), "acme-b2": (900, 0), "acme-b3": (0, 0)}
+    entries = seeded.get("/v1/accounts/acme/ledger?limit=20", key=ADMIN).json["entries"]
+    ledger = page.locator('[data-table="ledger"] tbody tr')
+    assert ledger.count() == len(entries) == 4
+    words = [row.locator("td.why").inner_text() for row in ledger.all()]
+    assert words == [
+        "Gift of 100 from acme-b3",
+        "acme-b1 paid 500 points from the pool (redemption acme-pay-1)",
+        "acme-b2's order o-2: 900 points into the pool",
+        "acme-b1's order o-1: 108 points into the pool",
+    ]
+    assert [row.get_attribute("data-entry") for row in ledger.all()] == [e["entry_id"] for e in entries]
+    shot(page, "support-account")
+    page.set_viewport_size({"width": 820, "height": 1180})  # on a tablet: no sideways scrolling
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    # from the company to one of its people
+    page.locator('[data-table="account-members"]').get_by_role("link", name="acme-b3").click()
+    page.locator("h1 .muted").filter(has_text="acme-b3").wait_for()
+    page.locator('[data-figure="account"]').filter(has_text="Acme Ltd").wait_for()  # the name, once read
+    assert figure(page, "account") == "Member of Acme Ltd (contributor)"
+    page.locator('[data-table="ledger"]').wait_for()  # the member's side of the gift, and of a pooled order
+    assert "Gift of 100 to account acme" in page.locator('[data-table="ledger"] tbody tr').first.inner_text()
+    page.goto(f"{seeded.base}/console#/member/acme-b2")
+    page.locator('[data-table="ledger"]').filter(has_text="o-2").wait_for()
+    assert "; 900 points of it into the pool of acme" in page.locator('[data-table="ledger"]').inner_text()
+
+
+def test_an_account_is_opened_by_its_id_from_the_members_screen(page: Any, seeded: Client) -> None:
+    household = {"account_id": "the-parks", "kind": "household", "name": "The Parks"}
+    assert seeded.post("/v1/accounts", household, key=ADMIN).status in (200, 201)
+    sign_in(page, seeded.base, ADMIN)
+    page.get_by_role("link", name="Members").click()
+    page.get_by_label("Account id").fill("no-such-account")
+    page.get_by_role("button", name="Open account").click()
+    page.watch.expected += ["answer 404", "status of 404"]
+    page.get_by_role("alert").filter(has_text="No account no-such-account").wait_for()
+    page.get_by_label("Account id").fill("the-parks")
+    page.get_by_role("button", name="Open account").click()
+    page.get_by_role("heading", name="Pool ledger").wait_for()
+    assert figure(page, "kind") == "household"
+    assert page.get_by_text("No member belongs to this account.").is_visible()
+    assert page.get_by_text("No entries.").is_visible()
+    assert page.get_by_role("link", name="Members").get_attribute("aria-current") == "page"
+    page.goto(f"{seeded.base}/console#/account/gone-away")  # a link to an account that is not there
+    page.get_by_role("heading", name="No such account").wait_for()
+    assert "account_not_found" in page.get_by_role("alert").inner_text()
+
+
+def test_every_kind_of_pool_entry_reads_in_words(page: Any) -> None:
+    """A household's pool through a year on its own stack (the clock moves): two orders, a refund, a held payment
+    from the pool and its void, then the expiry run takes what is left; each line names who caused it."""
+    process = LocalStackProcess()
+    try:
+        stack = process.client
+        stack.set_clock("2026-03-10T10:00:00Z")
+        household = {"account_id": "kims", "kind": "household", "name": "The Kims", "member_share_percent": 20}
+        assert stack.post("/v1/accounts", household, key=ADMIN).status == 201
+        for member_id, role in (("kim-1", "owner"), ("kim-2", "buyer")):
+            stack.enroll(member_id)
+            assert (
+                stack.post("/v1/accounts/kims/members", {"member_id": member_id, "role": role}, key=ADMIN).status == 200
+            )
+        for member_id, order_id, amount in (("kim-1", "o-k1", "200.00"), ("kim-2", "o-k2", "100.00")):
+            order = {"member_id": member_id, "order_id": order_id, "amount": amount, "currency": "USD"}
+            assert stack.post("/v1/earn", order).status == 201
+        refund = {"member_id": "kim-2", "order_id": "o-k2", "refund_id": "r-k2", "amount": "50.00"}
+        assert stack.post("/v1/refunds", refund).status == 201
+        held = {"redemption_id": "h-1", "member_id": "kim-1", "points": 100, "account_id": "kims", "capture": False}
+        assert stack.post("/v1/redemptions", held).status == 201
+        voided = stack.post("/v1/redemptions/h-1/void", {})
+        assert voided.status == 200, voided.raw
+        stack.set_clock("2027-04-02T10:00:00Z")
+        assert stack.post("/_local/jobs/expiry", {"as_of": "2027-04-01"}, key=None).status == 200
+        entries = stack.get("/v1/accounts/kims/ledger?limit=20", key=ADMIN).json["entries"]
+        assert [e["type"] for e in entries] == ["expire", "redeem_cancel", "redeem", "reversal", "earn", "earn"]
+
+        sign_in(page, stack.base, ADMIN)
+        page.goto(f"{stack.base}/console#/account/kims")
+        page.get_by_role("heading", name="Pool ledger").wait_for()
+        rows = page.locator('[data-table="ledger"] tbody tr')
+        assert [r.get_attribute("data-entry") for r in rows.all()] == [e["entry_id"] for e in entries]
+        assert [r.locator("td.why").inner_text() for r in rows.all()] == [
+            "Expired 200 points of 2027-03 (the run of 2027-04)",
+            "kim-1's redemption h-1 voided: 100 points back into the pool",
+            "kim-1 paid 100 points from the pool (redemption h-1), held",
+            "kim-2's refund r-k2 of order o-k2 (50.00 USD): 40 points out of the pool",
+            "kim-2's order o-k2: 80 points into the pool",
+            "kim-1's order o-k1: 160 points into the pool",
+        ]
+        assert figure(page, "available") == "0"
+        assert figure(page, "lifetime_expired") == "200"
+    finally:
+        process.stop()

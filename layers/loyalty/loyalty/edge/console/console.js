@@ -202,6 +202,7 @@ function signOut(message) {
 // ---------------------------------------------------------------- routing
 const ROUTES = [
   [/^#\/member\/(.+)$/, (id) => memberScreen(decoded(id)), "read"],
+  [/^#\/account\/(.+)$/, (id) => accountScreen(decoded(id)), "read"],
   [/^#\/dashboard$/, () => dashboardScreen(), "admin"],
   [/^#\/programme$/, () => programmeScreen(), "read"],
   [/^#\/jobs$/, () => jobsScreen(), "admin"],
@@ -222,7 +223,7 @@ function route() {
   if (!state.key) return signInScreen();
   const hash = window.location.hash || (can("admin") ? "#/dashboard" : "#/find");
   for (const link of document.querySelectorAll("#nav a")) {
-    const current = hash.startsWith(link.getAttribute("href")) || (hash.startsWith("#/member") && link.getAttribute("href") === "#/find");
+    const current = hash.startsWith(link.getAttribute("href")) || (/^#\/(member|account)\//.test(hash) && link.getAttribute("href") === "#/find");
     if (current) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
@@ -263,9 +264,40 @@ function findScreen(message) {
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Find")),
     message ? problem(message) : null,
   );
-  show(form);
+  show(form, openAccountForm());
   value.focus();
   return Promise.resolve();
+}
+
+// A company or a household is opened by its id (an account id is no personal identifier: it may be in a URL).
+function openAccountForm() {
+  const value = h("input", { id: "account-value", name: "account_id", required: true, autocomplete: "off", maxlength: "128", placeholder: "acme" });
+  const form = h(
+    "form",
+    { class: "card narrow", "aria-labelledby": "open-account-title", onsubmit: (e) => (e.preventDefault(), openAccount(value.value.trim(), form)) },
+    h("h2", { id: "open-account-title" }, "Open a company or household"),
+    h("label", { for: "account-value" }, "Account id"),
+    value,
+    h("p", { class: "muted" }, "A member's page links to its account too."),
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "quiet" }, "Open account")),
+  );
+  return form;
+}
+
+async function openAccount(accountId, form) {
+  form.querySelector(".error")?.remove();
+  const ticket = state.ticket;
+  try {
+    const account = await api("GET", `/v1/accounts/${encodeURIComponent(accountId)}`);
+    if (moved(ticket)) return;
+    state.prefetchedAccount = account;
+    window.location.hash = `#/account/${encodeURIComponent(account.account_id)}`;
+  } catch (error) {
+    if (error.status === 401) return failed(error);
+    if (error.status === 404) return form.append(problem(new Error(`No account ${accountId}: check the id.`)));
+    const said = error.status === 422 && error.details.length ? new Error(capital(error.details[0].message) + ".") : error;
+    form.append(problem(said));
+  }
 }
 
 async function find(query, form) {
@@ -300,15 +332,35 @@ async function memberScreen(memberId) {
   if (moved(ticket)) return;
   const ledgerBox = h("section", { class: "card wide", "aria-labelledby": "ledger-title" });
   const eventsBox = h("section", { class: "card wide", "aria-labelledby": "events-title" }, h("h2", { id: "events-title" }, "Recent events"));
+  const accountLine = member.account ? h("p", { "data-figure": "account" }, `Member of ${member.account.account_id} (${member.account.role})`) : null;
   show(
     memberHeader(member),
+    accountLine,
     foundBy ? h("p", { class: "muted", "data-found-by": "" }, foundBy) : null,
     h("div", { class: "grid" }, pointsCard(member), tierCard(member, prog), expiringCard(member), benefitsCard(member), profileCard(member)),
     can("admin") && member.status !== "closed" ? actionsCard(member) : null,
     ledgerBox,
     eventsBox,
   );
-  await Promise.all([ledger(ledgerBox, member, prog, [null], 0, ticket), recentEvents(eventsBox, member, ticket)]);
+  const words = (entry) => explain(entry, prog, prog.currency);
+  const path = `/v1/members/${encodeURIComponent(member.member_id)}/ledger`;
+  await Promise.all([
+    ledger(ledgerBox, path, "Ledger", words, [null], 0, ticket),
+    recentEvents(eventsBox, member, ticket),
+    accountLine ? memberOf(accountLine, member.account, ticket) : null,
+  ]);
+}
+
+// "Member of Acme Ltd (buyer)", the name linking to the account's page (its name is the account's to say).
+async function memberOf(line, membership, ticket) {
+  let name = membership.account_id;
+  try {
+    name = (await api("GET", `/v1/accounts/${encodeURIComponent(membership.account_id)}`)).name;
+  } catch (error) {
+    if (error.status === 401) throw error;
+  }
+  if (moved(ticket)) return;
+  line.replaceChildren("Member of ", h("a", { href: `#/account/${encodeURIComponent(membership.account_id)}` }, name), ` (${membership.role})`);
 }
 
 function eventWords(event) {
@@ -572,6 +624,163 @@ function setStatus(member, status, reason, form) {
   });
 }
 
+// ---------------------------------------------------------------- support: one account (company, household)
+// An account pools its members' order points, has its own tier by their combined qualifying value, and lets its
+// owners and buyers spend the pool (GET /v1/accounts/{id}, its ledger GET /v1/accounts/{id}/ledger).
+const ROLES = { owner: "owner: adds to the pool and spends it", buyer: "buyer: adds to the pool and spends it", contributor: "contributor: adds to the pool only" };
+
+async function accountScreen(accountId) {
+  const prefetched = state.prefetchedAccount && state.prefetchedAccount.account_id === accountId ? state.prefetchedAccount : null;
+  state.prefetchedAccount = null;
+  const ticket = state.ticket;
+  const path = `/v1/accounts/${encodeURIComponent(accountId)}`;
+  let account;
+  let prog;
+  try {
+    [account, prog] = await Promise.all([prefetched || api("GET", path), program()]);
+  } catch (error) {
+    if (moved(ticket)) return; // the person went elsewhere: nothing said over the screen they are on
+    if (error.status !== 404) throw error;
+    return show(h("h1", {}, "No such account"), problem(error), h("p", {}, h("a", { href: "#/find" }, "Find a member or open another account")));
+  }
+  if (moved(ticket)) return;
+  const ledgerBox = h("section", { class: "card wide", "aria-labelledby": "ledger-title" });
+  show(
+    accountHeader(account),
+    h("div", { class: "grid" }, poolCard(account), accountTierCard(account, prog), expiringCard(account), accountCard(account)),
+    accountMembersCard(account),
+    ledgerBox,
+  );
+  await ledger(ledgerBox, `${path}/ledger`, "Pool ledger", (entry) => poolExplain(entry, prog), [null], 0, ticket);
+}
+
+function accountHeader(account) {
+  return h(
+    "div",
+    { class: "title" },
+    h("h1", {}, `${account.name} `, h("span", { class: "muted" }, account.account_id)),
+    h("span", { class: "badge", "data-figure": "kind" }, account.kind),
+    h("span", { class: "badge tier", "data-figure": "tier" }, account.tier.name),
+  );
+}
+
+function poolCard(account) {
+  const p = account.points;
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "points-title" },
+    h("h2", { id: "points-title" }, "Pool points"),
+    h(
+      "dl",
+      { class: "figures" },
+      figure("Available", points(p.available), "available"),
+      figure("Pending", points(p.pending), "pending"),
+      figure("Earned (lifetime)", points(p.lifetime_earned), "lifetime_earned"),
+      figure("Redeemed (lifetime)", points(p.lifetime_redeemed), "lifetime_redeemed"),
+      figure("Expired (lifetime)", points(p.lifetime_expired), "lifetime_expired"),
+      figure("Adjusted (lifetime)", signed(p.lifetime_adjusted || 0), "lifetime_adjusted"),
+    ),
+  );
+}
+
+function accountTierCard(account, prog) {
+  const q = account.qualifying;
+  const next = q.next_tier;
+  const tier = prog.tiers.find((t) => t.id === account.tier.id);
+  const starting = account.tier.source === "qualified" && tier && tier.threshold === 0 && !tier.paid_only;
+  const why = starting ? "the tier every account starts in" : account.tier.source === "qualified" ? "reached by its members' combined qualifying value" : SOURCES[account.tier.source] || account.tier.source;
+  const b = account.benefits;
+  const progress = next ? h("progress", { max: next.threshold, value: Math.min(q.value, next.threshold), "aria-label": `Qualifying progress to ${next.id}` }) : null;
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "tier-title" },
+    h("h2", { id: "tier-title" }, "Tier"),
+    h("p", { "data-figure": "tier_source" }, h("strong", {}, account.tier.name), ` since ${day(account.tier.since)}: ${why}.`),
+    h("p", {}, `Combined qualifying value ${q.window_start} to ${q.window_end}: `, h("strong", { "data-figure": "qualifying" }, points(q.value)), "."),
+    next
+      ? h("p", { "data-figure": "next_tier" }, progress, h("span", { "data-figure": "remaining" }, points(next.remaining)), ` more to reach ${tierName(prog, next.id)} (${points(next.threshold)}).`)
+      : h("p", { class: "muted", "data-figure": "next_tier" }, "Top tier: no next tier."),
+    h("p", { class: "muted" }, `Its members' orders use the better of their own tier and this one: ×${b.multiplier}, ${b.discount_percent} % discount, perks: ${perks(b.perks)}.`),
+  );
+}
+
+function accountCard(account) {
+  const share = account.member_share_percent;
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "account-title" },
+    h("h2", { id: "account-title" }, "Account"),
+    h(
+      "dl",
+      { class: "figures" },
+      figure("Kind", account.kind === "company" ? "Company" : "Household", "kind_words"),
+      figure("An order's points", `${share} % to the member, ${100 - share} % to the pool`, "share"),
+      figure("Members", `${points(account.members.length)} of at most ${points(account.max_members)}`, "members"),
+    ),
+  );
+}
+
+function accountMembersCard(account) {
+  const rows = account.members.map((m) =>
+    h(
+      "tr",
+      { "data-member": m.member_id },
+      h("th", { scope: "row" }, h("a", { href: `#/member/${encodeURIComponent(m.member_id)}` }, m.member_id)),
+      h("td", { title: ROLES[m.role] || m.role }, m.role),
+      h("td", { class: "date" }, when(m.joined_at)),
+      h("td", { class: "num" }, points(m.contributed)),
+      h("td", { class: "num" }, points(m.spent)),
+    ),
+  );
+  return h(
+    "section",
+    { class: "card wide", "aria-labelledby": "account-members-title" },
+    h("h2", { id: "account-members-title" }, "Members"),
+    rows.length
+      ? h(
+          "table",
+          { "data-table": "account-members" },
+          h("thead", {}, h("tr", {}, ["Member", "Role", "Joined", "Contributed", "Spent"].map((t, i) => h("th", { scope: "col", class: i >= 3 ? "num" : "" }, t)))),
+          h("tbody", {}, rows),
+        )
+      : h("p", { class: "muted" }, "No member belongs to this account."),
+    h(
+      "p",
+      { class: "muted" },
+      "Contributed: the points a member's orders put into the pool, net of refunds (gifts are not counted). Spent: the pool's points the member spent. Owners and buyers may spend the pool; contributors only add to it. Members who left are not listed: what they put in stays in the pool.",
+    ),
+  );
+}
+
+// A pool's entry in words: who caused it (`details.member_id`; a gift's sender is `details.from_member_id`).
+function poolExplain(entry, prog) {
+  const d = entry.details || {};
+  const who = d.member_id || d.from_member_id || "A member";
+  const n = points(Math.abs(entry.points));
+  switch (entry.type) {
+    case "earn":
+      return `${who}'s order ${d.order_id || entry.reference}: ${n} points into the pool`;
+    case "reversal":
+      if (d.kind === "checkout_refund") return `${who}'s refund ${d.refund_id || entry.reference} of checkout order ${d.order_id}: ${n} points out of the pool`;
+      return `${who}'s refund ${entry.reference} of order ${d.order_id}${d.amount ? ` (${money(prog.currency, d.amount)})` : ""}: ${n} points out of the pool`;
+    case "redeem":
+      if (d.kind === "checkout_reward") return `${who} took “${rewardName(prog, d.reward_id)}” with ${n} points from the pool in checkout order ${d.order_id}`;
+      if (d.kind === "checkout_points") return `${who} paid ${n} points from the pool toward checkout order ${d.order_id}`;
+      return `${who} paid ${n} points from the pool (redemption ${d.redemption_id || entry.reference})${d.status === "held" ? ", held" : ""}`;
+    case "redeem_cancel":
+      return `${who}'s redemption ${entry.reference} ${d.status || "cancelled"}${d.kind === "checkout_refund" ? ` by a refund of order ${d.order_id}` : ""}: ${n} points back into the pool`;
+    case "expire": {
+      const months = Object.entries(d.months || {}).map(([m, k]) => `${points(k)} points of ${m}`);
+      if (d.reason) return `Expired ${n} points at once (${d.reason})`;
+      return `Expired ${months.length ? months.join(", ") : `${n} points`} (the run of ${entry.reference.replace("expiry:", "")})`;
+    }
+    case "transfer":
+      return entry.points >= 0 ? `Gift of ${n} from ${who}${d.reason ? `: “${d.reason}”` : ""}` : transferWords(entry);
+    default:
+      return explain(entry, prog, prog.currency);
+  }
+}
+
 // ---------------------------------------------------------------- the ledger, in words
 function rewardName(prog, id) {
   const reward = prog.rewards.find((r) => r.id === id);
@@ -594,7 +803,8 @@ function explain(entry, prog, currency) {
       const where = d.checkout ? "Checkout order" : "Order";
       const rewards = d.checkout && d.checkout.rewards && d.checkout.rewards.length ? `, with ${d.checkout.rewards.map((r) => rewardName(prog, r)).join(", ")}` : "";
       const pending = d.pending ? " — pending, not spendable yet" : "";
-      return `${where} ${entry.reference}: ${money(d.currency || currency, d.amount || "?")} paid${rewards}${breakdown(d)}${pending}`;
+      const pooled = d.account_points ? `; ${points(d.account_points)} points of it into the pool of ${d.account_id}` : "";
+      return `${where} ${entry.reference}: ${money(d.currency || currency, d.amount || "?")} paid${rewards}${breakdown(d)}${pooled}${pending}`;
     }
     case "bonus":
       if (d.activity === "signup") return `Signup bonus (enrolled via ${d.channel || "?"})`;
@@ -615,6 +825,8 @@ function explain(entry, prog, currency) {
       const months = Object.entries(d.months || {}).map(([m, n]) => `${points(n)} of ${m}`);
       return d.reason ? `Expired at once (${d.reason})` : `Expired by the run of ${entry.reference.replace("expiry:", "")}${months.length ? `: ${months.join(", ")}` : ""}`;
     }
+    case "transfer":
+      return transferWords(entry);
     case "adjust":
       if (d.reason === "closed") return `Account closed${actor(d)}: the balance was forfeited${d.note ? ` (${d.note})` : ""}`;
       return `Adjustment${actor(d) || " by an administrator"}: “${d.reason || "no reason given"}”`;
@@ -623,8 +835,18 @@ function explain(entry, prog, currency) {
   }
 }
 
-async function ledger(box, member, prog, cursors, index, ticket) {
-  const page = await api("GET", `/v1/members/${encodeURIComponent(member.member_id)}/ledger?limit=${LEDGER_PAGE}${cursors[index] ? `&cursor=${encodeURIComponent(cursors[index])}` : ""}`);
+// A gift, on either side: points given to a member or an account, or received from a member.
+function transferWords(entry) {
+  const d = entry.details || {};
+  const n = points(Math.abs(entry.points));
+  const reason = d.reason ? `: “${d.reason}”` : "";
+  if (entry.points >= 0) return `Gift of ${n} from ${d.from_member_id || "a member"}${reason}`;
+  return `Gift of ${n} to ${d.to_account_id ? `account ${d.to_account_id}` : d.to_member_id}${reason}`;
+}
+
+// One page of a ledger (a member's or a pool's: the same shape), each entry said by `words`.
+async function ledger(box, path, title, words, cursors, index, ticket) {
+  const page = await api("GET", `${path}?limit=${LEDGER_PAGE}${cursors[index] ? `&cursor=${encodeURIComponent(cursors[index])}` : ""}`);
   if (moved(ticket)) return;
   const rows = page.entries.map((entry) =>
     h(
@@ -634,13 +856,13 @@ async function ledger(box, member, prog, cursors, index, ticket) {
       h("td", {}, h("span", { class: `type type-${entry.type}` }, entry.type.replace("_", " "))),
       h("td", { class: `num ${entry.points < 0 ? "minus" : "plus"}` }, signed(entry.points)),
       h("td", { class: "num" }, points(entry.balance_after)),
-      h("td", { class: "why" }, explain(entry, prog, prog.currency)),
+      h("td", { class: "why" }, words(entry)),
     ),
   );
-  const go = (to) => ledger(box, member, prog, cursors, to, ticket).catch(failed);
+  const go = (to) => ledger(box, path, title, words, cursors, to, ticket).catch(failed);
   if (page.next_cursor && cursors.length === index + 1) cursors.push(page.next_cursor);
   box.replaceChildren(
-    h("h2", { id: "ledger-title" }, "Ledger"),
+    h("h2", { id: "ledger-title" }, title),
     rows.length
       ? h(
           "table",
