@@ -528,3 +528,72 @@ def test_the_accounts_tier_opens_a_reward_to_its_members(acme: None) -> None:
         return {r["reward_id"]: r["eligible"] for r in body["rewards"]}["lounge-pass"]
 
     assert (lounge("b3"), lounge("alone")) == (True, False)
+
+
+# -- found by the second review: every side of a pool's write says what it is -----------------------------
+def published_now() -> list[dict[str, Any]]:
+    streams.poller().flush()
+    return streams.published()
+
+
+def test_a_pooled_refund_publishes_the_pools_change_on_the_members_event() -> None:
+    make_acme()
+    earn("b2", "o-1", "1000.00")
+    assert refund("b2", "o-1", "r-1", "500.00")[0] == 201
+    (reversed_,) = [e["detail"] for e in published_now() if e["detail-type"] == "PointsReversed"]
+    assert (reversed_["member_id"], reversed_["points"]) == ("b2", -50)
+    assert (reversed_["account_id"], reversed_["account_points"]) == ("acme", -450)
+
+
+def test_erasure_replaces_a_transfers_reason_on_both_sides_and_in_its_event() -> None:
+    enroll("ana")
+    enroll("bob")
+    assert transfer("t-1", "ana", 10, to_member_id="bob", reason="for Zelda Quux +14155550999")[0] == 201
+    published_now()  # the event is kept under ana before the erasure
+    assert call("MembersFunction", api_event("Erase", path_params={"member_id": "ana"}))[0] == 200
+    (sent,) = [e for e in member_store.all_entries("ana") if e.type == "transfer"]
+    (got,) = [e for e in member_store.all_entries("bob") if e.type == "transfer"]
+    assert "Zelda" not in str(sent.details) + (sent.response or "") + str(got.details)
+    assert sent.details["reason"] == got.details["reason"] == "erased" and got.points == 10
+    status, events, _ = call("MembersFunction", api_event("MemberEvents", path_params={"member_id": "ana"}))
+    assert status == 200 and "Zelda" not in str(events)
+
+
+def test_points_a_pool_gets_back_into_a_month_that_is_over_expire_as_the_pools_with_no_member() -> None:
+    from datetime import UTC, datetime
+
+    from loyalty.kernel.clock import CLOCK
+
+    CLOCK.set(datetime(2026, 1, 15, 12, 0, tzinfo=UTC))
+    make_acme()
+    earn("b2", "o-1", "1000.00")
+    assert pay("b2", "h-1", 100, account_id="acme", capture=False)[0] == 201
+    CLOCK.set(datetime(2027, 2, 1, 0, 1, tzinfo=UTC))  # 2027-01 is over: the void's points lapse on the pool
+    assert call("RedeemFunction", api_event("Void", body={}, path_params={"redemption_id": "h-1"}))[0] == 200
+    pool = [e["detail"] for e in published_now() if e["detail-type"] == "PointsExpired"]
+    pool = [e for e in pool if e.get("account_id") == "acme"]
+    assert [(e.get("member_id"), e["points"]) for e in pool] == [(None, 100)]
+    left = account_store.load_account("acme")
+    assert left is not None and sum(e.points for e in account_store.all_entries("acme")) == left.available == 800
+
+
+def test_account_member_left_names_the_role_it_had(acme: None) -> None:
+    assert leave("b3")[0] == 200
+    (left,) = [e["detail"] for e in published_now() if e["detail-type"] == "AccountMemberLeft"]
+    assert (left["member_id"], left["account_id"], left["role"]) == ("b3", "acme", "contributor")
+
+
+def test_a_reward_for_the_first_tier_only_follows_the_better_tier() -> None:
+    """The contract: eligibility uses the better of the member's and the account's tiers."""
+    from loyalty.accounts import pooling
+    from loyalty.program.rules import bundled_program
+    from loyalty.redemption.rewards import tier_allowed
+
+    program = bundled_program("demo")
+    welcome = program.rewards[0].model_copy(update={"eligible_tiers": ["red"]})
+    make_acme()
+    earn("b2", "o-1", "2500.00")  # the account is gold
+    b3, pool = member_store.load_member("b3"), account_store.load_account("acme")
+    assert b3 is not None and pool is not None and (b3.tier_id, pool.tier_id) == ("red", "gold")
+    assert tier_allowed(welcome, b3) is True  # alone, red may take it
+    assert tier_allowed(welcome, b3, pooling.better_tier(program, b3.tier_id, pool).id) is False

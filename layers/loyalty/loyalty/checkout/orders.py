@@ -158,7 +158,8 @@ def rewards_available(
         if not reward.in_store:
             continue
         left = reward_rules.remaining_stock(reward, stock.get(reward.id))
-        eligible, affordable = reward_rules.standing(reward, member, when, left, account.tier_id if account else None)
+        better = pooling.better_tier(program, member.tier_id, account).id if account else None
+        eligible, affordable = reward_rules.standing(reward, member, when, left, better)
         if paying is not None:
             affordable = eligible and paying.available >= reward.points
         out.append(
@@ -200,7 +201,7 @@ def _plan(
             payer = pool
         # the tier before this order, what it pays and earns at: the better of the member's and its account's
         tier = pooling.better_tier(program, member.tier_id, account)
-        account_tier = account.tier_id if account else None
+        account_tier = tier.id if account else None  # the better tier decides which rewards it may take
         paying = payer.member if payer is not books else None
         available = rewards_available(program, member, when, stock, account, paying)
         for reward in rewards:

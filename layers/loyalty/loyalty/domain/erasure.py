@@ -6,6 +6,7 @@ Reasons are typed by agents and administrators and may name the customer ("goodw
   hand (an override's reason);
 - an adjustment's `details.reason` and the closing entry's `details.note` (its `details.reason` is the
   contract's fixed word `closed`), and the entry's stored answer, which repeats its details;
+- a transfer's `details.reason` (v1.2), on both sides' entries, and its `PointsTransferred` event;
 - the member events kept from those entries and changes (`PointsAdjusted`, a manual `TierChanged`);
 - a tier override's audit record (`reason`).
 Every other reason is a word of the product's own (`closed`, `upgrade`, `subscription`...), never free
@@ -48,8 +49,23 @@ def scrub_member(member: Member) -> bool:
 
 def entry_details(entry: LedgerEntry) -> dict[str, Any] | None:
     """The entry's details with its free text replaced, or None when it holds none (only adjustments and
-    the closing entry, both `adjust`, carry text)."""
-    return _details(entry.details) if entry.type == "adjust" else None
+    the closing entry, both `adjust`, and transfers (v1.2, their `reason`) carry text)."""
+    return _details(entry.details) if entry.type in ("adjust", "transfer") else None
+
+
+def other_side(entry: LedgerEntry) -> tuple[str, dict[str, Any]] | None:
+    """A transfer's other side, its key and its details with the reason replaced: the erased member's gift's
+    reason is on the receiver's entry too (and a gift it received, on the sender's). None for any other entry,
+    or a transfer that gave no reason."""
+    if entry.type != "transfer" or entry.details.get("reason") in (None, ERASED):
+        return None
+    transfer_id = entry.reference
+    if entry.points < 0:  # the erased member sent it: the receiver's entry repeats its reason
+        pooled = entry.details.get("to_account_id")
+        details = {"from_member_id": entry.member_id, **({"member_id": entry.member_id} if pooled else {})}
+        return f"transfer_in#{transfer_id}", {**details, "reason": ERASED}
+    sent = {"to_member_id": entry.member_id, "reason": ERASED}  # it received it: the sender's entry says it
+    return f"transfer#{transfer_id}", sent
 
 
 def entry_response(response: str | None, details: dict[str, Any]) -> str | None:
@@ -73,4 +89,9 @@ def event_detail(detail_type: str, detail: dict[str, Any]) -> dict[str, Any] | N
             out["reason"] = ERASED
     elif detail_type == "TierChanged" and out.get("source") == "manual" and out.get("reason") not in (None, ERASED):
         out["reason"] = ERASED
+    elif detail_type == "PointsTransferred":
+        if isinstance(out.get("details"), dict):
+            out["details"] = _details(out["details"]) or out["details"]
+        if out.get("reason") not in (None, ERASED):
+            out["reason"] = ERASED
     return out if out != detail else None

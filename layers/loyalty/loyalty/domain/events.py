@@ -206,8 +206,10 @@ class AccountMemberJoined(EventDetail):
 
 
 class AccountMemberLeft(EventDetail):
-    """(v1.2) A member left an account: what it had stays its own, what it put into the pool stays there."""
+    """(v1.2) A member left an account (or was closed): what it had stays its own, what it put into the pool
+    stays there."""
 
+    role: str = Field(description="The role it had.")
     at: str = Field(description="RFC 3339 UTC: when it left.")
 
 
@@ -302,8 +304,13 @@ def ledger_event(entry: LedgerEntry) -> DomainEvent | None:
             detail = PointsEarned(**common, points=entry.points, reason=reason, pending=entry.pending)
             return DomainEvent("PointsEarned", detail)
         case "reversal":
+            shared = d.get("account_points")
             detail = PointsReversed(
-                **common, points=entry.points, order_id=_text(d.get("order_id")), refund_id=entry.reference
+                **common,
+                points=entry.points,
+                order_id=_text(d.get("order_id")),
+                refund_id=entry.reference,
+                **({"account_points": int(shared)} if shared is not None else {}),
             )
             return DomainEvent("PointsReversed", detail)
         case "transfer":
@@ -423,6 +430,7 @@ def membership_event(old: Member, new: Member) -> DomainEvent | None:
             member_id=new.member_id,
             account_id=old.account_id,
             sequence=new.entries,
+            role=old.account_role or "contributor",
             at=at,
         ),
     )

@@ -241,7 +241,10 @@ def refund(program: Program, request: RefundRequest) -> Outcome:
             )
             writes += reversal.writes
             # the pool's whole change: its part taken back, and what it paid given back (a pool-paid order)
-            pool_part = _pool_part(pool, sum(e.points for e in pool.entries))
+            pool_change = sum(e.points for e in pool.entries)
+            pool_part = _pool_part(pool, pool_change)
+            # the member's reversal says the pool's side too (PointsReversed carries it: one event per refund)
+            entry.details.update({"account_id": pool.account.account_id, "account_points": pool_change})
         after = state.model_copy(
             update={
                 "refunded": taken.refunded_total,

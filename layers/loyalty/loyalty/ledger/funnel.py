@@ -279,7 +279,10 @@ class Ledger(Generic[H]):
         entry = LedgerEntry(
             entry_id=entry_id_for(entry_key),
             key=entry_key,
-            member_id=self.actor if isinstance(self.member, Account) else self.member.holder_id,
+            # a pool's line names the member whose operation wrote it; an expiry of its own names none
+            member_id=(self.actor if type_ != "expire" else "")
+            if isinstance(self.member, Account)
+            else self.member.holder_id,
             account_id=self.member.account_id if isinstance(self.member, Account) else None,
             seq=self.member.entries,
             type=type_,

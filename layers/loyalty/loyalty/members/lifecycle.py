@@ -168,6 +168,9 @@ def _erase_free_text(member_id: str, entries: int) -> None:
                 details = erasure.entry_details(entry)
                 if details is not None:
                     texts.append((entry.key, details, erasure.entry_response(entry.response, details)))
+                other = erasure.other_side(entry)
+                if other is not None:
+                    texts.append((other[0], other[1], None))
             erasure_store.rewrite_entries(texts)
         if seen >= entries:
             break

@@ -57,10 +57,11 @@ def catalogue(program: Program, member_id: str | None) -> dict[str, Any]:
         raise MemberNotFound(f"no member {member_id!r}")
     now = utcnow()
     account = pooling.account_of(member, {})  # a member in an account: its tier counts too (one more read)
+    better = pooling.better_tier(program, member.tier_id, account).id if member is not None and account else None
     rewards = []
     for reward in program.rewards:
         left = remaining_stock(reward, stock.get(reward.id))
-        eligible, affordable = standing(reward, member, now, left, account.tier_id if account else None)
+        eligible, affordable = standing(reward, member, now, left, better)
         rewards.append(
             {
                 "reward_id": reward.id,
@@ -134,7 +135,8 @@ def partner_redeem(
         dated = books.posting_time(occurred_at)  # the posting window, checked once, in the funnel
         left = remaining_stock(reward, stored_stock)
         account = pooling.account_of(member, {})  # its tier counts; the points are still the member's own
-        check_redeemable(reward, member, dated, left, account.tier_id if account else None)
+        better = pooling.better_tier(program, member.tier_id, account).id if account else None
+        check_redeemable(reward, member, dated, left, better)
         consumed = books.spend(reward.points)
         counter = limit_counter(reward, dated)
         if counter is not None and reward.limit_per_member is not None:

@@ -26,13 +26,12 @@ def in_window(reward: Reward, day: date) -> bool:
     )
 
 
-def tier_allowed(reward: Reward, member: Member, account_tier: str | None = None) -> bool:
-    """The member's tier may take it, or (v1.2) the tier of the account it belongs to: the better tier."""
+def tier_allowed(reward: Reward, member: Member, better_tier: str | None = None) -> bool:
+    """The member's tier may take it; for a member in an account (v1.2), `better_tier`: the better of its own and
+    its account's (loyalty.accounts.pooling.better_tier), which the contract's eligibility uses."""
     if reward.eligible_tiers is None:
         return True
-    return member.tier_id in reward.eligible_tiers or (
-        account_tier is not None and account_tier in reward.eligible_tiers
-    )
+    return (better_tier or member.tier_id) in reward.eligible_tiers
 
 
 def remaining_stock(reward: Reward, stored: int | None) -> int | None:
@@ -48,19 +47,19 @@ def under_limit(reward: Reward, member: Member, when: datetime) -> bool:
 
 
 def check_redeemable(
-    reward: Reward, member: Member, when: datetime, stock_left: int | None, account_tier: str | None = None
+    reward: Reward, member: Member, when: datetime, stock_left: int | None, better_tier: str | None = None
 ) -> None:
-    """Raise the contract's error for the first reason `member` may not take `reward` now (`account_tier`: the
-    tier of the member's account, v1.2)."""
+    """Raise the contract's error for the first reason `member` may not take `reward` now (`better_tier`: the
+    better of the member's and its account's, v1.2)."""
     ensure_active(member)
-    check_reward(reward, member, when, stock_left, account_tier)
+    check_reward(reward, member, when, stock_left, better_tier)
 
 
 def check_reward(
-    reward: Reward, member: Member, when: datetime, stock_left: int | None, account_tier: str | None = None
+    reward: Reward, member: Member, when: datetime, stock_left: int | None, better_tier: str | None = None
 ) -> None:
     """`check_redeemable` without the member's status (a checkout quote prices a suspended member's basket)."""
-    if not tier_allowed(reward, member, account_tier):
+    if not tier_allowed(reward, member, better_tier):
         raise RewardNotEligible(f"reward {reward.id!r} is not available to the {member.tier_id} tier")
     if not in_window(reward, when.date()):
         raise RewardUnavailable(f"reward {reward.id!r} is outside its active window")
@@ -71,7 +70,7 @@ def check_reward(
 
 
 def standing(
-    reward: Reward, member: Member | None, now: datetime, stock_left: int | None, account_tier: str | None = None
+    reward: Reward, member: Member | None, now: datetime, stock_left: int | None, better_tier: str | None = None
 ) -> tuple[bool, bool]:
     """(eligible, affordable): the member may take it now (window, stock, status, tier or its account's tier,
     limit), and eligible with the available points covering it. Without a member: the window and stock only."""
@@ -79,7 +78,7 @@ def standing(
     if member is None:
         return eligible, False
     allowed = (
-        member.status == "active" and tier_allowed(reward, member, account_tier) and under_limit(reward, member, now)
+        member.status == "active" and tier_allowed(reward, member, better_tier) and under_limit(reward, member, now)
     )
     eligible = eligible and allowed
     return eligible, eligible and member.available >= reward.points

@@ -20,15 +20,19 @@ WRITE_BATCH = 25  # items per TransactWriteItems (at most 100): small, well unde
 
 
 def adjustment_pages(member_id: str) -> Iterator[tuple[list[LedgerEntry], int]]:
-    """The member's `adjust` entries (the only ones with text), a page of its ledger at a time, each with
-    how many entries the page read (the index is eventually consistent: the caller compares the total
+    """The member's `adjust` and `transfer` entries (the only ones with text), a page of its ledger at a time,
+    each with how many entries the page read (the index is eventually consistent: the caller compares the total
     with the member's own count)."""
     kwargs: dict[str, Any] = {
         "IndexName": "ledger",
         "KeyConditionExpression": "GSI1PK = :pk",
-        "FilterExpression": "#t = :adjust",
+        "FilterExpression": "#t IN (:adjust, :transfer)",
         "ExpressionAttributeNames": {"#t": "type"},
-        "ExpressionAttributeValues": {":pk": {"S": member_pk(member_id)}, ":adjust": {"S": "adjust"}},
+        "ExpressionAttributeValues": {
+            ":pk": {"S": member_pk(member_id)},
+            ":adjust": {"S": "adjust"},
+            ":transfer": {"S": "transfer"},
+        },
     }
     while True:
         answer = query(**kwargs)
