@@ -125,7 +125,10 @@ def test_the_hostile_bodies_of_issue_13_are_422_over_http(api) -> None:
 
 
 # The ids of the reference's walk, made this run's own (other tests share the stack)
-WALK_IDS = ["cust-1", "cust-2", "order-1", "refund-1", "review-1", "adj-1", "red-1", "pwp-1", "pwp-2", "till-order-1"]
+WALK_IDS = [
+    *("cust-1", "cust-2", "order-1", "order-2", "refund-1", "review-1", "adj-1", "red-1", "pwp-1", "pwp-2"),
+    *("till-order-1", "acme", "gift-1"),  # v1.2: the walk's account and its transfer
+]
 
 
 def _own(tag: str, text: str) -> str:

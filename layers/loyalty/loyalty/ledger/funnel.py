@@ -195,10 +195,14 @@ class Ledger(Generic[H]):
         """A transfer's receiving side: the points keep the months they expire in (`lifetime_earned`). A month
         that is over takes them only to expire them at once; under `activity_extends` they join the latest."""
         received: dict[str, int] = {}
-        for month, points in sorted(months.items()):
-            self.member.lifetime_earned += points
-            for m, p in self._credit(points, self._extend_to(month)).items():
-                received[m] = received.get(m, 0) + p
+        self.member.lifetime_earned += sum(months.values())
+        ended = {m: p for m, p in months.items() if self.is_over(m)}
+        for month, points in sorted(months.items()):  # the running months' points first: they repay a debt
+            if month not in ended:
+                for m, p in self._credit(points, self._extend_to(month)).items():
+                    received[m] = received.get(m, 0) + p
+        for m, p in self._into_ended(ended).items():  # last: points of a month that is over expire at once
+            received[m] = received.get(m, 0) + p
         return received
 
     def take_back(self, points: int, prefer: str | None) -> dict[str, int]:
