@@ -110,7 +110,7 @@ bench: $(DEV_STAMP)
 
 ## soak: the slow evidence (many more model-based runs and steps, fuzzing, mutation testing); prints its figures
 soak: $(DEV_STAMP)
-	MODEL_EXAMPLES=$${MODEL_EXAMPLES:-150} MODEL_STEPS=$${MODEL_STEPS:-60} \
+	MODEL_EXAMPLES=$${MODEL_EXAMPLES:-150} MODEL_STEPS=$${MODEL_STEPS:-60} MODEL_RECONCILE_EVERY=$${MODEL_RECONCILE_EVERY:-1} \
 		$(BIN)/python -m pytest -s -p no:cacheprovider tests/integration/test_model.py tests/integration/test_faults.py
 	FUZZ_COVERAGE=1 FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-60} $(BIN)/python -m pytest -s -p no:cacheprovider tests/e2e/test_fuzz.py
 	$(MAKE) mutate
