@@ -58,10 +58,12 @@ def load(member_id: str, entry_key: str | None) -> tuple[Member | None, LedgerEn
     when the process knows the member's account (`store.guess`); one more read when it does not, or guessed
     wrong."""
     guessed = store.guess(member_id)
-    wanted = [entry_key] if entry_key else []
-    members, accounts, entries = store.load_holders([member_id], [guessed] if guessed else [], wanted)
+    if entry_key is not None:  # an earn: a retry that lost only on the pool reads nothing (store.load_for_earn)
+        member, entry, account = store.load_for_earn(member_id, entry_key, guessed)
+        return member, entry, account or account_of(member, {})
+    members, accounts, _ = store.load_holders([member_id], [guessed] if guessed else [], [])
     member = members.get(member_id)
-    return member, entries.get(entry_key) if entry_key else None, account_of(member, accounts)
+    return member, None, account_of(member, accounts)
 
 
 def account_of(member: Member | None, loaded: dict[str, Account]) -> Account | None:

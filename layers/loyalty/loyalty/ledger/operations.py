@@ -28,12 +28,16 @@ from loyalty.kernel.errors import Contention, IdempotencyConflict, MemberNotFoun
 from loyalty.kernel.observability import count
 from loyalty.ledger.funnel import Books, Ledger, Txn
 from loyalty.program.rules import Program
+from loyalty.store import conflicts, transaction
 from loyalty.store import members as store
-from loyalty.store import transaction
 
 __all__ = ["Outcome", "Plan", "Retry", "request_hash", "retrying", "run", "run_books", "run_with"]
 
 MAX_ATTEMPTS = 30
+# An operation's writes (run_books) retry lost races for up to RACE_SECONDS (or RACE_ATTEMPTS), not 30 times: a
+# hot pool's tills lose many races, and a till waits (inside the functions' 10 s timeout) rather than fails
+RACE_SECONDS = 8.0
+RACE_ATTEMPTS = 200
 T = TypeVar("T")
 C = TypeVar("C")
 H = TypeVar("H", bound=Holder)
@@ -81,20 +85,36 @@ def replay(entry: LedgerEntry, hash_: str, program: Program) -> Outcome:
 
 
 def backoff(attempt: int) -> None:
-    time.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))  # noqa: S311 - jitter, not crypto
+    """Full jitter, doubling from 5 ms to at most 50 ms: a write that has lost many races waits no longer than
+    one that lost its first (a longer cap starves the oldest of a hot pool's tills behind its newest)."""
+    time.sleep(random.uniform(0, min(0.05, 0.005 * 2**attempt)))  # noqa: S311 - jitter, not crypto
 
 
-def retrying(step: Callable[[], T], *, attempts: int = MAX_ATTEMPTS, program_id: str | None = None) -> T:
+def retrying(
+    step: Callable[[], T],
+    *,
+    attempts: int = MAX_ATTEMPTS,
+    program_id: str | None = None,
+    seconds: float | None = None,
+) -> T:
     """Run `step` until it does not lose a race; `Contention` (503) when it keeps losing. With `program_id`,
-    the races lost are counted (`WriteRetries`: a hot member or a hot account's pool shows on the dashboard)."""
+    the races lost are counted (`WriteRetries`: a hot member or a hot account's pool shows on the dashboard).
+
+    `seconds`: keep trying while that much time has not passed (up to `attempts`), instead of a count alone:
+    a write to a hot account's pool loses many races to its other tills, and a till waits rather than fails,
+    inside the function's timeout (10 s)."""
     lost = 0
+    deadline = time.monotonic() + seconds if seconds is not None else None
     try:
         for attempt in range(attempts):
             try:
                 return step()
             except (Retry, transaction.VersionConflict, transaction.WriteConflict, WriteRefused):
                 lost += 1
-                backoff(attempt)
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                if not conflicts.fresh():  # lost to a pool it was answered as it is now: try again at once
+                    backoff(attempt)
         raise Contention("the member is busy; retry the request")
     finally:
         if lost and program_id is not None:
@@ -176,4 +196,4 @@ def run_books(
             return replay(stored, hash_, program)
         return Outcome(201, primary.response, entry=primary, member=books.member)
 
-    return retrying(attempt, program_id=program.program_id)
+    return retrying(attempt, program_id=program.program_id, attempts=RACE_ATTEMPTS, seconds=RACE_SECONDS)

@@ -34,6 +34,7 @@ from loyalty.store.codecs import (
     membership_sk,
     membership_to_item,
 )
+from loyalty.store.conflicts import accounts_moved_on
 from loyalty.store.core import (
     ConditionFailed,
     batch_get,
@@ -70,6 +71,40 @@ def guess(member_id: str) -> str | None:
 def forget_all() -> None:
     with _known_lock:
         _known.clear()
+
+
+class _LastRead(threading.local):
+    """The last earn read of this thread: its member (as read, untouched), its entry's key, its account's id."""
+
+    read: tuple[str, str, Member, str] | None = None
+
+
+_last = _LastRead()
+
+
+def load_for_earn(
+    member_id: str, entry_key: str, guessed: str | None
+) -> tuple[Member | None, LedgerEntry | None, Account | None]:
+    """The member, the entry under `entry_key` and the member's account (its pool, when `guessed` right; else
+    None, and the caller reads it), in one round trip.
+
+    A retry after losing the race only on the pool (`conflicts.accounts_moved_on`: the pool as it is now,
+    answered with the cancellation) reads nothing: the member and the entry were what the lost transaction
+    checked (its conditions on them held), the pool is the one that beat it. The retry's window is one round
+    trip, not two."""
+    moved = accounts_moved_on()
+    last = _last.read
+    if moved is not None and last is not None and last[:2] == (member_id, entry_key):
+        image = moved.get(account_pk(last[3]))
+        if image is not None and set(moved) == {account_pk(last[3])}:
+            return last[2].model_copy(deep=True), None, account_from_item(image)
+    members, accounts, entries = load_holders([member_id], [guessed] if guessed else [], [entry_key])
+    member = members.get(member_id)
+    entry = entries.get(entry_key)
+    account = accounts.get(member.account_id) if member is not None and member.account_id else None
+    pooled = member is not None and entry is None and member.account_id is not None
+    _last.read = (member_id, entry_key, member.model_copy(deep=True), str(member.account_id)) if pooled else None  # type: ignore[union-attr]
+    return member, entry, account
 
 
 def account_key(account_id: str) -> dict[str, Any]:

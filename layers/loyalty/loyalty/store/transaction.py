@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from loyalty.domain.model import Holder, LedgerEntry, Member
+from loyalty.domain.model import Account, Holder, LedgerEntry, Member
 from loyalty.domain.writes import SideWrite, WriteRefused
+from loyalty.store import conflicts
 from loyalty.store.codecs import entry_from_item, entry_to_item, holder_to_item, member_pk, member_to_item
 from loyalty.store.core import ConditionFailed, WriteConflict, key, table_name, to_item, transact
 from loyalty.store.writes import op
@@ -52,15 +53,16 @@ def put_member_op(member: Holder, expected_version: int) -> dict[str, Any]:
                 "ConditionExpression": "attribute_not_exists(PK)",
             }
         }
-    return {
-        "Put": {
-            "TableName": table_name(),
-            "Item": to_item(holder_to_item(member)),
-            "ConditionExpression": "#v = :v",
-            "ExpressionAttributeNames": {"#v": "version"},
-            "ExpressionAttributeValues": {":v": {"N": str(expected_version)}},
-        }
+    put: dict[str, Any] = {
+        "TableName": table_name(),
+        "Item": to_item(holder_to_item(member)),
+        "ConditionExpression": "#v = :v",
+        "ExpressionAttributeNames": {"#v": "version"},
+        "ExpressionAttributeValues": {":v": {"N": str(expected_version)}},
     }
+    if isinstance(member, Account):  # a hot pool: a lost race answers the pool as it is now
+        put["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+    return {"Put": put}
 
 
 def put_entry_op(entry: LedgerEntry) -> dict[str, Any]:
@@ -87,12 +89,17 @@ def commit(
     """
     side = list(side_writes or [])
     ops = [put_entry_op(e) for e in entries] + [put_member_op(m, v) for m, v in writes] + [op(s) for s in side]
+    conflicts.forget()
     try:
         transact(ops)
     except ConditionFailed as failed:
         if failed.index < len(entries):
             raise EntryExists(entry_from_item(failed.item) if failed.item else None) from None
         if failed.index < len(entries) + len(writes):
+            holders = {len(entries) + i: m for i, (m, _) in enumerate(writes)}
+            lost = [(holders.get(i), i) for i in failed.indexes]
+            if all(isinstance(m, Account) and i in failed.items for m, i in lost):
+                conflicts.record({str(failed.items[i]["PK"]): failed.items[i] for _, i in lost})
             raise VersionConflict() from None
         raise WriteRefused(side[failed.index - len(entries) - len(writes)]) from None
 
