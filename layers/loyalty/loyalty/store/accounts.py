@@ -38,16 +38,14 @@ from loyalty.store.conflicts import accounts_moved_on
 from loyalty.store.core import (
     ConditionFailed,
     batch_get,
-    client,
     from_item,
     get,
     key,
-    query,
     query_items,
     table_name,
     to_item,
 )
-from loyalty.store.members import decode_cursor, encode_cursor
+from loyalty.store.members import all_entries_of, ledger_page_of, scan_items
 
 _KNOWN_LIMIT = 10_000
 _known: OrderedDict[str, str | None] = OrderedDict()
@@ -177,49 +175,18 @@ def memberships(account_id: str) -> list[AccountMembership]:
 
 def ledger_page(account_id: str, limit: int, cursor: str | None) -> tuple[list[LedgerEntry], str | None]:
     """The pool's ledger, newest first (the `ledger` index, as a member's)."""
-    pk = account_pk(account_id)
-    kwargs: dict[str, Any] = {
-        "IndexName": "ledger",
-        "KeyConditionExpression": "GSI1PK = :pk",
-        "ExpressionAttributeValues": {":pk": {"S": pk}},
-        "ScanIndexForward": False,
-        "Limit": limit,
-    }
-    if cursor:
-        kwargs["ExclusiveStartKey"] = decode_cursor(cursor, pk)
-    answer = query(**kwargs)
-    entries = [entry_from_item(from_item(i)) for i in answer.get("Items", [])]
-    last = answer.get("LastEvaluatedKey")
-    return entries, (encode_cursor(last) if last else None)
+    return ledger_page_of(account_pk(account_id), limit, cursor)
 
 
 def all_entries(account_id: str) -> list[LedgerEntry]:
     """Every entry of the pool, oldest first (reconciliation and tests; never on a request path)."""
-    items = query_items(
-        IndexName="ledger",
-        KeyConditionExpression="GSI1PK = :pk",
-        ExpressionAttributeValues={":pk": {"S": account_pk(account_id)}},
-    )
-    return [entry_from_item(from_item(i)) for i in items]
+    return all_entries_of(account_pk(account_id))
 
 
 def scan_accounts(segments: int = 4) -> Iterator[Account]:
     """Every account, by parallel-scan segments walked in turn (operator tools only, never a request path)."""
-    for segment in range(segments):
-        kwargs: dict[str, Any] = {
-            "TableName": table_name(),
-            "Segment": segment,
-            "TotalSegments": segments,
-            "FilterExpression": "SK = :account",
-            "ExpressionAttributeValues": {":account": {"S": "ACCOUNT"}},
-        }
-        while True:
-            answer = client().scan(**kwargs)
-            for item in answer.get("Items", []):
-                yield account_from_item(from_item(item))
-            if "LastEvaluatedKey" not in answer:
-                break
-            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+    for item in scan_items("ACCOUNT", segments):
+        yield account_from_item(item)
 
 
 # -- side writes ---------------------------------------------------------------------------------------

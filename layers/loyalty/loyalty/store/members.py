@@ -66,15 +66,20 @@ def decode_cursor(cursor: str, ledger_pk: str) -> dict[str, Any]:
 
 def ledger_page(member_id: str, limit: int, cursor: str | None) -> tuple[list[LedgerEntry], str | None]:
     """Newest first. The `ledger` index is eventually consistent in AWS (milliseconds behind)."""
+    return ledger_page_of(member_pk(member_id), limit, cursor)
+
+
+def ledger_page_of(ledger_pk: str, limit: int, cursor: str | None) -> tuple[list[LedgerEntry], str | None]:
+    """A page of one ledger (`GSI1PK`: a member's, or an account pool's), newest first."""
     kwargs: dict[str, Any] = {
         "IndexName": "ledger",
         "KeyConditionExpression": "GSI1PK = :pk",
-        "ExpressionAttributeValues": {":pk": {"S": member_pk(member_id)}},
+        "ExpressionAttributeValues": {":pk": {"S": ledger_pk}},
         "ScanIndexForward": False,
         "Limit": limit,
     }
     if cursor:
-        kwargs["ExclusiveStartKey"] = decode_cursor(cursor, member_pk(member_id))
+        kwargs["ExclusiveStartKey"] = decode_cursor(cursor, ledger_pk)
     answer = query(**kwargs)
     entries = [entry_from_item(from_item(i)) for i in answer.get("Items", [])]
     last = answer.get("LastEvaluatedKey")
@@ -83,30 +88,40 @@ def ledger_page(member_id: str, limit: int, cursor: str | None) -> tuple[list[Le
 
 def all_entries(member_id: str) -> list[LedgerEntry]:
     """Every entry of a member, oldest first (reconciliation and tests; never on a request path)."""
-    entries: list[LedgerEntry] = []
+    return all_entries_of(member_pk(member_id))
+
+
+def all_entries_of(ledger_pk: str) -> list[LedgerEntry]:
+    """Every entry of one ledger (a member's, or an account pool's), oldest first."""
     kwargs: dict[str, Any] = {
         "IndexName": "ledger",
         "KeyConditionExpression": "GSI1PK = :pk",
-        "ExpressionAttributeValues": {":pk": {"S": member_pk(member_id)}},
+        "ExpressionAttributeValues": {":pk": {"S": ledger_pk}},
     }
-    entries.extend(entry_from_item(from_item(i)) for i in query_items(**kwargs))
-    return entries
+    return [entry_from_item(from_item(i)) for i in query_items(**kwargs)]
 
 
-def scan_members(segments: int = 4) -> Iterator[Member]:
-    """Every member, by parallel-scan segments walked in turn (operator tools only, never a request path)."""
+def scan_items(sort_key: str, segments: int = 4) -> Iterator[dict[str, Any]]:
+    """Every item whose SK is `sort_key` (`MEMBER`, `ACCOUNT`), by parallel-scan segments walked in turn
+    (operator tools only, never a request path)."""
     for segment in range(segments):
         kwargs: dict[str, Any] = {
             "TableName": table_name(),
             "Segment": segment,
             "TotalSegments": segments,
-            "FilterExpression": "SK = :member",
-            "ExpressionAttributeValues": {":member": {"S": "MEMBER"}},
+            "FilterExpression": "SK = :sk",
+            "ExpressionAttributeValues": {":sk": {"S": sort_key}},
         }
         while True:
             answer = client().scan(**kwargs)
             for item in answer.get("Items", []):
-                yield member_from_item(from_item(item))
+                yield from_item(item)
             if "LastEvaluatedKey" not in answer:
                 break
             kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+
+def scan_members(segments: int = 4) -> Iterator[Member]:
+    """Every member, by parallel-scan segments walked in turn (operator tools only, never a request path)."""
+    for item in scan_items("MEMBER", segments):
+        yield member_from_item(item)
