@@ -26,6 +26,7 @@ from loyalty.kernel.months import month_of
 from loyalty.ledger.funnel import PoolBooks
 from loyalty.program.rules import Benefits, Program, Tier
 from loyalty.store import accounts as store
+from loyalty.store.codecs import account_pk
 from loyalty.tiers import maths as tiers
 
 
@@ -119,7 +120,7 @@ def credit(pool: PoolBooks, member_id: str, order_id: str, award: OrderEarn, whe
             available_on = (when + timedelta(days=pool.program.pending_days)).date()
             lot = PendingLot(points=part, available_on=available_on, expiry_month=pool.expiry_month(when))
             pool.earn_pending(order_id, part, lot)
-            writes.append(PendingMarker(holder_key(account), order_id, available_on))
+            writes.append(PendingMarker(account_pk(account.account_id), order_id, available_on))
         else:
             moved = pool.earn(part, when)
         pool.entry(
@@ -145,11 +146,6 @@ def credit(pool: PoolBooks, member_id: str, order_id: str, award: OrderEarn, whe
     if part:
         writes.append(MembershipCounted(account.account_id, member_id, contributed=part))
     return PoolCredit(part, writes)
-
-
-def holder_key(account: Account) -> str:
-    """How the daily activation's markers name a pool (`ACCOUNT#<account_id>`: no member id holds a `#`)."""
-    return f"ACCOUNT#{account.account_id}"
 
 
 def split_details(account: Account, pool_points: int) -> dict[str, Any]:
@@ -180,7 +176,7 @@ def reverse(
     writes: list[SideWrite] = []
     from_pending = pool.take_back_pending(order.reference, share) if share else 0  # never spendable: first
     if from_pending and order.reference not in account.pending_lots:
-        writes.append(PendingMarkerDone(holder_key(account), order.reference))
+        writes.append(PendingMarkerDone(account_pk(account.account_id), order.reference))
     moved = pool.take_back(share - from_pending, prefer=pool.expiry_month(order.occurred_at)) if share else {}
     if base and month in account.qualifying:
         account.qualifying[month] = max(0, account.qualifying[month] - base)

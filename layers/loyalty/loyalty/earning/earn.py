@@ -29,12 +29,13 @@ from loyalty.kernel.errors import (
     ValidationFailed,
 )
 from loyalty.kernel.months import month_of
-from loyalty.ledger.funnel import Books, Ledger, PoolBooks, Txn, activity_counter
+from loyalty.ledger.funnel import Books, Ledger, PoolBooks, Txn, activity_counter, open_books
 from loyalty.ledger.operations import Outcome, Plan, commit, request_hash, retrying, run, run_with
 from loyalty.program.rules import Program, Reward
 from loyalty.store import accounts as account_store
 from loyalty.store import members as member_store
 from loyalty.store import orders as order_store
+from loyalty.store.codecs import pool_of
 from loyalty.tiers import views
 
 if TYPE_CHECKING:  # annotations only: the checkout's cold start never loads the earn routes' models
@@ -436,7 +437,7 @@ def activate_pending(program: Program, member_id: str, as_of: date) -> int:
     A lot whose expiry month is already over when it activates is expired at once (funnel).
     """
 
-    pool = member_id.removeprefix("ACCOUNT#") if member_id.startswith("ACCOUNT#") else None
+    pool = pool_of(member_id)
 
     def attempt() -> int:
         holder = account_store.load_account(pool) if pool else member_store.load_member(member_id)
@@ -445,9 +446,7 @@ def activate_pending(program: Program, member_id: str, as_of: date) -> int:
         due = {order_id: lot for order_id, lot in holder.pending_lots.items() if lot.available_on <= as_of}
         if not due:
             return 0
-        books: Ledger[Any] = (
-            PoolBooks(program, holder, utcnow()) if isinstance(holder, Account) else Books(program, holder, utcnow())
-        )
+        books = open_books(program, holder, utcnow())
         moved = 0
         for order_id, _ in sorted(due.items(), key=lambda kv: (kv[1].available_on, kv[0])):
             moved += books.activate(order_id)

@@ -24,7 +24,7 @@ from typing import Any
 
 from loyalty.answers.common import Answer
 from loyalty.domain import keys
-from loyalty.domain.model import Account, Holder, LedgerEntry, Member
+from loyalty.domain.model import Account, Holder, LedgerEntry
 from loyalty.domain.writes import ExpiryWarningSent
 from loyalty.jobs import registry
 from loyalty.jobs import runner as jobs
@@ -32,10 +32,11 @@ from loyalty.kernel.clock import utcnow
 from loyalty.kernel.config import settings
 from loyalty.kernel.errors import AccountNotFound, MemberNotFound
 from loyalty.kernel.months import add_months
-from loyalty.ledger.funnel import Books, Ledger, PoolBooks
+from loyalty.ledger.funnel import Ledger, open_books
 from loyalty.ledger.operations import Plan, request_hash, run_books
 from loyalty.program.rules import Program
 from loyalty.store import expiry as store
+from loyalty.store.codecs import account_pk, pool_of
 
 
 class _NothingToExpire(Exception):
@@ -64,7 +65,7 @@ def _month_start(month: str) -> datetime:
 
 def _run_id(holder: Holder) -> str:
     """How the run names a holder: a member by its id, a pool as `ACCOUNT#<account_id>`."""
-    return f"{store.ACCOUNT}{holder.account_id}" if isinstance(holder, Account) else holder.holder_id
+    return account_pk(holder.account_id) if isinstance(holder, Account) else holder.holder_id
 
 
 def _warning(member: Holder, run: jobs.Run) -> ExpiryWarningSent | None:
@@ -90,19 +91,13 @@ def _warning(member: Holder, run: jobs.Run) -> ExpiryWarningSent | None:
 def expire_member(program: Program, run: jobs.Run, member_id: str, item: dict[str, Any] | None) -> jobs.Counts:
     """Expire one member's (or one pool's, `ACCOUNT#<account_id>`) points for the run (idempotent per holder
     and period). Returns its counts."""
-    pool = member_id.removeprefix(store.ACCOUNT) if member_id.startswith(store.ACCOUNT) else None
+    pool = pool_of(member_id)
     entry_key = keys.account_expiry(pool, run.period) if pool else keys.expiry(member_id, run.period)
     hash_ = request_hash({"member_id": member_id, "period": run.period})
     last = add_months(run.period, -1)
 
     def load() -> tuple[Holder | None, LedgerEntry | None, dict[str, Any] | None]:
         return store.load_for_expiry(member_id, entry_key, run.period)
-
-    def open_books(holder: Holder) -> Ledger[Any]:
-        if isinstance(holder, Account):
-            return PoolBooks(program, holder, utcnow())
-        assert isinstance(holder, Member)
-        return Books(program, holder, utcnow())
 
     def missing() -> Exception:
         return AccountNotFound(f"no account {pool!r}") if pool else MemberNotFound(f"no member {member_id!r}")
@@ -135,7 +130,7 @@ def expire_member(program: Program, run: jobs.Run, member_id: str, item: dict[st
         return Plan(body, [warning] if warning else [])
 
     try:
-        outcome = run_books(program, load, entry_key, hash_, plan, open_books, missing)
+        outcome = run_books(program, load, entry_key, hash_, plan, lambda h: open_books(program, h, utcnow()), missing)
     except (MemberNotFound, AccountNotFound):
         return {}
     except _NothingToExpire as nothing:

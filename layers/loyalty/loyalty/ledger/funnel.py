@@ -384,6 +384,14 @@ class PoolBooks(Ledger[Account]):
         return self.member
 
 
+def open_books(program: Program, holder: Holder, now: datetime) -> Ledger[Any]:
+    """The books of a holder read as a member or an account (a monthly run, the daily activation)."""
+    if isinstance(holder, Account):
+        return PoolBooks(program, holder, now)
+    assert isinstance(holder, Member)
+    return Books(program, holder, now)
+
+
 @dataclass
 class Txn:
     """What one business operation writes, in one transaction."""

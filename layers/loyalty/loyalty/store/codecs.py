@@ -20,6 +20,7 @@ from loyalty.domain.model import (
 
 EXPIRY_SHARDS = 16  # see docs/design.md: spreads the expiry and members indexes over 16 partitions
 ACCOUNTS = "ACCOUNTS"  # the `members` index's partition of accounts (the tier evaluation walks it)
+ACCOUNT_PREFIX = "ACCOUNT#"
 EXPIRY_ACCOUNTS = "EXPACCT"  # the expiry index's partition of accounts' pools with points that can expire
 
 
@@ -36,7 +37,14 @@ def member_pk(member_id: str) -> str:
 
 
 def account_pk(account_id: str) -> str:
-    return f"ACCOUNT#{account_id}"
+    """An account's key; also how the monthly runs and the daily activation name a pool among members' ids."""
+    return f"{ACCOUNT_PREFIX}{account_id}"
+
+
+def pool_of(holder_id: str) -> str | None:
+    """The account id when `holder_id` names an account's pool (`ACCOUNT#<account_id>`: no member id holds a
+    `#`); None for a member's id."""
+    return holder_id.removeprefix(ACCOUNT_PREFIX) if holder_id.startswith(ACCOUNT_PREFIX) else None
 
 
 def membership_sk(member_id: str) -> str:
@@ -93,10 +101,6 @@ def holder_to_item(holder: Holder) -> dict[str, Any]:
         return account_to_item(holder)
     assert isinstance(holder, Member)
     return member_to_item(holder)
-
-
-def holder_pk(holder: Holder) -> str:
-    return account_pk(holder.holder_id) if isinstance(holder, Account) else member_pk(holder.holder_id)
 
 
 def membership_to_item(membership: AccountMembership) -> dict[str, Any]:

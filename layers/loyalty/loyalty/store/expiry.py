@@ -25,6 +25,7 @@ from loyalty.store.codecs import (
     entry_pk,
     member_from_item,
     member_pk,
+    pool_of,
 )
 from loyalty.store.core import batch_get, client, get, key, query, table_name, to_item
 
@@ -46,9 +47,6 @@ def expiring_page(
     answer = query(**kwargs)
     ids = [i["PK"]["S"].removeprefix("MEMBER#") for i in answer.get("Items", [])]
     return ids, answer.get("LastEvaluatedKey")
-
-
-ACCOUNT = "ACCOUNT#"  # an account's pool among the expiry run's ids (no member id holds a `#`)
 
 
 def expiring_accounts_page(
@@ -79,10 +77,8 @@ def load_for_expiry(
     holder: Holder | None = None
     entry: LedgerEntry | None = None
     warned: dict[str, Any] | None = None
-    pool = holder_id.startswith(ACCOUNT)
-    holder_key = (
-        key(account_pk(holder_id.removeprefix(ACCOUNT)), "ACCOUNT") if pool else key(member_pk(holder_id), "MEMBER")
-    )
+    pool = pool_of(holder_id)
+    holder_key = key(account_pk(pool), "ACCOUNT") if pool else key(member_pk(holder_id), "MEMBER")
     keys = [holder_key, key(entry_pk(entry_key), "ENTRY"), key(warning_pk(holder_id, month), "WARN")]
     for item in batch_get(keys):
         if item["SK"] == "MEMBER":
@@ -102,7 +98,7 @@ def load_warning(member_id: str, month: str) -> dict[str, Any] | None:
 
 def warning_item(member_id: str, month: str, fields: dict[str, Any]) -> dict[str, Any]:
     """The warning of a member, or of a pool (`ACCOUNT#<account_id>`: the item names its `account_id`)."""
-    pool = member_id.removeprefix(ACCOUNT) if member_id.startswith(ACCOUNT) else None
+    pool = pool_of(member_id)
     return {
         "PK": warning_pk(member_id, month),
         "SK": "WARN",

@@ -33,7 +33,7 @@ from loyalty.jobs import runner as jobs
 from loyalty.kernel.clock import utcnow
 from loyalty.kernel.config import settings
 from loyalty.kernel.months import add_months
-from loyalty.ledger.funnel import Books, Ledger, PoolBooks, Txn
+from loyalty.ledger.funnel import Txn, open_books
 from loyalty.ledger.operations import commit, retrying
 from loyalty.program.rules import Program, Tier
 from loyalty.store import accounts as account_store
@@ -144,9 +144,6 @@ def apply_change(member: Holder, change: TierChange, period: str, as_of: date, r
     }
 
 
-ACCOUNT = "ACCOUNT#"  # an account among the run's ids (no member id holds a `#`)
-
-
 def _counts(program: Program, before: str, after: str, *, pool: bool = False) -> jobs.Counts:
     moved = program.tier_rank(after) - program.tier_rank(before)
     outcome = "upgraded" if moved > 0 else "downgraded" if moved < 0 else "unchanged"
@@ -156,10 +153,9 @@ def _counts(program: Program, before: str, after: str, *, pool: bool = False) ->
 
 
 def _load(holder_id: str, item: dict[str, Any] | None) -> Member | Account | None:
-    if holder_id.startswith(ACCOUNT):
-        if item:
-            return codecs.account_from_item(item)
-        return account_store.load_account(holder_id.removeprefix(ACCOUNT))
+    pool = codecs.pool_of(holder_id)
+    if pool is not None:
+        return codecs.account_from_item(item) if item else account_store.load_account(pool)
     return codecs.member_from_item(item) if item else member_store.load_member(holder_id)
 
 
@@ -167,7 +163,7 @@ def evaluate_member(program: Program, run: jobs.Run, member_id: str, item: dict[
     """Evaluate one member (or one account, `ACCOUNT#<account_id>`: v1.2) for the run and record the period
     on it (one write per holder and period). Returns its counts."""
     given = [item]
-    pool = member_id.startswith(ACCOUNT)
+    pool = codecs.pool_of(member_id) is not None
 
     def unchanged() -> jobs.Counts:
         return {"accounts_evaluated": 1, "accounts_unchanged": 1} if pool else {"members_evaluated": 1, "unchanged": 1}
@@ -192,9 +188,7 @@ def evaluate_member(program: Program, run: jobs.Run, member_id: str, item: dict[
             return unchanged()
         if member.tier_period is not None and member.tier_period > run.period:
             return unchanged()  # a back-fill behind a later period
-        books: Ledger[Any] = (
-            PoolBooks(program, member, now) if isinstance(member, Account) else Books(program, member, now)
-        )
+        books = open_books(program, member, now)
         change = evaluate_tier(member, program, run.period, run.as_of)
         if change is not None:
             apply_change(member, change, run.period, run.as_of, run.run_id)
