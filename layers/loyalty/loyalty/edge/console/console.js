@@ -403,12 +403,13 @@ function figure(label, value, name) {
   return h("div", { class: "figure" }, h("dt", {}, label), h("dd", { "data-figure": name }, value));
 }
 
-function pointsCard(member) {
-  const p = member.points;
+// A holder's points (a member's, or an account's pool: `title` says which)
+function pointsCard(holder, title = "Points") {
+  const p = holder.points;
   return h(
     "section",
     { class: "card", "aria-labelledby": "points-title" },
-    h("h2", { id: "points-title" }, "Points"),
+    h("h2", { id: "points-title" }, title),
     h(
       "dl",
       { class: "figures" },
@@ -647,7 +648,7 @@ async function accountScreen(accountId) {
   const ledgerBox = h("section", { class: "card wide", "aria-labelledby": "ledger-title" });
   show(
     accountHeader(account),
-    h("div", { class: "grid" }, poolCard(account), accountTierCard(account, prog), expiringCard(account), accountCard(account)),
+    h("div", { class: "grid" }, pointsCard(account, "Pool points"), accountTierCard(account, prog), expiringCard(account), accountCard(account)),
     accountMembersCard(account),
     ledgerBox,
   );
@@ -661,25 +662,6 @@ function accountHeader(account) {
     h("h1", {}, `${account.name} `, h("span", { class: "muted" }, account.account_id)),
     h("span", { class: "badge", "data-figure": "kind" }, account.kind),
     h("span", { class: "badge tier", "data-figure": "tier" }, account.tier.name),
-  );
-}
-
-function poolCard(account) {
-  const p = account.points;
-  return h(
-    "section",
-    { class: "card", "aria-labelledby": "points-title" },
-    h("h2", { id: "points-title" }, "Pool points"),
-    h(
-      "dl",
-      { class: "figures" },
-      figure("Available", points(p.available), "available"),
-      figure("Pending", points(p.pending), "pending"),
-      figure("Earned (lifetime)", points(p.lifetime_earned), "lifetime_earned"),
-      figure("Redeemed (lifetime)", points(p.lifetime_redeemed), "lifetime_redeemed"),
-      figure("Expired (lifetime)", points(p.lifetime_expired), "lifetime_expired"),
-      figure("Adjusted (lifetime)", signed(p.lifetime_adjusted || 0), "lifetime_adjusted"),
-    ),
   );
 }
 
