@@ -223,12 +223,18 @@ def leave_on_closing(program: Program, member: Member, now: datetime) -> tuple[P
     if account is None or membership is None:  # pragma: no cover - written together with the member's account_id
         raise LookupError(f"member {member.member_id!r} belongs to a missing account {member.account_id!r}")
     pool = PoolBooks(program, account, now, member.member_id)
+    return pool, _part(member, account, membership, now)
+
+
+def _part(member: Member, account: Account, membership: AccountMembership, now: datetime) -> MembershipSaved:
+    """The member and the account part (no point moves): the member's account and role gone, the account one
+    member fewer. Returns the membership's end, the write that goes with them."""
     account.members -= 1
     member.account_id = None
     member.account_role = None
     member.account_changed_at = now
     store.remember(member.member_id, None)
-    return pool, MembershipSaved(membership.model_copy(update={"left_at": now}))
+    return MembershipSaved(membership.model_copy(update={"left_at": now}))
 
 
 def leave(program: Program, account_id: str, member_id: str) -> AccountAnswer:
@@ -241,12 +247,7 @@ def leave(program: Program, account_id: str, member_id: str) -> AccountAnswer:
             raise MemberNotFound(f"member {member_id!r} is not in account {account_id!r}")
         now = utcnow()
         books, pool = Books(program, member, now), PoolBooks(program, account, now, member_id)
-        member.account_id = None
-        member.account_role = None
-        member.account_changed_at = now
-        account.members -= 1
-        commit(Txn([books, pool], [MembershipSaved(membership.model_copy(update={"left_at": now}))]))
-        store.remember(member_id, None)
+        commit(Txn([books, pool], [_part(member, account, membership, now)]))
         return AccountAnswer.model_validate(account_view(account, store.memberships(account_id), program, now))
 
     return retrying(attempt)
