@@ -597,3 +597,52 @@ def test_a_reward_for_the_first_tier_only_follows_the_better_tier() -> None:
     assert b3 is not None and pool is not None and (b3.tier_id, pool.tier_id) == ("red", "gold")
     assert tier_allowed(welcome, b3) is True  # alone, red may take it
     assert tier_allowed(welcome, b3, pooling.better_tier(program, b3.tier_id, pool).id) is False
+
+
+# -- the hot pool: round trips, and a race lost only on the pool --------------------------------------
+def test_an_earn_into_a_pool_costs_two_round_trips_once_the_process_knows_the_member(acme: None) -> None:
+    from tests.support.aws import count_calls
+
+    earn("b1", "o-1", "10.00")  # the process reads b1 and learns its account
+    calls, stop = count_calls()
+    try:
+        status, _, _ = earn("b1", "o-2", "10.00")
+    finally:
+        stop()
+    assert status == 201 and calls == ["BatchGetItem", "TransactWriteItems"]
+
+
+def test_a_race_lost_only_on_the_pool_is_planned_again_on_the_pool_answered_without_a_read(
+    acme: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another till commits into the pool between this earn's read and its write: the transaction is cancelled
+    on the pool alone, answers the pool as it is now, and the retry writes on it without reading again."""
+    from loyalty.store import accounts as accounts_store
+
+    from tests.support.aws import count_calls
+
+    earn("b2", "o-0", "10.00")  # the process knows b2's account: the pool comes with the member
+    real = accounts_store.load_holders
+    raced: list[bool] = []
+
+    def read_then_another_till_commits(*args: Any, **kwargs: Any) -> Any:
+        found = real(*args, **kwargs)
+        if not raced:
+            raced.append(True)
+            monkeypatch.setattr(accounts_store, "load_holders", real)
+            assert earn("b1", "o-other", "100.00")[0] == 201  # 90 into the pool, after this earn read it
+        return found
+
+    monkeypatch.setattr(accounts_store, "load_holders", read_then_another_till_commits)
+    calls, stop = count_calls()
+    try:
+        status, body, _ = earn("b2", "o-1", "20.00")
+    finally:
+        stop()
+    assert status == 201, body
+    assert body["account"] == {"account_id": "acme", "points": 18, "balance": 9 + 90 + 18}
+    # this earn: one read, the lost transaction, the retry's transaction (the other till's calls in between)
+    mine = [c for c in calls if c != "TransactWriteItems"]
+    assert mine.count("BatchGetItem") == 2  # its read and the other till's: no second read of its own
+    assert calls[-2:] == ["TransactWriteItems", "TransactWriteItems"]
+    assert_pool_balanced()
