@@ -19,11 +19,12 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import sys
 from datetime import datetime
 from typing import Any
 
-from loyalty.requests import accounts, checkout, common, earning, members, redemption
+from loyalty.requests import accounts, checkout, common, earning, members, redemption, webhooks
 from pydantic import BaseModel
 
 from loyalty_local.template import ROOT, Template
@@ -89,7 +90,29 @@ WALK: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/v1/reports/activity?from=2026-01&to=2026-03", None),
     ("GET", "/v1/jobs?limit=5", None),
     ("GET", "/v1/keys/current", None),
+    ("POST", "/v1/webhooks", _example(webhooks.EndpointRequest)),
+    ("GET", "/v1/webhooks", None),
+    ("PATCH", "/v1/webhooks/email-platform", _example(webhooks.EndpointPatchRequest)),
+    ("POST", "/v1/webhooks/email-platform/test", None),
+    ("GET", "/v1/webhooks/email-platform/deliveries?limit=5", None),
+    ("POST", "/v1/webhooks/email-platform/deliveries/{delivery_id}/retry", None),
+    ("POST", "/v1/webhooks/email-platform/rotate-secret", None),
+    ("GET", "/v1/webhooks/email-platform", None),
+    ("DELETE", "/v1/webhooks/email-platform", None),
 ]
+# What changes from one walk to the next in the webhooks' answers (a secret, a test event's id, the delivery id
+# made of them), shown as what it is instead
+UNSTABLE = (
+    (re.compile(r"whsec_[A-Za-z0-9+/]+=*"), "whsec_<base64 of 32 random bytes>"),
+    (re.compile(r"ev_test_[0-9a-f]{24}"), "ev_test_<random>"),
+    (re.compile(r"(\d{8}T\d{6}Z)-[0-9a-f]{20}"), r"\1-<digest>"),
+)
+
+
+def _stable(text: str) -> str:
+    for pattern, shown in UNSTABLE:
+        text = pattern.sub(shown, text)
+    return text
 
 
 def _signature(secret: str, body: bytes, now: datetime) -> str:
@@ -104,10 +127,14 @@ def walk() -> dict[tuple[str, str], dict[str, Any]]:
     from loyalty_local.server import LocalStack
 
     stack = LocalStack(Template())
+    if stack.background is not None:  # no attempt is made: the webhooks' answers are the same each walk
+        stack.background.stop()
     stack.clock({"now": NOW})
     now = datetime.fromisoformat(NOW.replace("Z", "+00:00"))
     examples: dict[tuple[str, str], dict[str, Any]] = {}
+    delivery_id = ""
     for method, path, payload in WALK:
+        path = path.replace("{delivery_id}", delivery_id)
         raw = json.dumps(payload).encode() if payload is not None else None
         headers = {"Content-Type": "application/json"} if raw is not None else {}
         if path.startswith("/v1/partners/"):
@@ -121,14 +148,16 @@ def walk() -> dict[tuple[str, str], dict[str, Any]]:
             raise SystemExit(f"{method} {path} answered {answer.status}: {answer.body.decode()}")
         route, _ = stack.gateway.match(method, path.split("?")[0])
         assert route is not None
+        body = json.loads(answer.body)
+        delivery_id = body.get("delivery_id", delivery_id) if isinstance(body, dict) else delivery_id
         key = (method.lower(), route.path)
         if key not in examples:
             shown = {k: v for k, v in headers.items() if k != "Content-Type"}
             examples[key] = {
-                "request": {"method": method, "path": path, "headers": shown, "body": payload},
+                "request": {"method": method, "path": _stable(path), "headers": shown, "body": payload},
                 "status": answer.status,
                 "headers": {k: v for k, v in answer.headers.items() if k.lower() == "idempotent-replayed"},
-                "body": json.loads(answer.body),
+                "body": json.loads(_stable(answer.body.decode())),
             }
     return examples
 
@@ -231,7 +260,7 @@ def _schema(name: str, schema: dict[str, Any]) -> list[str]:
 
 
 # The sections in the order a newcomer meets them
-TAG_ORDER = ["members", "earn", "redeem", "partners", "checkout", "accounts", "program", "reports", "jobs"]
+TAG_ORDER = ["members", "earn", "redeem", "partners", "checkout", "accounts", "webhooks", "program", "reports", "jobs"]
 CONVENTIONS = """\
 ## Conventions
 

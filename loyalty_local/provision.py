@@ -80,6 +80,22 @@ def create_archives(template: Template) -> list[str]:
     return names
 
 
+def create_rules(template: Template) -> list[str]:
+    """The template's EventBridge rules on its bus, with their SQS targets (the webhook dispatcher's queue):
+    moto's bus sends each matching event to the queue, as EventBridge does."""
+    events = boto3.client("events")
+    names = []
+    for logical_id, res in template.of_type("AWS::Events::Rule").items():
+        props = template.resolve(res.get("Properties") or {})
+        bus = str(props.get("EventBusName") or "default")
+        events.put_rule(Name=logical_id, EventBusName=bus, EventPattern=json.dumps(props.get("EventPattern") or {}))
+        targets = [{"Id": str(t["Id"]), "Arn": str(t["Arn"])} for t in props.get("Targets") or []]
+        if targets:
+            events.put_targets(Rule=logical_id, EventBusName=bus, Targets=targets)
+        names.append(logical_id)
+    return names
+
+
 def put_program(template: Template, document: str) -> None:
     ssm = boto3.client("ssm")
     for logical_id in template.of_type("AWS::SSM::Parameter"):
@@ -126,6 +142,7 @@ def provision(template: Template, program_document: str = "bundled:demo") -> dic
     queues = create_queues(template)
     create_bus(template)
     archives = create_archives(template)
+    create_rules(template)
     put_program(template, program_document)
     seed_partner_secrets()
     seed_keys()

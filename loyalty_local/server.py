@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 from loyalty_local.capture import EventCapture
 from loyalty_local.emulator import Emulator
 from loyalty_local.gateway import GATEWAY_MAX_BODY, Gateway, HttpAnswer
+from loyalty_local.queues import BackgroundRunner
 from loyalty_local.runtime import FunctionPool
 from loyalty_local.streams import StreamPoller
 from loyalty_local.template import Template, TemplateError
@@ -90,6 +91,10 @@ class LocalStack:
         )
         if self.streams is not None:
             self.streams.start()
+        # SQS event sources (the webhooks') and minute schedules, in the background, as AWS runs them
+        self.background = BackgroundRunner(template, self.functions, self.pools) if outbox else None
+        if self.background is not None:
+            self.background.start()
 
     def flush_stream(self) -> int:
         """Deliver every table-stream record written so far to its functions (the outbox), retries included."""
@@ -197,20 +202,26 @@ class LocalStack:
         return _json(200, summary)
 
     def drain_queues(self, max_rounds: int = 10_000) -> int:
-        """Deliver SQS messages to the functions the template subscribes to them, until all are empty.
+        """Deliver the scheduled jobs' work queues to the functions the template subscribes to them, until all
+        are empty (the other queues, the webhooks', are the background runner's).
 
         As Lambda's event source mapping does: batches, partial-failure reports honoured (failed
         messages return to the queue and reach the dead-letter queue after maxReceiveCount).
         """
         import boto3
 
+        from loyalty_local.queues import job_queues
+
         sqs = boto3.client("sqs")
+        jobs = job_queues(self.template, self.functions)
         delivered = 0
         for _ in range(max_rounds):
             busy = False
             for name, fn in self.functions.items():
                 for source in fn.sqs_sources:
                     url = self._queue_url(source["Queue"])
+                    if url not in jobs:
+                        continue
                     got = sqs.receive_message(
                         QueueUrl=url,
                         MaxNumberOfMessages=min(10, int(source.get("BatchSize", 10))),

@@ -155,7 +155,12 @@ class Template:
             if name == "Ref":
                 if arg in self.parameters:
                     return self.parameters[arg]
-                pseudo = {"AWS::Region": self.region, "AWS::AccountId": self.account, "AWS::Partition": "aws"}
+                pseudo = {
+                    "AWS::Region": self.region,
+                    "AWS::AccountId": self.account,
+                    "AWS::Partition": "aws",
+                    "AWS::StackName": f"loyalty-{self.stage}",
+                }
                 if arg in pseudo:
                     return pseudo[arg]
                 if self.resources.get(arg, {}).get("Type") == "AWS::SQS::Queue":

@@ -229,6 +229,37 @@ DETAIL_TYPES: dict[str, type[EventDetail]] = {
 }
 
 
+class WebhookTest(EventDetail):
+    """(v1.2) Sent by hand to one webhook endpoint (`POST /v1/webhooks/{endpoint_id}/test`), never on the bus: a
+    receiver's first message."""
+
+    endpoint_id: str
+
+
+DETAIL_TYPES["WebhookTest"] = WebhookTest
+
+# Every detail-type the contract names (v1.1 and v1.2): what a webhook endpoint may subscribe to. A type the
+# product does not publish yet is still a type a receiver may wait for.
+CONTRACT_TYPES: tuple[str, ...] = (
+    "MemberEnrolled",
+    "PointsEarned",
+    "PointsReversed",
+    "PointsRedeemed",
+    "RedemptionCancelled",
+    "PointsAdjusted",
+    "PointsExpired",
+    "PointsExpiringSoon",
+    "TierChanged",
+    "RewardUnlocked",
+    "TierDowngradeUpcoming",
+    "PointsTransferred",
+    "AccountMemberJoined",
+    "AccountMemberLeft",
+    "MemberImported",
+    "WebhookTest",
+)
+
+
 @dataclass(frozen=True)
 class DomainEvent:
     detail_type: str

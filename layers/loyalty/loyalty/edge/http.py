@@ -370,6 +370,9 @@ CODES: dict[str, tuple[int, str]] = {
         422,
         "the sender's transfers this calendar month would pass the programme's limit (v1.2)",
     ),
+    "endpoint_not_found": (404, "no such webhook endpoint (v1.2)"),
+    "endpoint_exists": (409, "the endpoint id exists with a different body (v1.2)"),
+    "delivery_not_found": (404, "the endpoint has no such delivery (v1.2)"),
     "internal_error": (500, "something went wrong; never a stack trace or an AWS error text"),
     "busy": (503, "the member kept changing under the write; retry it"),
 }

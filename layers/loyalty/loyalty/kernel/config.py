@@ -19,6 +19,8 @@ class Settings(BaseModel):
     expiry_queue_url: str | None = None
     tier_dead_letter_queue_url: str | None = None
     expiry_dead_letter_queue_url: str | None = None
+    webhook_queue_url: str | None = None  # the webhook delivery queue
+    webhook_secret_prefix: str = "loyalty/webhooks/"  # noqa: S105 - where endpoint secrets live, not a secret
     local_mode: bool = False
 
 
@@ -31,6 +33,8 @@ ENV_NAMES = {
     "expiry_queue_url": "EXPIRY_QUEUE_URL",
     "tier_dead_letter_queue_url": "TIER_DEAD_LETTER_QUEUE_URL",
     "expiry_dead_letter_queue_url": "EXPIRY_DEAD_LETTER_QUEUE_URL",
+    "webhook_queue_url": "WEBHOOK_QUEUE_URL",
+    "webhook_secret_prefix": "WEBHOOK_SECRET_PREFIX",
     "local_mode": "LOYALTY_LOCAL",
 }
 

@@ -127,3 +127,15 @@ class AccountFull(LoyaltyError):
 
 class TransferLimitReached(LoyaltyError):
     status, code = 422, "transfer_limit_reached"
+
+
+class EndpointNotFound(LoyaltyError):
+    status, code = 404, "endpoint_not_found"
+
+
+class EndpointExists(LoyaltyError):
+    status, code = 409, "endpoint_exists"
+
+
+class DeliveryNotFound(LoyaltyError):
+    status, code = 404, "delivery_not_found"
