@@ -271,6 +271,34 @@ def hot_pool(results: dict[str, Any]) -> str:
     )
 
 
+def webhooks(results: dict[str, Any]) -> str:
+    data = results["webhooks"]
+    rows = []
+    for side, label in (("all_healthy", "5 healthy"), ("one_failing", "4 healthy, 1 answering 500")):
+        d = data[side]
+        rows.append(
+            [
+                label,
+                str(d["events"]),
+                str(d["events_per_s"]),
+                str(d["healthy_messages"]),
+                str(d["missing"]),
+                str(d["delay_ms"]["p50"]),
+                str(d["delay_ms"]["p99"]),
+                str(d["delay_ms"]["max"]),
+                str(d["all_delivered_s"]),
+                str(d["failing_attempts"]),
+            ]
+        )
+    head = ["endpoints", "events", "events/s", "healthy msgs", "missing", "p50 ms", "p99 ms", "max ms"]
+    text = _table([*head, "all in (s)", "failing attempts"], rows)
+    ratio = data["ratio"]
+    return (
+        f"{text}\n\nThe healthy endpoints' delay with one failing endpoint, against all healthy: p50 "
+        f"{ratio['p50']}x, p99 {ratio['p99']}x (at most {data['ratio_max']}x)."
+    )
+
+
 SECTIONS = {
     "ops": ("DynamoDB per operation (warm handlers, events/, moto)", operations),
     "latency": ("Latency", latency),
@@ -279,6 +307,7 @@ SECTIONS = {
     "jobs": ("Monthly jobs", jobs),
     "local": ("The local stack (`make run`) over HTTP", local_stack),
     "pool": ("The hot pool (one account, 20 tills at once) over HTTP", hot_pool),
+    "webhooks": ("Webhooks: a burst to 5 endpoints, one failing, over HTTP", webhooks),
     "mutation": ("Mutation testing of the money code (`make mutate`)", mutation),
 }
 
@@ -290,6 +319,7 @@ RESULT_KEYS = {
     "jobs": "jobs",
     "local": "local_stack",
     "pool": "hot_pool",
+    "webhooks": "webhooks",
     "mutation": "mutation",
 }
 

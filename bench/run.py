@@ -24,7 +24,7 @@ from loyalty_local.template import ROOT
 
 RESULTS = ROOT / "bench" / "results.json"
 QUICK_RESULTS = ROOT / "bench" / ".cache" / "results-quick.json"
-SECTIONS = ("ops", "latency", "imports", "packages", "jobs", "local", "pool")
+SECTIONS = ("ops", "latency", "imports", "packages", "jobs", "local", "pool", "webhooks")
 
 FULL: dict[str, Any] = {"latency_rounds": 300, "import_runs": 5, "import_profile": True, "job_sizes": [1000, 10000]}
 QUICK: dict[str, Any] = {"latency_rounds": 20, "import_runs": 3, "import_profile": False, "job_sizes": [100, 300]}
@@ -120,6 +120,12 @@ def run_sections(
         started = step("the hot pool: 20 tills into one account's pool beside 20 members alone, over HTTP")
         results["hot_pool"] = pool.measure(settings is QUICK, log)
         done(started)
+    if "webhooks" in sections:
+        from bench import webhooks
+
+        started = step("webhooks: a burst of events to 5 endpoints, all healthy and then one failing, over HTTP")
+        results["webhooks"] = webhooks.measure(settings is QUICK, log)
+        done(started)
     return results
 
 
@@ -133,6 +139,9 @@ def failures(results: dict[str, Any]) -> list[str]:
     from bench import pool
 
     out += pool.broken_budgets(results)
+    from bench import webhooks
+
+    out += webhooks.broken_budgets(results)
     return out
 
 
