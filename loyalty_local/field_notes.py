@@ -229,6 +229,21 @@ FIELDS: dict[str, str] = {
     "GET /v1/accounts/{account_id}/ledger account_id": "The account whose pool's ledger to page through.",
     "POST /v1/accounts/{account_id}/members account_id": "The account to add the member to.",
     "DELETE /v1/accounts/{account_id}/members/{member_id} account_id": "The account the member leaves.",
+    # webhooks (v1.2)
+    "endpoint_id": "The webhook endpoint's id, chosen by the administrator who creates it.",
+    "delivery_id": "The delivery's id: its event's time, then a digest of the event and the endpoint.",
+    "url": "Where messages are sent: `https://` on the public internet (locally also `http://` to 127.0.0.1).",
+    "event_types": "The event types the endpoint takes (`GET /v1/program`'s domain events, docs/events.md), or `*`.",
+    "EndpointAnswer.description": "What the endpoint is for, in the administrator's words.",
+    "CreatedEndpoint.description": "What the endpoint is for, in the administrator's words.",
+    "EndpointRequest.description": "What the endpoint is for, in the administrator's words (at most 500 characters).",
+    "EndpointPatchRequest.description": "What the endpoint is for, in the administrator's words.",
+    "EndpointAnswer.created_at": "When the endpoint was created.",
+    "CreatedEndpoint.created_at": "When the endpoint was created.",
+    "DeliveryView.created_at": "When the delivery was made (its event reached the endpoint's queue).",
+    "AttemptView.at": "When the attempt was made, by the stack's clock (its `webhook-timestamp`).",
+    "AttemptView.duration_ms": "How long the attempt took, from connecting to the answer (15,000 at most).",
+    "DeletedEndpoint.deleted": "Always true: the endpoint, its secret and its pending deliveries are gone.",
 }
 
 

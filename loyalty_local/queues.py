@@ -23,7 +23,7 @@ from typing import Any
 from loyalty_local.runtime import FunctionPool, sqs_event
 from loyalty_local.template import Function, Template
 
-POLL_SECONDS = 0.05
+POLL_SECONDS = (0.02, 0.2)  # the wait between polls: short while messages come, longer when the queues are idle
 SCHEDULE_SECONDS = 1.0
 LOCAL_CONCURRENCY_MAX = 16  # two cores: more batches at once only queue for the emulator's lock
 SECONDS_SCHEDULES = ("rate(1 minute)",)
@@ -114,6 +114,7 @@ class BackgroundRunner:
 
     # -- SQS ----------------------------------------------------------------------------------------
     def _poll_loop(self) -> None:
+        wait = POLL_SECONDS[1]
         while not self._stop.is_set():
             busy = False
             for source in self.sources:
@@ -121,8 +122,9 @@ class BackgroundRunner:
                     busy |= self._poll(source)
                 except Exception:
                     traceback.print_exc()
+            wait = POLL_SECONDS[0] if busy else min(POLL_SECONDS[1], wait * 2)
             if not busy:
-                self._stop.wait(POLL_SECONDS)
+                self._stop.wait(wait)
 
     def _poll(self, source: Source) -> bool:
         with source.lock:
@@ -160,13 +162,15 @@ class BackgroundRunner:
                 traceback.print_exc()
                 failed = {m["MessageId"] for m in messages}
             sqs = self._client()
-            for message in messages:
-                if message["MessageId"] in failed:
-                    sqs.change_message_visibility(
-                        QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=1
-                    )
-                else:
-                    sqs.delete_message(QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            done = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+            again = [d for d, m in zip(done, messages, strict=True) if m["MessageId"] in failed]
+            if len(again) < len(done):
+                gone = [d for d, m in zip(done, messages, strict=True) if m["MessageId"] not in failed]
+                sqs.delete_message_batch(QueueUrl=source.queue_url, Entries=gone)
+            if again:
+                sqs.change_message_visibility_batch(
+                    QueueUrl=source.queue_url, Entries=[{**d, "VisibilityTimeout": 1} for d in again]
+                )
         except Exception:
             traceback.print_exc()
         finally:

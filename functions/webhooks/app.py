@@ -100,7 +100,7 @@ def delete_webhook(endpoint_id: Annotated[Id, Path()]) -> Response[Any]:
     tags=["webhooks"],
     summary="A new secret; for 24 hours messages carry both signatures, the new one first",
     operation_id="rotate_webhook_secret",
-    responses=http.answers(RotatedSecret, "The new secret", errors=(*ONE, *http.WRITE)),
+    responses=http.answers(RotatedSecret, "The new secret", errors=(*ONE, *http.BODY, *http.WRITE)),
 )
 def rotate_secret(endpoint_id: Annotated[Id, Path()]) -> Response[Any]:
     http.require(app, "admin")
@@ -131,7 +131,9 @@ def list_deliveries(
     tags=["webhooks"],
     summary="Send a delivery again now (a failed one becomes pending)",
     operation_id="retry_webhook_delivery",
-    responses=http.answers(DeliveryView, "The delivery, sent again", errors=(*ONE, "delivery_not_found")),
+    responses=http.answers(
+        DeliveryView, "The delivery, sent again", accepted=True, errors=(*ONE, *http.BODY, "delivery_not_found")
+    ),
 )
 def retry_delivery(endpoint_id: Annotated[Id, Path()], delivery_id: Annotated[Id, Path()]) -> Response[Any]:
     http.require(app, "admin")
@@ -143,7 +145,7 @@ def retry_delivery(endpoint_id: Annotated[Id, Path()], delivery_id: Annotated[Id
     tags=["webhooks"],
     summary="Send a WebhookTest message to the endpoint now",
     operation_id="test_webhook",
-    responses=http.answers(DeliveryView, "The test message's delivery", errors=ONE),
+    responses=http.answers(DeliveryView, "The test message's delivery", accepted=True, errors=(*ONE, *http.BODY)),
 )
 def test_webhook(endpoint_id: Annotated[Id, Path()]) -> Response[Any]:
     http.require(app, "admin")
@@ -164,6 +166,11 @@ def dispatch(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records = event.get("Records")
     if records is None:  # EventBridge Scheduler
         return {"dispatched": delivery.dispatch_due()}
+    try:
+        delivery.fan_out([json.loads(r["body"]) for r in records])
+        return {"batchItemFailures": []}
+    except Exception:  # one at a time, to give back only what fails (each is written once, whatever is retried)
+        logger.exception("a batch of events was not fanned out whole; one at a time")
     failed = []
     for record in records:
         try:

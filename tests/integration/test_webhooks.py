@@ -21,6 +21,16 @@ from tests.support.receiver import Receiver
 T0 = datetime(2027, 3, 10, 12, 0, tzinfo=UTC)
 
 
+@pytest.fixture(autouse=True)
+def one_attempt_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto in this process, without the local stack's lock around it, is not atomic across threads (a
+    conditional update can interleave with another's); DynamoDB and the local stack are. Here a batch's attempts
+    run one after the other; tests/e2e/test_webhooks_http.py runs them side by side against the local stack."""
+    from loyalty.webhooks import delivery
+
+    monkeypatch.setattr(delivery, "ATTEMPTS_AT_ONCE", 1)
+
+
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     found = Receiver()

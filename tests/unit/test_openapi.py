@@ -29,6 +29,7 @@ CREATES = {
     ("post", "/v1/checkout/orders"),
     ("post", "/v1/accounts"),
     ("post", "/v1/transfers"),
+    ("post", "/v1/webhooks"),
 }
 
 
@@ -169,8 +170,12 @@ def _request_models() -> dict[str, type[Any]]:
     from pydantic import BaseModel
 
     found: dict[str, type[Any]] = {}
-    for module in ("common", "members", "earning", "redemption", "checkout", "accounts"):
-        for name, value in vars(importlib.import_module(f"loyalty.requests.{module}")).items():
+    import pkgutil
+
+    import loyalty.requests
+
+    for info in pkgutil.iter_modules(loyalty.requests.__path__):  # every module: a new one needs no edit here
+        for name, value in vars(importlib.import_module(f"loyalty.requests.{info.name}")).items():
             if isinstance(value, type) and issubclass(value, BaseModel) and name in SCHEMAS:
                 found[name] = value
     return found

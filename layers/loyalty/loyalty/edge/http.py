@@ -416,9 +416,11 @@ def answers(
     errors: Iterable[Error],
     created: bool = False,
     repeatable: bool = False,
+    accepted: bool = False,
 ) -> dict[int, OpenAPIResponse]:
     """The route's statuses for the document: `model` under 200, or under 201 and its replay under 200
     when `created` (an idempotent create); `repeatable`: a 200 that a repeat answers again, replayed.
+    `accepted`: the route answers 202 (it started something that goes on: a message sent, an import's step).
     `errors`: the codes of http.CODES the route may answer (a code, or a code and when this route answers it)."""
     replayed: dict[str, Any] = {
         REPLAYED: {
@@ -435,6 +437,8 @@ def answers(
             "headers": replayed,
             "content": _content(model.__name__),
         }
+    elif accepted:
+        out[202] = {"description": description, "content": _content(model.__name__)}
     else:
         out[200] = {"description": description, "content": _content(model.__name__)}
         if repeatable:

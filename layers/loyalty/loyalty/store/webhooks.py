@@ -25,6 +25,7 @@ import binascii
 import contextlib
 import hashlib
 import json
+import secrets
 import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -276,10 +277,15 @@ def load_delivery(endpoint: Endpoint, delivery_id: str) -> Delivery | None:
     return Delivery.model_validate(item) if item else None
 
 
-def claim(endpoint_id: str, generation: str, delivery_id: str, now: datetime, lease: timedelta) -> Delivery | None:
+def claim(
+    endpoint_id: str, generation: str, delivery_id: str, now: datetime, lease: timedelta
+) -> tuple[Delivery, str] | None:
     """Take the delivery's due attempt for `lease` (None: not due, finished, or another has it), moving its
-    place in the schedule to the lease's end: if the attempt never reports, the dispatcher finds it again."""
+    place in the schedule to the lease's end: if the attempt never reports, the dispatcher finds it again.
+    Returns the delivery and the lease (its end, then a token of this claim's own: two claims made in the same
+    instant are two leases, and only its own claimant can write the attempt's outcome)."""
     until = now + lease
+    held = f"{isoformat(until)}#{secrets.token_hex(6)}"  # compares by its time first, as the condition needs
     try:
         answer = client().update_item(
             TableName=table_name(),
@@ -289,7 +295,7 @@ def claim(endpoint_id: str, generation: str, delivery_id: str, now: datetime, le
             "AND (attribute_not_exists(lease_until) OR lease_until <= :now)",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={
-                ":until": {"S": isoformat(until)},
+                ":until": {"S": held},
                 ":due": {"S": f"{isoformat(until)}#{endpoint_id}#{generation}#{delivery_id}"},
                 ":pending": {"S": "pending"},
                 ":now": {"S": isoformat(now)},
@@ -300,7 +306,7 @@ def claim(endpoint_id: str, generation: str, delivery_id: str, now: datetime, le
         if _conditional(exc):
             return None
         raise
-    return Delivery.model_validate(from_item(answer["Attributes"]))
+    return Delivery.model_validate(from_item(answer["Attributes"])), held
 
 
 def record(

@@ -134,10 +134,10 @@ def attempt(target: tuple[str, str, str], endpoints: dict[str, Endpoint | None])
     `retrying`, `failed`."""
     endpoint_id, generation, delivery_id_ = target
     now = utcnow()
-    delivery = store.claim(endpoint_id, generation, delivery_id_, now, LEASE)
-    if delivery is None:
+    claimed = store.claim(endpoint_id, generation, delivery_id_, now, LEASE)
+    if claimed is None:
         return "not-due"
-    lease = isoformat(now + LEASE)
+    delivery, lease = claimed
     if endpoint_id not in endpoints:
         found = store.load_endpoint(endpoint_id)
         endpoints[endpoint_id] = found[0] if found else None
@@ -193,7 +193,7 @@ def attempt_all(targets: Iterable[tuple[str, str, str]]) -> list[str | BaseExcep
             logger.exception("webhook attempt failed", extra={"delivery_id": target[2]})
             return exc
 
-    if len(listed) <= 1:
+    if len(listed) <= 1 or ATTEMPTS_AT_ONCE <= 1:
         outcomes = [one(t) for t in listed]
     else:
         with ThreadPoolExecutor(max_workers=min(ATTEMPTS_AT_ONCE, len(listed))) as pool:
