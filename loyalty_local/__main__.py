@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         *[f"    {p}: {s}" for p, s in LOCAL_PARTNER_SECRETS.items()],
         "  local routes: POST /_local/jobs/{job}, GET /_local/events, POST /_local/clock, GET /_local/history,",
         f"    GET /_local/aws (tools take the API's URL: python -m loyalty reconcile --local {base})",
+        "  webhooks: sent by this process, by the stack's clock (POST /v1/webhooks; http:// to 127.0.0.1 allowed)",
         "  Ctrl-C stops.",
     ]
     print("\n".join(lines), flush=True)

@@ -447,18 +447,22 @@ def deliveries_page(
     return found, (_encode(after) if after is not None else None)
 
 
-def due(now: datetime, limit: int = 500) -> list[tuple[dict[str, Any], str]]:
-    """Deliveries whose place in the schedule is at or before `now`: (their key, their DUESK), by shard."""
+def due(now: datetime, limit: int) -> list[tuple[dict[str, Any], str]]:
+    """Deliveries whose place in the schedule is at or before `now`, oldest first in each shard, at most `limit`
+    in all: (their key, their DUESK)."""
     out: list[tuple[dict[str, Any], str]] = []
     bound = isoformat(now) + "~"  # after every `<time>#...` of that second
+    per_shard = max(1, limit // DUE_SHARDS)
     for shard in range(DUE_SHARDS):
-        answer = query(
+        items = query_items(
             IndexName=DUE_INDEX,
             KeyConditionExpression="DUEPK = :pk AND DUESK <= :now",
             ExpressionAttributeValues={":pk": {"S": f"WHDUE#{shard}"}, ":now": {"S": bound}},
-            Limit=max(1, limit // DUE_SHARDS),
+            Limit=min(per_shard, 1000),
         )
-        for item in answer.get("Items", []):
+        for n, item in enumerate(items):
+            if n >= per_shard:
+                break
             out.append(({"PK": item["PK"], "SK": item["SK"]}, item["DUESK"]["S"]))
     return out
 
