@@ -229,6 +229,12 @@ FIELDS: dict[str, str] = {
     "GET /v1/accounts/{account_id}/ledger account_id": "The account whose pool's ledger to page through.",
     "POST /v1/accounts/{account_id}/members account_id": "The account to add the member to.",
     "DELETE /v1/accounts/{account_id}/members/{member_id} account_id": "The account the member leaves.",
+    # the lists before a message goes out (v1.2)
+    "ExpiringPoints.members": "The members of this page with points that expire at the end of the month.",
+    "TierDowngrades.members": "The members (and accounts) of this page whose tier drops at the next evaluation.",
+    "GET /v1/reports/expiring-points month": "The month at whose end the points expire (default: the current month).",
+    "GET /v1/reports/tier-downgrades month": "The evaluation's month, on its 1st (default: the current month); the "
+    "tier drops at the next one, the 1st of the month after.",
 }
 
 
