@@ -84,6 +84,16 @@ def test_a_reward_the_tier_may_not_take_is_not_unlocked_but_is_for_a_tier_that_m
     assert {b for _, _, b in unlocked("rw-gold")} == {900}
 
 
+def test_an_order_that_upgrades_the_member_unlocks_what_the_new_tier_may_take(now: Any) -> None:
+    # 2,000 qualifying this month: an order of 600.00 reaches gold (2,500) and earns at red's ×1.0 (the old tier)
+    jobs.write_members([jobs.member("rw-up", buckets={"2027-04": 300}, qualifying={"2026-05": 2000})])
+    earn("rw-up", "o-up", "600.00")  # 300 → 900, gold after the write
+    streams.poller().flush()
+
+    assert load_member("rw-up").tier_id == "gold"  # type: ignore[union-attr]
+    assert [(r, b) for r, _, b in unlocked("rw-up") if b == 900] == [("lounge-pass", 900)]
+
+
 def test_a_fall_and_a_rise_again_unlock_again_but_a_write_that_stays_above_does_not(now: Any) -> None:
     from loyalty.members import records
 
