@@ -88,6 +88,8 @@ WALK: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/v1/reports/liability", None),
     ("GET", "/v1/reports/tiers", None),
     ("GET", "/v1/reports/activity?from=2026-01&to=2026-03", None),
+    ("GET", "/v1/reports/expiring-points?month=2027-03&limit=2", None),
+    ("GET", "/v1/reports/tier-downgrades?month=2026-03&limit=2", None),
     ("GET", "/v1/jobs?limit=5", None),
     ("GET", "/v1/keys/current", None),
     ("POST", "/v1/webhooks", _example(webhooks.EndpointRequest)),

@@ -244,6 +244,12 @@ FIELDS: dict[str, str] = {
     "AttemptView.at": "When the attempt was made, by the stack's clock (its `webhook-timestamp`).",
     "AttemptView.duration_ms": "How long the attempt took, from connecting to the answer (15,000 at most).",
     "DeletedEndpoint.deleted": "Always true: the endpoint, its secret and its pending deliveries are gone.",
+    # the lists before a message goes out (v1.2)
+    "ExpiringPoints.members": "The members of this page with points that expire at the end of the month.",
+    "TierDowngrades.members": "The members (and accounts) of this page whose tier drops at the next evaluation.",
+    "GET /v1/reports/expiring-points month": "The month at whose end the points expire (default: the current month).",
+    "GET /v1/reports/tier-downgrades month": "The evaluation's month, on its 1st (default: the current month); the "
+    "tier drops at the next one, the 1st of the month after.",
 }
 
 

@@ -9,15 +9,20 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from loyalty.answers.messages import ExpiringPoints, TierDowngrades
 from loyalty.answers.programme import CurrentKey, Liability, ProgramAnswer
 from loyalty.edge import console, http, openapi
 from loyalty.jobs import runner as jobs
+from loyalty.kernel.clock import utcnow
 from loyalty.kernel.errors import RouteNotFound
+from loyalty.kernel.months import month_of
 from loyalty.kernel.observability import logger, tracer
 from loyalty.program import view as program_view
 from loyalty.program.rules import current_program
 from loyalty.reports import liability
+from loyalty.reports import messages as lists
 from loyalty.reports import summary as reports
+from loyalty.requests import messages as list_query
 
 app = http.resolver()
 
@@ -86,6 +91,88 @@ def get_activity_report(
 ) -> Response[Any]:
     http.require(app, "admin")
     return http.json_response(200, reports.activity(from_, to).model_dump(mode="json"))
+
+
+# -- the lists before a message goes out (v1.2): JSON pages, or the same page as CSV ------------------------------
+def _list_answer(model: type[Any], description: str) -> dict[int, Any]:
+    csv_headers = {
+        list_query.NEXT_CURSOR_HEADER: {
+            "description": "The cursor of the next page (absent on the last page): pass it as `cursor`",
+            "schema": {"type": "string"},
+        }
+    }
+    return {
+        200: {
+            "description": description,
+            "headers": csv_headers,
+            "content": {
+                http.JSON: {"schema": {"$ref": http.SCHEMAS + model.__name__}},
+                "text/csv": {"schema": {"type": "string", "description": "The page as CSV, with a header line"}},
+            },
+        },
+        **http.error_responses(http.KEYED),
+    }
+
+
+LIST_FORMAT = (
+    "`json` (the default) or `csv`: the same page as CSV with a header line (`text/csv`), the next page's cursor "
+    "in the `Next-Cursor` header"
+)
+
+
+def _list_response(page: Any, columns: tuple[str, ...], format_: str) -> Response[Any]:
+    if format_ == "csv":
+        headers = {list_query.NEXT_CURSOR_HEADER: page.next_cursor} if page.next_cursor else {}
+        return Response(200, list_query.CSV, lists.csv_page(page.members, columns), headers=headers)
+    return http.answer(page)
+
+
+def _month(month: str | None) -> str:
+    return month or month_of(utcnow())
+
+
+@app.get(
+    "/v1/reports/expiring-points",
+    tags=["reports"],
+    summary="Members with points that expire at the end of a month (v1.2)",
+    description="Each member (not closed) holding points that expire at the end of `month` (default: the current "
+    "month), with their name, e-mail and phone and the points. Read from the expiry index, shard by shard, never a "
+    "scan: a page holds at most `limit` members and may hold fewer; follow `next_cursor` until it is null. "
+    "`format=csv` answers the same page as CSV (a header line; the next cursor in the `Next-Cursor` header).",
+    operation_id="list_expiring_points",
+    responses=_list_answer(ExpiringPoints, "A page of members with points expiring that month"),
+)
+def get_expiring_points(
+    month: Annotated[str | None, Query(pattern=list_query.MONTH_PATTERN, description="YYYY-MM")] = None,
+    limit: Annotated[int, Query(ge=1, le=list_query.MAX_LIMIT)] = list_query.DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    format_: Annotated[list_query.ListFormat, Query(alias="format", description=LIST_FORMAT)] = "json",
+) -> Response[Any]:
+    http.require(app, "admin")
+    page = lists.expiring_points(_month(month), limit, cursor)
+    return _list_response(page, lists.EXPIRING_COLUMNS, format_)
+
+
+@app.get(
+    "/v1/reports/tier-downgrades",
+    tags=["reports"],
+    summary="Members whose tier drops at the next evaluation unless they add to it (v1.2)",
+    description="The members (and accounts) the tier evaluation of `month` (on its 1st; default: the current month) "
+    "kept in their tier but would drop at the next one, on the 1st of the month after, with the figures of their "
+    "TierDowngradeUpcoming: `qualifying_then`, `threshold`, `remaining`. Read from the evaluation's records, never a "
+    "scan; closed members are left out. Paged as `/v1/reports/expiring-points`; `format=csv` likewise.",
+    operation_id="list_tier_downgrades",
+    responses=_list_answer(TierDowngrades, "A page of members whose tier drops at the next evaluation"),
+)
+def get_tier_downgrades(
+    month: Annotated[str | None, Query(pattern=list_query.MONTH_PATTERN, description="YYYY-MM")] = None,
+    limit: Annotated[int, Query(ge=1, le=list_query.MAX_LIMIT)] = list_query.DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    format_: Annotated[list_query.ListFormat, Query(alias="format", description=LIST_FORMAT)] = "json",
+) -> Response[Any]:
+    http.require(app, "admin")
+    page = lists.tier_downgrades(_month(month), limit, cursor)
+    return _list_response(page, lists.DOWNGRADE_COLUMNS, format_)
 
 
 @app.get(

@@ -39,14 +39,18 @@ def test_a_members_recent_events_are_what_the_bus_published(api: Client) -> None
     assert api.post("/v1/earn", earn).status == 201  # 1,200 points: silver at once
     bus = api.get("/_local/events", key=None).json["events"]  # flushes the stream first
     published = [e for e in bus if e["detail"].get("member_id") == member_id]
-    assert {e["detail_type"] for e in published} == {"MemberEnrolled", "PointsEarned", "TierChanged"}
+    assert {e["detail_type"] for e in published} == {"MemberEnrolled", "PointsEarned", "TierChanged", "RewardUnlocked"}
+    unlocked = [
+        (e["detail"]["reward_id"], e["detail"]["balance"]) for e in published if e["detail_type"] == "RewardUnlocked"
+    ]
+    assert unlocked == [("free-item", 100), ("coffee", 1300), ("free-drink", 1300)]  # v1.2: lounge-pass is gold's
 
     answer = api.get(f"/v1/members/{member_id}/events")  # the checkout's key reads them (scope read)
     assert answer.status == 200, answer.raw
     kept = answer.json["events"]
     assert sorted(e["event_id"] for e in kept) == sorted(e["detail"]["event_id"] for e in published)
     assert kept[-1]["detail_type"] == "MemberEnrolled"  # newest first
-    assert {e["detail_type"]: e["detail"] for e in kept} == {e["detail_type"]: e["detail"] for e in published}
+    assert {e["event_id"]: e["detail"] for e in kept} == {e["detail"]["event_id"]: e["detail"] for e in published}
     assert len(api.get(f"/v1/members/{member_id}/events?limit=1").json["events"]) == 1
     assert api.get(f"/v1/members/{member_id}/events?limit=0").status == 422
     assert api.get("/v1/members/nobody-at-all/events").json["error"]["code"] == "member_not_found"

@@ -16,6 +16,17 @@ from tests.support import recount, streams
 from tests.support.aws import api_event, call, invoke
 
 
+@pytest.fixture(autouse=True)
+def without_rewards(aws: dict[str, Any]) -> None:
+    """These tests count a batch's records, events and round trips: the demo programme without its rewards, so an
+    enrolment's signup bonus unlocks none (v1.2's RewardUnlocked, tests/integration/test_messages.py) and each
+    member's changes publish the events they count."""
+    from loyalty.program import rules as programs
+
+    demo = programs.bundled_program()
+    programs.PROGRAMS.override(demo.model_copy(update={"rewards": []}))
+
+
 def fail_put_events(times: int, *, partial: bool, skip: int = 0) -> list[int]:
     """Make `times` PutEvents calls fail, after `skip` good ones: refused entries (partial) or an error."""
     from loyalty.store import core

@@ -19,6 +19,8 @@ schema (docs/events.md is generated from them); `version` is the schema version 
 | MODIFY member item whose `account_id` changed   | AccountMemberJoined / AccountMemberLeft |
 | INSERT entry `transfer` (the sender's)          | PointsTransferred    |
 | MODIFY account item whose `tier_id` changed     | TierChanged (`account_id`, no `member_id`) |
+| INSERT or MODIFY member item whose `available` rose to a reward's cost | RewardUnlocked (one per reward) |
+| INSERT `kind` tier_warning                      | TierDowngradeUpcoming (an account's: `account_id`) |
 
 An account's pool (v1.2): its part of an order or a refund publishes nothing of its own (the member's
 PointsEarned or PointsReversed carries `account_id` and `account_points`); a spend of the pool publishes
@@ -27,18 +29,26 @@ expiry, PointsExpired with `account_id` and no `member_id`; the receiving side o
 
 The signup bonus entry publishes nothing of its own: MemberEnrolled (from the member item, written in
 the same transaction) carries it as `signup_bonus`.
+
+Messages for members (v1.2, docs/messages.md): RewardUnlocked is read off the member item's old and new images
+(the signup bonus's enrolment included): for each reward of the programme whose cost the available points went
+from below to at least, that the member's tier after the write may take and that is inside its active window on
+the day of the write. Only an active member's; never a pool's. The stream processor then drops those of a stocked
+reward with nothing left (a read of its stock). TierDowngradeUpcoming comes from the tier evaluation's record.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from loyalty.domain.model import Account, EntryType, ExpiryWarning, LedgerEntry, Member
+from loyalty.domain.model import Account, EntryType, ExpiryWarning, LedgerEntry, Member, TierWarning
 from loyalty.kernel.clock import isoformat
 
 
@@ -49,10 +59,32 @@ class Ranking(Protocol):
     def tier_rank(self, tier_id: str) -> int: ...
 
 
+class RewardTerms(Protocol):
+    """What RewardUnlocked needs of a reward (a `loyalty.program.rules.Reward`)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def points(self) -> int: ...
+    @property
+    def eligible_tiers(self) -> list[str] | None: ...
+    @property
+    def active_from(self) -> date | None: ...
+    @property
+    def active_until(self) -> date | None: ...
+
+
+class Catalogue(Ranking, Protocol):
+    """A programme with its rewards: what RewardUnlocked needs besides the tiers' ranks."""
+
+    @property
+    def rewards(self) -> Sequence[RewardTerms]: ...
+
+
 SOURCE = "loyalty"
 SCHEMA_VERSION = 1
 
-ChangeKind = Literal["member", "entry", "expiry_warning", "account"]
+ChangeKind = Literal["member", "entry", "expiry_warning", "account", "tier_warning"]
 StreamEventName = Literal["INSERT", "MODIFY", "REMOVE"]
 
 
@@ -62,8 +94,8 @@ class Change:
 
     event_name: StreamEventName
     kind: ChangeKind
-    old: Member | Account | LedgerEntry | ExpiryWarning | None
-    new: Member | Account | LedgerEntry | ExpiryWarning | None
+    old: Member | Account | LedgerEntry | ExpiryWarning | TierWarning | None
+    new: Member | Account | LedgerEntry | ExpiryWarning | TierWarning | None
 
 
 # -- the published schema ------------------------------------------------------------------------
@@ -213,6 +245,33 @@ class AccountMemberLeft(EventDetail):
     at: str = Field(description="RFC 3339 UTC: when it left.")
 
 
+class RewardUnlocked(EventDetail):
+    """(v1.2) A write took the member's available points from below a reward's cost to at least it, for a reward
+    the member's tier (after the write) may take, inside its active window and not out of stock: once per reward
+    and crossing (a fall below and a rise again is a new crossing). Never for a pool, a suspended or closed member."""
+
+    reward_id: str
+    points: int = Field(description="The reward's cost, in points.")
+    balance: int = Field(description="Available points after the write.")
+    at: str = Field(description="RFC 3339 UTC: when the write was made.")
+
+
+class TierDowngradeUpcoming(EventDetail):
+    """(v1.2) The monthly evaluation (`period`) kept the tier, but the next one (`evaluation_on`), when the oldest
+    month leaves the window, would find `qualifying_then`, below `threshold`, and drop it unless `remaining` is
+    added before then. Once per member (or account: `account_id`, no `member_id`) and evaluation."""
+
+    tier_id: str = Field(description="The tier kept now, which the next evaluation would drop.")
+    evaluation_on: str = Field(description="YYYY-MM-DD: the next evaluation, the 1st of the month after `period`.")
+    threshold: int = Field(description="The tier's qualifying threshold.")
+    qualifying_then: int | Decimal = Field(
+        description="The qualifying value the next evaluation would find without anything more: whole points "
+        "(measure `base_points`) or an amount (`spend`)."
+    )
+    remaining: int | Decimal = Field(description="`threshold − qualifying_then`: what must be added before then.")
+    period: str = Field(description="The evaluation (YYYY-MM) that warned.")
+
+
 DETAIL_TYPES: dict[str, type[EventDetail]] = {
     "MemberEnrolled": MemberEnrolled,
     "PointsEarned": PointsEarned,
@@ -226,6 +285,8 @@ DETAIL_TYPES: dict[str, type[EventDetail]] = {
     "PointsTransferred": PointsTransferred,
     "AccountMemberJoined": AccountMemberJoined,
     "AccountMemberLeft": AccountMemberLeft,
+    "RewardUnlocked": RewardUnlocked,
+    "TierDowngradeUpcoming": TierDowngradeUpcoming,
 }
 
 
@@ -486,22 +547,79 @@ def warning_event(warning: ExpiryWarning, sequence: int = 0) -> DomainEvent:
     )
 
 
+def _in_window(reward: RewardTerms, day: date) -> bool:
+    return (reward.active_from is None or reward.active_from <= day) and (
+        reward.active_until is None or day <= reward.active_until
+    )
+
+
+def rewards_unlocked(old: Member | None, new: Member, program: Ranking | None) -> list[DomainEvent]:
+    """RewardUnlocked for each reward whose cost `new.available` reached from below (`old`: None at enrolment,
+    when the member had nothing), that the tier after the write may take, in its window on the day of the write
+    (`available_changed_at`, else the enrolment's). Stock is the stream processor's to check (it needs a read)."""
+    rewards: Sequence[RewardTerms] = getattr(program, "rewards", None) or []
+    before = old.available if old is not None else 0
+    if new.status != "active" or new.available <= before or not rewards:
+        return []
+    at = new.available_changed_at or new.enrolled_at
+    out = []
+    for reward in rewards:
+        if not before < reward.points <= new.available:
+            continue
+        if reward.eligible_tiers is not None and new.tier_id not in reward.eligible_tiers:
+            continue
+        if not _in_window(reward, at.date()):
+            continue
+        detail = RewardUnlocked(
+            event_id=derived_id("unlocked", new.member_id, str(new.version), reward.id),
+            member_id=new.member_id,
+            sequence=new.entries,
+            reward_id=reward.id,
+            points=reward.points,
+            balance=new.available,
+            at=isoformat(at),
+        )
+        out.append(DomainEvent("RewardUnlocked", detail))
+    return out
+
+
+def tier_warning_event(warning: TierWarning) -> DomainEvent:
+    who: dict[str, Any] = {"account_id": warning.account_id} if warning.account_id else {"member_id": warning.member_id}
+    return DomainEvent(
+        "TierDowngradeUpcoming",
+        TierDowngradeUpcoming(
+            event_id=derived_id("downgrade-upcoming", warning.member_id, warning.period),
+            **who,
+            sequence=0,
+            tier_id=warning.tier_id,
+            evaluation_on=warning.evaluation_on,
+            threshold=warning.threshold,
+            qualifying_then=warning.qualifying_then,
+            remaining=warning.remaining,
+            period=warning.period,
+        ),
+    )
+
+
 def events_for(change: Change, program: Ranking | None = None) -> list[DomainEvent]:
-    """The domain events one committed change publishes (none for most member updates)."""
+    """The domain events one committed change publishes (none for most member updates). `program`: a
+    `Catalogue` for RewardUnlocked (a bare `Ranking` publishes none)."""
     new, old = change.new, change.old
     found: DomainEvent | None = None
     if change.event_name == "INSERT" and isinstance(new, LedgerEntry):
         found = ledger_event(new)
     elif change.event_name == "INSERT" and isinstance(new, Member):
-        found = enrolled_event(new)
+        return [enrolled_event(new), *rewards_unlocked(None, new, program)]
     elif change.event_name == "MODIFY" and isinstance(new, Member) and isinstance(old, Member):
         joined = membership_event(old, new)
         tier = tier_event(old, new, program)
-        return [e for e in (joined, tier) if e is not None]
+        return [e for e in (joined, tier) if e is not None] + rewards_unlocked(old, new, program)
     elif change.event_name == "MODIFY" and isinstance(new, Account) and isinstance(old, Account):
         found = tier_event(old, new, program)
     elif change.event_name == "INSERT" and isinstance(new, ExpiryWarning):
         found = warning_event(new)
+    elif change.event_name == "INSERT" and isinstance(new, TierWarning):
+        found = tier_warning_event(new)
     return [found] if found else []
 
 

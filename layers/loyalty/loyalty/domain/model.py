@@ -71,6 +71,9 @@ class Holder(BaseModel):
     # What that run did, {"from", "to"}: kept apart from `tier_change`, which an override or a subscription
     # made after the run (before a retry of its page) replaces, so the retry counts the run's own change.
     tier_run_change: dict[str, str] | None = None
+    # When the holder's available points last changed (the funnel's clock at that write): the time of a
+    # RewardUnlocked the change published, and the day its reward's active window is judged on (v1.2).
+    available_changed_at: datetime | None = None
 
     @property
     def holder_id(self) -> str:  # pragma: no cover - every holder says who it is
@@ -255,5 +258,27 @@ class ExpiryWarning(BaseModel):
     month: str  # the points expire at the end of this month
     points: int
     period: str | None = None  # the expiry run's period (YYYY-MM); `month` when absent
+    as_of: str | None = None
+    run_id: str | None = None
+
+
+class TierWarning(BaseModel):
+    """The tier evaluation of `period` kept the holder's tier, but the next one (`evaluation_on`) would drop it
+    unless it adds `remaining` (item `TIERWARN#<period>#<shard>` / `<holder id>`, v1.2).
+
+    Written once per holder and period, in the evaluation's own write; the stream publishes TierDowngradeUpcoming
+    from it. `qualifying_then` and `remaining` are whole points (measure `base_points`) or an amount (`spend`).
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    member_id: str  # an account's: `ACCOUNT#<account_id>`, and `account_id` says which
+    account_id: str | None = None
+    tier_id: str
+    period: str  # the evaluation that warned (YYYY-MM)
+    evaluation_on: str  # the next evaluation, the 1st of the month after `period` (YYYY-MM-DD)
+    threshold: int
+    qualifying_then: int | Decimal
+    remaining: int | Decimal
     as_of: str | None = None
     run_id: str | None = None

@@ -77,6 +77,16 @@ class ExpiryWarningSent:
 
 
 @dataclass(frozen=True)
+class TierWarningSent:
+    """The tier evaluation of `period` told the holder its tier drops at the next one unless it adds points
+    (v1.2; once per holder and period). `holder_id`: a member id, or `ACCOUNT#<account_id>`."""
+
+    holder_id: str
+    period: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Subscription:
     """A paid tier granted: the idempotency record of a subscription (refused if it exists)."""
 
@@ -182,6 +192,7 @@ SideWrite = (
     | HoldOpened
     | HoldSettled
     | ExpiryWarningSent
+    | TierWarningSent
     | Subscription
     | TierAudit
     | StatusAudit

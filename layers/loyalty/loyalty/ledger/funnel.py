@@ -339,6 +339,8 @@ class Ledger(Generic[H]):
                 raise InvariantViolation(f"{self.member.holder_id}: points left in ended months {self._lapsing}")
             self._lapse(lapse_cause, lapse_cause)
         prune_history(self.member, self.now)
+        if self.member.available != self._before.available:  # when a RewardUnlocked it publishes happened
+            self.member.available_changed_at = self.now
         self.member.version = self.read_version + 1
         self.check()
         self._closed = True

@@ -25,7 +25,7 @@ from loyalty.kernel.observability import count, logger
 from loyalty.program.rules import Program, current_program
 from loyalty.reports import liability
 from loyalty.reports import summary as reports
-from loyalty.store import bus, member_events, stream
+from loyalty.store import bus, member_events, redemptions, stream
 from loyalty.store import counters as counters_store
 from loyalty.store import members as member_store
 
@@ -111,6 +111,34 @@ def _without_erased_text(kept: list[tuple[DomainEvent, str]]) -> list[tuple[Doma
     return out
 
 
+def _stocked(program: Program, event: DomainEvent) -> str | None:
+    """The reward of a RewardUnlocked whose reward keeps a stock (None for any other event)."""
+    if event.detail_type != "RewardUnlocked":
+        return None
+    reward = program.reward(str(event.detail_json()["reward_id"]))
+    return reward.id if reward is not None and reward.stock is not None else None
+
+
+def _without_out_of_stock(program: Program, steps: list[_Step]) -> None:
+    """Drop the RewardUnlocked of a stocked reward with nothing left (v1.2: no message for a reward nobody can
+    take). One read of the stock items concerned, only when such an event is in the batch; a reward whose stock
+    item is not written yet has the programme's `stock`."""
+    wanted = sorted({r for s in steps for e, _ in s.kept if (r := _stocked(program, e)) is not None})
+    if not wanted:
+        return
+    _, stored = redemptions.load_member_and_stock(None, wanted)
+    for step in steps:
+        kept = []
+        for event, at in step.kept:
+            reward_id = _stocked(program, event)
+            reward = program.reward(reward_id) if reward_id else None
+            left = stored.get(reward.id, reward.stock) if reward is not None else None
+            if left is None or left > 0:
+                kept.append((event, at))
+        step.kept = kept
+        step.done.events = [e for e, _ in kept]
+
+
 def _when(event: DomainEvent, change: Change) -> str:
     """When an event happened, stable under redelivery: a ledger entry's `recorded_at`, an enrolment's
     `enrolled_at`, a join or leave of an account when it happened (`at`), a tier change when the tier changed
@@ -169,6 +197,13 @@ def process_batch(records: Sequence[StreamRecord]) -> int:
             _failed(record, "decode")
             stop = index
             break
+
+    try:
+        _without_out_of_stock(program, steps)
+    except Exception:  # the stock could not be read: the first record with such an event, and the rest, retried
+        stop = next(s.index for s in steps if any(_stocked(program, e) for e, _ in s.kept))
+        _failed(records[stop], "stock")
+        steps = [s for s in steps if s.index < stop]
 
     counted = [s for s in steps if s.done.marker and (s.done.counters or s.done.measures)]
     try:

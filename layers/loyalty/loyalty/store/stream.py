@@ -1,7 +1,7 @@
 """Table stream records → domain models (`loyalty.domain.events.Change`).
 
-Only members, accounts (their pools), ledger entries and expiry warnings mean anything downstream; every
-other item of the table (counters, markers, job bookkeeping, holds...) gives None.
+Only members, accounts (their pools), ledger entries, expiry warnings and tier warnings (v1.2) mean anything
+downstream; every other item of the table (counters, markers, job bookkeeping, holds...) gives None.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from decimal import Decimal
 from typing import Any
 
 from loyalty.domain.events import Change, ChangeKind, StreamEventName
-from loyalty.domain.model import Account, ExpiryWarning, LedgerEntry, Member
+from loyalty.domain.model import Account, ExpiryWarning, LedgerEntry, Member, TierWarning
 from loyalty.store.codecs import account_from_item, entry_from_item, member_from_item
 
-KINDS: tuple[ChangeKind, ...] = ("member", "entry", "expiry_warning", "account")
+KINDS: tuple[ChangeKind, ...] = ("member", "entry", "expiry_warning", "account", "tier_warning")
 
 
 def _plain(value: Any) -> Any:
@@ -24,7 +24,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _model(kind: ChangeKind, image: dict[str, Any] | None) -> Member | Account | LedgerEntry | ExpiryWarning | None:
+def _model(
+    kind: ChangeKind, image: dict[str, Any] | None
+) -> Member | Account | LedgerEntry | ExpiryWarning | TierWarning | None:
     if not image:
         return None
     if kind == "member":
@@ -33,6 +35,8 @@ def _model(kind: ChangeKind, image: dict[str, Any] | None) -> Member | Account |
         return account_from_item(image)
     if kind == "entry":
         return entry_from_item(image)
+    if kind == "tier_warning":
+        return TierWarning.model_validate(_plain(image))
     return ExpiryWarning.model_validate(_plain(image))
 
 

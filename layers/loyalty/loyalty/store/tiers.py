@@ -5,6 +5,10 @@ Keys:
   record of `POST /v1/members/{id}/subscriptions` (request hash and first answer, replayed).
 - `TIERAUDIT#<member_id>` / `<recorded_at>#<request id>`: a manual tier override and its reason.
 - `STATUSAUDIT#<member_id>` / `<recorded_at>#<entries>`: a status change (no free text), for replays.
+- `TIERWARN#<period>#<shard 00-15>` / `<member_id>` (an account's: `ACCOUNT#<account_id>`), kind `tier_warning`
+  (v1.2): the evaluation of `period` kept the tier, the next one would drop it; TierDowngradeUpcoming is published
+  from its INSERT, and the programme manager's list of a month reads its 16 partitions (never a scan). Sharded by
+  crc32 of the holder id, as the expiry index, so one evaluation's records are not all on one partition.
 """
 
 from __future__ import annotations
@@ -12,8 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from loyalty.domain.model import Member
-from loyalty.store.codecs import ACCOUNTS, member_from_item, member_pk
-from loyalty.store.core import batch_get, client, key, table_name, to_item
+from loyalty.store.codecs import ACCOUNTS, EXPIRY_SHARDS, expiry_shard, member_from_item, member_pk, pool_of
+from loyalty.store.core import batch_get, client, from_item, key, table_name, to_item
 
 
 def members_page(
@@ -91,3 +95,41 @@ def audit_item(member_id: str, sort_key: str, fields: dict[str, Any]) -> dict[st
 
 def status_audit_item(member_id: str, sort_key: str, fields: dict[str, Any]) -> dict[str, Any]:
     return {"PK": f"STATUSAUDIT#{member_id}", "SK": sort_key, "kind": "status_audit", **fields}
+
+
+# -- the tier evaluation's warnings (v1.2) -------------------------------------------------------------
+TIER_WARNING_SHARDS = EXPIRY_SHARDS
+
+
+def tier_warning_pk(period: str, shard: int) -> str:
+    return f"TIERWARN#{period}#{shard:02d}"
+
+
+def tier_warning_item(holder_id: str, period: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """The warning of a member, or of an account (`ACCOUNT#<account_id>`: the item names its `account_id`)."""
+    pool = pool_of(holder_id)
+    return {
+        "PK": tier_warning_pk(period, expiry_shard(holder_id)),
+        "SK": holder_id,
+        "kind": "tier_warning",
+        "member_id": holder_id,
+        **({"account_id": pool} if pool else {}),
+        "period": period,
+        **fields,
+    }
+
+
+def tier_warnings_page(
+    period: str, shard: int, limit: int, cursor: dict[str, Any] | None
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """One page of one shard's warnings of the evaluation of `period`, by holder id."""
+    kwargs: dict[str, Any] = {
+        "TableName": table_name(),
+        "KeyConditionExpression": "PK = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": tier_warning_pk(period, shard)}},
+        "Limit": limit,
+    }
+    if cursor:
+        kwargs["ExclusiveStartKey"] = cursor
+    answer = client().query(**kwargs)
+    return [from_item(i) for i in answer.get("Items", [])], answer.get("LastEvaluatedKey")

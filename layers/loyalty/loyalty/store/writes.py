@@ -27,6 +27,8 @@ def op(write: w.SideWrite) -> dict[str, Any]:
             return redemptions.settle_hold_op(redemption_id, status, settled_at, response)
         case w.ExpiryWarningSent(member_id, month, fields):
             return expiry.put_warning_op(expiry.warning_item(member_id, month, fields))
+        case w.TierWarningSent(holder_id, period, fields):
+            return tiers.new_record_op(tiers.tier_warning_item(holder_id, period, fields))
         case w.Subscription(member_id, subscription_id, fields):
             return tiers.new_record_op(tiers.subscription_item(member_id, subscription_id, fields))
         case w.TierAudit(member_id, sort_key, fields):

@@ -18,6 +18,12 @@ the evaluation's `as_of` (an upgrade by an earn of this month, before a late or 
 judged by a window that ends before it. A member enrolled after the run's clock is not evaluated. The
 change is left on the member (`tier_change`, `tier_run`) for the TierChanged event published from the
 table stream, and what the run itself did (`tier_run_change`) for a retry of its page to count.
+
+(v1.2) When the run keeps a holder's tier but the next evaluation, its window moved a month on, would drop it
+(`upcoming_drop`: the next run played on the holder as it is now, nothing more added), the same write records a
+warning (`TIERWARN#<period>#<shard>` / `<holder id>`, loyalty.store.tiers) with the figures, from which the stream
+publishes TierDowngradeUpcoming: once per holder and period, since the member's own `tier_period` makes a re-run
+write nothing. Not for a suspended member (no message goes to one); an account's tier is warned as a member's.
 """
 
 from __future__ import annotations
@@ -25,9 +31,11 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from loyalty.domain.model import Account, Holder, Member, TierSource
+from loyalty.domain.writes import TierWarningSent
 from loyalty.jobs import registry
 from loyalty.jobs import runner as jobs
 from loyalty.kernel.clock import utcnow
@@ -121,6 +129,47 @@ def evaluate_tier(member: Holder, program: Program, period: str, as_of: date) ->
     return TierChange(current.id, target.id, reason or "evaluation", source)
 
 
+def _plain_number(value: Decimal) -> int | Decimal:
+    return int(value) if value == value.to_integral_value() else value
+
+
+def upcoming_drop(member: Holder, program: Program, period: str) -> dict[str, Any] | None:
+    """After the evaluation of `period` kept `member`'s tier: the figures of TierDowngradeUpcoming when the next
+    evaluation (the 1st of the month after) would drop it with nothing more added, else None. Pure.
+
+    The next evaluation is played as it would run on the member as it is now (an override or a subscription that
+    lasts past it, a tier retained by `retain_months`, the lowest tier: no drop); `qualifying_then` is the value of
+    its window (`period`'s month the last one, what it holds so far included)."""
+    current = program.tier(member.tier_id)
+    then = tiers.qualifying_value(member, program, period)
+    if then >= current.threshold:
+        return None
+    following = add_months(period, 1)
+    on = date(int(following[:4]), int(following[5:7]), 1)
+    probe = member.model_copy(deep=True)
+    probe.tier_period = period
+    change = evaluate_tier(probe, program, following, on)
+    if change is None or program.tier_rank(change.after) >= program.tier_rank(change.before):
+        return None
+    return {
+        "tier_id": current.id,
+        "evaluation_on": on.isoformat(),
+        "threshold": current.threshold,
+        "qualifying_then": _plain_number(then),
+        "remaining": _plain_number(current.threshold - then),
+    }
+
+
+def _warning(member: Holder, program: Program, run: jobs.Run, holder_id: str) -> TierWarningSent | None:
+    if isinstance(member, Member) and member.status != "active":
+        return None
+    figures = upcoming_drop(member, program, run.period)
+    if figures is None:
+        return None
+    fields = {**figures, "as_of": run.as_of.isoformat(), "run_id": run.run_id}
+    return TierWarningSent(holder_id, run.period, fields)
+
+
 def apply_change(member: Holder, change: TierChange, period: str, as_of: date, run_id: str) -> None:
     now = start_of(as_of)
     if change.after != member.tier_id:
@@ -193,7 +242,9 @@ def evaluate_member(program: Program, run: jobs.Run, member_id: str, item: dict[
         if change is not None:
             apply_change(member, change, run.period, run.as_of, run.run_id)
         member.tier_period = run.period
-        commit(Txn([books]))
+        kept = change is None or change.after == change.before
+        warning = _warning(member, program, run, member_id) if kept else None
+        commit(Txn([books], [warning] if warning else []))
         return _counts(program, change.before, change.after, pool=pool) if change else unchanged()
 
     return retrying(attempt, attempts=MAX_ATTEMPTS)

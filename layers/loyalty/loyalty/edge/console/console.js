@@ -206,6 +206,7 @@ const ROUTES = [
   [/^#\/dashboard$/, () => dashboardScreen(), "admin"],
   [/^#\/programme$/, () => programmeScreen(), "read"],
   [/^#\/jobs$/, () => jobsScreen(), "admin"],
+  [/^#\/messages(?:\/(\d{4}-\d{2}))?$/, (month) => messagesScreen(month), "admin"],
   [/^#\/find$/, () => findScreen(), "read"],
 ];
 
@@ -1157,6 +1158,136 @@ async function jobsScreen() {
         : h("p", { class: "muted" }, "No job has run yet."),
     ),
   );
+}
+
+// ---------------------------------------------------------------- manager: the lists before a message goes out
+// Who has points expiring at the end of a month, and whose tier drops at the next evaluation unless they add to it
+// (GET /v1/reports/expiring-points and /v1/reports/tier-downgrades, v1.2). A page at a time, "More" follows the
+// cursor; "Download CSV" fetches every page as CSV (format=csv, the next page's cursor in `Next-Cursor`) and saves
+// them as one file. The month is in the address (#/messages/2027-03): no personal data is.
+const MESSAGE_LISTS = [
+  {
+    name: "expiring",
+    path: "/v1/reports/expiring-points",
+    title: (page) => `Points expiring at the end of ${page.month}`,
+    empty: "No member has points expiring that month.",
+    headings: ["Member", "Name", "Email", "Phone", "Status", "Tier", "Points expiring", "Balance"],
+    cells: (r) => [r.member_id, r.name, r.email, r.phone, r.status, r.tier_id, points(r.points), points(r.balance)],
+    numeric: [6, 7],
+  },
+  {
+    name: "downgrades",
+    path: "/v1/reports/tier-downgrades",
+    title: (page) => `Tier drops at the evaluation of ${page.evaluation_on} unless they earn more`,
+    empty: "The evaluation of that month warned no one.",
+    headings: ["Member or account", "Name", "Email", "Phone", "Status", "Tier", "Threshold", "Qualifying then", "Still to add"],
+    cells: (r) => [r.member_id || `account ${r.account_id}`, r.name, r.email, r.phone, r.status, r.tier_id, points(r.threshold), typeof r.qualifying_then === "number" ? points(r.qualifying_then) : r.qualifying_then, typeof r.remaining === "number" ? points(r.remaining) : r.remaining],
+    numeric: [6, 7, 8],
+  },
+];
+const MESSAGE_PAGE = 50;
+const CSV_PAGE = 1000;
+
+async function messagesScreen(month) {
+  const ticket = state.ticket;
+  const query = month ? `?month=${month}&limit=${MESSAGE_PAGE}` : `?limit=${MESSAGE_PAGE}`;
+  const pages = await Promise.all(MESSAGE_LISTS.map((list) => api("GET", list.path + query)));
+  if (moved(ticket)) return;
+  const shown = pages[0].month;
+  const picker = h("input", { id: "messages-month", type: "month", name: "month", value: shown, required: true });
+  const form = h(
+    "form",
+    { class: "card narrow", "aria-labelledby": "messages-title", onsubmit: (e) => (e.preventDefault(), picker.value && (window.location.hash = `#/messages/${picker.value}`)) },
+    h("h1", { id: "messages-title" }, "Before a message goes out"),
+    h("label", { for: "messages-month" }, "Month"),
+    picker,
+    h("p", { class: "muted" }, "Points that expire at the end of this month; tiers the evaluation of its 1st kept but the next one drops."),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Show")),
+  );
+  show(form, MESSAGE_LISTS.map((list, i) => messageListCard(list, pages[i], shown, ticket)));
+}
+
+function messageListCard(list, first, month, ticket) {
+  const body = h("tbody", {});
+  const more = h("button", { type: "button", class: "quiet" }, "More");
+  const count = h("span", { class: "muted", "data-count": list.name });
+  const status = h("p", { class: "muted", role: "status" });
+  let cursor = null;
+  let rows = 0;
+  const add = (page) => {
+    append(body, page.members.map((r) => h("tr", { "data-row": r.member_id || r.account_id }, list.cells(r).map((c, i) => h(i === 0 ? "th" : "td", { scope: i === 0 ? "row" : null, class: list.numeric.includes(i) ? "num" : null }, c === null || c === undefined ? "—" : c)))));
+    rows += page.members.length;
+    cursor = page.next_cursor;
+    more.hidden = !cursor;
+    count.textContent = `${points(rows)} shown${cursor ? ", more to load" : ""}`;
+  };
+  more.addEventListener("click", async () => {
+    more.disabled = true;
+    try {
+      const page = await api("GET", `${list.path}?month=${month}&limit=${MESSAGE_PAGE}&cursor=${encodeURIComponent(cursor)}`);
+      if (!moved(ticket)) add(page);
+    } catch (error) {
+      status.replaceChildren(problem(error));
+    } finally {
+      more.disabled = false;
+    }
+  });
+  const download = h("button", { type: "button", "data-download": list.name }, "Download CSV");
+  download.addEventListener("click", async () => {
+    download.disabled = true;
+    status.textContent = "Preparing the file…";
+    try {
+      saveFile(`${list.name === "expiring" ? "expiring-points" : "tier-downgrades"}-${month}.csv`, await csvOfEveryPage(list.path, month));
+      status.textContent = "Downloaded.";
+    } catch (error) {
+      status.replaceChildren(problem(error));
+    } finally {
+      download.disabled = false;
+    }
+  });
+  const shownTable = table(`messages-${list.name}`, list.headings, []);
+  shownTable.querySelector("tbody").replaceWith(body);
+  add(first);
+  return h(
+    "section",
+    { class: "card wide", "aria-labelledby": `messages-${list.name}-title`, "data-list": list.name },
+    h("h2", { id: `messages-${list.name}-title` }, list.title(first)),
+    first.members.length ? shownTable : h("p", { class: "muted" }, list.empty),
+    h("div", { class: "actions" }, download, more, count),
+    status,
+  );
+}
+
+// Every page of a list as CSV, one header line: the API answers a page at a time (the cursor in `Next-Cursor`).
+async function csvOfEveryPage(path, month) {
+  let text = "";
+  let cursor = null;
+  do {
+    const url = `${path}?month=${month}&format=csv&limit=${CSV_PAGE}` + (cursor ? `&cursor=${encodeURIComponent(cursor)}` : "");
+    const answer = await fetch(new URL(url.replace(/^\//, ""), BASE), { headers: { Accept: "text/csv", Authorization: `Bearer ${state.key}` }, cache: "no-store", credentials: "omit" });
+    const page = await answer.text();
+    if (!answer.ok) {
+      let error = {};
+      try {
+        error = JSON.parse(page).error || {};
+      } catch (notJson) {
+        error = {};
+      }
+      throw new ApiError(answer.status, error.code || "http_" + answer.status, error.message || answer.statusText);
+    }
+    text += text ? page.slice(page.indexOf("\r\n") + 2) : page; // the header line once
+    cursor = answer.headers.get("Next-Cursor");
+  } while (cursor);
+  return text;
+}
+
+function saveFile(name, text) {
+  const url = URL.createObjectURL(new Blob([text], { type: "text/csv" }));
+  const link = h("a", { href: url, download: name, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
 // ---------------------------------------------------------------- start
