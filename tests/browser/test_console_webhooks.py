@@ -289,3 +289,35 @@ def test_a_key_without_the_admin_scope_is_not_offered_webhooks(page: Any, stack:
     page.get_by_label("API key").fill(ADMIN)  # the admin key is offered it
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("navigation").get_by_role("link", name="Webhooks").wait_for()
+
+
+def test_an_endpoint_that_failed_for_five_days_says_so_in_words(
+    page: Any, stack: Client, receiver: Receiver, endpoints: list[str]
+) -> None:
+    """The stack's clock moves five days (and back to real time after): this test goes last in the module."""
+    receiver.reply = lambda _: Reply(500)
+    stack.set_clock("2027-03-10T12:00:00Z")
+    try:
+        made = {"endpoint_id": "flaky", "url": receiver.url(), "event_types": ["MemberImported"]}
+        assert stack.post("/v1/webhooks", made, key=ADMIN).status == 201
+        endpoints.append("flaky")
+        assert stack.post("/v1/webhooks/flaky/test", {}, key=ADMIN).status == 202
+        receiver.wait_for(1)
+        stack.set_clock("2027-03-15T12:00:01Z")  # five days of nothing but failures: the next one disables it
+        assert stack.post("/v1/webhooks/flaky/test", {}, key=ADMIN).status == 202
+        deadline = time.monotonic() + 30
+        while stack.get("/v1/webhooks/flaky", key=ADMIN).json["status"] != "disabled":
+            assert time.monotonic() < deadline, log(stack, "flaky")
+            time.sleep(0.2)
+        assert stack.get("/v1/webhooks/flaky", key=ADMIN).json["disabled_reason"] == "failing"
+        sign_in(page, stack.base, ADMIN)
+        page.get_by_role("link", name="Webhooks").click()
+        status = page.locator('[data-endpoint="flaky"] [data-column="status"]')
+        status.wait_for()
+        assert status.inner_text() == "disabled: every attempt failed for 5 days"
+        page.get_by_role("link", name="flaky").click()
+        shown = page.locator('[data-figure="endpoint_status"]')
+        shown.wait_for()
+        assert shown.inner_text() == "disabled: every attempt failed for 5 days"
+    finally:
+        stack.set_clock(None)
