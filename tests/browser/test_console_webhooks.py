@@ -119,6 +119,9 @@ def test_an_admin_adds_an_endpoint_keeps_its_secret_shown_once_and_a_test_messag
     assert len(attempts) == len(delivery["attempts"]) == 1
     assert "HTTP 200" in attempts[0] and f"{delivery['attempts'][0]['duration_ms']} ms" in attempts[0]
     shot(page, "manager-webhook")
+    page.set_viewport_size({"width": 820, "height": 1180})  # on a tablet: no sideways scrolling
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     # shown once: neither the page nor the API says it again
     page.reload()
