@@ -207,6 +207,8 @@ const ROUTES = [
   [/^#\/programme$/, () => programmeScreen(), "read"],
   [/^#\/jobs$/, () => jobsScreen(), "admin"],
   [/^#\/messages(?:\/(\d{4}-\d{2}))?$/, (month) => messagesScreen(month), "admin"],
+  [/^#\/webhooks\/(.+)$/, (id) => webhookScreen(decoded(id)), "admin"],
+  [/^#\/webhooks$/, () => webhooksScreen(), "admin"],
   [/^#\/find$/, () => findScreen(), "read"],
 ];
 
@@ -1288,6 +1290,345 @@ function saveFile(name, text) {
   link.click();
   link.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+// ---------------------------------------------------------------- admin: webhooks (issue 25, contract v1.2)
+// The endpoints other systems receive the domain events at (an email platform, a CRM), each endpoint's delivery
+// log with every attempt, a retry by hand and a test message (/v1/webhooks, admin). A secret is answered by the
+// creation and by a rotation only: it is shown once, in a box with a copy button, and kept nowhere.
+const WEBHOOK_PAGE = 10;
+// The contract's event types (CONTRACT.md "Domain events" and "Messages for members"); WebhookTest goes to
+// every endpoint whatever its types, so it is not offered.
+const EVENT_TYPES = [
+  "MemberEnrolled",
+  "PointsEarned",
+  "PointsReversed",
+  "PointsRedeemed",
+  "RedemptionCancelled",
+  "PointsAdjusted",
+  "PointsExpired",
+  "PointsExpiringSoon",
+  "TierChanged",
+  "RewardUnlocked",
+  "TierDowngradeUpcoming",
+  "PointsTransferred",
+  "AccountMemberJoined",
+  "AccountMemberLeft",
+  "MemberImported",
+];
+const DISABLED_WORDS = { gone: "disabled: it answered 410 Gone", failing: "disabled: every attempt failed for 5 days" };
+const FIELD_WORDS = { endpoint_id: "Endpoint id", url: "URL", event_types: "Event types", description: "Description" };
+
+const endpointPath = (id) => `/v1/webhooks/${encodeURIComponent(id)}`;
+const endpointStatus = (e) => (e.status === "enabled" ? "enabled" : DISABLED_WORDS[e.disabled_reason] || "disabled by an administrator");
+const eventTypesWords = (types) => (types.includes("*") ? "every event" : types.join(", "));
+
+// An error answer in words: a 422's every field in a sentence ("URL: the URL's host is a private address."),
+// any other the contract's message and code.
+function webhookProblem(error) {
+  if (error instanceof ApiError && error.status === 422 && error.details.length) {
+    return new Error(error.details.map((d) => `${FIELD_WORDS[d.field] || capital(d.field || "The request")}: ${d.message}.`).join(" "));
+  }
+  return error;
+}
+
+async function webhooksScreen() {
+  const ticket = state.ticket;
+  const { endpoints } = await api("GET", "/v1/webhooks");
+  if (moved(ticket)) return;
+  const rows = endpoints.map((e) =>
+    h(
+      "tr",
+      { "data-endpoint": e.endpoint_id },
+      h("th", { scope: "row" }, h("a", { href: `#/webhooks/${encodeURIComponent(e.endpoint_id)}` }, e.endpoint_id)),
+      h("td", { class: "wrap" }, e.url),
+      h("td", {}, eventTypesWords(e.event_types)),
+      h("td", { "data-column": "status" }, h("span", { class: `badge status-${e.status}` }, endpointStatus(e))),
+    ),
+  );
+  show(
+    h("h1", {}, "Webhooks"),
+    h("p", { class: "muted" }, "The endpoints other systems (an email platform, a CRM) receive the programme's events at, signed as Standard Webhooks messages. Open one for its deliveries."),
+    h("section", { class: "card wide", "aria-labelledby": "webhooks-title" }, h("h2", { id: "webhooks-title" }, "Endpoints"), rows.length ? table("webhooks", ["Endpoint", "URL", "Event types", "Status"], rows) : h("p", { class: "muted" }, "No endpoint yet.")),
+    addEndpointForm(),
+  );
+  if (state.webhookNote) toast(state.webhookNote);
+  state.webhookNote = null;
+}
+
+function addEndpointForm() {
+  const id = h("input", { id: "hook-id", name: "endpoint_id", required: true, autocomplete: "off", maxlength: "128", placeholder: "email-platform" });
+  const url = h("input", { id: "hook-url", name: "url", type: "url", required: true, autocomplete: "off", maxlength: "2048", placeholder: "https://hooks.example.com/loyalty" });
+  const description = h("input", { id: "hook-description", name: "description", autocomplete: "off", maxlength: "500" });
+  const boxes = EVENT_TYPES.map((t) => h("label", { class: "check" }, h("input", { type: "checkbox", name: "event_type", value: t, disabled: true }), t));
+  const every = h("input", { type: "radio", name: "types", value: "every", checked: true });
+  const chosen = h("input", { type: "radio", name: "types", value: "chosen" });
+  const pick = () => boxes.forEach((b) => (b.firstChild.disabled = !chosen.checked));
+  every.addEventListener("change", pick);
+  chosen.addEventListener("change", pick);
+  const form = h(
+    "form",
+    { class: "card wide", "aria-labelledby": "add-hook-title", onsubmit: (e) => (e.preventDefault(), addEndpoint(form)) },
+    h("h2", { id: "add-hook-title" }, "Add an endpoint"),
+    h("label", { for: "hook-id" }, "Endpoint id"),
+    id,
+    h("label", { for: "hook-url" }, "URL"),
+    url,
+    h("p", { class: "muted" }, "https:// on the public internet (locally, http:// to 127.0.0.1 or localhost too). An address inside the network is refused."),
+    h("label", { for: "hook-description" }, "Description (optional)"),
+    description,
+    h(
+      "fieldset",
+      { class: "types" },
+      h("legend", {}, "Event types"),
+      h("label", { class: "check" }, every, "Every event"),
+      h("label", { class: "check" }, chosen, "Chosen types"),
+      h("div", { class: "choices" }, boxes),
+    ),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Add endpoint")),
+  );
+  return form;
+}
+
+function addEndpoint(form) {
+  return submitting(form, async () => {
+    const value = (name) => form.elements[name].value.trim();
+    const chosen = form.elements.types.value === "chosen";
+    const types = chosen ? [...form.querySelectorAll('[name="event_type"]:checked')].map((b) => b.value) : ["*"];
+    if (!types.length) throw new Error("Choose at least one event type, or Every event.");
+    const body = { endpoint_id: value("endpoint_id"), url: value("url"), event_types: types };
+    if (value("description")) body.description = value("description");
+    let created;
+    try {
+      created = await api("POST", "/v1/webhooks", body);
+    } catch (error) {
+      throw webhookProblem(error);
+    }
+    state.newSecret = { endpoint_id: created.endpoint_id, secret: created.secret, rotated: false };
+    window.location.hash = `#/webhooks/${encodeURIComponent(created.endpoint_id)}`;
+  });
+}
+
+// The secret, once: in a box with a copy button, never in a URL or in storage.
+function secretBox(secret, rotated) {
+  const field = h("input", { id: "hook-secret", readonly: true, value: secret, spellcheck: "false", autocomplete: "off", class: "secret" });
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(secret);
+      toast("Copied the secret.");
+    } catch (refused) {
+      field.select(); // the clipboard was refused: selected, for the person to copy by hand
+      toast("The browser refused the clipboard: the secret is selected, copy it with the keyboard.");
+    }
+  };
+  return h(
+    "section",
+    { class: "card wide secret-box", "aria-labelledby": "secret-title" },
+    h("h2", { id: "secret-title" }, rotated ? "The new secret" : "The endpoint's secret"),
+    h("p", {}, "It will not be shown again: copy it now into the receiver's configuration (it verifies every message's signature)."),
+    rotated ? h("p", {}, "For the next 24 hours every message carries two signatures, the new secret's first and the old one's, so the receiver can switch to the new secret without missing a message.") : null,
+    h("label", { for: "hook-secret" }, "Secret"),
+    h("div", { class: "row" }, field, h("button", { type: "button", class: "quiet", onclick: copy }, "Copy secret")),
+  );
+}
+
+async function webhookScreen(endpointId) {
+  const fresh = state.newSecret && state.newSecret.endpoint_id === endpointId ? state.newSecret : null;
+  state.newSecret = null;
+  const ticket = state.ticket;
+  let endpoint;
+  try {
+    endpoint = await api("GET", endpointPath(endpointId));
+  } catch (error) {
+    if (moved(ticket)) return;
+    if (error.status !== 404) throw error;
+    return show(h("h1", {}, "No such endpoint"), problem(error), h("p", {}, h("a", { href: "#/webhooks" }, "Back to the webhooks")));
+  }
+  if (moved(ticket)) return;
+  const view = { endpoint, ticket, status: "", cursor: null, shown: [], stop: false, following: null, secretSlot: h("div", {}), card: h("section", { class: "card wide", "aria-labelledby": "endpoint-title" }), log: h("section", { class: "card wide", "aria-labelledby": "deliveries-title" }) };
+  if (fresh) view.secretSlot.replaceChildren(secretBox(fresh.secret, fresh.rotated));
+  drawEndpoint(view);
+  show(h("p", {}, h("a", { href: "#/webhooks" }, "← All endpoints")), h("h1", {}, `Webhook endpoint ${endpoint.endpoint_id}`), view.secretSlot, view.card, view.log);
+  await deliveries(view, false);
+}
+
+function drawEndpoint(view) {
+  const e = view.endpoint;
+  const enabled = e.status === "enabled";
+  view.card.replaceChildren(
+    h("h2", { id: "endpoint-title" }, "Endpoint"),
+    h(
+      "dl",
+      { class: "figures" },
+      figure("URL", e.url, "url"),
+      figure("Event types", eventTypesWords(e.event_types), "event_types"),
+      figure("Status", endpointStatus(e), "endpoint_status"),
+      figure("Created", when(e.created_at), "created"),
+      e.description ? figure("Description", e.description, "description") : null,
+    ),
+    h(
+      "div",
+      { class: "actions" },
+      h("button", { type: "button", onclick: (ev) => endpointAction(view, ev.target, sendTest) }, "Send a test message"),
+      h("button", { type: "button", class: "quiet", onclick: (ev) => endpointAction(view, ev.target, () => setEndpointStatus(view, enabled ? "disabled" : "enabled")) }, enabled ? "Disable" : "Enable"),
+      h("button", { type: "button", class: "quiet", onclick: (ev) => endpointAction(view, ev.target, () => rotateSecret(view)) }, "Rotate secret"),
+      h("button", { type: "button", class: "danger", onclick: (ev) => endpointAction(view, ev.target, () => deleteEndpoint(view)) }, "Delete endpoint"),
+    ),
+  );
+}
+
+// One action of the endpoint's card: its button off while it runs, an error said under the card.
+async function endpointAction(view, button, work) {
+  view.card.querySelector(".error")?.remove();
+  button.disabled = true;
+  try {
+    await work(view);
+  } catch (error) {
+    if (error.status === 401) return failed(error);
+    if (!moved(view.ticket)) view.card.append(problem(webhookProblem(error)));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function setEndpointStatus(view, status) {
+  view.endpoint = await api("PATCH", endpointPath(view.endpoint.endpoint_id), { status });
+  if (moved(view.ticket)) return;
+  drawEndpoint(view);
+  toast(`${view.endpoint.endpoint_id} ${status}.`);
+}
+
+async function rotateSecret(view) {
+  const id = view.endpoint.endpoint_id;
+  const yes = await ask(`Rotate the secret of ${id}?`, ["A new secret is made and shown once. For 24 hours every message carries both signatures, the new secret's first; then only the new one's.", "Put the new secret in the receiver's configuration within those 24 hours."], "Rotate secret");
+  if (!yes) return toast("Not rotated: nothing was sent.");
+  const { secret } = await api("POST", `${endpointPath(id)}/rotate-secret`);
+  if (moved(view.ticket)) return;
+  view.secretSlot.replaceChildren(secretBox(secret, true));
+}
+
+async function deleteEndpoint(view) {
+  const id = view.endpoint.endpoint_id;
+  const yes = await ask(`Delete endpoint ${id}?`, ["Nothing more is sent to it, what it was still to be sent is dropped, and its secret and delivery log go with it.", "An endpoint made again under this id starts with a new secret and an empty log."], "Delete");
+  if (!yes) return toast("Not deleted: nothing was sent.");
+  view.stop = true; // a test or retry being followed stops reading the log before the endpoint goes
+  await view.following;
+  await api("DELETE", endpointPath(id));
+  if (moved(view.ticket)) return;
+  state.webhookNote = `${id} deleted: nothing more is sent to it.`;
+  window.location.hash = "#/webhooks";
+}
+
+async function sendTest(view) {
+  const delivery = await api("POST", `${endpointPath(view.endpoint.endpoint_id)}/test`);
+  if (moved(view.ticket)) return;
+  toast(`Test message sent to ${view.endpoint.endpoint_id}.`);
+  await follow(view, delivery);
+}
+
+async function retryDelivery(view, delivery) {
+  const again = await api("POST", `${endpointPath(view.endpoint.endpoint_id)}/deliveries/${encodeURIComponent(delivery.delivery_id)}/retry`);
+  if (moved(view.ticket)) return;
+  toast(`Sent ${delivery.type} again to ${view.endpoint.endpoint_id}.`);
+  await follow(view, { ...again, attempts: delivery.attempts });
+}
+
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// After a test or a retry: the list again every second until the delivery's attempt is recorded (locally a
+// second or two; at most 20 s), then the endpoint too: a 410 disables it (just after the attempt is recorded).
+function follow(view, sent) {
+  const followed = followDelivery(view, sent);
+  view.following = followed.catch(() => null);
+  return followed;
+}
+
+async function followDelivery(view, sent) {
+  const before = sent.attempts.length;
+  let now = null;
+  for (let i = 0; i < 20; i += 1) {
+    if (view.stop) return;
+    await deliveries(view, false);
+    if (moved(view.ticket)) return;
+    now = view.shown.find((d) => d.delivery_id === sent.delivery_id);
+    if (now && now.attempts.length > before) break;
+    await pause(1000);
+  }
+  const gone = now && now.attempts.length && now.attempts[now.attempts.length - 1].response_status === 410;
+  for (let i = 0; i < 5; i += 1) {
+    if (view.stop) return;
+    view.endpoint = await api("GET", endpointPath(view.endpoint.endpoint_id));
+    if (moved(view.ticket)) return;
+    if (!gone || view.endpoint.status === "disabled") break;
+    await pause(1000);
+  }
+  drawEndpoint(view);
+}
+
+function attemptWords(a) {
+  const outcome = a.response_status !== null && a.response_status !== undefined ? `HTTP ${a.response_status}` : a.error || "no answer";
+  return `${when(a.at)}: ${outcome} in ${points(a.duration_ms)} ms`;
+}
+
+function deliveryRow(view, d) {
+  return h(
+    "tr",
+    { "data-delivery": d.delivery_id },
+    h("td", { "data-column": "type" }, d.type),
+    h("td", { "data-column": "event_id", class: "wrap" }, d.event_id),
+    h("td", { "data-column": "status" }, h("span", { class: `badge status-${d.status}` }, d.status)),
+    h("td", { "data-column": "created", class: "date" }, when(d.created_at)),
+    h("td", { "data-column": "next_attempt", class: "date" }, when(d.next_attempt_at)),
+    h("td", { "data-column": "attempts" }, d.attempts.length ? h("ol", { class: "attempts" }, d.attempts.map((a) => h("li", { class: a.response_status >= 200 && a.response_status < 300 ? "" : "minus" }, attemptWords(a)))) : h("span", { class: "muted" }, "none yet")),
+    h("td", {}, h("button", { type: "button", class: "quiet nowrap", onclick: (ev) => endpointAction(view, ev.target, () => retryDelivery(view, d)) }, "Retry now")),
+  );
+}
+
+// The delivery log, newest first: the first page (more = false) or the next one after what is shown.
+async function deliveries(view, more) {
+  const query = [`limit=${WEBHOOK_PAGE}`];
+  if (view.status) query.push(`status=${view.status}`);
+  if (more && view.cursor) query.push(`cursor=${encodeURIComponent(view.cursor)}`);
+  const status = view.status;
+  const page = await api("GET", `${endpointPath(view.endpoint.endpoint_id)}/deliveries?${query.join("&")}`);
+  if (moved(view.ticket) || status !== view.status) return; // another screen, or another filter meanwhile
+  view.shown = more ? view.shown.concat(page.deliveries) : page.deliveries;
+  view.cursor = page.next_cursor;
+  const filter = h("select", { id: "deliveries-status", onchange: (e) => ((view.status = e.target.value), deliveries(view, false).catch(failed)) }, [
+    ["", "every status"],
+    ["pending", "pending"],
+    ["succeeded", "succeeded"],
+    ["failed", "failed"],
+  ].map(([value, label]) => h("option", { value, selected: value === view.status }, label)));
+  view.log.replaceChildren(
+    h("h2", { id: "deliveries-title" }, "Deliveries"),
+    h("div", { class: "row" }, h("label", { for: "deliveries-status" }, "Status"), filter, h("button", { type: "button", class: "quiet", onclick: () => deliveries(view, false).catch(failed) }, "Refresh")),
+    h("p", { class: "muted" }, "Newest first, kept 30 days. A failed attempt is tried again 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h after the one before; Retry now sends one again at once."),
+    view.shown.length
+      ? table("deliveries", ["Type", "Event id", "Status", "Created", "Next attempt", "Attempts", h("span", { class: "sr" }, "Actions")], view.shown.map((d) => deliveryRow(view, d)))
+      : h("p", { class: "muted" }, view.status ? `No delivery with the status ${view.status}.` : "No delivery yet: send a test message."),
+    view.cursor ? h("div", { class: "actions" }, h("button", { type: "button", class: "quiet", onclick: () => deliveries(view, true).catch(failed) }, "Load more")) : "",
+  );
+}
+
+// A yes or no before a step that cannot be undone; Cancel (or Escape) sends nothing.
+function ask(title, sentences, yes) {
+  return new Promise((resolve) => {
+    const dialog = h("dialog", { class: "confirm", "aria-labelledby": "ask-title", "aria-describedby": "ask-what" });
+    const done = (answer) => {
+      dialog.close();
+      dialog.remove();
+      resolve(answer);
+    };
+    dialog.addEventListener("cancel", (e) => (e.preventDefault(), done(false)));
+    append(dialog, [
+      h("h2", { id: "ask-title" }, title),
+      h("div", { id: "ask-what" }, sentences.map((s) => h("p", {}, s))),
+      h("div", { class: "actions" }, h("button", { type: "button", class: "quiet", autofocus: true, onclick: () => done(false) }, "Cancel"), h("button", { type: "button", class: "danger", onclick: () => done(true) }, yes)),
+    ]);
+    document.body.append(dialog);
+    dialog.showModal();
+  });
 }
 
 // ---------------------------------------------------------------- start
