@@ -1,0 +1,62 @@
+"""A second reader's review of the webhooks (issue 25), against moto with the functions invoked as Lambda invokes
+them: defects found, each as a test that fails on the code as it was reviewed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from loyalty.kernel.clock import CLOCK
+from loyalty.store import webhooks as store
+from loyalty.webhooks import signing
+
+from tests.integration.test_webhooks import (
+    T0,
+    bus_event,
+    create_endpoint,
+    one_attempt_at_a_time,  # noqa: F401 - the module's autouse fixture, here too
+    receiver,  # noqa: F401 - a fixture
+    sqs_records,
+    take_queue,
+)
+from tests.support.aws import api_event, call, invoke
+from tests.support.receiver import Receiver
+
+
+def deliver_event(n: int) -> None:
+    invoke("WebhookDispatchFunction", sqs_records([bus_event(n)]))
+    invoke("WebhookDeliveryFunction", sqs_records(take_queue()))
+
+
+def test_a_message_sent_during_a_rotation_does_not_pin_the_old_secret(
+    aws: Any,
+    receiver: Receiver,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """rotate() moves the endpoint's `secret_version` first, then writes the new secret. A delivery function that
+    reads the endpoint in between (it has the new version) reads the secret still holding only the old one, and
+    keeps that copy under the new version (store.read_secret's cache): from then on that execution environment
+    signs with the old secret alone, never the new one, until the next rotation. The contract: for 24 hours every
+    message carries two signatures, the new secret's first; a receiver that switched to the new secret refuses
+    every message that environment sends. (Here the functions share one process, as one warm environment.)"""
+    CLOCK.set(T0)
+    create_endpoint(receiver)
+    real_put = store.put_secret
+
+    def a_message_meanwhile(ref: str, value: dict[str, Any]) -> None:
+        deliver_event(1)  # a delivery made between the version's move and the secret's write
+        real_put(ref, value)
+
+    monkeypatch.setattr(store, "put_secret", a_message_meanwhile)
+    status, rotated, _ = call("WebhooksFunction", api_event("RotateWebhookSecret", path_params={"endpoint_id": "crm"}))
+    assert status == 200
+    monkeypatch.setattr(store, "put_secret", real_put)
+
+    deliver_event(2)  # after the rotation answered
+    after = receiver.messages()[-1]
+    assert after.headers["webhook-id"] == "le_0002"
+    signatures = after.headers["webhook-signature"].split(" ")
+    expected = signing.signature(
+        rotated["secret"], after.headers["webhook-id"], int(after.headers["webhook-timestamp"]), after.body
+    )
+    assert len(signatures) == 2 and signatures[0] == expected, signatures
