@@ -60,3 +60,46 @@ def test_a_message_sent_during_a_rotation_does_not_pin_the_old_secret(
         rotated["secret"], after.headers["webhook-id"], int(after.headers["webhook-timestamp"]), after.body
     )
     assert len(signatures) == 2 and signatures[0] == expected, signatures
+
+
+def test_an_administrator_s_change_does_not_bring_back_a_failing_streak_a_success_ended(
+    aws: Any,
+    receiver: Receiver,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The delivery function writes `failing_since` without moving the endpoint's `version` (store.note_failing:
+    "an administrator's change is not held up by deliveries"), but a PATCH (endpoints.change) or a rotation
+    writes every field it read back, `failing_since` included (store.save_endpoint), under that unchanged version.
+    So a success that ends a failing streak while a PATCH is between its read and its write is undone: the old
+    `failing_since` comes back, and the next failure finds the endpoint "failing for 5 days" and disables it,
+    a day after it last succeeded (CONTRACT.md: disabled only when its *every* attempt failed for 5 days)."""
+    from datetime import timedelta
+
+    from tests.support.receiver import Reply
+
+    CLOCK.set(T0)
+    create_endpoint(receiver)
+    receiver.reply = lambda _: Reply(status=500)
+    deliver_event(1)  # the streak begins at T0
+    assert store.load_endpoint("crm")[0].failing_since is not None  # type: ignore[index]
+
+    real_save = store.save_endpoint
+
+    def a_success_meanwhile(endpoint: Any, expected_version: int) -> None:
+        CLOCK.set(T0 + timedelta(days=4))
+        receiver.reply = lambda _: Reply(status=200)
+        deliver_event(2)  # the endpoint answers again: the streak is over
+        assert store.load_endpoint("crm")[0].failing_since is None  # type: ignore[index]
+        real_save(endpoint, expected_version)
+
+    monkeypatch.setattr(store, "save_endpoint", a_success_meanwhile)
+    body = {"description": "the CRM"}
+    status, _, _ = call("WebhooksFunction", api_event("PatchWebhook", path_params={"endpoint_id": "crm"}, body=body))
+    assert status == 200
+    monkeypatch.setattr(store, "save_endpoint", real_save)
+
+    CLOCK.set(T0 + timedelta(days=5, minutes=1))  # one failure, a day after the last success
+    receiver.reply = lambda _: Reply(status=500)
+    deliver_event(3)
+    endpoint = store.load_endpoint("crm")[0]  # type: ignore[index]
+    assert (endpoint.status, endpoint.disabled_reason) == ("enabled", None)
