@@ -103,3 +103,36 @@ def test_an_administrator_s_change_does_not_bring_back_a_failing_streak_a_succes
     deliver_event(3)
     endpoint = store.load_endpoint("crm")[0]  # type: ignore[index]
     assert (endpoint.status, endpoint.disabled_reason) == ("enabled", None)
+
+
+def test_a_retry_asked_while_an_attempt_is_in_flight_is_sent(
+    aws: Any,
+    receiver: Receiver,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`POST .../retry` answers `202`, "sent again now", but when an attempt holds the delivery's lease at that
+    moment store.reopen refuses, endpoints.retry answers the delivery as it was, and nothing is ever sent: the
+    administrator is told a retry is under way that never happens (CONTRACT.md: a new attempt)."""
+    from loyalty.webhooks import outbound
+
+    CLOCK.set(T0)
+    create_endpoint(receiver)
+    invoke("WebhookDispatchFunction", sqs_records([bus_event(1)]))
+    queued = take_queue()
+    delivery_id = queued[0]["delivery_id"]
+    real_post = outbound.post
+    answers: list[tuple[int, Any]] = []
+
+    def retried_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        if not answers:
+            path = {"endpoint_id": "crm", "delivery_id": delivery_id}
+            status, view, _ = call("WebhooksFunction", api_event("RetryWebhookDelivery", path_params=path))
+            answers.append((status, view))
+        return real_post(*args, **kwargs)
+
+    monkeypatch.setattr(outbound, "post", retried_meanwhile)
+    invoke("WebhookDeliveryFunction", sqs_records(queued))  # the scheduled attempt; the retry asked during it
+    monkeypatch.setattr(outbound, "post", real_post)
+    assert answers[0][0] == 202
+    invoke("WebhookDeliveryFunction", sqs_records(take_queue()))
+    assert len(receiver.messages()) == 2  # the scheduled attempt and the retry asked by hand
