@@ -136,3 +136,21 @@ def test_a_retry_asked_while_an_attempt_is_in_flight_is_sent(
     assert answers[0][0] == 202
     invoke("WebhookDeliveryFunction", sqs_records(take_queue()))
     assert len(receiver.messages()) == 2  # the scheduled attempt and the retry asked by hand
+
+
+def test_a_url_no_attempt_can_send_to_is_refused_when_saved(
+    aws: Any,
+    receiver: Receiver,  # noqa: F811
+) -> None:
+    """A URL whose path holds a space (pasted from a document, say) passes outbound.check_url and is saved (201),
+    but http.client refuses it at every attempt (InvalidURL), logged as "not an HTTP answer (InvalidURL)": 8
+    attempts over 27.6 hours for every event, then the endpoint disabled as failing, for a URL that was never
+    sendable. It should be the creation's `422 validation_error` on `url`."""
+    body = {"endpoint_id": "crm", "url": receiver.url("/my hooks"), "event_types": ["*"]}
+    status, answer, _ = call("WebhooksFunction", api_event("CreateWebhook", body=body))
+    if status == 201:  # what it does: show what the attempts then say
+        CLOCK.set(T0)
+        deliver_event(1)
+        log = call("WebhooksFunction", api_event("ListWebhookDeliveries", path_params={"endpoint_id": "crm"}))[1]
+        raise AssertionError(f"saved; its first attempt: {log['deliveries'][0]['attempts']}")
+    assert status == 422 and answer["error"]["code"] == "validation_error", answer
