@@ -154,3 +154,36 @@ def test_a_url_no_attempt_can_send_to_is_refused_when_saved(
         log = call("WebhooksFunction", api_event("ListWebhookDeliveries", path_params={"endpoint_id": "crm"}))[1]
         raise AssertionError(f"saved; its first attempt: {log['deliveries'][0]['attempts']}")
     assert status == 422 and answer["error"]["code"] == "validation_error", answer
+
+
+def test_a_failed_retry_by_hand_of_a_pending_delivery_keeps_its_place_in_the_schedule(
+    aws: Any,
+    receiver: Receiver,  # noqa: F811
+) -> None:
+    """domain.webhooks.judge says "a retry by hand is outside the schedule: when it fails, ... a pending one keeps
+    its place", but store.reopen overwrites `next_attempt_at` with now, and judge then waits the schedule's delay
+    again from the retry: every failed retry by hand pushes the scheduled attempt later (a retry 9 hours into a
+    10-hour wait moves the next attempt 19 hours after the one before)."""
+    from datetime import timedelta
+
+    from tests.support.receiver import Reply
+
+    CLOCK.set(T0)
+    create_endpoint(receiver)
+    receiver.reply = lambda _: Reply(status=500)
+    deliver_event(1)  # attempt 1 at T0: the next at T0 + 5 s
+    CLOCK.set(T0 + timedelta(seconds=5))
+    invoke("WebhookDispatchFunction", {})
+    invoke("WebhookDeliveryFunction", sqs_records(take_queue()))  # attempt 2: the next at T0 + 5 s + 5 min
+
+    def log() -> dict[str, Any]:
+        page = call("WebhooksFunction", api_event("ListWebhookDeliveries", path_params={"endpoint_id": "crm"}))[1]
+        return dict(page["deliveries"][0])
+
+    assert log()["next_attempt_at"] == "2027-03-10T12:05:05Z"
+    CLOCK.set(T0 + timedelta(minutes=1))
+    path = {"endpoint_id": "crm", "delivery_id": log()["delivery_id"]}
+    assert call("WebhooksFunction", api_event("RetryWebhookDelivery", path_params=path))[0] == 202
+    invoke("WebhookDeliveryFunction", sqs_records(take_queue()))  # the retry by hand, failed
+    assert len(log()["attempts"]) == 3
+    assert log()["next_attempt_at"] == "2027-03-10T12:05:05Z"  # its place in the schedule, as it was
