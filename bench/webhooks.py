@@ -1,11 +1,12 @@
 """Webhooks under a burst: 10,000 events fanned out to 5 endpoints on the local stack (`python -m loyalty_local`,
 as `make run` starts it), once with every endpoint healthy and once with one of them failing, in the same run.
 
-The events are enrolments (each publishes one `MemberEnrolled`, the endpoints' one type), sent by 4 clients at once as fast as the stack
-takes them. The receivers run in this process; each records when each `webhook-id` arrived. A message's delay is
-from the moment its enrolment was answered to the moment the receiver got it: the outbox, the bus, the queues, the
-dispatcher and the attempt, what a receiver waits. The failing endpoint answers 500 at once, so it is retried 5 s
-later, and again, and its retries share the queue and the stack with the healthy endpoints' first attempts.
+The events are enrolments (each publishes one `MemberEnrolled`, the endpoints' one type), sent by 4 clients at
+once as fast as the stack takes them. The receivers run in this process; each records when each `webhook-id`
+arrived. A message's delay is from the moment its enrolment was answered to the moment the receiver got it: the
+outbox, the bus, the queues, the dispatcher and the attempt, what a receiver waits. The failing endpoint answers
+500 at once, so it is retried 5 s later, and again, and its retries share the queue and the stack with the healthy
+endpoints' first attempts.
 
 The bar (issue 25): the healthy endpoints' delay, p50 and p99, stays within 2× of the run with no failing endpoint;
 and every healthy endpoint gets every event.

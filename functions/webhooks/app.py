@@ -132,7 +132,10 @@ def list_deliveries(
     summary="Send a delivery again now (a failed one becomes pending)",
     operation_id="retry_webhook_delivery",
     responses=http.answers(
-        DeliveryView, "The delivery, sent again", accepted=True, errors=(*ONE, *http.BODY, "delivery_not_found")
+        DeliveryView,
+        "The delivery, sent again",
+        accepted=True,
+        errors=(*ONE, *http.BODY, *http.WRITE, "delivery_not_found"),
     ),
 )
 def retry_delivery(endpoint_id: Annotated[Id, Path()], delivery_id: Annotated[Id, Path()]) -> Response[Any]:

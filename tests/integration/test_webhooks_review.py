@@ -85,12 +85,12 @@ def test_an_administrator_s_change_does_not_bring_back_a_failing_streak_a_succes
 
     real_save = store.save_endpoint
 
-    def a_success_meanwhile(endpoint: Any, expected_version: int) -> None:
+    def a_success_meanwhile(endpoint: Any, expected_version: int, **kwargs: Any) -> None:
         CLOCK.set(T0 + timedelta(days=4))
         receiver.reply = lambda _: Reply(status=200)
         deliver_event(2)  # the endpoint answers again: the streak is over
         assert store.load_endpoint("crm")[0].failing_since is None  # type: ignore[index]
-        real_save(endpoint, expected_version)
+        real_save(endpoint, expected_version, **kwargs)
 
     monkeypatch.setattr(store, "save_endpoint", a_success_meanwhile)
     body = {"description": "the CRM"}

@@ -85,6 +85,7 @@ class Delivery(BaseModel):
     scheduled: int = 0  # attempts of the schedule made (a retry by hand is not one of them)
     manual: bool = False  # the next attempt is a retry by hand
     reopened_from: DeliveryStatus | None = None  # a retry by hand of a finished delivery: what it was
+    resume_at: datetime | None = None  # a retry by hand of a pending delivery: its place in the schedule
     payload: str  # the message body
 
 
@@ -127,6 +128,8 @@ def judge(delivery: Delivery, endpoint: Endpoint, answered: Answered, at: dateti
     disable: DisabledReason | None = "failing" if at - failing_since >= FAILING_FOR else None
     if disable or (delivery.manual and delivery.reopened_from is not None) or scheduled >= ATTEMPTS:
         return Verdict("failed", None, scheduled, disable=disable, failing_since=failing_since)
+    if delivery.manual and delivery.resume_at is not None:  # a pending delivery keeps its place
+        return Verdict("pending", max(delivery.resume_at, at), scheduled, failing_since=failing_since)
     wait = RETRY_DELAYS[scheduled - 1] if scheduled >= 1 else RETRY_DELAYS[0]
     if answered.status in (429, 503) and answered.retry_after is not None:
         wait = min(timedelta(seconds=max(0.0, answered.retry_after)), RETRY_AFTER_MAX)

@@ -21,6 +21,7 @@ import binascii
 import csv
 import io
 import json
+import re
 from datetime import date
 from typing import Any
 
@@ -179,12 +180,16 @@ def csv_page(rows: list[Any], columns: tuple[str, ...]) -> str:
     return out.getvalue()
 
 
+# A cell a spreadsheet would not run as a formula though it starts with a sign: a number, a phone in E.164
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+
+
 def _cell(value: Any) -> str:
+    """A CSV cell a spreadsheet shows as it is: free text (a name) that starts like a formula (`=`, `@`, `+`, `-`,
+    a tab or a return) gets a leading `'`; a plain number or a phone (`+14155550123`) is left as it is."""
     if value is None:
         return ""
     text = str(value)
-    if isinstance(value, str) and (
-        text[:1] in ("=", "@", "\t", "\r") or (text[:1] in ("+", "-") and not text[1:2].isdigit())
-    ):
+    if isinstance(value, str) and text[:1] in ("=", "@", "+", "-", "\t", "\r") and not _PLAIN_NUMBER.fullmatch(text):
         return "'" + text
     return text

@@ -108,13 +108,19 @@ def create_endpoint(endpoint: Endpoint, request_hash: str, first_answer: str) ->
         raise
 
 
-def save_endpoint(endpoint: Endpoint, expected_version: int) -> None:
-    """The endpoint's settings (not its creation record), under its version. Raises ConditionFailed."""
+def save_endpoint(endpoint: Endpoint, expected_version: int, *, healed: bool = False) -> None:
+    """The endpoint's settings (not its creation record), under its version. Raises ConditionFailed.
+
+    The failing streak (`failing_since`) is the deliveries' (`note_failing`, which does not move the version):
+    an administrator's change leaves it as it is in the table, whatever this process read, unless `healed`
+    (enabling the endpoint starts it afresh)."""
     names = {
         k: v
         for k, v in endpoint.model_dump(mode="json").items()
-        if k not in ("endpoint_id", "generation", "secret_ref", "created_at")
+        if k not in ("endpoint_id", "generation", "secret_ref", "created_at", "failing_since")
     }
+    if healed:
+        names["failing_since"] = None
     sets = [f"#{k} = :{k}" for k, v in names.items() if v is not None]
     removes = [f"#{k}" for k, v in names.items() if v is None]
     values = to_item({f":{k}": v for k, v in names.items() if v is not None})
@@ -201,7 +207,7 @@ def disable_endpoint(endpoint: Endpoint, reason: str, at: datetime) -> None:
 
 
 # -- secrets ---------------------------------------------------------------------------------------------
-_secret_cache: dict[tuple[str, int], dict[str, Any]] = {}
+_secret_cache: dict[str, dict[str, Any]] = {}
 _secret_lock = threading.Lock()
 
 
@@ -218,20 +224,22 @@ def put_secret(ref: str, value: dict[str, Any]) -> None:
 
 
 def read_secret(ref: str, version: int | None = None) -> dict[str, Any]:
-    """The endpoint's secrets. With `version` (the endpoint's `secret_version`), a copy kept in this process
-    serves until the version moves (a rotation), so a delivery costs no Secrets Manager call."""
+    """The endpoint's secrets, `{"version", "current", "previous"?, "previous_until"?, "first"}`. With `version`
+    (the endpoint's `secret_version`), a copy kept in this process serves while it is of that version or later,
+    so a message costs no Secrets Manager call; a copy older than the endpoint (a rotation since) is read again,
+    and one read in the middle of a rotation (the endpoint moved on, the secret not yet) is not kept."""
     if version is not None:
         with _secret_lock:
-            found = _secret_cache.get((ref, version))
-        if found is not None:
+            found = _secret_cache.get(ref)
+        if found is not None and int(found.get("version", 1)) >= version:
             return found
     raw = client("secretsmanager").get_secret_value(SecretId=ref)["SecretString"]
     value: dict[str, Any] = json.loads(raw)
-    if version is not None:
+    if version is not None and int(value.get("version", 1)) >= version:
         with _secret_lock:
             if len(_secret_cache) > 1000:
                 _secret_cache.clear()
-            _secret_cache[(ref, version)] = value
+            _secret_cache[ref] = value
     return value
 
 
@@ -315,8 +323,9 @@ def record(
     verdict: Verdict,
     lease_until: str,
     due_at: datetime | None,
-) -> bool:
-    """An attempt's outcome, under the lease that made it (False: the lease was lost; nothing written)."""
+) -> tuple[bool, bool]:
+    """An attempt's outcome, under the lease that made it. Returns (written: False when the lease was lost and
+    nothing was written, asked: a retry by hand was asked while the attempt was in flight)."""
     attempts = [*delivery.attempts, *([attempt] if attempt else [])][-50:]
     values: dict[str, Any] = {
         ":status": verdict.status,
@@ -325,7 +334,7 @@ def record(
         ":lease": lease_until,
     }
     sets = ["#status = :status", "attempts = :attempts", "scheduled = :scheduled"]
-    removes = ["lease_until", "manual", "reopened_from"]
+    removes = ["lease_until", "manual", "reopened_from", "resume_at", "retry_asked"]
     if verdict.next_attempt_at is not None and due_at is not None:
         sets += ["next_attempt_at = :next", "DUESK = :due"]
         values[":next"] = isoformat(verdict.next_attempt_at)
@@ -333,24 +342,26 @@ def record(
     else:
         removes += ["next_attempt_at", "DUEPK", "DUESK"]
     try:
-        client().update_item(
+        answer = client().update_item(
             TableName=table_name(),
             Key=key(delivery_pk(delivery.endpoint_id, delivery.generation), delivery_sk(delivery.delivery_id)),
             UpdateExpression="SET " + ", ".join(sets) + " REMOVE " + ", ".join(removes),
             ConditionExpression="lease_until = :lease",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues=to_item(values),
+            ReturnValues="UPDATED_OLD",
         )
     except Exception as exc:
         if _conditional(exc):
-            return False
+            return False, False
         raise
-    return True
+    return True, "retry_asked" in (answer.get("Attributes") or {})
 
 
 def reopen(delivery: Delivery, now: datetime, due_at: datetime) -> Delivery | None:
-    """A retry by hand: the delivery is pending, due now, its next attempt outside the schedule. None when an
-    attempt holds it at this moment (its own outcome follows)."""
+    """A retry by hand: the delivery is pending, due now, its next attempt outside the schedule (a pending
+    delivery keeps its scheduled time in `resume_at`, where a failed retry by hand leaves it). None when an
+    attempt holds it at this moment (`ask_retry` then)."""
     finished = delivery.status != "pending"
     values: dict[str, Any] = {
         ":pending": "pending",
@@ -363,11 +374,14 @@ def reopen(delivery: Delivery, now: datetime, due_at: datetime) -> Delivery | No
     if finished:
         sets.append("reopened_from = :was")
         values[":was"] = delivery.status
+    elif delivery.next_attempt_at is not None and not delivery.manual:
+        sets.append("resume_at = :resume")
+        values[":resume"] = isoformat(delivery.next_attempt_at)
     try:
         answer = client().update_item(
             TableName=table_name(),
             Key=key(delivery_pk(delivery.endpoint_id, delivery.generation), delivery_sk(delivery.delivery_id)),
-            UpdateExpression="SET " + ", ".join(sets),
+            UpdateExpression="SET " + ", ".join(sets) + " REMOVE retry_asked",
             ConditionExpression="attribute_exists(PK) AND (attribute_not_exists(lease_until) OR lease_until <= :now)",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues=to_item(values),
@@ -378,6 +392,24 @@ def reopen(delivery: Delivery, now: datetime, due_at: datetime) -> Delivery | No
             return None
         raise
     return Delivery.model_validate(from_item(answer["Attributes"]))
+
+
+def ask_retry(delivery: Delivery, now: datetime) -> bool:
+    """A retry by hand asked while an attempt holds the delivery: noted on it, for the attempt to make once it
+    has recorded its own outcome. False when no attempt holds it any more (reopen it then)."""
+    try:
+        client().update_item(
+            TableName=table_name(),
+            Key=key(delivery_pk(delivery.endpoint_id, delivery.generation), delivery_sk(delivery.delivery_id)),
+            UpdateExpression="SET retry_asked = :true",
+            ConditionExpression="attribute_exists(lease_until) AND lease_until > :now",
+            ExpressionAttributeValues={":true": {"BOOL": True}, ":now": {"S": isoformat(now)}},
+        )
+    except Exception as exc:
+        if _conditional(exc):
+            return False
+        raise
+    return True
 
 
 def _encode(last: dict[str, Any]) -> str:

@@ -142,9 +142,9 @@ def attempt(target: tuple[str, str, str], endpoints: dict[str, Endpoint | None])
         found = store.load_endpoint(endpoint_id)
         endpoints[endpoint_id] = found[0] if found else None
     endpoint = endpoints[endpoint_id]
-    asked = delivery.manual or delivery.type == "WebhookTest"  # an administrator's own request
-    if endpoint is None or endpoint.generation != generation or (endpoint.status != "enabled" and not asked):
-        # deleted, or disabled: nothing is sent to it, and the delivery is over (CONTRACT.md)
+    if endpoint is None or endpoint.generation != generation or endpoint.status != "enabled":
+        # deleted, or disabled: a disabled endpoint gets nothing until it is enabled again (CONTRACT.md), not
+        # even a test or a retry by hand; the delivery is over, without an attempt
         store.record(delivery, None, Verdict("failed", None, delivery.scheduled), lease, None)
         return "dropped"
     body = delivery.payload.encode()
@@ -165,9 +165,12 @@ def attempt(target: tuple[str, str, str], endpoints: dict[str, Endpoint | None])
         if verdict.next_attempt_at is None
         else verdict.next_attempt_at + (DISPATCH_GRACE if on_queue else timedelta())
     )
-    if not store.record(delivery, made, verdict, lease, due_at):
+    written, asked = store.record(delivery, made, verdict, lease, due_at)
+    if not written:
         logger.warning("an attempt's lease was lost; its outcome is not recorded", extra={"delivery_id": delivery_id_})
         return "lost"
+    if asked:  # a retry by hand came while this attempt was in flight: it is made now, as asked
+        send_now(delivery.model_copy(update={"status": verdict.status, "next_attempt_at": verdict.next_attempt_at}))
     if on_queue and wait is not None:
         store.send([target], delay_seconds=max(1, int(wait.total_seconds() + 0.999)))
     if verdict.disable:

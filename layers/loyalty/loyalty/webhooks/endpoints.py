@@ -147,7 +147,7 @@ def create(endpoint_id: str, url: str, event_types: list[str], description: str 
     secret = signing.new_secret()
     first_answer = endpoint_view(endpoint).model_dump(mode="json", exclude={"disabled_reason"})
     text = _created_text(json.dumps(first_answer), secret)
-    store.create_secret(endpoint.secret_ref, {"first": secret, "current": secret})
+    store.create_secret(endpoint.secret_ref, {"version": 1, "first": secret, "current": secret})
     try:
         store.create_endpoint(endpoint, hash_, json.dumps(first_answer))
     except ConditionFailed:  # another request made it meanwhile: its answer, or the conflict
@@ -197,7 +197,7 @@ def change(
         changed.updated_at = utcnow()
         changed.version = endpoint.version + 1
         try:
-            store.save_endpoint(changed, endpoint.version)
+            store.save_endpoint(changed, endpoint.version, healed=status == "enabled")
         except ConditionFailed:
             continue
         return endpoint_view(changed)
@@ -229,6 +229,7 @@ def rotate(endpoint_id: str) -> RotatedSecret:
         store.put_secret(
             endpoint.secret_ref,
             {
+                "version": moved.secret_version,
                 "first": old.get("first", old["current"]),
                 "current": secret,
                 "previous": old["current"],
@@ -249,11 +250,16 @@ def deliveries(endpoint_id: str, status: str | None, limit: int, cursor: str | N
 def retry(endpoint_id: str, delivery_id: str) -> DeliveryView:
     """Send the delivery again now, a new attempt outside the schedule (a failed delivery becomes pending)."""
     endpoint = _found(endpoint_id)
-    found = store.load_delivery(endpoint, delivery_id)
-    if found is None:
-        raise DeliveryNotFound(f"endpoint {endpoint_id!r} has no delivery {delivery_id!r}")
-    reopened = sending.send_now(found)
-    return delivery_view(reopened or found)
+    for _ in range(SAVE_ATTEMPTS):
+        found = store.load_delivery(endpoint, delivery_id)
+        if found is None:
+            raise DeliveryNotFound(f"endpoint {endpoint_id!r} has no delivery {delivery_id!r}")
+        reopened = sending.send_now(found)
+        if reopened is not None:
+            return delivery_view(reopened)
+        if store.ask_retry(found, utcnow()):  # an attempt is in flight: it makes the retry once it has recorded
+            return delivery_view(found.model_copy(update={"status": "pending"}))
+    raise Contention("the delivery kept changing; retry")
 
 
 def test(endpoint_id: str) -> DeliveryView:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import ipaddress
+import re
 import socket
 import ssl
 import threading
@@ -34,6 +35,7 @@ from loyalty.domain.webhooks import ANSWER_SECONDS, Answered
 
 ANSWER_BYTES_READ = 64 * 1024
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
+URL_CHARACTERS = re.compile(r"[!-~]+")  # printable ASCII, no space: what a request line carries (IDNA: punycode)
 Resolver = Callable[..., list[tuple[Any, ...]]]
 
 
@@ -59,6 +61,8 @@ def address_refused(address: str) -> str | None:
 
 def check_url(url: str, *, local: bool) -> tuple[str, str, int]:
     """(scheme, host, port) of a URL the product may send to, judged by its form alone; else Refused."""
+    if not URL_CHARACTERS.fullmatch(url):
+        raise Refused("the URL has a character a request cannot carry (a space, a control character, or non-ASCII)")
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -146,18 +150,20 @@ def post(
     def took() -> int:
         return int((time.monotonic() - started) * 1000)
 
+    deadline = started + timeout
     try:
         scheme, host, port = check_url(url, local=local)
-        addresses = resolve_checked(host, port, local=local, resolve=resolve)
+        addresses = _resolve_within(host, port, local, resolve, deadline)
     except Refused as refused:
         return Answered(None, f"refused: {refused}", took())
+    except TimeoutError:
+        return Answered(None, f"no answer within {int(timeout)} s (the host's name did not resolve in time)", took())
     parts = urlsplit(url)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    deadline = started + timeout
-    sock: socket.socket | None = None
-    watchdog: threading.Timer | None = None
+    watchdog = _Watchdog(deadline)
     try:
         last: OSError | None = None
+        sock: socket.socket | None = None
         for address in addresses:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -169,16 +175,17 @@ def post(
                 last = exc
         if sock is None:
             raise last or ConnectionRefusedError()
+        watchdog.watch(sock)
         peer = str(sock.getpeername()[0])
         if not (local and host in LOCAL_HOSTS):
             reason = address_refused(peer)
             if reason is not None:
                 return Answered(None, f"refused: connected to {reason} ({peer})", took())
-        watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), _shut, (sock,))
-        watchdog.daemon = True
-        watchdog.start()
         if scheme == "https":
-            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+            # the TLS socket takes the connection over: the watchdog watches it before the handshake starts
+            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
+            watchdog.watch(sock)
+            sock.do_handshake()
         connection = http.client.HTTPConnection(host, port, timeout=max(0.001, deadline - time.monotonic()))
         connection.sock = sock
         connection.request("POST", target, body=body, headers={**headers, "connection": "close"})
@@ -194,12 +201,68 @@ def post(
         retry_after = retry_after_seconds(answer.getheader("retry-after"), wall())
         return Answered(answer.status, None, took(), retry_after)
     except Exception as exc:  # every way a receiver can fail us is an attempt's error, never ours
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= deadline or watchdog.fired:
             return Answered(None, f"no answer within {int(timeout)} s", took())
         return Answered(None, _error_words(exc), took())
     finally:
-        if watchdog is not None:
-            watchdog.cancel()
+        watchdog.done()
+
+
+def _resolve_within(host: str, port: int, local: bool, resolve: Resolver, deadline: float) -> list[str]:
+    """resolve_checked, given until the deadline (the system's resolver has no timeout of its own)."""
+    box: list[Any] = []
+
+    def run() -> None:
+        try:
+            box.append(resolve_checked(host, port, local=local, resolve=resolve))
+        except Exception as exc:  # handed to the caller
+            box.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True, name="webhook-dns")
+    thread.start()
+    thread.join(max(0.0, deadline - time.monotonic()))
+    if not box:
+        raise TimeoutError
+    if isinstance(box[0], BaseException):
+        raise box[0]
+    found: list[str] = box[0]
+    return found
+
+
+class _Watchdog:
+    """Shuts the attempt's connection (whichever socket holds it: the TCP one, then the TLS one) at the
+    deadline, however slowly a receiver trickles its bytes; `done()` closes it and stops watching."""
+
+    def __init__(self, deadline: float) -> None:
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self._over = False
+        self.fired = False
+        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sock = sock
+            fired = self.fired
+        if fired:
+            _shut(sock)
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._over:
+                return
+            self.fired = True
+            sock = self._sock
+        if sock is not None:
+            _shut(sock)
+
+    def done(self) -> None:
+        self._timer.cancel()
+        with self._lock:
+            self._over = True
+            sock = self._sock
         if sock is not None:
             _shut(sock)
 
