@@ -369,3 +369,20 @@ def test_the_delivery_log_pages_newest_first(api: Client, receiver: Receiver, en
     assert (bad.status, bad.json["error"]["code"]) == (422, "validation_error")
     wrong = api.get(f"/v1/webhooks/{endpoint['endpoint_id']}/deliveries?status=done", key=ADMIN)
     assert wrong.status == 422
+
+
+def test_an_event_s_time_on_the_bus_is_when_it_happened(api: Client, receiver: Receiver, endpoints: list[str]) -> None:
+    """The outbox gives each event the time it happened (by the stack's clock), not the moment it reached the bus:
+    the same however often it is published, so its delivery (whose id starts with that time) is made once, and the
+    log reads in the order things happened."""
+    api.set_clock(iso(T0))
+    endpoint = create(api, endpoints, receiver.url(), ["MemberEnrolled"])
+    member_id = unique("m")
+    api.enroll(member_id)
+    [message] = receiver.wait_for(1)
+    events = api.get("/_local/events?detail_type=MemberEnrolled", key=None).json["events"]
+    [event] = [e for e in events if e["detail"]["member_id"] == member_id]
+    assert event["time"] == iso(T0)
+    [delivery] = log(api, endpoint["endpoint_id"])
+    assert delivery["delivery_id"].startswith("20270310T120000Z-")
+    assert message.headers["webhook-id"] == event["detail"]["event_id"] == delivery["event_id"]

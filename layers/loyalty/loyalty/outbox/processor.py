@@ -244,8 +244,9 @@ def process_batch(records: Sequence[StreamRecord]) -> int:
                 _failed(records[stop], "member events")
                 break
     published = [event for (event, _), owner in zip(kept, owners, strict=True) if owner < stop]
+    happened = [at for (_, at), owner in zip(kept, owners, strict=True) if owner < stop]
     try:
-        bus.publish(published)
+        bus.publish(published, happened)
     except bus.PublishFailed as failed:
         stop = owners[failed.first]
         _failed(records[stop], "publish")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from loyalty.domain.events import SOURCE, DomainEvent
@@ -24,16 +26,23 @@ class PublishFailed(Exception):
         self.first = first
 
 
-def entry(event: DomainEvent, bus_name: str) -> dict[str, Any]:
-    return {
+def entry(event: DomainEvent, bus_name: str, at: str | None = None) -> dict[str, Any]:
+    """The PutEvents entry. `at`: when the event happened (RFC 3339), the event's `time` on the bus: the same
+    however often the event is published, so a consumer that orders or keys by it (the webhooks' delivery ids)
+    sees one time per event, and by the stack's clock locally."""
+    out: dict[str, Any] = {
         "Source": SOURCE,
         "DetailType": event.detail_type,
         "Detail": json.dumps(event.detail_json(), separators=(",", ":")),
         "EventBusName": bus_name,
     }
+    if at:
+        with contextlib.suppress(ValueError):  # not a time: EventBridge stamps its own
+            out["Time"] = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    return out
 
 
-def publish(events: Sequence[DomainEvent]) -> None:
+def publish(events: Sequence[DomainEvent], times: Sequence[str] | None = None) -> None:
     """Put every event on the bus, in order, 10 a call; raise PublishFailed at the first call with a refused
     entry (never drop silently), without sending the calls after it.
 
@@ -45,7 +54,10 @@ def publish(events: Sequence[DomainEvent]) -> None:
     for start in range(0, len(events), PUT_EVENTS_MAX):
         chunk = events[start : start + PUT_EVENTS_MAX]
         try:
-            answer = client("events").put_events(Entries=[entry(e, bus_name) for e in chunk])
+            at = times[start : start + PUT_EVENTS_MAX] if times is not None else [None] * len(chunk)
+            answer = client("events").put_events(
+                Entries=[entry(e, bus_name, t) for e, t in zip(chunk, at, strict=True)]
+            )
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "ClientError")
             raise PublishFailed([{"ErrorCode": code, "ErrorMessage": str(exc)}], start) from exc
