@@ -34,7 +34,9 @@ from loyalty.store import webhooks as store
 from loyalty.webhooks import outbound, signing
 
 LEASE = timedelta(seconds=2 * ANSWER_SECONDS)  # an attempt's hold on its delivery
-DISPATCH_GRACE = timedelta(minutes=2)  # a delivery sent to the queue is looked at again after this
+# A delivery sent to the queue is looked at again by the dispatcher after this, if its attempt has not claimed it
+# by then (a message lost, or a queue far behind: long enough that a backlog is not sent twice over)
+DISPATCH_GRACE = timedelta(minutes=10)
 SQS_DELAY_MAX = timedelta(minutes=15)
 ATTEMPTS_AT_ONCE = 10  # a batch's attempts run side by side
 
