@@ -10,7 +10,10 @@
   handler's check of it once per text (`install_cached_condition_checks`);
 - a Query reads its partition or its global index's bucket, not the whole table (`install_indexed_queries`);
 - every botocore session of the process reads the service models through one loader
-  (`install_one_model_loader`).
+  (`install_one_model_loader`);
+- an SQS receive checks a message's retention against its queue's period, not against every attribute of the
+  queue, and a delete finds its message in one pass (`install_fast_sqs`): a queue with a backlog (the webhooks'
+  delivery queue under a burst) cost the backlog squared.
 
 The local stack and the tests' moto (tests.support.aws.mocked_aws) run with all of them.
 
@@ -31,7 +34,7 @@ import calendar
 import copy
 import json
 import types
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -607,9 +610,112 @@ def install_one_model_loader() -> None:
         session.create_loader = functools.lru_cache(maxsize=4)(session.create_loader)
 
 
+def install_fast_sqs() -> None:
+    """moto's ReceiveMessage asks, for each message it hands out, whether the message is within its queue's
+    retention, by computing every attribute of the queue (`get_queue_attributes`: the approximate counts, each a
+    pass over every message), and DeleteMessage passes over the queue twice. Here the retention is read from the
+    queue, and a delete finds and removes its message in one pass; what either answers is unchanged."""
+    from moto.core.utils import unix_time
+    from moto.sqs import models as sqs_models
+    from moto.sqs.exceptions import ReceiptHandleIsInvalid
+    from moto.sqs.models import Queue, SQSBackend
+
+    def within_retention(self: Any, queue_name: str, message: Any) -> bool:
+        queue = self.get_queue(queue_name)
+        return bool(int(queue.message_retention_period) + message.sent_timestamp / 1000 > unix_time())
+
+    def delete_message(self: Any, receipt_handle: str) -> None:
+        if receipt_handle in self.deleted_messages:
+            return  # deleted before: deleting again is not an error
+        for index, message in enumerate(self._messages):
+            if message.had_receipt_handle(receipt_handle):
+                self.pending_messages.discard(message)
+                self.deleted_messages.update(message.all_receipt_handles)
+                del self._messages[index]
+                return
+        raise ReceiptHandleIsInvalid()
+
+    SQSBackend.is_message_valid_based_on_retention_period = within_retention  # type: ignore[method-assign]
+    Queue.delete_message = delete_message  # type: ignore[method-assign]
+    Queue.attributes = property(_queue_attributes)  # type: ignore[assignment,method-assign]
+    _fast_clock(sqs_models)
+
+
+# A queue's three counts, each a pass over its messages: computed when asked for, not whenever an attribute is
+_COUNTS = {
+    "ApproximateNumberOfMessages": "approximate_number_of_messages",
+    "ApproximateNumberOfMessagesDelayed": "approximate_number_of_messages_delayed",
+    "ApproximateNumberOfMessagesNotVisible": "approximate_number_of_messages_not_visible",
+}
+
+
+class _QueueAttributes(Mapping[str, Any]):
+    """moto's `Queue.attributes`, the same keys in the same order with the same values, but the counts computed
+    only when read (SendMessage reads one attribute of it, `ContentBasedDeduplication`, for every message)."""
+
+    def __init__(self, queue: Any, plain: dict[str, Any], order: list[str]) -> None:
+        self._queue = queue
+        self._plain = plain
+        self._order = order
+
+    def __getitem__(self, name: str) -> Any:
+        if name in _COUNTS:
+            return getattr(self._queue, _COUNTS[name])
+        return self._plain[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._order)
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+
+def _queue_attributes(queue: Any) -> Mapping[str, Any]:
+    from moto.core.utils import camelcase_to_underscores
+
+    names = list(queue.BASE_ATTRIBUTES)
+    if queue.fifo_queue:
+        names += queue.FIFO_ATTRIBUTES
+    if queue.kms_master_key_id:
+        names += queue.KMS_ATTRIBUTES
+    plain: dict[str, Any] = {}
+    for name in names:
+        if name not in _COUNTS:
+            plain[name] = getattr(queue, camelcase_to_underscores(name))
+    if queue.policy:
+        plain["Policy"] = queue.policy
+    if queue.redrive_policy:
+        plain["RedrivePolicy"] = json.dumps(queue.redrive_policy)
+    for name, value in plain.items():
+        if isinstance(value, bool):
+            plain[name] = str(value).lower()
+    order = list(dict.fromkeys([*names, *plain]))
+    return _QueueAttributes(queue, plain, order)
+
+
+def _fast_clock(module: Any) -> None:
+    """moto's `unix_time()` (now as epoch seconds) goes through datetimes, and SQS calls it twice for each message of
+    a queue on every receive (is it visible? delayed?): the same number from `time.time()`."""
+    import time
+
+    if getattr(module, "_loyalty_fast_clock", False):
+        return
+    module._loyalty_fast_clock = True
+    slow_seconds, slow_millis = module.unix_time, module.unix_time_millis
+
+    def unix_time(dt: Any = None) -> float:
+        return time.time() if dt is None else float(slow_seconds(dt))
+
+    def unix_time_millis(dt: Any = None) -> float:
+        return time.time() * 1000.0 if dt is None else float(slow_millis(dt))
+
+    module.unix_time, module.unix_time_millis = unix_time, unix_time_millis
+
+
 def install_all() -> None:
     """Every patch of this module, for the rest of the process (the local stack; the tests' moto)."""
     install_one_model_loader()
+    install_fast_sqs()
     install()
     install_fast_answers()
     install_cached_jsonpath()

@@ -25,7 +25,7 @@ from loyalty_local.template import Function, Template
 
 POLL_SECONDS = (0.02, 0.2)  # the wait between polls: short while messages come, longer when the queues are idle
 SCHEDULE_SECONDS = 1.0
-LOCAL_CONCURRENCY_MAX = 16  # two cores: more batches at once only queue for the emulator's lock
+LOCAL_CONCURRENCY_MAX = 4  # two cores and one emulator lock: more batches at once only wait, and thrash the GIL
 SECONDS_SCHEDULES = ("rate(1 minute)",)
 
 

@@ -522,3 +522,37 @@ def test_table_values_reads_the_named_attributes_of_the_prefixed_items_as_a_scan
         key=str,
     )
     assert got == expected == sorted([("MEMBER#m1", "25"), ("MEMBER#m1", "-7"), (None, "3")], key=str)
+
+
+def test_sqs_counts_retention_and_deletes_answer_what_moto_answers(aws):
+    """loyalty_local.moto_fast.install_fast_sqs: a queue's attributes (its counts computed when read), the retention
+    check of a receive and a delete in one pass answer what moto's own code answers."""
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="fast-sqs", Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
+    assert sqs.create_queue(QueueName="fast-sqs", Attributes={"VisibilityTimeout": "60"})["QueueUrl"] == url
+    with pytest.raises(ClientError, match="QueueAlreadyExists"):
+        sqs.create_queue(QueueName="fast-sqs", Attributes={"VisibilityTimeout": "61"})
+    for n in range(3):
+        sqs.send_message(QueueUrl=url, MessageBody=f"m{n}")
+    sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=600)
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2)["Messages"]
+    assert sorted(m["Body"] for m in got) == ["m0", "m1"]
+
+    def counts() -> dict[str, str]:
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        assert attributes["VisibilityTimeout"] == "60" and attributes["SqsManagedSseEnabled"] == "true"
+        return {k: v for k, v in attributes.items() if k.startswith("ApproximateNumber")}
+
+    assert counts() == {
+        "ApproximateNumberOfMessages": "1",
+        "ApproximateNumberOfMessagesDelayed": "1",
+        "ApproximateNumberOfMessagesNotVisible": "2",
+    }
+    one = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+    assert one == {"ApproximateNumberOfMessages": "1"}
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"])
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"])  # again: not an error, as moto's
+    assert counts()["ApproximateNumberOfMessagesNotVisible"] == "1"
+    with pytest.raises(ClientError, match="ReceiptHandleIsInvalid"):
+        sqs.delete_message(QueueUrl=url, ReceiptHandle="not-a-receipt")
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=url)["Messages"]] == ["m2"]

@@ -209,7 +209,14 @@ def post(
 
 
 def _resolve_within(host: str, port: int, local: bool, resolve: Resolver, deadline: float) -> list[str]:
-    """resolve_checked, given until the deadline (the system's resolver has no timeout of its own)."""
+    """resolve_checked, given until the deadline (the system's resolver has no timeout of its own; an address
+    needs no resolver, and no thread)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass  # a name: resolved by a thread of its own, waited for until the deadline
+    else:
+        return resolve_checked(host, port, local=local, resolve=resolve)
     box: list[Any] = []
 
     def run() -> None:
