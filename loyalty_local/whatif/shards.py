@@ -36,7 +36,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-ALL = -1  # an item every shard gets (the monthly job runs)
+from loyalty_local.whatif.replay import MAX_REFUSALS
+
 STOCKED = "REWARD#"  # a stocked reward's node among the member ids (no member id holds a `#`)
 ACCOUNT = "ACCOUNT#"
 # the members whose replay leaves out what an account did (docs/whatif.md, Accounts)
@@ -395,7 +396,7 @@ class Merged:
     members: dict[str, dict[str, Any]] = field(default_factory=dict)  # member id -> {"tier_id": ...}
     refused: dict[str, dict[str, int]] = field(default_factory=dict)
     requests: int = 0
-    refusals: list[list[str]] = field(default_factory=list)
+    refusals: list[list[str]] = field(default_factory=list)  # the first 1,000 in time
     document_hash: str = ""
     jobs: int = 0
     seconds: float = 0.0
@@ -423,7 +424,7 @@ class Merged:
             mine_codes.update(codes)
             self.refused[what] = dict(mine_codes)
         self.requests += got["requests"]
-        self.refusals = sorted(self.refusals + got["refusals"], key=lambda r: (r[3], r[0], r[1]))
+        self.refusals = sorted(self.refusals + got["refusals"], key=lambda r: (r[3], r[0], r[1]))[:MAX_REFUSALS]
         self.jobs += got["jobs"]
         self.seconds = round(self.seconds + got["seconds"], 1)
         self.members.update({m: {"tier_id": t} for m, t in answer["tiers"].items()})
