@@ -271,6 +271,12 @@ def hot_pool(results: dict[str, Any]) -> str:
     )
 
 
+def _replay(results: dict[str, Any]) -> str:
+    from bench import replay
+
+    return replay.render(results)
+
+
 SECTIONS = {
     "ops": ("DynamoDB per operation (warm handlers, events/, moto)", operations),
     "latency": ("Latency", latency),
@@ -279,6 +285,7 @@ SECTIONS = {
     "jobs": ("Monthly jobs", jobs),
     "local": ("The local stack (`make run`) over HTTP", local_stack),
     "pool": ("The hot pool (one account, 20 tills at once) over HTTP", hot_pool),
+    "replay": ("The what-if replay, by group size", _replay),
     "mutation": ("Mutation testing of the money code (`make mutate`)", mutation),
 }
 
@@ -290,6 +297,7 @@ RESULT_KEYS = {
     "jobs": "jobs",
     "local": "local_stack",
     "pool": "hot_pool",
+    "replay": "replay",
     "mutation": "mutation",
 }
 
