@@ -79,11 +79,23 @@ class TreePeak:
 
 def run(command: list[str]) -> tuple[int, float, int, int]:
     """(exit status, seconds, peak of the tree's sum, peak of its largest process) of `command`."""
+    status, seconds, total, largest, _ = run_with_cpu(command)
+    return status, seconds, total, largest
+
+
+def run_with_cpu(command: list[str]) -> tuple[int, float, int, int, float]:
+    """`run`, and the CPU seconds (user and system) the command and the processes it waited for used: on a
+    busy machine, what the command would take alone, times its parallelism."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     process = subprocess.Popen(command)  # noqa: S603 - the command line the caller gave
     with TreePeak(process.pid) as peak:
         status = process.wait()
-    return status, time.monotonic() - started, peak.peak, peak.largest
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return status, time.monotonic() - started, peak.peak, peak.largest, cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,11 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args:
         print("usage: python -m bench.memory -- <command>", file=sys.stderr)
         return 2
-    status, seconds, total, largest = run(args)
+    status, seconds, total, largest, cpu = run_with_cpu(args)
     minutes, rest = divmod(seconds, 60)
     print(
         f"memory: peak {total / 2**20:,.0f} MB over the command's processes (largest one {largest / 2**20:,.0f} MB); "
-        f"{int(minutes)} min {rest:.0f} s; exit {status}",
+        f"{int(minutes)} min {rest:.0f} s; {cpu:,.0f} CPU seconds; exit {status}",
         file=sys.stderr,
     )
     return status
