@@ -70,7 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     # member ids are unique per run (a SIM_URL stack may hold an earlier run); the behaviour is the seed's
     tag = f"{args.seed % 10000:04d}{secrets.token_hex(2)}"
     year = plan.make_plan(
-        program, profile, members=args.members, months=args.months, start=args.start, seed=args.seed, tag=tag
+        program,
+        profile,
+        members=args.members,
+        months=args.months,
+        start=args.start,
+        seed=args.seed,
+        tag=tag,
+        keep=None if args.url else (lambda _: False),  # in process, the workers hold the tasks of their shards
     )
     stem = f"{args.program.stem}-{date.today().isoformat()}"
     history = args.save_history or args.out / f"{stem}-history.jsonl.gz"

@@ -78,12 +78,6 @@ def pack(tied: list[list[str]], group_members: int) -> list[list[str]]:
     return shards or [[]]
 
 
-def subset(plan: Plan, member_ids: set[str]) -> Plan:
-    """The plan of some of its members: their tasks, in the same steps."""
-    steps = [[[t for t in step if t.member.member_id in member_ids] for step in month] for month in plan.steps]
-    return Plan(plan.months, [m for m in plan.members if m.member_id in member_ids], steps)
-
-
 def year_of(shard: Shard) -> dict[str, Any]:
     """One shard's year, in a process of its own: its figures, and its history written to `shard.history`."""
     import warnings
@@ -97,11 +91,18 @@ def year_of(shard: Shard) -> dict[str, Any]:
     program = load_program_file(Path(shard.program))
     secrets = dict(shard.secrets)
     profile = plan.Profile.of(program, secrets)
-    whole = plan.make_plan(
-        program, profile, members=shard.members, months=shard.months, start=shard.start, seed=shard.seed, tag=shard.tag
+    ids = set(shard.member_ids)
+    mine = plan.make_plan(
+        program,
+        profile,
+        members=shard.members,
+        months=shard.months,
+        start=shard.start,
+        seed=shard.seed,
+        tag=shard.tag,
+        keep=ids.__contains__,  # the shard's members' tasks only: a worker's plan is its shard's
     )
-    mine = subset(whole, set(shard.member_ids))
-    del whole
+    mine = Plan(mine.months, [m for m in mine.members if m.member_id in ids], mine.steps)
     document = Path(shard.program).read_text(encoding="utf-8")
     with open(os.devnull, "w") as quiet, contextlib.redirect_stderr(quiet), stack.in_process(document) as client:
         result = Simulation(client, program, mine, secrets, threads=1).run()
