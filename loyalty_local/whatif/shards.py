@@ -371,16 +371,17 @@ def cut(
     return Sharded(where, files.paths, sizes, len(groups), largest, grouping.program)
 
 
-def pool(workers: int) -> Any:
-    """Worker processes that each replay one shard and end: the shard's engine (moto's backends, the
-    process's heap) goes with them."""
+def pool(workers: int, *, one_each: bool = True) -> Any:
+    """Worker processes that each replay one shard and end (`one_each`): the shard's engine (moto's backends,
+    the process's heap) goes with them."""
     import multiprocessing
 
-    return multiprocessing.get_context("spawn").Pool(processes=workers, maxtasksperchild=1)
+    return multiprocessing.get_context("spawn").Pool(processes=workers, maxtasksperchild=1 if one_each else None)
 
 
 def read_spans(sharded: Sharded, workers: int) -> None:
-    with pool(workers) as processes:
+    """The first round: each shard's history read (no engine), for the whole span and the history's facts."""
+    with pool(workers, one_each=False) as processes:
         tasks = [Task(i, str(p), "span") for i, p in enumerate(sharded.paths)]
         sharded.spans = sorted(processes.imap_unordered(work, tasks), key=lambda s: s["shard"])
 
