@@ -9,16 +9,18 @@
 
 The history (`loyalty_local.whatif.history`) is read from a running local stack (`GET /_local/history`),
 a deployed table (read-only Scan, a page at a time, with a progress bar; AWS credentials as usual) or
-an export file. It is replayed twice, side by side in two processes, through the replay engine
-(`loyalty_local.engine`: the handlers and domain code of the product, on an in-memory table), in the
-order it was recorded, with the monthly jobs as they ran: once under the current programme, once under
-the candidate. The report (text, JSON, PNG) sets the two side by side: points issued, redeemed (what was
-affordable), expired, liability in currency, breakage, members per tier each month, and the members
-whose tier would differ.
+an export file, as a stream. It is replayed through the replay engine (`loyalty_local.engine`: the
+handlers and domain code of the product, on an in-memory table), in the order it was recorded, with the
+monthly jobs as they ran, once under the current programme and once under the candidate, group of
+members by group of members (`loyalty_local.whatif.shards`: members that share nothing apart, each shard
+in a worker process of its own, one per core; `--group-members`, `--workers`). The report (text, JSON,
+PNG) sets the two side by side: points issued, redeemed (what was affordable), expired, liability in
+currency, breakage, members per tier each month, and the members whose tier would differ.
 
 The replay under the current programme must reproduce the live table exactly, member by member (every
 figure, every ledger line): it is a second reconciliation. Exit status 1 when it does not (the
-differences are listed), 2 on bad input.
+differences are listed), 2 on bad input. Members in an account or a transfer, which the replay does not
+replay, are listed as not reconciled (docs/whatif.md, Accounts and transfers).
 """
 
 from __future__ import annotations
