@@ -68,21 +68,25 @@ e2e: $(DEV_STAMP)
 	$(BIN)/python -m pytest tests/e2e
 
 ## simulate: a synthetic year through the replay engine in process (or SIM_URL over HTTP); summary, chart
-##           and the history it made: sim-out/<program>-<date>{.json,.png,-history.jsonl.gz}
+##           and the history it made: sim-out/<program>-<date>{.json,.png,-history.jsonl.gz}; in groups of
+##           GROUP_MEMBERS members (default 500; 0: one engine) on WORKERS processes (default: one per core);
+##           prints members/s per core and the peak memory of the whole run (bench.memory)
 SIM_PROGRAM := $(or $(PROGRAM),programs/demo.yaml)
 MEMBERS ?= 200
 MONTHS  ?= 13
+GROUPS_ARGS = $(if $(GROUP_MEMBERS),--group-members $(GROUP_MEMBERS),) $(if $(WORKERS),--workers $(WORKERS),)
 simulate: $(DEV_STAMP)
 	@$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install -q -e '.[sim]'
-	$(BIN)/python -m simulator --program $(SIM_PROGRAM) --members $(MEMBERS) --months $(MONTHS)
+	$(BIN)/python -m bench.memory -- $(BIN)/python -m simulator --program $(SIM_PROGRAM) --members $(MEMBERS) --months $(MONTHS) $(if $(SIM_URL),,$(GROUPS_ARGS))
 
 ## what-if: the running stack's history (make run) replayed under PROGRAM and under the current programme,
 ##          side by side, with the reconciliation (HISTORY=<export file> or TABLE=<deployed table> STAGE=<stage>
-##          instead; CURRENT=<file or ssm:name> names the current programme); report in whatif-out/
+##          instead; CURRENT=<file or ssm:name> names the current programme); report in whatif-out/; member
+##          groups of up to GROUP_MEMBERS (default 500; 0: one engine) on WORKERS processes (default: a core each)
 what-if: $(RUN_STAMP)
 	@test -n "$(PROGRAM)" || { echo "usage: make what-if PROGRAM=candidate.yaml [HISTORY=<export> | TABLE=<table>]" >&2; exit 2; }
 	@$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install -q -e '.[sim]'
-	$(BIN)/python -m loyalty_local.whatif --program $(PROGRAM) $(if $(HISTORY),--history $(HISTORY),$(if $(TABLE),--table $(TABLE) --stage $(STAGE),--url http://127.0.0.1:$(PORT))) $(if $(CURRENT),--current $(CURRENT),)
+	$(BIN)/python -m bench.memory -- $(BIN)/python -m loyalty_local.whatif --program $(PROGRAM) $(if $(HISTORY),--history $(HISTORY),$(if $(TABLE),--table $(TABLE) --stage $(STAGE),--url http://127.0.0.1:$(PORT))) $(if $(CURRENT),--current $(CURRENT),) $(GROUPS_ARGS)
 
 ## seed: a year of demo history on the running `make run` stack (members, orders, redemptions, monthly jobs),
 ##       for the console at http://127.0.0.1:$(PORT)/console (make seed SEED_MEMBERS=100 PORT=3001); it ends
@@ -104,7 +108,8 @@ keys: $(DEV_STAMP)
 	$(BIN)/python -m loyalty keys $(ARGS)
 
 ## bench: round trips, capacity and cost per operation, latency, cold imports, package sizes, monthly
-##        jobs at 1k/10k members; prints tables, writes bench/results.json (make bench ARGS=--quick: small)
+##        jobs at 1k/10k members, the what-if replay by group size (members/s per core, peak memory);
+##        prints tables, writes bench/results.json (make bench ARGS=--quick: small; ARGS="--only replay")
 bench: $(DEV_STAMP)
 	$(BIN)/python -m bench.run $(ARGS)
 

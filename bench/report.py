@@ -299,6 +299,12 @@ def webhooks(results: dict[str, Any]) -> str:
     )
 
 
+def _replay(results: dict[str, Any]) -> str:
+    from bench import replay
+
+    return replay.render(results)
+
+
 SECTIONS = {
     "ops": ("DynamoDB per operation (warm handlers, events/, moto)", operations),
     "latency": ("Latency", latency),
@@ -308,6 +314,7 @@ SECTIONS = {
     "local": ("The local stack (`make run`) over HTTP", local_stack),
     "pool": ("The hot pool (one account, 20 tills at once) over HTTP", hot_pool),
     "webhooks": ("Webhooks: a burst to 5 endpoints, one failing, over HTTP", webhooks),
+    "replay": ("The what-if replay, by group size", _replay),
     "mutation": ("Mutation testing of the money code (`make mutate`)", mutation),
 }
 
@@ -320,6 +327,7 @@ RESULT_KEYS = {
     "local": "local_stack",
     "pool": "hot_pool",
     "webhooks": "webhooks",
+    "replay": "replay",
     "mutation": "mutation",
 }
 

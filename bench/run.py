@@ -24,10 +24,24 @@ from loyalty_local.template import ROOT
 
 RESULTS = ROOT / "bench" / "results.json"
 QUICK_RESULTS = ROOT / "bench" / ".cache" / "results-quick.json"
-SECTIONS = ("ops", "latency", "imports", "packages", "jobs", "local", "pool", "webhooks")
+SECTIONS = ("ops", "latency", "imports", "packages", "jobs", "local", "pool", "webhooks", "replay")
 
-FULL: dict[str, Any] = {"latency_rounds": 300, "import_runs": 5, "import_profile": True, "job_sizes": [1000, 10000]}
-QUICK: dict[str, Any] = {"latency_rounds": 20, "import_runs": 3, "import_profile": False, "job_sizes": [100, 300]}
+FULL: dict[str, Any] = {
+    "latency_rounds": 300,
+    "import_runs": 5,
+    "import_profile": True,
+    "job_sizes": [1000, 10000],
+    "replay_members": 500,
+    "replay_groups": [50, 250, 0],
+}
+QUICK: dict[str, Any] = {
+    "latency_rounds": 20,
+    "import_runs": 3,
+    "import_profile": False,
+    "job_sizes": [100, 300],
+    "replay_members": 60,
+    "replay_groups": [15, 0],
+}
 
 
 def _versions() -> dict[str, str]:
@@ -126,12 +140,20 @@ def run_sections(
         started = step("webhooks: a burst of events to 5 endpoints, all healthy and then one failing, over HTTP")
         results["webhooks"] = webhooks.measure(settings is QUICK, log)
         done(started)
+    if "replay" in sections:
+        from bench import replay
+
+        sizes = settings["replay_groups"]
+        started = step(f"the what-if replay of {settings['replay_members']} members in groups of {sizes} (0: all)")
+        results["replay"] = replay.measure(settings["replay_members"], sizes, log)
+        done(started)
     return results
 
 
 def failures(results: dict[str, Any]) -> list[str]:
     out = list((results.get("budgets") or {}).get("broken") or [])
     out += list((results.get("jobs") or {}).get("problems") or [])
+    out += list((results.get("replay") or {}).get("problems") or [])
     out += list((results.get("cold_import_ms") or {}).get("broken") or [])
     from bench import localstack
 

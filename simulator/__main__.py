@@ -1,7 +1,8 @@
 """`python -m simulator`: a synthetic year, a summary, a chart and the history it made.
 
-The year runs through the replay engine in this process (`loyalty_local.engine`: the product's handlers
-on an in-memory table, no HTTP), or against a running stack over HTTP with `--url` (SIM_URL). The
+The year runs through the replay engine (`loyalty_local.engine`: the product's handlers on an in-memory
+table, no HTTP), group of members by group of members in worker processes (`simulator.shards`: memory set
+by the largest group, every core), or against a running stack over HTTP with `--url` (SIM_URL). The
 history it leaves (`--save-history`, by default beside the summary) is what `python -m loyalty
 what-if --history <file> --program <candidate>` replays: the simulator is a producer of history for
 the one replay engine.
@@ -22,7 +23,7 @@ from pathlib import Path
 from loyalty.program.rules import ProgramError, load_program_file
 
 from loyalty_local.report_files import publish
-from simulator import plan, report, stack
+from simulator import plan, report, shards, stack
 from simulator.client import ApiError
 from simulator.run import Simulation
 
@@ -44,10 +45,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--save-history", type=Path, help="the history export (default <out>/<program>-<date>-history.jsonl.gz)"
     )
+    parser.add_argument(
+        "--group-members",
+        type=int,
+        default=500,
+        help="in process: members simulated in one engine, those a referral ties kept together (default 500, "
+        "0: all in one)",
+    )
+    parser.add_argument("--workers", type=int, help="in process: engines in parallel (default: one per core)")
     args = parser.parse_args(argv)
     args.threads = args.threads or (8 if args.url else 1)
-    if args.members < 1 or args.months < 1 or args.threads < 1:
-        parser.error("--members, --months and --threads must be at least 1")
+    args.workers = args.workers or os.cpu_count() or 1
+    if args.members < 1 or args.months < 1 or args.threads < 1 or args.workers < 1 or args.group_members < 0:
+        parser.error("--members, --months, --threads and --workers must be at least 1, --group-members at least 0")
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", args.start):
         parser.error("--start is YYYY-MM")
     try:
@@ -60,11 +70,53 @@ def main(argv: list[str] | None = None) -> int:
     # member ids are unique per run (a SIM_URL stack may hold an earlier run); the behaviour is the seed's
     tag = f"{args.seed % 10000:04d}{secrets.token_hex(2)}"
     year = plan.make_plan(
-        program, profile, members=args.members, months=args.months, start=args.start, seed=args.seed, tag=tag
+        program,
+        profile,
+        members=args.members,
+        months=args.months,
+        start=args.start,
+        seed=args.seed,
+        tag=tag,
+        keep=None if args.url else (lambda _: False),  # in process, the workers hold the tasks of their shards
     )
     stem = f"{args.program.stem}-{date.today().isoformat()}"
     history = args.save_history or args.out / f"{stem}-history.jsonl.gz"
-    where = stack.existing_stack(args.url) if args.url else stack.in_process(args.program.read_text(encoding="utf-8"))
+    if not args.url:
+        print(
+            f"simulating {program.program_id} on the in-process engine: {args.members} members, {args.months} months "
+            f"from {args.start}, seed {args.seed}, groups of up to {args.group_members or 'all'} members on "
+            f"{args.workers} workers",
+            file=sys.stderr,
+        )
+        try:
+            result, peaks, seconds = shards.simulate(
+                args.program,
+                program,
+                year,
+                seed=args.seed,
+                tag=tag,
+                start=args.start,
+                secrets=LOCAL_PARTNER_SECRETS,
+                history=history,
+                group_members=args.group_members,
+                workers=args.workers,
+            )
+        except (ApiError, stack.StackError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        biggest = max(peaks, default=(0, 0))
+        print(
+            f"History: {history} (replay it with python -m loyalty_local.whatif); {args.members} members in "
+            f"{seconds:.0f} s on {args.workers} workers: {args.members / max(seconds, 0.1) / args.workers:.1f} "
+            f"members/s per core; a worker's peak memory {max(p for _, p in peaks)} MB "
+            f"(the largest shard: {biggest[0]} members)",
+            file=sys.stderr,
+        )
+        summary = report.summarise(result, exclusive=True)
+        publish(report, summary, args.out, stem, with_chart=not args.no_chart)
+        return 0 if summary["consistent"] and not summary["errors"] else 1
+
+    where = stack.existing_stack(args.url)
     try:
         with where as client:
             print(

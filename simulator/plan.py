@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -191,8 +192,18 @@ def _season(month: str) -> float:
 
 
 def make_plan(
-    program: Program, profile: Profile, *, members: int, months: int, start: str, seed: int, tag: str
+    program: Program,
+    profile: Profile,
+    *,
+    members: int,
+    months: int,
+    start: str,
+    seed: int,
+    tag: str,
+    keep: Callable[[str], bool] | None = None,
 ) -> Plan:
+    """The year's plan; with `keep`, only the tasks of the members it keeps are held (every member is drawn
+    and listed all the same: the same seed gives each member the same year, whoever else is kept)."""
     rng = random.Random(seed)  # noqa: S311 - a reproducible synthetic year, not a secret
     calendar = [add_months(start, i) for i in range(months)]
     people = _members(rng, profile, members, months, tag)
@@ -203,6 +214,8 @@ def make_plan(
                 continue
             tasks = [Task(person) for _ in STEP_DAYS]
             _month_of(rng, program, profile, person, m, month, tasks)
+            if keep is not None and not keep(person.member_id):
+                continue
             for s, task in enumerate(tasks):
                 if task.actions:
                     steps[m][s].append(task)

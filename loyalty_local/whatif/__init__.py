@@ -9,36 +9,41 @@
 
 The history (`loyalty_local.whatif.history`) is read from a running local stack (`GET /_local/history`),
 a deployed table (read-only Scan, a page at a time, with a progress bar; AWS credentials as usual) or
-an export file. It is replayed twice, side by side in two processes, through the replay engine
-(`loyalty_local.engine`: the handlers and domain code of the product, on an in-memory table), in the
-order it was recorded, with the monthly jobs as they ran: once under the current programme, once under
-the candidate. The report (text, JSON, PNG) sets the two side by side: points issued, redeemed (what was
-affordable), expired, liability in currency, breakage, members per tier each month, and the members
-whose tier would differ.
+an export file, as a stream. It is replayed through the replay engine (`loyalty_local.engine`: the
+handlers and domain code of the product, on an in-memory table), in the order it was recorded, with the
+monthly jobs as they ran, once under the current programme and once under the candidate, group of
+members by group of members (`loyalty_local.whatif.shards`: members that share nothing apart, each shard
+in a worker process of its own, one per core; `--group-members`, `--workers`). The report (text, JSON,
+PNG) sets the two side by side: points issued, redeemed (what was affordable), expired, liability in
+currency, breakage, members per tier each month, and the members whose tier would differ.
 
 The replay under the current programme must reproduce the live table exactly, member by member (every
 figure, every ledger line): it is a second reconciliation. Exit status 1 when it does not (the
-differences are listed), 2 on bad input.
+differences are listed), 2 on bad input. Members in an account or a transfer, which the replay does not
+replay, are listed as not reconciled (docs/whatif.md, Accounts and transfers).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
+import os
+import shutil
 import sys
+import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
-from queue import Empty
 from typing import Any
 
 from loyalty_local.report_files import publish
 from loyalty_local.whatif import history as hist
-from loyalty_local.whatif import report
-from loyalty_local.whatif.replay import Outcome, child
+from loyalty_local.whatif import report, shards
+
+# Members replayed in one engine: about 1.1 MB each at the engine's peak (docs/whatif.md, How fast)
+DEFAULT_GROUP_MEMBERS = 500
 
 
 class Refused(Exception):
@@ -66,6 +71,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=Path("whatif-out"), help="where the JSON and the PNG go")
     parser.add_argument("--no-chart", action="store_true")
+    parser.add_argument(
+        "--group-members",
+        type=int,
+        default=DEFAULT_GROUP_MEMBERS,
+        help=f"members replayed in one engine, groups of tied members kept whole (default {DEFAULT_GROUP_MEMBERS}; "
+        "0: the whole history in one engine)",
+    )
+    parser.add_argument("--workers", type=int, help="replays in parallel (default: one per core)")
     args = parser.parse_args(argv)
     try:
         return _run(args)
@@ -82,43 +95,56 @@ def _run(args: argparse.Namespace) -> int:
         candidate_document = args.program.read_text(encoding="utf-8")
     except (ProgramError, OSError) as exc:
         raise Refused(f"--program: {exc}") from None
+    if args.group_members < 0 or (args.workers is not None and args.workers < 1):
+        raise Refused("--group-members is at least 0 and --workers at least 1")
+    workers = args.workers or os.cpu_count() or 1
 
-    source, raw, named_program = _read(args)
-    typed = list(raw)
-    if args.save_history:
-        hist.write_export(typed, args.save_history, named_program)
-        print(f"History: {args.save_history} ({len(typed)} items)", file=sys.stderr)
-    from loyalty.store.core import from_item
-
-    history = hist.requests_of(from_item(item) for item in typed)
-    if not history.requests:
-        raise Refused(f"{source} holds no history (no members)")
-    current_document, current_label = _current(args, named_program, f"of {source}")
-    print(
-        f"replaying {len(history.requests)} requests of {len(history.members)} members from {source} "
-        f"({history.first:%Y-%m-%d} to {history.last:%Y-%m-%d}, {len(history.jobs)} job runs): "
-        f"current {current_label} and candidate {args.program}",
-        file=sys.stderr,
-    )
-    current_program = _parse(current_document, current_label)
-    daily = bool(current_program.pending_days or candidate.pending_days)
-    if not history.jobs:
-        print(
-            "note: the history records no job runs: the monthly jobs run on each 1st at 00:05; if the live "
-            "table never ran them, the reconciliation shows it",
-            file=sys.stderr,
-        )
-    if daily:
-        print(
-            "note: pending points (pending_days) become available by a daily job whose runs are not recorded: "
-            "the replay runs it each day at 00:05, so a live table that ran it at another hour may differ",
-            file=sys.stderr,
-        )
-    current, candidate_outcome = replay_both(history, current_document, candidate_document, daily=daily)
+    with tempfile.TemporaryDirectory(prefix="whatif-") as scratch:
+        source, records = _read(args, Path(scratch))
+        if args.save_history:
+            count = hist.write_records(records(), args.save_history)
+            print(f"History: {args.save_history} ({count} items)", file=sys.stderr)
+        named_program = _named(records)
+        current_document, current_label = _current(args, named_program, f"of {source}")
+        current_program = _parse(current_document, current_label)
+        stocked = {r.id for r in (*current_program.rewards, *candidate.rewards) if r.stock is not None}
+        sharded = shards.cut(records, stocked, args.group_members, Path(scratch))
+        try:
+            shards.read_spans(sharded, workers)
+            if not sharded.members or sharded.first is None:
+                raise Refused(f"{source} holds no history (no members)")
+            facts = sharded.facts()
+            requests = sum(facts["requests"].values())
+            print(
+                f"replaying {requests} requests of {sharded.members} members from {source} "
+                f"({sharded.first:%Y-%m-%d} to {sharded.last:%Y-%m-%d}, {facts['job_runs']} job runs): "
+                f"current {current_label} and candidate {args.program}; {sharded.groups} groups of members "
+                f"(the largest {sharded.largest_group}) in {len(sharded.paths)} shards of up to "
+                f"{args.group_members or 'all'} members, on {workers} workers",
+                file=sys.stderr,
+            )
+            daily = bool(current_program.pending_days or candidate.pending_days)
+            if not facts["job_runs"]:
+                print(
+                    "note: the history records no job runs: the monthly jobs run on each 1st at 00:05; if the "
+                    "live table never ran them, the reconciliation shows it",
+                    file=sys.stderr,
+                )
+            if daily:
+                print(
+                    "note: pending points (pending_days) become available by a daily job whose runs are not "
+                    "recorded: the replay runs it each day at 00:05, so a live table that ran it at another "
+                    "hour may differ",
+                    file=sys.stderr,
+                )
+            replayed = shards.replay(sharded, current_document, candidate_document, daily=daily, workers=workers)
+        finally:
+            sharded.remove()
+    _speed(replayed, sharded.members, workers)
     summary = report.compare(
-        history,
-        current,
-        candidate_outcome,
+        facts,
+        replayed,
+        as_of=sharded.last,
         source=source,
         files={"current": current_label, "candidate": str(args.program)},
     )
@@ -127,56 +153,19 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if summary["reconciliation"]["equal"] else 1
 
 
-def replay_both(history: hist.History, current: str, candidate: str, *, daily: bool) -> tuple[Outcome, Outcome]:
-    """Both replays at once, each in a process of its own, with one progress bar."""
-    from loyalty_local.progress import Progress
-
-    # the children need the requests and the job runs, not the live members and ledgers
-    slim = hist.History(history.requests, history.jobs, {}, {}, {})
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    workers = {
-        name: context.Process(target=child, args=(document, slim, daily, queue), name=f"replay-{name}")
-        for name, document in (("current", current), ("candidate", candidate))
-    }
-    slots: dict[int, str] = {}
-    for name, process in workers.items():
-        process.start()
-        slots[process.pid or 0] = name
-    progress = Progress(2 * len(history.requests), "what-if")
-    done: list[Outcome] = []
-    errors: list[str] = []
-    while len(done) + len(errors) < len(workers):
-        try:
-            kind, value = queue.get(timeout=5)
-        except Empty:  # a replay that died without a word (killed, out of memory) must not hang the run
-            dead = [n for n, p in workers.items() if p.exitcode not in (None, 0)]
-            if dead and queue.empty():
-                code = workers[dead[0]].exitcode
-                raise RuntimeError(f"the {' and '.join(dead)} replay process died (exit {code})") from None
-            continue
-        if kind == "tick":
-            progress.advance(int(value))
-        elif kind == "done":
-            done.append(value)
-        else:
-            errors.append(str(value))
-    progress.close()
-    for process in workers.values():
-        process.join()
-    if errors:
-        raise RuntimeError("a replay failed:\n" + "\n".join(errors))
-    # the children answer in the order they finish: tell them apart by the order they were given
-    by_role = {"current": done[0], "candidate": done[1]}
-    if done[0].document_hash != _hash(current):
-        by_role = {"current": done[1], "candidate": done[0]}
-    return by_role["current"], by_role["candidate"]
-
-
-def _hash(document: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(document.encode()).hexdigest()
+def _speed(replayed: shards.Replayed, members: int, workers: int) -> None:
+    """Members per second per core, and the workers' peak memory by the size of the shard they replayed."""
+    rate = 2 * members / replayed.seconds / workers if replayed.seconds else 0.0
+    peaks: dict[int, int] = {}
+    for size, peak in replayed.peaks:
+        peaks[size] = max(peaks.get(size, 0), peak)
+    biggest = max(peaks, default=0)
+    print(
+        f"replayed {members} members under both programmes in {replayed.seconds:.0f} s on {workers} workers: "
+        f"{rate:.1f} members/s per core; a worker's peak memory {peaks.get(biggest, 0)} MB "
+        f"(its shard: {biggest} members)",
+        file=sys.stderr,
+    )
 
 
 def _parse(document: str, label: str) -> Any:
@@ -211,25 +200,38 @@ def _current(args: argparse.Namespace, named: str | None, source_label: str) -> 
     return named, f"the programme {source_label}"
 
 
-def _read(args: argparse.Namespace) -> tuple[str, Iterator[dict[str, Any]], str | None]:
-    """(where from, DynamoDB-typed items, the programme document the source names)."""
+def _read(args: argparse.Namespace, scratch: Path) -> tuple[str, Callable[[], Iterator[dict[str, Any]]]]:
+    """(where from, a function that reads the history from its start each time it is called: export records,
+    a first one naming the programme when the source does). A table or a stack is read once, into a file
+    in `scratch`, as it streams; an export is read where it is."""
     if args.history:
         if not args.history.exists():
             raise Refused(f"--history: {args.history} does not exist")
-        program, items = _split(_lines_of_export(args.history))
-        return str(args.history), items, program
+        path: Path = args.history
+        return str(args.history), lambda: _lines_of_export(path)
+    copy = scratch / "history.jsonl"
     if args.table:
-        return f"table {args.table}", _scan(args.table, args.endpoint), None
+        hist.write_records(({"Item": item} for item in _scan(args.table, args.endpoint)), copy)
+        return f"table {args.table}", lambda: _lines_of_export(copy)
     url = (args.url or "http://127.0.0.1:3000").rstrip("/")
     try:
-        with urllib.request.urlopen(f"{url}/_local/history", timeout=600) as answer:  # noqa: S310 - a local stack
-            text = answer.read().decode()
+        with (
+            urllib.request.urlopen(f"{url}/_local/history", timeout=600) as answer,  # noqa: S310 - a local stack
+            copy.open("wb") as out,
+        ):
+            shutil.copyfileobj(answer, out)
     except (urllib.error.URLError, OSError) as exc:
         raise Refused(
             f"no local stack answers at {url} ({exc}); start one with `make run`, or give --table/--history"
         ) from None
-    program, items = _split(json.loads(line) for line in text.splitlines() if line.strip())
-    return url, items, program
+    return url, lambda: _lines_of_export(copy)
+
+
+def _named(records: Callable[[], Iterator[dict[str, Any]]]) -> str | None:
+    """The programme document the history names (its first record, when it names one)."""
+    for record in records():
+        return str(record["Program"]) if "Program" in record else None
+    return None
 
 
 def _lines_of_export(path: Path) -> Iterator[dict[str, Any]]:
@@ -248,20 +250,7 @@ def _lines_of_export(path: Path) -> Iterator[dict[str, Any]]:
                     yield json.loads(line)
 
 
-def _split(records: Iterator[dict[str, Any]]) -> tuple[str | None, Iterator[dict[str, Any]]]:
-    program: str | None = None
-    items: list[dict[str, Any]] = []
-    for record in records:
-        if "Program" in record:
-            program = str(record["Program"])
-        else:
-            items.append(record.get("Item", record))
-    return program, iter(items)
-
-
 def _scan(table: str, endpoint: str | None) -> Iterator[dict[str, Any]]:
-    import os
-
     from loyalty.store import history
 
     from loyalty_local.progress import Progress
@@ -282,6 +271,5 @@ def _scan(table: str, endpoint: str | None) -> Iterator[dict[str, Any]]:
         progress.set_stage(f"kept {kept}")
         progress.advance(scanned)
 
-    items = list(history.scan_raw(on_page=page))
+    yield from history.scan_raw(on_page=page)
     progress.close()
-    return iter(items)

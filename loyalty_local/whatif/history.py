@@ -64,13 +64,21 @@ class History:
     members: dict[str, dict[str, Any]]  # member id -> the member item as it is now (the live figures)
     ledger: dict[str, list[dict[str, Any]]]  # member id -> its entries, in sequence
     skipped: dict[str, int]  # entries by kind that the replay derives, or that the history cannot replay
+    accounted: set[str] = field(default_factory=set)  # members an account's membership items name
+    # the whole history's first and last moment, for a shard of it (loyalty_local.whatif.shards): its job
+    # runs, months and monthly cuts are then those of the whole
+    span: tuple[datetime, datetime] | None = None
 
     @property
     def first(self) -> datetime | None:
+        if self.span is not None:
+            return self.span[0]
         return min((r.at for r in self.requests), default=None)
 
     @property
     def last(self) -> datetime | None:
+        if self.span is not None:
+            return self.span[1]
         times = [r.at for r in self.requests] + [j.at for j in self.jobs]
         return max(times, default=None)
 
@@ -99,6 +107,7 @@ def requests_of(items: Iterable[dict[str, Any]]) -> History:
     holds: dict[str, dict[str, Any]] = {}
     runs: list[dict[str, Any]] = []
     statuses: list[dict[str, Any]] = []
+    accounted: set[str] = set()
     for item in items:
         pk = str(item.get("PK", ""))
         kind = item.get("kind")
@@ -116,6 +125,8 @@ def requests_of(items: Iterable[dict[str, Any]]) -> History:
             holds[str(item["redemption_id"])] = item
         elif pk == "JOBRUNS" and kind == "job_status":
             runs.append(item)
+        elif kind == "account_member":
+            accounted.add(str(item["member_id"]))
 
     ledger: dict[str, list[dict[str, Any]]] = {}
     for entry in sorted(entries, key=lambda e: (str(e["member_id"]), int(e["seq"]))):
@@ -179,7 +190,7 @@ def requests_of(items: Iterable[dict[str, Any]]) -> History:
             for r in sorted(runs, key=lambda r: str(r["started_at"]), reverse=True)
         }.values()
     )
-    return History(_in_order(out, entries, members), jobs, members, ledger, skipped)
+    return History(_in_order(out, entries, members), jobs, members, ledger, skipped, accounted)
 
 
 def _in_order(
@@ -403,16 +414,17 @@ def _from_entry(entry: dict[str, Any], holds: dict[str, dict[str, Any]], positio
 
 
 # -- where items come from --------------------------------------------------------------------------
-def write_export(items: Iterable[dict[str, Any]], path: Path, program: str | None = None) -> int:
-    """DynamoDB-typed items as an export file (gzipped when the name ends in .gz), after a first line with
-    the programme document they ran under when it is known. Returns the count of items."""
+def write_records(records: Iterable[dict[str, Any]], path: Path) -> int:
+    """Export records (`{"Program": ...}`, `{"Item": {...}}`) as an export file, as they stream (gzipped
+    when the name ends in .gz). Returns the count of items."""
     path.parent.mkdir(parents=True, exist_ok=True)
     opener = gzip.open if path.suffix == ".gz" else open
     count = 0
     with opener(path, "wt", encoding="utf-8") as out:
-        if program is not None:
-            out.write(json.dumps({"Program": program}) + "\n")
-        for item in items:
-            out.write(json.dumps({"Item": item}, separators=(",", ":")) + "\n")
+        for record in records:
+            if "Program" in record:
+                out.write(json.dumps({"Program": record["Program"]}) + "\n")
+                continue
+            out.write(json.dumps({"Item": record.get("Item", record)}, separators=(",", ":")) + "\n")
             count += 1
     return count

@@ -1,7 +1,7 @@
 """One replay: a history's requests, in order, through the engine under one programme.
 
-Runs in a process of its own (the engine is one per process), so the current and the candidate
-programme replay side by side on two cores. The clock is set to each request's recorded time; the
+Runs in a process of its own (the engine is one per process): a shard of the history under one
+programme (`loyalty_local.whatif.shards`). The clock is set to each request's recorded time; the
 monthly jobs run as the history ran them (or on each 1st at 00:05 when it recorded none), and the
 members are read after the jobs of each 1st: that month's snapshot.
 """
@@ -235,23 +235,3 @@ def _flows(entries: list[dict[str, Any]], cuts: list[tuple[datetime, bool]]) -> 
         elif kind == "expire":
             flows["expired"] -= points
     return by_cut
-
-
-def child(document: str, history: History, daily: bool, queue: Any) -> None:
-    """The entry point of a replay process: its outcome (or its error) goes back through `queue`.
-
-    The functions' own output (Powertools prints a metric set when it holds 100 values, even with metrics
-    disabled) is the stack's, not the report's: it goes nowhere."""
-    import contextlib
-    import os
-    import warnings
-
-    warnings.simplefilter("ignore")  # Powertools' warnings about empty metric sets, likewise
-    try:
-        with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
-            outcome = run(document, history, daily=daily, tick=lambda n: queue.put(("tick", n)))
-        queue.put(("done", outcome))
-    except BaseException as exc:  # the parent reports it; a replay that fails must not hang the run
-        import traceback
-
-        queue.put(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))

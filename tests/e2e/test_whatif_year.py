@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -94,7 +95,8 @@ def expected_tiers(items: list[dict[str, Any]], silver: int) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def simulated_year(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A simulated year of MEMBERS members, run by the simulator through the engine in its own process."""
+    """A simulated year of MEMBERS members, run by the simulator through the engine, group by group in worker
+    processes, its shards' histories joined into one export."""
     out = tmp_path_factory.mktemp("sim")
     run = subprocess.run(
         [
@@ -108,6 +110,10 @@ def simulated_year(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "--out",
             str(out),
             "--no-chart",
+            "--group-members",
+            "15",  # simulated in shards on two workers: the joined history must replay to its table
+            "--workers",
+            "2",
         ],
         cwd=ROOT,
         capture_output=True,
@@ -143,12 +149,45 @@ def test_a_simulated_year_replays_to_the_live_ledger_and_a_higher_silver_thresho
     moved = {m: (live[m], candidate[m]) for m in live if live[m] != candidate[m]}
     assert moved, "a year where a higher silver threshold moves nobody proves nothing"
 
+    candidate_file = _candidate(tmp_path, 1800)
     run = _what_if(
-        "--program", str(_candidate(tmp_path, 1800)), "--history", str(simulated_year), "--out", str(tmp_path)
+        "--program",
+        str(candidate_file),
+        "--history",
+        str(simulated_year),
+        "--out",
+        str(tmp_path),
+        "--group-members",
+        "0",
     )
     assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+    assert "in 1 shards of up to all members" in run.stderr  # the unsharded replay: one engine each
     (path,) = tmp_path.glob("candidate-*.json")
     summary = json.loads(path.read_text())
+
+    # the same history replayed group by group (a few members an engine, two workers): the same report,
+    # every monthly figure, every tier move and the reconciliation member by member
+    sharded = _what_if(
+        "--program",
+        str(candidate_file),
+        "--history",
+        str(simulated_year),
+        "--out",
+        str(tmp_path / "sharded"),
+        "--group-members",
+        "8",
+        "--workers",
+        "2",
+    )
+    assert sharded.returncode == 0, sharded.stdout + sharded.stderr[-3000:]
+    shards = re.search(r"(\d+) groups of members \(the largest (\d+)\) in (\d+) shards", sharded.stderr)
+    assert shards and int(shards[3]) >= MEMBERS // 8, sharded.stderr[-3000:]
+    assert re.search(r"members/s per core; a worker's peak memory \d+ MB", sharded.stderr)
+    (sharded_path,) = (tmp_path / "sharded").glob("candidate-*.json")
+    by_shards = json.loads(sharded_path.read_text())
+    assert {k: v for k, v in by_shards.items() if k != "seconds"} == {
+        k: v for k, v in summary.items() if k != "seconds"
+    }
 
     rec = summary["reconciliation"]
     assert rec == {"members": MEMBERS, "equal": True, "differences": 0, "listed": []}

@@ -153,3 +153,21 @@ def test_the_mutation_summary_counts_cosmic_rays_outcomes_and_lists_each_survivo
     ]
     text = mutation({"mutation": {"files": {"loyalty/ledger/maths.py": {**found, "seconds": 3}}}})
     assert "`loyalty/ledger/maths.py:7` ReplaceComparisonOperator_Lt_LtE: `-    if a < b: / +    if a <= b:`" in text
+
+
+def test_the_memory_meter_counts_the_processes_a_command_starts():
+    """bench.memory sums the resident sets of a command and its children (the replay's workers), where
+    /usr/bin/time reports the largest one: a parent starting two children of 150 MB each peaks above 300."""
+    import sys
+
+    from bench import memory
+
+    child = "b = bytearray(150 * 2**20); import time; time.sleep(2)"
+    parent = (
+        "import subprocess, sys; "
+        f"ps = [subprocess.Popen([sys.executable, '-c', {child!r}]) for _ in range(2)]; "
+        "[p.wait() for p in ps]"
+    )
+    status, seconds, total, largest = memory.run([sys.executable, "-c", parent])
+    assert status == 0 and seconds >= 2
+    assert total >= 300 * 2**20 > largest >= 150 * 2**20

@@ -1,0 +1,80 @@
+"""The what-if's groups of members (loyalty_local.whatif.shards): what ties members keeps them in one shard,
+members that share nothing replay apart, and every shard gets the monthly job runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from boto3.dynamodb.types import TypeSerializer
+
+from loyalty_local.whatif import shards
+
+TYPED = TypeSerializer()
+
+
+def _typed(item: dict[str, Any]) -> dict[str, Any]:
+    return {"Item": {k: TYPED.serialize(v) for k, v in item.items()}}
+
+
+def _member(member_id: str, **extra: Any) -> dict[str, Any]:
+    return _typed({"PK": f"MEMBER#{member_id}", "SK": "PROFILE", "kind": "member", "member_id": member_id, **extra})
+
+
+def _entry(member_id: str, key: str, **details: Any) -> dict[str, Any]:
+    item = {"PK": f"ENTRY#{key}", "SK": "ENTRY", "kind": "entry", "member_id": member_id, "key": key}
+    return _typed({**item, "details": details})
+
+
+def _history() -> list[dict[str, Any]]:
+    return [
+        {"Program": "bundled:demo"},
+        _member("a"),
+        _member("b", referred_by="a"),
+        _member("c", account_id="house"),
+        _member("d"),
+        _typed({"PK": "ACCOUNT#house", "SK": "MEMBER#d", "kind": "account_member", "member_id": "d"}),
+        _member("e"),
+        _member("f"),
+        _entry("e", "transfer#t1", to_member_id="f"),
+        _member("g"),
+        _member("h"),
+        _entry("g", "redeem#p#r1", reward_id="stocked"),
+        _entry("h", "earn#o1", checkout={"rewards": ["stocked"]}),
+        _member("i"),
+        _member("j"),
+        _entry("i", "redeem#p#r2", reward_id="unlimited"),
+        _entry("j", "redeem#p#r3", reward_id="unlimited"),
+        _typed({"PK": "JOBRUNS", "SK": "expiry#2026-02-01", "kind": "job_status", "job": "expiry"}),
+        _typed({"PK": "APIKEY#x", "SK": "KEY", "kind": "api_key"}),
+    ]
+
+
+def test_what_ties_members_keeps_them_in_one_group_and_nothing_else_does() -> None:
+    grouping = shards.tie_members(_history(), stocked={"stocked"})
+    groups = sorted(sorted(members) for members in grouping.groups().values())
+    assert groups == [["a", "b"], ["c", "d"], ["e", "f"], ["g", "h"], ["i"], ["j"]]
+    assert grouping.program == "bundled:demo" and grouping.items == 18
+
+
+def test_groups_are_packed_whole_and_every_shard_gets_the_job_runs(tmp_path: Path) -> None:
+    records = _history()
+    grouping = shards.tie_members(records, stocked={"stocked"})
+    shard_of, sizes = shards.pack(grouping, 3)
+    assert sizes == [2, 2, 2, 3, 1]  # groups whole, in the order read: two of two never share a shard of three
+    files = shards.ShardFiles(tmp_path, len(sizes), grouping.program)
+    files.OPEN = 2  # fewer open files than shards: each is closed and opened again as needed
+    shards.split(records, grouping, shard_of, files)
+    held = []
+    for path in files.paths:
+        lines = [json.loads(line) for line in path.read_text().splitlines()]
+        assert lines[0] == {"Program": "bundled:demo"}
+        items = [line["Item"] for line in lines[1:]]
+        assert sum(1 for i in items if i["PK"]["S"] == "JOBRUNS") == 1
+        held.append(sorted(i["member_id"]["S"] for i in items if i.get("kind", {}).get("S") == "member"))
+    assert held == [["a", "b"], ["c", "d"], ["e", "f"], ["g", "h", "i"], ["j"]]
+    # an item of no member goes to the first shard, where the replay ignores it as the unsharded one does
+    assert '"APIKEY#x"' in files.paths[0].read_text()
+    # 0: the whole history in one shard, the unsharded replay
+    assert shards.pack(grouping, 0)[1] == [10]
