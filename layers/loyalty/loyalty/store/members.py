@@ -46,18 +46,25 @@ def load_entry(entry_key: str) -> LedgerEntry | None:
 
 
 def encode_cursor(last_key: dict[str, Any]) -> str:
+    """A page's cursor: the last key a Query read (string attributes), as URL-safe base64 of its JSON."""
     plain = {k: v["S"] for k, v in last_key.items()}
     return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, ledger_pk: str) -> dict[str, Any]:
-    """A ledger page's cursor, refused unless it is one this ledger (`GSI1PK` = `ledger_pk`) gave out."""
+LEDGER_KEYS = ("PK", "SK", "GSI1PK", "GSI1SK")  # a key of the `ledger` index's pages
+
+
+def decode_cursor(
+    cursor: str, owner: str, owner_key: str = "GSI1PK", keys: tuple[str, ...] = LEDGER_KEYS
+) -> dict[str, Any]:
+    """A page's cursor read back, refused unless it is one this query gave out: exactly `keys`, all strings, and
+    `owner_key` = `owner` (a ledger's page: its `GSI1PK`; a partition's: its `PK`)."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         plain = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(plain, dict) or plain.get("GSI1PK") != ledger_pk:
+        if not isinstance(plain, dict) or plain.get(owner_key) != owner:
             raise ValueError
-        if set(plain) != {"PK", "SK", "GSI1PK", "GSI1SK"} or not all(isinstance(v, str) for v in plain.values()):
+        if set(plain) != set(keys) or not all(isinstance(v, str) for v in plain.values()):
             raise ValueError
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise ValidationFailed.field("cursor", "not a cursor this endpoint gave out") from None

@@ -20,8 +20,6 @@ Secrets: each endpoint's in Secrets Manager at `<prefix><endpoint_id>/<generatio
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import hashlib
 import json
@@ -34,8 +32,8 @@ from typing import Any
 from loyalty.domain.webhooks import KEPT_FOR, Attempt, Delivery, Endpoint, Verdict
 from loyalty.kernel.clock import isoformat
 from loyalty.kernel.config import settings
-from loyalty.kernel.errors import ValidationFailed
 from loyalty.store.core import ConditionFailed, client, from_item, get, key, query, query_items, table_name, to_item
+from loyalty.store.members import decode_cursor, encode_cursor
 
 ENDPOINTS_PK = "WEBHOOKS"
 DUE_SHARDS = 8
@@ -412,23 +410,6 @@ def ask_retry(delivery: Delivery, now: datetime) -> bool:
     return True
 
 
-def _encode(last: dict[str, Any]) -> str:
-    plain = {k: v["S"] for k, v in last.items()}
-    return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str, pk: str) -> dict[str, Any]:
-    try:
-        plain = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
-        if not isinstance(plain, dict) or plain.get("PK") != pk or set(plain) != {"PK", "SK"}:
-            raise ValueError
-        if not all(isinstance(v, str) for v in plain.values()):
-            raise ValueError
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ValidationFailed.field("cursor", "not a cursor this endpoint gave out") from None
-    return {k: {"S": v} for k, v in plain.items()}
-
-
 LOG_FIELDS = "delivery_id, endpoint_id, generation, event_id, #type, #status, created_at, next_attempt_at, attempts"
 
 
@@ -448,7 +429,7 @@ def deliveries_page(
     if status:
         kwargs["FilterExpression"] = "#status = :status"
         kwargs["ExpressionAttributeValues"][":status"] = {"S": status}
-    start = _decode(cursor, pk) if cursor else None
+    start = decode_cursor(cursor, pk, owner_key="PK", keys=("PK", "SK")) if cursor else None
     found: list[Delivery] = []
     after: dict[str, Any] | None = None  # where the next page starts
     for _ in range(reads):
@@ -470,13 +451,11 @@ def deliveries_page(
     else:
         after = start  # the read budget is spent: the next page goes on from here
     if after is not None and not status:
-        probe = {k: v for k, v in kwargs.items() if k != "ProjectionExpression"}
+        probe = {k: v for k, v in kwargs.items() if k not in ("ProjectionExpression", "ExpressionAttributeNames")}
         probe.update(Limit=1, ExclusiveStartKey=after, ProjectionExpression="SK")
-        probe["ExpressionAttributeNames"] = {}
-        probe.pop("ExpressionAttributeNames")
         if not query(**probe).get("Items"):  # a full page that ends the log has no next page
             after = None
-    return found, (_encode(after) if after is not None else None)
+    return found, (encode_cursor(after) if after is not None else None)
 
 
 def due(now: datetime, limit: int) -> list[tuple[dict[str, Any], str]]:
