@@ -82,6 +82,29 @@ def minute_schedules(functions: dict[str, Function]) -> list[tuple[str, dict[str
     return out
 
 
+def run_batch(
+    pool: FunctionPool, sqs: Any, queue_url: str, queue_arn: str, messages: list[dict[str, Any]], retry_in: int
+) -> None:
+    """One batch to its function as Lambda's SQS event source mapping sends it, its partial batch response
+    honoured: the messages it reports failed (all of them when it raises) return to the queue after `retry_in`
+    seconds (the queue's redrive policy moves them on after maxReceiveCount); the others are deleted."""
+    try:
+        result = pool.invoke(sqs_event(messages, queue_arn))
+        failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures") or []}
+    except Exception:
+        traceback.print_exc()
+        failed = {m["MessageId"] for m in messages}
+    entries = [
+        ({"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}, m["MessageId"] in failed) for i, m in enumerate(messages)
+    ]
+    gone = [entry for entry, again in entries if not again]
+    back = [{**entry, "VisibilityTimeout": retry_in} for entry, again in entries if again]
+    if gone:
+        sqs.delete_message_batch(QueueUrl=queue_url, Entries=gone)
+    if back:
+        sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=back)
+
+
 class BackgroundRunner:
     def __init__(self, template: Template, functions: dict[str, Function], pools: dict[str, FunctionPool]) -> None:
         self.sources = background_sources(template, functions)
@@ -154,23 +177,7 @@ class BackgroundRunner:
 
     def _run_batch(self, source: Source, messages: list[dict[str, Any]]) -> None:
         try:
-            failed: set[str]
-            try:
-                result = self.pools[source.function].invoke(sqs_event(messages, source.queue_arn))
-                failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures") or []}
-            except Exception:
-                traceback.print_exc()
-                failed = {m["MessageId"] for m in messages}
-            sqs = self._client()
-            done = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
-            again = [d for d, m in zip(done, messages, strict=True) if m["MessageId"] in failed]
-            if len(again) < len(done):
-                gone = [d for d, m in zip(done, messages, strict=True) if m["MessageId"] not in failed]
-                sqs.delete_message_batch(QueueUrl=source.queue_url, Entries=gone)
-            if again:
-                sqs.change_message_visibility_batch(
-                    QueueUrl=source.queue_url, Entries=[{**d, "VisibilityTimeout": 1} for d in again]
-                )
+            run_batch(self.pools[source.function], self._client(), source.queue_url, source.queue_arn, messages, 1)
         except Exception:
             traceback.print_exc()
         finally:

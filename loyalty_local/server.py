@@ -210,7 +210,7 @@ class LocalStack:
         """
         import boto3
 
-        from loyalty_local.queues import job_queues
+        from loyalty_local.queues import job_queues, run_batch
 
         sqs = boto3.client("sqs")
         jobs = job_queues(self.template, self.functions)
@@ -231,14 +231,7 @@ class LocalStack:
                         continue
                     busy = True
                     delivered += len(got)
-                    failed = self._deliver(name, source, got)
-                    for message in got:
-                        if message["MessageId"] in failed:
-                            sqs.change_message_visibility(
-                                QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-                            )
-                        else:
-                            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                    run_batch(self.pools[name], sqs, url, source["Queue"], got, 0)
             if not busy:
                 return delivered
         raise RuntimeError("queues did not drain")
@@ -246,20 +239,6 @@ class LocalStack:
     def _queue_url(self, arn_or_url: str) -> str:
         name = arn_or_url.rsplit("/" if arn_or_url.startswith("http") else ":", 1)[1]
         return f"https://sqs.{self.template.region}.amazonaws.com/{self.template.account}/{name}"
-
-    def _deliver(self, function: str, source: dict[str, Any], messages: list[dict[str, Any]]) -> set[str]:
-        from loyalty_local.runtime import sqs_event
-
-        event = sqs_event(messages, source["Queue"])
-        try:
-            result = self.pools[function].invoke(event)
-        except Exception:
-            import traceback
-
-            traceback.print_exc()
-            return {m["MessageId"] for m in messages}
-        failures = (result or {}).get("batchItemFailures") or []
-        return {f["itemIdentifier"] for f in failures}
 
     # -- HTTP ------------------------------------------------------------------------------------
     def serve(self, port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
