@@ -209,6 +209,8 @@ const ROUTES = [
   [/^#\/messages(?:\/(\d{4}-\d{2}))?$/, (month) => messagesScreen(month), "admin"],
   [/^#\/webhooks\/(.+)$/, (id) => webhookScreen(decoded(id)), "admin"],
   [/^#\/webhooks$/, () => webhooksScreen(), "admin"],
+  [/^#\/imports\/(.+)$/, (id) => importScreen(decoded(id)), "admin"],
+  [/^#\/imports$/, () => importsScreen(), "admin"],
   [/^#\/find$/, () => findScreen(), "read"],
 ];
 
@@ -1609,6 +1611,421 @@ async function deliveries(view, more) {
       : h("p", { class: "muted" }, view.status ? `No delivery with the status ${view.status}.` : "No delivery yet: send a test message."),
     view.cursor ? h("div", { class: "actions" }, h("button", { type: "button", class: "quiet", onclick: () => deliveries(view, true).catch(failed) }, "Load more")) : "",
   );
+}
+
+// ---------------------------------------------------------------- admin: import (issue 26, contract v1.2 "Import")
+// An existing programme's members brought in from a file (JSONL or CSV): the import is made (POST /v1/imports),
+// the file goes with a plain PUT to the URL it answers (deployed a presigned S3 URL, locally the stack's own),
+// without the API key; Validate reads every row and writes nothing; the rejected rows are read with their errors
+// (and saved as CSV); Apply, asked first, writes the valid rows. While the API validates or applies, the import is
+// read again every second. The import's id is in the address (#/imports/<id>): no personal data is.
+const IMPORT_PAGE = 20;
+const IMPORT_ERRORS_PAGE = 50;
+const IMPORT_CSV_PAGE = 100;
+const IMPORT_FIELDS = { import_id: "Import id", format: "Format" };
+const IMPORT_NEXT = {
+  awaiting_upload: "The file has not arrived: upload it (again) below.",
+  uploaded: "The file is here. Validate it next: every row is checked, nothing is written.",
+  validating: "Validating: every row is checked, nothing is written.",
+  validated: "Validated. Read the rejected rows, then apply: every valid row creates its member.",
+  applying: "Applying: every valid row creates its member.",
+  applied: "Applied. Applying again changes nothing.",
+  failed: "The import failed: nothing more is done with it. Start a new import with the file mended.",
+};
+const RUNNING = ["validating", "applying"];
+// A node's children replaced, as h() takes them (nested arrays; null and false left out).
+const refill = (node, ...children) => (node.replaceChildren(), append(node, children));
+
+const importPath = (id) => `/v1/imports/${encodeURIComponent(id)}`;
+const importFormatOf = (name) => (/\.csv$/i.test(name) ? "csv" : /\.(jsonl|ndjson)$/i.test(name) ? "jsonl" : null);
+const bytes = (n) => (n < 1024 ? `${points(n)} bytes` : n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(1)} MiB`);
+// How far the apply is: rows applied or skipped, of the valid ones (whole percents, never 100 before the end).
+const appliedShare = (r) => (r.valid ? Math.floor(((r.applied + r.skipped) * 100) / r.valid) : 100);
+
+// A proposed id: the day and minute (UTC), which a person may keep or change.
+function proposedImportId() {
+  const now = new Date().toISOString();
+  return `import-${now.slice(0, 10)}-${now.slice(11, 13)}${now.slice(14, 16)}`;
+}
+
+// An error answer in words: a 422's every field in a sentence, any other the contract's message and code.
+function importProblem(error) {
+  if (error instanceof ApiError && error.status === 422 && error.details.length) {
+    return new Error(error.details.map((d) => `${IMPORT_FIELDS[d.field] || capital(d.field || "The request")}: ${d.message}.`).join(" "));
+  }
+  return error;
+}
+
+async function importsScreen() {
+  const ticket = state.ticket;
+  const view = { ticket, cursor: null, shown: [], box: h("section", { class: "card wide", "aria-labelledby": "imports-title" }, h("h2", { id: "imports-title" }, "Recent imports")) };
+  show(
+    h("h1", {}, "Import members"),
+    h("p", { class: "muted" }, "Bring an existing programme's members, with their identifiers, tiers and balances, from a JSONL or CSV file (the contract's \"Import\"). A file is validated first (nothing is written), then applied; applying an import twice changes nothing."),
+    startImportForm(ticket),
+    view.box,
+  );
+  await recentImports(view, false);
+}
+
+async function recentImports(view, more) {
+  view.box.querySelector(".error")?.remove();
+  let page;
+  try {
+    page = await api("GET", `/v1/imports?limit=${IMPORT_PAGE}` + (more && view.cursor ? `&cursor=${encodeURIComponent(view.cursor)}` : ""));
+  } catch (error) {
+    if (error.status === 401) return failed(error);
+    if (!moved(view.ticket)) view.box.append(problem(error));
+    return;
+  }
+  if (moved(view.ticket)) return;
+  view.shown = more ? view.shown.concat(page.imports) : page.imports;
+  view.cursor = page.next_cursor;
+  const rows = view.shown.map((i) =>
+    h(
+      "tr",
+      { "data-import": i.import_id },
+      h("th", { scope: "row" }, h("a", { href: `#/imports/${encodeURIComponent(i.import_id)}` }, i.import_id)),
+      h("td", { "data-column": "format" }, i.format),
+      h("td", { "data-column": "status" }, h("span", { class: `badge status-${i.status}` }, i.status)),
+      ["total", "valid", "rejected", "applied"].map((k) => h("td", { class: "num", "data-column": k }, points(i.rows[k]))),
+      h("td", { class: "num", "data-column": "points" }, points(i.points.total)),
+      h("td", { class: "date", "data-column": "created" }, when(i.created_at)),
+    ),
+  );
+  refill(
+    view.box,
+    h("h2", { id: "imports-title" }, "Recent imports"),
+    rows.length ? table("imports", ["Import", "Format", "Status", "Rows", "Valid", "Rejected", "Applied", "Points", "Created"], rows) : h("p", { class: "muted" }, "No import yet."),
+    h(
+      "div",
+      { class: "actions" },
+      view.cursor ? h("button", { type: "button", class: "quiet", onclick: () => recentImports(view, true) }, "Load more") : null,
+      h("button", { type: "button", class: "quiet", onclick: () => recentImports(view, false) }, "Refresh"),
+    ),
+  );
+}
+
+// The file, its format (guessed from its name, .jsonl or .csv) and the import's id; Upload makes the import and
+// sends the file. `fixed`: the id and format of an import made already (its page offers the upload again).
+function startImportForm(ticket, fixed) {
+  const file = h("input", { id: "import-file", name: "file", type: "file", required: true, accept: ".jsonl,.ndjson,.csv,text/csv,application/x-ndjson" });
+  const format = h("select", { id: "import-format", name: "format", disabled: fixed ? true : null }, [
+    ["jsonl", "JSONL: one JSON object a line"],
+    ["csv", "CSV: a header line, one balance a row"],
+  ].map(([value, label]) => h("option", { value, selected: fixed && fixed.format === value }, label)));
+  const guess = h("p", { class: "muted", "data-figure": "format-guess" }, fixed ? `This import reads ${fixed.format === "csv" ? "CSV" : "JSONL"}.` : "Guessed from the file's name (.jsonl or .csv): change it if it is wrong.");
+  file.addEventListener("change", () => {
+    const picked = file.files[0];
+    if (!picked || fixed) return;
+    const found = importFormatOf(picked.name);
+    if (found) format.value = found;
+    guess.textContent = found ? `${picked.name}: ${found === "csv" ? "CSV" : "JSONL"}, by its name.` : `${picked.name}: its name says no format; choose it.`;
+  });
+  const id = h("input", { id: "import-id", name: "import_id", required: true, autocomplete: "off", maxlength: "128", value: fixed ? fixed.import_id : proposedImportId(), readonly: fixed ? true : null });
+  const progress = h("div", { class: "upload", "data-upload": "" });
+  const form = h(
+    "form",
+    { class: fixed ? "nested" : "card wide", "aria-labelledby": "start-import-title", onsubmit: (e) => (e.preventDefault(), startImport(form, progress, ticket, fixed)) },
+    h("h2", { id: "start-import-title" }, fixed ? "Upload the file" : "Start an import"),
+    h("label", { for: "import-file" }, "File"),
+    file,
+    h("label", { for: "import-format" }, "Format"),
+    format,
+    guess,
+    h("label", { for: "import-id" }, "Import id"),
+    id,
+    fixed ? null : h("p", { class: "muted" }, "Proposed from the date and time; keep it or give your own."),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Upload")),
+    progress,
+  );
+  return form;
+}
+
+function startImport(form, progress, ticket, fixed) {
+  return submitting(form, async () => {
+    const picked = form.elements.file.files[0];
+    if (!picked) throw new Error("Choose a file first.");
+    const body = { import_id: form.elements.import_id.value.trim(), format: form.elements.format.value };
+    let made;
+    try {
+      made = await api("POST", "/v1/imports", body);
+    } catch (error) {
+      throw importProblem(error);
+    }
+    await upload(made.upload, picked, progress);
+    if (moved(ticket)) return;
+    state.importNote = `Uploaded ${picked.name} (${bytes(picked.size)}): validate it next.`;
+    const target = `#/imports/${encodeURIComponent(made.import_id)}`;
+    if (fixed && window.location.hash === target) route();
+    else window.location.hash = target;
+  });
+}
+
+// The file with a plain PUT (no API key: the URL carries its own permission), its progress as it goes.
+function upload(target, file, box) {
+  const bar = h("progress", { max: Math.max(file.size, 1), value: 0, "aria-label": "Upload" });
+  const words = h("p", { "data-figure": "upload", role: "status" }, `Uploading ${file.name}…`);
+  box.replaceChildren(bar, words);
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open(target.method || "PUT", target.url);
+    xhr.upload.addEventListener("progress", (e) => {
+      if (!e.lengthComputable) return;
+      bar.max = Math.max(e.total, 1);
+      bar.value = e.loaded;
+      words.textContent = `Uploading ${file.name}… ${percent(e.loaded, e.total)} of ${bytes(e.total)}`;
+    });
+    xhr.addEventListener("load", () => {
+      if (xhr.status >= 200 && xhr.status < 300) {
+        bar.value = bar.max;
+        words.textContent = `Uploaded ${file.name} (${bytes(file.size)}).`;
+        return resolve();
+      }
+      words.textContent = `The upload of ${file.name} was refused.`;
+      reject(uploadRefused(xhr));
+    });
+    xhr.addEventListener("error", () => ((words.textContent = `The upload of ${file.name} did not finish.`), reject(new ApiError(0, "network", "The file could not be sent: check the connection and try again."))));
+    xhr.addEventListener("abort", () => reject(new ApiError(0, "aborted", "The upload was stopped.")));
+    xhr.send(file);
+  });
+}
+
+// An upload's refusal in words: the contract's error shape (the local stack), S3's XML error (deployed: an
+// expired URL is "Request has expired"), or the HTTP status.
+function uploadRefused(xhr) {
+  const text = xhr.responseText || "";
+  try {
+    const error = JSON.parse(text).error;
+    if (error && error.message) return new ApiError(xhr.status, error.code || `http_${xhr.status}`, `The upload was refused: ${error.message}`);
+  } catch (notJson) {
+    // S3's answer is XML
+  }
+  const xml = text.trim().startsWith("<") ? new DOMParser().parseFromString(text, "application/xml") : null;
+  const code = xml && xml.querySelector("Error > Code");
+  const message = xml && xml.querySelector("Error > Message");
+  if (message) return new ApiError(xhr.status, code ? code.textContent : `http_${xhr.status}`, `The upload was refused: ${message.textContent}`);
+  return new ApiError(xhr.status, `http_${xhr.status}`, `The upload was refused: HTTP ${xhr.status} ${xhr.statusText}`.trim());
+}
+
+async function importScreen(importId) {
+  const note = state.importNote;
+  state.importNote = null;
+  const ticket = state.ticket;
+  let found;
+  try {
+    found = await api("GET", importPath(importId));
+  } catch (error) {
+    if (moved(ticket)) return;
+    if (error.status !== 404) throw error;
+    return show(h("h1", {}, "No such import"), problem(error), h("p", {}, h("a", { href: "#/imports" }, "Back to the imports")));
+  }
+  if (moved(ticket)) return;
+  const view = {
+    imp: found,
+    ticket,
+    polling: false,
+    card: h("section", { class: "card wide", "aria-labelledby": "import-title" }),
+    errors: h("section", { class: "card wide", "aria-labelledby": "import-errors-title", hidden: true }),
+    errorsOf: null, // the validation whose errors are shown (its validated_at)
+    cursor: null,
+    shown: [],
+  };
+  drawImport(view);
+  show(h("p", {}, h("a", { href: "#/imports" }, "← All imports")), h("h1", {}, `Import ${found.import_id}`), view.card, view.errors);
+  if (note) toast(note);
+  await followImport(view);
+}
+
+function drawImport(view) {
+  const i = view.imp;
+  const r = i.rows;
+  const actions = h("div", { class: "actions" });
+  if (i.status === "uploaded") actions.append(h("button", { type: "button", onclick: (ev) => importAction(view, ev.target, validateImport) }, "Validate"));
+  if (i.status === "validated") actions.append(h("button", { type: "button", onclick: (ev) => importAction(view, ev.target, applyImport) }, "Apply"));
+  actions.append(h("button", { type: "button", class: "quiet", onclick: (ev) => importAction(view, ev.target, (v) => followImport(v)) }, "Refresh"));
+  const showProgress = i.status === "applying" || i.status === "applied" || r.applied + r.skipped > 0;
+  refill(
+    view.card,
+    h("h2", { id: "import-title" }, "The import"),
+    h(
+      "dl",
+      { class: "figures" },
+      figure("Status", h("span", { class: `badge status-${i.status}` }, i.status), "import_status"),
+      figure("Format", i.format === "csv" ? "CSV" : "JSONL", "format"),
+      figure("Created", when(i.created_at), "created"),
+      figure("Validated", when(i.validated_at), "validated"),
+      figure("Applied", when(i.applied_at), "applied_at"),
+    ),
+    h(
+      "dl",
+      { class: "figures counts" },
+      figure("Rows", points(r.total), "rows_total"),
+      figure("Valid", points(r.valid), "rows_valid"),
+      figure("Rejected", points(r.rejected), "rows_rejected"),
+      figure("Applied", points(r.applied), "rows_applied"),
+      figure("Skipped", points(r.skipped), "rows_skipped"),
+      figure("Points", points(i.points.total), "points_total"),
+    ),
+    showProgress
+      ? h(
+          "div",
+          { class: "apply-progress" },
+          h("progress", { max: 100, value: appliedShare(r), "aria-label": "Applied" }),
+          h("p", { "data-figure": "progress" }, `${appliedShare(r)} %: ${points(r.applied + r.skipped)} of ${points(r.valid)} valid rows applied${r.skipped ? ` (${points(r.skipped)} of them already, skipped)` : ""}.`),
+        )
+      : null,
+    i.status === "failed" ? h("p", { class: "error", role: "alert", "data-figure": "next" }, IMPORT_NEXT.failed) : h("p", { "data-figure": "next", class: RUNNING.includes(i.status) ? "running" : "" }, IMPORT_NEXT[i.status] || i.status),
+    actions,
+    i.status === "awaiting_upload" ? startImportForm(view.ticket, i) : null,
+  );
+}
+
+// One action of the import's card: its button off while it runs, an error said under the card (never dropped).
+async function importAction(view, button, work) {
+  view.card.querySelector(":scope > .error")?.remove();
+  button.disabled = true;
+  try {
+    await work(view);
+  } catch (error) {
+    if (error.status === 401) return failed(error);
+    if (!moved(view.ticket)) view.card.append(problem(importProblem(error)));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function validateImport(view) {
+  const before = view.imp.status;
+  await api("POST", `${importPath(view.imp.import_id)}/validate`);
+  if (moved(view.ticket)) return;
+  toast(`Validating ${view.imp.import_id}.`);
+  await followImport(view, before);
+}
+
+async function applyImport(view) {
+  const i = view.imp;
+  const r = i.rows;
+  const yes = await ask(
+    `Apply import ${i.import_id}?`,
+    [
+      `${plural(r.valid, "member", "members")} will be created, with ${plural(i.points.total, "point", "points")} in all (their opening balances).`,
+      r.rejected ? `${plural(r.rejected, "rejected row is", "rejected rows are")} left out: nothing is written for ${r.rejected === 1 ? "it" : "them"}.` : "No row was rejected.",
+      "No signup bonus, earning rule or campaign applies. Applying the same import again changes nothing.",
+    ],
+    "Apply",
+  );
+  if (!yes) return toast("Not applied: nothing was sent.");
+  await api("POST", `${importPath(i.import_id)}/apply`);
+  if (moved(view.ticket)) return;
+  toast(`Applying ${i.import_id}.`);
+  await followImport(view, "validated");
+}
+
+// The import read again every second while the API validates or applies it (or, just after an action, while it
+// still reads as before the action: at most 10 s), then its rejected rows once it is validated.
+async function followImport(view, before) {
+  if (view.polling) return; // one reader at a time: a second click joins the first
+  view.polling = true;
+  try {
+    const started = Date.now();
+    for (;;) {
+      const now = await api("GET", importPath(view.imp.import_id));
+      if (moved(view.ticket)) return;
+      view.imp = now;
+      drawImport(view);
+      const waiting = before && now.status === before && Date.now() - started < 10000;
+      if (!RUNNING.includes(now.status) && !waiting) break;
+      await pause(1000);
+      if (moved(view.ticket)) return;
+    }
+  } finally {
+    view.polling = false;
+  }
+  if (view.imp.validated_at && view.errorsOf !== view.imp.validated_at) await importErrors(view, false);
+}
+
+async function importErrors(view, more) {
+  const path = `${importPath(view.imp.import_id)}/errors`;
+  const query = `?limit=${IMPORT_ERRORS_PAGE}` + (more && view.cursor ? `&cursor=${encodeURIComponent(view.cursor)}` : "");
+  let page;
+  try {
+    page = await api("GET", path + query);
+  } catch (error) {
+    if (error.status === 401) return failed(error);
+    if (moved(view.ticket)) return;
+    view.errors.hidden = false;
+    view.errors.querySelector(":scope > .error")?.remove();
+    return view.errors.append(problem(error));
+  }
+  if (moved(view.ticket)) return;
+  view.errorsOf = view.imp.validated_at;
+  view.shown = more ? view.shown.concat(page.errors) : page.errors;
+  view.cursor = page.next_cursor;
+  const status = h("p", { class: "muted", role: "status" });
+  const download = h("button", { type: "button", "data-download": "errors", onclick: () => downloadImportErrors(view, download, status) }, "Download errors (CSV)");
+  const rows = view.shown.map((e) =>
+    h(
+      "tr",
+      { "data-row": e.row },
+      h("th", { scope: "row", class: "num", "data-column": "row" }, points(e.row)),
+      h("td", { "data-column": "member_id", class: "wrap" }, e.member_id || "—"),
+      h("td", { "data-column": "field" }, e.field || "—"),
+      h("td", { "data-column": "code" }, e.code),
+      h("td", { "data-column": "message", class: "wrap" }, e.message),
+    ),
+  );
+  view.errors.hidden = false;
+  refill(
+    view.errors,
+    h("h2", { id: "import-errors-title" }, "Rejected rows"),
+    rows.length
+      ? [
+          h("p", { class: "muted" }, "By the file's line (a CSV header is line 1); nothing is written for a rejected row. Mend them in the file and import it again under a new id."),
+          table("import-errors", ["Row", "Member id", "Field", "Code", "Message"], rows),
+          h(
+            "div",
+            { class: "actions" },
+            download,
+            view.cursor ? h("button", { type: "button", class: "quiet", onclick: (ev) => ((ev.target.disabled = true), importErrors(view, true)) }, "Load more") : null,
+            h("span", { class: "muted", "data-count": "errors" }, `${points(view.shown.length)} shown${view.cursor ? ", more to load" : ""}`),
+          ),
+          status,
+        ]
+      : h("p", { class: "muted" }, "No row was rejected."),
+  );
+}
+
+// Every page of the errors, as one CSV file made in the page (the API answers them as JSON).
+async function downloadImportErrors(view, button, status) {
+  button.disabled = true;
+  status.textContent = "Preparing the file…";
+  try {
+    const path = `${importPath(view.imp.import_id)}/errors?limit=${IMPORT_CSV_PAGE}`;
+    const lines = [["row", "member_id", "field", "code", "message"].join(",")];
+    let cursor = null;
+    do {
+      const page = await api("GET", path + (cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""));
+      for (const e of page.errors) lines.push([e.row, e.member_id, e.field, e.code, e.message].map(csvCell).join(","));
+      cursor = page.next_cursor;
+    } while (cursor);
+    saveFile(`${view.imp.import_id}-errors.csv`, lines.join("\r\n") + "\r\n");
+    status.textContent = `Downloaded ${plural(lines.length - 1, "error", "errors")}.`;
+  } catch (error) {
+    if (error.status === 401) return failed(error);
+    status.replaceChildren(problem(error));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// A CSV cell (RFC 4180) a spreadsheet shows as it is: text that starts like a formula (=, +, -, @, a tab or a
+// return) gets a leading ' (a plain number stays as it is), as the API's own CSV does.
+function csvCell(value) {
+  if (value === null || value === undefined) return "";
+  let text = String(value);
+  if (typeof value === "string" && /^[=+\-@\t\r]/.test(text) && !/^[+-]?[0-9]+(\.[0-9]+)?$/.test(text)) text = "'" + text;
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
 // A yes or no before a step that cannot be undone; Cancel (or Escape) sends nothing.
