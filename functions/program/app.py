@@ -217,7 +217,7 @@ def get_root() -> Response[Any]:
 def get_console() -> Response[Any]:
     if app.current_event.path.endswith("/"):  # API Gateway hands `/console/` here: its relative links need `/console`
         return _redirect("../console")
-    return Response(200, "text/html; charset=utf-8", console.page(), headers=console.SECURITY_HEADERS)
+    return Response(200, "text/html; charset=utf-8", console.page(), headers=console.security_headers())
 
 
 def _redirect(location: str) -> Response[Any]:
@@ -226,7 +226,7 @@ def _redirect(location: str) -> Response[Any]:
 
 @app.get("/console/<asset>", include_in_schema=False)
 def get_console_asset(asset: str) -> Response[Any]:
-    return _file(console.asset, asset, console.SECURITY_HEADERS)
+    return _file(console.asset, asset, console.security_headers())
 
 
 @app.get("/openapi.json", include_in_schema=False)

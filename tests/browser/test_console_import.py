@@ -165,7 +165,7 @@ def test_an_admin_uploads_a_jsonl_file_validates_it_reads_the_rejected_rows_and_
     with page.expect_download() as started:
         page.get_by_role("button", name="Download errors (CSV)").click()
     assert started.value.suggested_filename == "console-jsonl-errors.csv"
-    text = Path(started.value.path()).read_text(encoding="utf-8")
+    text = Path(started.value.path()).read_bytes().decode()  # (read_text would turn CRLF into LF)
     saved = list(csv.DictReader(io.StringIO(text)))
     assert text.startswith("row,member_id,field,code,message\r\n")
     assert [(r["row"], r["member_id"], r["code"], r["message"]) for r in saved] == [
@@ -293,6 +293,26 @@ def test_a_refused_import_is_said_in_the_apis_words(page: Any, stack: Client) ->
     assert page.get_by_role("button", name="Validate").count() == 0
     refused = stack.post("/v1/imports/never-sent/validate", {}, key=ADMIN)
     assert refused.status == 409 and refused.json["error"]["code"] == "invalid_state"
+
+    # a CSV file whose first line is not the header: the import failed, said as an alert with the API's reason
+    upload(page, "wrong.csv", b"id,mail\r\nx,x@example.com\r\n", "wrong-header")
+    page.get_by_role("heading", name="Import wrong-header").wait_for()
+    page.get_by_role("button", name="Validate").click()
+    page.locator('[data-figure="import_status"]').filter(has_text="failed").wait_for(timeout=30000)
+    failed = imported(stack, "wrong-header")
+    assert failed["status"] == "failed" and failed["failed_reason"]
+    said = page.get_by_role("alert")
+    assert said.inner_text().startswith("The import failed") and failed["failed_reason"] in said.inner_text()
+    assert page.get_by_role("button", name="Validate").count() == page.get_by_role("button", name="Apply").count() == 0
+    shot(page, "manager-import-failed")
+
+    # the same id again: the import that has its file keeps it, and the page says so (no second PUT)
+    puts: list[str] = []
+    page.on("request", lambda r: puts.append(r.url) if r.method == "PUT" else None)
+    upload(page, "wrong.csv", b"member_id\r\n", "wrong-header")
+    page.get_by_role("alert").filter(has_text="exists already").wait_for()
+    assert "Import wrong-header exists already (failed)" in page.get_by_role("alert").inner_text()
+    assert puts == [] and imported(stack, "wrong-header")["status"] == "failed"
 
     # an unknown import: said, with the API's message
     page.watch.expected += ["answer 404", "status of 404"]

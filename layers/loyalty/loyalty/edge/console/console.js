@@ -1630,7 +1630,7 @@ const IMPORT_NEXT = {
   validated: "Validated. Read the rejected rows, then apply: every valid row creates its member.",
   applying: "Applying: every valid row creates its member.",
   applied: "Applied. Applying again changes nothing.",
-  failed: "The import failed: nothing more is done with it. Start a new import with the file mended.",
+  failed: "Nothing more is done with it: start a new import, under a new id, with the file mended.",
 };
 const RUNNING = ["validating", "applying"];
 // A node's children replaced, as h() takes them (nested arrays; null and false left out).
@@ -1752,6 +1752,12 @@ function startImport(form, progress, ticket, fixed) {
       made = await api("POST", "/v1/imports", body);
     } catch (error) {
       throw importProblem(error);
+    }
+    // The same id and format again is answered as the first time (a replay): an import that has its file
+    // already keeps it, and the person is told, instead of a second file over the first.
+    const now = await api("GET", importPath(made.import_id));
+    if (now.status !== "awaiting_upload") {
+      throw new Error(`Import ${now.import_id} exists already (${now.status}): its file is not replaced. Give another id, or open it under Recent imports.`);
     }
     await upload(made.upload, picked, progress);
     if (moved(ticket)) return;
@@ -1875,7 +1881,7 @@ function drawImport(view) {
           h("p", { "data-figure": "progress" }, `${appliedShare(r)} %: ${points(r.applied + r.skipped)} of ${points(r.valid)} valid rows applied${r.skipped ? ` (${points(r.skipped)} of them already, skipped)` : ""}.`),
         )
       : null,
-    i.status === "failed" ? h("p", { class: "error", role: "alert", "data-figure": "next" }, IMPORT_NEXT.failed) : h("p", { "data-figure": "next", class: RUNNING.includes(i.status) ? "running" : "" }, IMPORT_NEXT[i.status] || i.status),
+    i.status === "failed" ? h("p", { class: "error", role: "alert", "data-figure": "next" }, `The import failed${i.failed_reason ? `: ${i.failed_reason}` : ""}. ${IMPORT_NEXT.failed}`) : h("p", { "data-figure": "next", class: RUNNING.includes(i.status) ? "running" : "" }, IMPORT_NEXT[i.status] || i.status),
     actions,
     i.status === "awaiting_upload" ? startImportForm(view.ticket, i) : null,
   );
