@@ -278,17 +278,20 @@ def test_a_worker_killed_half_way_applies_every_row_once_and_the_rest_is_skipped
     from loyalty.imports import validation
 
     monkeypatch.setattr(validation, "CHUNK_ROWS", 10)
+    from loyalty.imports import work
+
+    monkeypatch.setattr(work, "GROUP_ROWS", 2)  # a chunk of 10 rows is 5 transactions
     rows = [member(f"k-{i:02d}", balances=[{"points": 10 + i, "expires": "2027-05"}]) for i in range(25)]
     found = run("killed", jsonl(*rows))
     assert found["rows"]["valid"] == 25 and found["points"]["total"] == sum(10 + i for i in range(25))
     assert ask("apply", "killed")[0] == 202
-    # the worker dies right after the 4th member of a chunk is committed: the message comes back
+    # the worker dies right after the 4th transaction of a chunk (8 members) is committed: the message comes back
     with inject("TransactWriteItems", "killed_after_commit", times=1, skip=3, target="import#"):
         drain()
     done = read("killed")
     assert done["status"] == "applied"
     assert done["rows"]["applied"] + done["rows"]["skipped"] == 25
-    assert done["rows"]["skipped"] == 4  # the four the killed worker had written
+    assert done["rows"]["skipped"] == 8  # the eight the killed worker had written
     for i in range(25):
         _, got = get_member(f"k-{i:02d}")
         assert got["points"]["available"] == 10 + i

@@ -4,11 +4,12 @@
   figures and its plan. Run again (a redelivered message), it does the same again and writes the same.
 - `plan`: the apply fans out: one message per chunk of the plan (a byte range of about `CHUNK_ROWS` rows), sent
   ten a call. Many workers then apply chunks side by side (the event source's maximum concurrency).
-- `chunk`: the chunk's bytes read (an S3 range GET), each row not rejected applied in its own transaction (the
-  member, its identifiers and its `import` entry: `loyalty.store.transaction.enroll`, on condition that none
-  exists). A row whose member already exists from this import was applied before (a worker killed half way):
-  `skipped`. Then the chunk's figures are counted once (`store.count_chunk`), and whoever counts the last
-  chunk marks the import `applied`.
+- `chunk`: the chunk's bytes read (an S3 range GET), its rows not rejected written `GROUP_ROWS` to a transaction
+  (each row: the member, its identifiers and its `import` entry, on condition that none exists; groups side by side
+  deployed). A group that cannot be written whole goes a row at a time (`loyalty.store.transaction.enroll`), which
+  says why: a row whose member already exists from this import was applied before (a worker killed half way):
+  `skipped`; a member or an identifier taken since the validation: rejected now. Then the chunk's figures are
+  counted once (`store.count_chunk`), and whoever counts the last chunk marks the import `applied`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 from loyalty.domain import keys
 from loyalty.domain.imports import IMPORT_MONTH, Chunk, Import, ImportRow, RowError
 from loyalty.domain.model import NEVER, Member, identifiers
-from loyalty.domain.writes import IdentifierClaimed, WriteRefused
+from loyalty.domain.writes import IdentifierClaimed, SideWrite, WriteRefused
 from loyalty.imports import rows as reading
 from loyalty.imports.validation import Validator
 from loyalty.kernel.clock import utcnow
@@ -40,7 +41,9 @@ from loyalty.tiers.maths import highest_qualified, qualifying_value
 # what a row came to (applied, skipped, or why it is rejected now) and its points as the validation counted them
 Outcome = tuple[str | RowError, int]
 CHECKS_AT_ONCE = 8  # a validation's BatchGetItem calls in flight (deployed)
-ROWS_AT_ONCE = 8  # a chunk's rows written side by side (one transaction each); locally one emulator serves all
+GROUP_ROWS = 20  # rows written in one transaction (a row is at most 5 items; a transaction at most 100)
+GROUPS_AT_ONCE = 8  # a chunk's groups written side by side (deployed; locally one emulator serves every call)
+Group = list[tuple[ImportRow | RowError, int]]
 
 
 # -- validate ------------------------------------------------------------------------------------------------
@@ -134,7 +137,9 @@ def apply_chunk(program: Program, import_id: str, chunk: Chunk) -> None:
         lines = [line for line in lines if line.row not in rejected]
     now = utcnow()
     month = record.apply_month or month_of(now)
-    outcomes = _each(lines, lambda line: _apply_line(program, record, line, now, month))
+    rows = [_read(program, record, line, now) for line in lines]
+    groups = _groups(rows)
+    outcomes = [o for done in _each(groups, lambda group: _write(program, import_id, group, now, month)) for o in done]
     errors = [o for o, _ in outcomes if isinstance(o, RowError)]
     if errors:
         store.put_errors(import_id, errors)
@@ -148,29 +153,58 @@ def apply_chunk(program: Program, import_id: str, chunk: Chunk) -> None:
         store.finish_apply(import_id, now)
 
 
-def _each(lines: list[reading.Line], apply: Callable[[reading.Line], Outcome]) -> list[Outcome]:
-    """The rows side by side (one at a time locally, where one emulator serves every call). A row that raises
-    stops the chunk: the rows not started are not written (the message comes again; what was written is skipped)."""
-    if settings().local_mode or len(lines) < 2:
-        return [apply(line) for line in lines]
-    with ThreadPoolExecutor(ROWS_AT_ONCE) as pool:
-        futures = [pool.submit(apply, line) for line in lines]
+def _read(program: Program, record: Import, line: reading.Line, now: datetime) -> tuple[ImportRow | RowError, int]:
+    """The row as it reads now, and its points as the validation counted them (what the import's total loses if the
+    row is rejected now: its member or an identifier taken since, or a month over since)."""
+    then = reading.parse(line, record.format, program, record.validated_at or now)
+    points = then.points if isinstance(then, ImportRow) else 0
+    return reading.parse(line, record.format, program, now), points
+
+
+def _groups(rows: list[tuple[ImportRow | RowError, int]]) -> list[list[tuple[ImportRow | RowError, int]]]:
+    """The chunk's rows in groups of at most GROUP_ROWS, each written in one transaction (at most 5 items a row:
+    the member, its entry, three identifiers)."""
+    return [rows[i : i + GROUP_ROWS] for i in range(0, len(rows), GROUP_ROWS)]
+
+
+def _write(
+    program: Program, import_id: str, group: list[tuple[ImportRow | RowError, int]], now: datetime, month: str
+) -> list[Outcome]:
+    """A group of rows in one transaction; when any of them cannot be (a member or an identifier exists: written
+    before by this import, or taken since), each on its own, which says which and why."""
+    good = [row for row, _ in group if isinstance(row, ImportRow)]
+    if len(good) > 1:
+        writes = []
+        for row in good:
+            member, books = member_of(program, import_id, row, now, month)
+            books.close()
+            claims: list[SideWrite] = [
+                IdentifierClaimed(k, v, member.member_id) for k, v in identifiers(member).items()
+            ]
+            writes.append((member, books.entries, claims))
+        try:
+            transaction.enroll_group(writes)
+            return [(row if isinstance(row, RowError) else "applied", points) for row, points in group]
+        except transaction.GroupRefused:
+            pass
+    return [
+        (row if isinstance(row, RowError) else apply_row(program, import_id, row, now, month), points)
+        for row, points in group
+    ]
+
+
+def _each(groups: list[Group], write: Callable[[Group], list[Outcome]]) -> list[list[Outcome]]:
+    """The groups side by side (one at a time locally, where one emulator serves every call). A group that raises
+    stops the chunk: the groups not started are not written (the message comes again; what was written is skipped)."""
+    if settings().local_mode or len(groups) < 2:
+        return [write(group) for group in groups]
+    with ThreadPoolExecutor(GROUPS_AT_ONCE) as pool:
+        futures = [pool.submit(write, group) for group in groups]
         try:
             return [f.result() for f in futures]
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
-
-
-def _apply_line(program: Program, record: Import, line: reading.Line, now: datetime, month: str) -> Outcome:
-    """The row applied, and its points as the validation counted them (what the import's total loses if the row
-    is rejected now: its member or an identifier taken since, or a month over since)."""
-    then = reading.parse(line, record.format, program, record.validated_at or now)
-    points = then.points if isinstance(then, ImportRow) else 0
-    found = reading.parse(line, record.format, program, now)
-    if isinstance(found, RowError):
-        return found, points
-    return apply_row(program, record.import_id, found, now, month), points
 
 
 def member_of(program: Program, import_id: str, row: ImportRow, now: datetime, month: str) -> tuple[Member, Books]:

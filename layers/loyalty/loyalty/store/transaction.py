@@ -15,6 +15,7 @@ from loyalty.store.writes import op
 
 __all__ = [
     "EntryExists",
+    "GroupRefused",
     "MemberAlreadyExists",
     "ReferrerMissing",
     "VersionConflict",
@@ -138,3 +139,30 @@ def enroll(member: Member, entries: list[LedgerEntry], referrer_id: str | None, 
         if first_side <= failed.index < first_side + len(side_writes):
             raise WriteRefused(side_writes[failed.index - first_side]) from None
         raise MemberAlreadyExists() from None
+
+
+class GroupRefused(Exception):
+    """A condition of one of the group's enrolments failed (a member or an identifier exists): nothing was written."""
+
+
+def enroll_group(rows: list[tuple[Member, list[LedgerEntry], list[SideWrite]]]) -> None:
+    """Several new members, each with its entries and side writes (an import's rows), in one transaction: all or
+    none (at most 100 items). Raises GroupRefused when any condition fails or the transaction conflicts; each row
+    then goes on its own (`enroll`), which says why."""
+    ops: list[dict[str, Any]] = []
+    for member, entries, side_writes in rows:
+        ops.append(
+            {
+                "Put": {
+                    "TableName": table_name(),
+                    "Item": to_item(member_to_item(member)),
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            }
+        )
+        ops += [put_entry_op(e) for e in entries]
+        ops += [op(w) for w in side_writes]
+    try:
+        transact(ops)
+    except (ConditionFailed, WriteConflict):
+        raise GroupRefused() from None
