@@ -5,6 +5,9 @@ terminal and a line per 10 % in a log. The command against the API: tests/e2e/te
 from __future__ import annotations
 
 import io
+import socket
+import subprocess
+import sys
 import threading
 import tracemalloc
 from collections.abc import Iterator
@@ -13,6 +16,8 @@ from typing import Any
 
 import pytest
 from loyalty.edge import cli_import
+
+from tests.support.http import ROOT
 
 
 @pytest.fixture
@@ -118,3 +123,22 @@ def test_an_empty_file_still_finishes_at_100_percent():
     log = io.StringIO()
     cli_import.Progress("validating", stream=log).finish(0)
     assert log.getvalue() == "validating [" + "#" * 30 + "] 100% 0/0 rows\n"
+
+
+def test_the_import_command_needs_only_the_standard_library(tmp_path):
+    """`python -S` (no site-packages: no pydantic, boto3, requests): the command still runs to the API's door."""
+    path = tmp_path / "m.jsonl"
+    path.write_bytes(b"{}\n")
+    port = socket.socket()
+    port.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{port.getsockname()[1]}"  # bound, never listening: nothing answers
+    done = subprocess.run(
+        [sys.executable, "-S", "-m", "loyalty.cli", "import", str(path), "--url", url],
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "layers/loyalty")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    port.close()
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"error: nothing answers at {url}") and done.stderr.count("\n") == 1, done.stderr
