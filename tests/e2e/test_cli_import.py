@@ -97,7 +97,7 @@ def test_a_csv_file_with_an_empty_expiry_expires_as_if_earned_this_month(now, tm
         f"imp-di-{tag},,,,Di,,2024-11-20T17:00:00Z,suspended,,150,",
     ]
     path = tmp_path / "members.csv"
-    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8-sig")  # as Excel's "CSV UTF-8": a BOM
     done = loyalty_cli(now, "import", str(path), "--yes")
     assert done.returncode == 0, (done.stdout, done.stderr)
     import_id = re.search(r"created import (\S+) \(csv\)", done.stdout)
@@ -198,12 +198,28 @@ def test_an_applied_import_run_again_changes_nothing(now, tmp_path, tag):
     before = the_import(now, f"imp-once-{tag}")
     ledger = now.get(f"/v1/members/imp-once-{tag}/ledger", key=ADMIN).json["entries"]
 
-    again = loyalty_cli(now, "import", "--resume", f"imp-once-{tag}", "--yes")
-    assert again.returncode == 1, (again.stdout, again.stderr)  # the rejected row is still rejected
-    assert f"applied import imp-once-{tag}: 1 members in, 0 skipped (already in), 1 rejected, 90 points" in again.stdout
-    assert the_import(now, f"imp-once-{tag}") == before
-    assert now.get(f"/v1/members/imp-once-{tag}/ledger", key=ADMIN).json["entries"] == ledger
-    assert member(now, f"imp-once-{tag}")["points"]["available"] == 90
+    for again in (
+        loyalty_cli(now, "import", "--resume", f"imp-once-{tag}", "--yes"),
+        loyalty_cli(now, "import", str(path), "--id", f"imp-once-{tag}", "--yes"),  # the same command again
+    ):
+        assert again.returncode == 1, (again.stdout, again.stderr)  # the rejected row is still rejected
+        summary = f"applied import imp-once-{tag}: 1 members in, 0 skipped (already in), 1 rejected, 90 points"
+        assert summary in again.stdout, again.stdout
+        assert the_import(now, f"imp-once-{tag}") == before
+        assert now.get(f"/v1/members/imp-once-{tag}/ledger", key=ADMIN).json["entries"] == ledger
+        assert member(now, f"imp-once-{tag}")["points"]["available"] == 90
+    assert f"import imp-once-{tag} exists (applied): carrying it on" in again.stdout, again.stdout
+
+
+def test_a_csv_without_the_contracts_header_fails_in_one_line(now, tmp_path, tag):
+    """Excel saving "CSV" where decimals take a comma writes semicolons: the header is not the contract's."""
+    path = tmp_path / "semicolons.csv"
+    header = "member_id;email;phone;card_id;name;birth_date;enrolled_at;status;tier;points;expires"
+    path.write_text(f"{header}\nimp-semi-{tag};;;;;;2025-01-01T00:00:00Z;;;;\n", encoding="utf-8")
+    done = loyalty_cli(now, "import", str(path), "--id", f"imp-semi-{tag}", "--yes")
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert re.search(rf"^error: import imp-semi-{tag} failed: .*header.*\n\Z", done.stderr, re.M), done.stderr
+    assert the_import(now, f"imp-semi-{tag}")["status"] == "failed"
 
 
 def test_reconcile_answers_to_loyalty_cli_too(api):

@@ -97,9 +97,14 @@ def _create(api: Api, args: argparse.Namespace) -> dict[str, Any]:
     from loyalty.kernel.clock import utcnow
 
     import_id = args.id or _ID_CHARACTERS.sub("-", path.stem)[:112].strip("-") + utcnow().strftime("-%Y%m%d-%H%M%S")
-    created = api.call("POST", "/v1/imports", {"import_id": import_id, "format": form})
-    print(f"created import {created['import_id']} ({form})")
-    return created
+    status, created = api.request("POST", "/v1/imports", {"import_id": import_id, "format": form})
+    if status == 201:
+        print(f"created import {created['import_id']} ({form})")
+        return created
+    # the same id and format again: the API replays its first answer; carry the import on from where it is now
+    found = api.call("GET", f"/v1/imports/{quote(import_id, safe='')}")
+    print(f"import {import_id} exists ({found['status']}): carrying it on")
+    return {**found, "upload": created.get("upload")}
 
 
 def _carry_on(api: Api, args: argparse.Namespace, found: dict[str, Any]) -> int:
@@ -123,7 +128,7 @@ def _carry_on(api: Api, args: argparse.Namespace, found: dict[str, Any]) -> int:
         found = api.call("GET", where)
         status = found["status"]
     if status == "failed":
-        raise CommandError(f"import {import_id} failed; see its errors: {_again(args, '--errors', import_id)}")
+        raise CommandError(f"import {import_id} failed: {found.get('failed_reason') or 'no reason given'}")
     rows = found["rows"]
     print(
         f"checked {rows['total']:,} rows: {rows['valid']:,} valid, {rows['rejected']:,} rejected; "
@@ -141,7 +146,7 @@ def _carry_on(api: Api, args: argparse.Namespace, found: dict[str, Any]) -> int:
         found = _wait(api, where, "applying", rows["valid"], lambda rows: rows["applied"] + rows["skipped"])
         status = found["status"]
     if status != "applied":
-        raise CommandError(f"import {import_id} is {status}; see its errors: {_again(args, '--errors', import_id)}")
+        raise CommandError(f"import {import_id} {status}: {found.get('failed_reason') or 'no reason given'}")
     rows = found["rows"]
     print(
         f"applied import {import_id}: {rows['applied']:,} members in, {rows['skipped']:,} skipped (already in), "
@@ -327,6 +332,10 @@ class Api:
         self.base, self.key = base.rstrip("/"), key
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self.request(method, path, body)[1]
+
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+        """The answer's status and body; an error answer raised."""
         data = json.dumps(body if body is not None else {}).encode() if method == "POST" else None
         headers = {"Authorization": f"Bearer {self.key}", "Accept": "application/json"}
         if data is not None:
@@ -334,7 +343,7 @@ class Api:
         request = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)  # noqa: S310
         try:
             with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - http(s) only, checked above
-                said = answer.read()
+                status, said = answer.status, answer.read()
         except urllib.error.HTTPError as exc:
             raise _refusal(exc.code, exc.read()) from None
         except (urllib.error.URLError, OSError) as exc:
@@ -348,7 +357,7 @@ class Api:
             ) from None
         if not isinstance(found, dict):
             raise CommandError(f"{self.base} answered {method} {path} with something not an object: is it the API?")
-        return found
+        return status, found
 
 
 def _refusal(status: int, body: bytes) -> CommandError:
