@@ -299,6 +299,32 @@ def webhooks(results: dict[str, Any]) -> str:
     )
 
 
+def migration(results: dict[str, Any]) -> str:
+    data = results["migration"]
+    rows = []
+    for v in data["validations"]:
+        rows.append(
+            [
+                f"{v['rows']:,}",
+                v["table"],
+                str(v["file_mb"]),
+                str(v["seconds"]),
+                f"{v['rows_per_second']:,}",
+                str(v["memory_growth_mb"]),
+                f"{v['rejected']:,}",
+            ]
+        )
+    head = ["rows", "the table's answers", "file MB", "s", "rows/s", "memory growth MB", "rejected"]
+    a = data["apply"]
+    phases = ", ".join(f"{k} {v} s" for k, v in a["phases_seconds"].items())
+    applied = a["upload_to_applied_seconds"]
+    return (
+        f"Validation:\n\n{_table(head, rows)}\n\nApply of {a['rows']:,} rows over HTTP on the local stack: "
+        f"{a['applied']:,} members, {a['points']:,} points; {phases} (upload to applied {applied} s). "
+        f"Reconcile after it: {a['reconcile']}."
+    )
+
+
 def _replay(results: dict[str, Any]) -> str:
     from bench import replay
 
@@ -315,6 +341,7 @@ SECTIONS = {
     "pool": ("The hot pool (one account, 20 tills at once) over HTTP", hot_pool),
     "webhooks": ("Webhooks: a burst to 5 endpoints, one failing, over HTTP", webhooks),
     "replay": ("The what-if replay, by group size", _replay),
+    "migration": ("Bringing a programme here: validating a file, importing it", migration),
     "mutation": ("Mutation testing of the money code (`make mutate`)", mutation),
 }
 
@@ -328,6 +355,7 @@ RESULT_KEYS = {
     "pool": "hot_pool",
     "webhooks": "webhooks",
     "replay": "replay",
+    "migration": "migration",
     "mutation": "mutation",
 }
 

@@ -1,4 +1,4 @@
-"""`make bench` / `python -m bench.run [--quick] [--only ops,latency,imports,packages,jobs,local] [--baseline REF]`.
+"""`make bench` / `python -m bench.run [--quick] [--only ops,latency,imports,...,migration] [--baseline REF]`.
 
 Prints the tables (Markdown) and writes the figures as JSON: bench/results.json for a full run (the
 committed record), bench/.cache/results-quick.json for a quick one. Exits 1 when a round-trip or a cold-import budget is
@@ -24,7 +24,7 @@ from loyalty_local.template import ROOT
 
 RESULTS = ROOT / "bench" / "results.json"
 QUICK_RESULTS = ROOT / "bench" / ".cache" / "results-quick.json"
-SECTIONS = ("ops", "latency", "imports", "packages", "jobs", "local", "pool", "webhooks", "replay")
+SECTIONS = ("ops", "latency", "imports", "packages", "jobs", "local", "pool", "webhooks", "replay", "migration")
 
 FULL: dict[str, Any] = {
     "latency_rounds": 300,
@@ -140,6 +140,12 @@ def run_sections(
         started = step("webhooks: a burst of events to 5 endpoints, all healthy and then one failing, over HTTP")
         results["webhooks"] = webhooks.measure(settings is QUICK, log)
         done(started)
+    if "migration" in sections:
+        from bench import migration
+
+        started = step("a programme brought here: a file validated in process, then imported over HTTP")
+        results["migration"] = migration.measure(settings is QUICK, log)
+        done(started)
     if "replay" in sections:
         from bench import replay
 
@@ -164,6 +170,10 @@ def failures(results: dict[str, Any]) -> list[str]:
     from bench import webhooks
 
     out += webhooks.broken_budgets(results)
+    if "migration" in results:
+        from bench import migration
+
+        out += migration.broken_budgets(results["migration"])
     return out
 
 

@@ -24,7 +24,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from loyalty.requests import accounts, checkout, common, earning, members, redemption, webhooks
+from loyalty.requests import accounts, checkout, common, earning, imports, members, redemption, webhooks
 from pydantic import BaseModel
 
 from loyalty_local.template import ROOT, Template
@@ -48,6 +48,7 @@ ORDER = _example(earning.EarnRequest)
 BASKET = _example(checkout.CheckoutQuoteRequest)
 # A day of the demo programme, in the order a client would send it; the first request to each route is its
 # example, and its body the route's model's own example: the walk proves every example works.
+UPLOAD, WORK = "_UPLOAD", "_WORK"  # not requests: the client's PUT of an import's file, a worker's queue drained
 WALK: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/v1/members", ENROLMENT),
     ("PATCH", "/v1/members/cust-1", _example(members.ProfilePatch)),
@@ -101,13 +102,50 @@ WALK: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/v1/webhooks/email-platform/rotate-secret", None),
     ("GET", "/v1/webhooks/email-platform", None),
     ("DELETE", "/v1/webhooks/email-platform", None),
+    # an import: created, its file put where the answer says (UPLOAD), checked and applied by its worker (WORK)
+    ("POST", "/v1/imports", _example(imports.ImportRequest)),
+    (UPLOAD, "from-square-1", None),
+    ("GET", "/v1/imports/from-square-1", None),
+    ("POST", "/v1/imports/from-square-1/validate", None),
+    (WORK, "ImportWorkerFunction", None),
+    ("GET", "/v1/imports/from-square-1/errors", None),
+    ("POST", "/v1/imports/from-square-1/apply", None),
+    (WORK, "ImportWorkerFunction", None),
+    ("GET", "/v1/imports", None),
 ]
+# The walk's import file: two members (one with a tier kept to a month, a qualifying history and two balances) and
+# a line that is not JSON, which the errors show.
+IMPORT_FILE = (
+    b"".join(
+        json.dumps(row).encode() + b"\n"
+        for row in [
+            {
+                "member_id": "sq-1001",
+                "email": "rosa@example.com",
+                "enrolled_at": "2023-04-02T15:20:00Z",
+                "tier": {"id": "gold", "until": "2026-12"},
+                "qualifying": [{"month": "2026-02", "value": 1400}],
+                "balances": [{"points": 1200, "expires": "2026-09"}, {"points": 300, "expires": None}],
+            },
+            {
+                "member_id": "sq-1002",
+                "phone": "+14155550188",
+                "enrolled_at": "2024-11-20T09:00:00Z",
+                "balances": [{"points": 80, "expires": "2027-02"}],
+            },
+        ]
+    )
+    + b'{"member_id": "sq-1003", "enrolled_at":\n'
+)
 # What changes from one walk to the next in the webhooks' answers (a secret, a test event's id, the delivery id
 # made of them), shown as what it is instead
 UNSTABLE = (
     (re.compile(r"whsec_[A-Za-z0-9+/]+=*"), "whsec_<base64 of 32 random bytes>"),
     (re.compile(r"ev_test_[0-9a-f]{24}"), "ev_test_<random>"),
     (re.compile(r"(\d{8}T\d{6}Z)-[0-9a-f]{20}"), r"\1-<digest>"),
+    # an upload URL's signature (its date is the real time's, not the stack's clock)
+    (re.compile(r"X-Amz-Credential=[^&\"]+&X-Amz-Date=[0-9TZ]+"), "X-Amz-Credential=<key>&X-Amz-Date=<when signed>"),
+    (re.compile(r"X-Amz-Signature=[0-9a-f]{64}"), "X-Amz-Signature=<signature>"),
 )
 
 
@@ -136,6 +174,12 @@ def walk() -> dict[tuple[str, str], dict[str, Any]]:
     examples: dict[tuple[str, str], dict[str, Any]] = {}
     delivery_id = ""
     for method, path, payload in WALK:
+        if method == UPLOAD:
+            _upload(stack, path)
+            continue
+        if method == WORK:
+            _work(stack, path)
+            continue
         path = path.replace("{delivery_id}", delivery_id)
         raw = json.dumps(payload).encode() if payload is not None else None
         headers = {"Content-Type": "application/json"} if raw is not None else {}
@@ -162,6 +206,29 @@ def walk() -> dict[tuple[str, str], dict[str, Any]]:
                 "body": json.loads(_stable(answer.body.decode())),
             }
     return examples
+
+
+def _upload(stack: Any, import_id: str) -> None:
+    """What a client's PUT to the import's upload URL does (the walk sends no HTTP; the stack's route for it is
+    tested in tests/e2e/test_imports_http.py)."""
+    import boto3
+    from loyalty.kernel.config import settings
+
+    boto3.client("s3").put_object(Bucket=settings().import_bucket, Key=f"imports/{import_id}", Body=IMPORT_FILE)
+
+
+def _work(stack: Any, function: str) -> None:
+    """The function's SQS queue delivered to it until it is empty (the walk runs no background runner)."""
+    import boto3
+
+    from loyalty_local.queues import run_batch
+
+    sqs = boto3.client("sqs")
+    for source in stack.functions[function].sqs_sources:
+        arn = str(source["Queue"])
+        url = stack._queue_url(arn)
+        while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, AttributeNames=["All"]).get("Messages"):
+            run_batch(stack.pools[function], sqs, url, arn, got, 0)
 
 
 # -- rendering -----------------------------------------------------------------------------------
@@ -262,7 +329,19 @@ def _schema(name: str, schema: dict[str, Any]) -> list[str]:
 
 
 # The sections in the order a newcomer meets them
-TAG_ORDER = ["members", "earn", "redeem", "partners", "checkout", "accounts", "webhooks", "program", "reports", "jobs"]
+TAG_ORDER = [
+    "members",
+    "earn",
+    "redeem",
+    "partners",
+    "checkout",
+    "accounts",
+    "webhooks",
+    "imports",
+    "program",
+    "reports",
+    "jobs",
+]
 CONVENTIONS = """\
 ## Conventions
 

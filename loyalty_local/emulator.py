@@ -78,10 +78,12 @@ ELSEWHERE = {"dynamodb": "AWS_ENDPOINT_URL_DYNAMODB", "dynamodbstreams": "AWS_EN
 def unsigned_in_process(params: Any = None, context: Any = None, event_name: str = "", **_: Any) -> None:
     """botocore's before-call hook: a request that moto answers in this process is not signed (moto reads
     no signature; SigV4 was a tenth of a call). One to any other host, or to a service pointed elsewhere by
-    its own AWS_ENDPOINT_URL_<SERVICE> (DynamoDB Local, a real account), is signed as usual."""
+    its own AWS_ENDPOINT_URL_<SERVICE> (DynamoDB Local, a real account), is signed as usual, and so is S3's."""
     service = event_name.split(".")[1] if event_name.count(".") >= 1 else ""  # before-call.<service-id>.<op>
     host = urlsplit(str((params or {}).get("url", ""))).hostname or ""
     elsewhere = os.environ.get("AWS_ENDPOINT_URL_" + service.replace("-", "_").upper())
+    if service == "s3":  # moto's S3 reads the signature: an unsigned request is anonymous, refused a private bucket
+        return
     if context is not None and host.endswith(".amazonaws.com") and not elsewhere:
         context["auth_type"] = "none"  # botocore's own word for an operation that is not signed
 

@@ -250,6 +250,21 @@ FIELDS: dict[str, str] = {
     "GET /v1/reports/expiring-points month": "The month at whose end the points expire (default: the current month).",
     "GET /v1/reports/tier-downgrades month": "The evaluation's month, on its 1st (default: the current month); the "
     "tier drops at the next one, the 1st of the month after.",
+    # imports (v1.2)
+    "import_id": "The import's id, chosen by the administrator who creates it; the idempotency key of the import.",
+    "format": "The file's format: `jsonl` (a JSON object a line) or `csv` (the contract's header, one balance a row).",
+    "CreatedImport.upload": "Where to send the file, with a plain PUT of its bytes, before `expires_at`.",
+    "Upload.method": "Always `PUT`.",
+    "Upload.expires_at": "When the upload URL stops working (an hour after the import was created).",
+    "ImportAnswer.created_at": "When the import was created.",
+    "ImportAnswer.validated_at": "When the validation finished (null before).",
+    "ImportAnswer.applied_at": "When the apply finished: every chunk of rows counted (null before).",
+    "ImportAnswer.rows": "The file's rows: valid, rejected, and what the apply did with the valid ones.",
+    "RowErrorView.code": "`validation_error`, `duplicate_in_file`, `member_exists`, `identifier_in_use` or `bad_line`.",
+    "GET /v1/imports/{import_id} import_id": "The import.",
+    "GET /v1/imports/{import_id}/errors import_id": "The import whose rejected rows to page through.",
+    "POST /v1/imports/{import_id}/validate import_id": "The import whose uploaded file to check.",
+    "POST /v1/imports/{import_id}/apply import_id": "The validated import to apply.",
 }
 
 

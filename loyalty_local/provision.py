@@ -51,6 +51,17 @@ def create_queues(template: Template, client: Any | None = None) -> dict[str, st
     return urls
 
 
+def create_buckets(template: Template) -> list[str]:
+    """Every AWS::S3::Bucket (the import bucket), by its local name."""
+    s3 = boto3.client("s3")
+    names = []
+    for logical_id in template.of_type("AWS::S3::Bucket"):
+        name = template.physical_name(logical_id)
+        s3.create_bucket(Bucket=name)
+        names.append(name)
+    return names
+
+
 def create_bus(template: Template) -> list[str]:
     events = boto3.client("events")
     names = []
@@ -140,6 +151,7 @@ def provision(template: Template, program_document: str = "bundled:demo") -> dic
     """Everything the local stack (or an end-to-end test) needs, created and seeded."""
     create_tables(template)
     queues = create_queues(template)
+    create_buckets(template)
     create_bus(template)
     archives = create_archives(template)
     create_rules(template)

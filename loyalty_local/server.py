@@ -7,10 +7,12 @@ import gc
 import json
 import os
 import socket
-from datetime import UTC, date, datetime
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from loyalty_local.capture import EventCapture
 from loyalty_local.emulator import Emulator
@@ -19,6 +21,9 @@ from loyalty_local.queues import BackgroundRunner
 from loyalty_local.runtime import FunctionPool
 from loyalty_local.streams import StreamPoller
 from loyalty_local.template import Template, TemplateError
+
+UPLOAD_PATH = "/_local/s3"  # presigned S3 PUTs (import files) land here: `UPLOAD_ENDPOINT_URL` points at it
+UPLOAD_MAX_BYTES = 5 << 30  # S3's limit for a single PUT
 
 
 class StartupError(Exception):
@@ -241,8 +246,53 @@ class LocalStack:
         return f"https://sqs.{self.template.region}.amazonaws.com/{self.template.account}/{name}"
 
     # -- HTTP ------------------------------------------------------------------------------------
+    # -- uploads (S3 presigned PUTs, served here) -------------------------------------------------
+    def upload(self, raw_path: str, headers: Any, body: Any) -> HttpAnswer:
+        """A presigned S3 PUT (an import's file): the object goes into the emulator's bucket, streamed a MiB at a
+        time through a spooled file. Refused, as S3 would, when the URL is not signed or has expired (by the real
+        time, which the signature's date is in), or without a Content-Length."""
+        split = urlsplit(raw_path)
+        query = {k: v[-1] for k, v in parse_qs(split.query).items()}
+        bucket, _, key = split.path.removeprefix(UPLOAD_PATH + "/").partition("/")
+        if not bucket or not key or "X-Amz-Signature" not in query or "X-Amz-Date" not in query:
+            return _s3_error(403, "AccessDenied", "the URL is not a presigned URL")
+        try:
+            signed = datetime.strptime(query["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            expires = signed + timedelta(seconds=int(query.get("X-Amz-Expires", "0")))
+        except ValueError:
+            return _s3_error(403, "AccessDenied", "the URL's date is not one S3 gives")
+        if time.time() > expires.timestamp():  # the signature's date is the real time's (botocore signs with it)
+            return _s3_error(403, "AccessDenied", "Request has expired")
+        if headers.get("Content-Length") is None:
+            return _s3_error(411, "MissingContentLength", "You must provide the Content-Length HTTP header.")
+        length = int(headers.get("Content-Length"))
+        if length > UPLOAD_MAX_BYTES:
+            return _s3_error(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size")
+        import boto3
+
+        with tempfile.SpooledTemporaryFile(max_size=64 << 20) as spool:
+            left = length
+            while left:
+                piece = body.read(min(left, 1 << 20))
+                if not piece:
+                    return _s3_error(400, "IncompleteBody", "the body is shorter than its Content-Length")
+                spool.write(piece)
+                left -= len(piece)
+            spool.seek(0)
+            try:
+                answer = boto3.client("s3").put_object(Bucket=bucket, Key=unquote(key), Body=spool)
+            except Exception as exc:  # no such bucket, say: S3's own words
+                code = getattr(exc, "response", {}).get("Error", {}).get("Code", "InternalError")
+                return _s3_error(404 if code == "NoSuchBucket" else 500, code, str(code))
+        return HttpAnswer(200, {"ETag": str(answer.get("ETag", ""))}, b"")
+
     def serve(self, port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
         stack = self
+        # the upload URLs the API answers point here (loyalty.store.imports.upload_url)
+        from loyalty.kernel import config
+
+        os.environ["UPLOAD_ENDPOINT_URL"] = f"http://{host}:{port}{UPLOAD_PATH}"
+        config.reset()
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -258,7 +308,9 @@ class LocalStack:
 
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                if length > GATEWAY_MAX_BODY:
+                if self.command == "PUT" and self.path.startswith(UPLOAD_PATH + "/"):
+                    answer = stack.upload(self.path, self.headers, self.rfile)
+                elif length > GATEWAY_MAX_BODY:
                     answer = stack.gateway.gateway_error("REQUEST_TOO_LARGE", 413, "local")
                     self.close_connection = True
                 else:
@@ -305,6 +357,11 @@ def _error(code: str, message: str, field: str | None = None, details: list[Any]
     elif details:
         error["details"] = details
     return {"error": error}
+
+
+def _s3_error(status: int, code: str, message: str) -> HttpAnswer:
+    body = f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>'
+    return HttpAnswer(status, {"Content-Type": "application/xml"}, body.encode())
 
 
 def _json(status: int, body: dict[str, Any]) -> HttpAnswer:

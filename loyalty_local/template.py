@@ -122,6 +122,8 @@ class Template:
             return str(self.resolve(props["Name"]))
         if kind == "AWS::SSM::Parameter" and "Name" in props:
             return str(self.resolve(props["Name"]))
+        if kind == "AWS::S3::Bucket":  # bucket names are lower case
+            return f"{logical_id.lower()}-{self.stage}"
         return logical_id
 
     def arn(self, logical_id: str) -> str:
@@ -133,6 +135,8 @@ class Template:
             "AWS::Events::EventBus": f"events:{self.region}:{self.account}:event-bus/{name}",
             "AWS::SNS::Topic": f"sns:{self.region}:{self.account}:{name}",
         }.get(kind, f"lambda:{self.region}:{self.account}:function:{name}")
+        if kind == "AWS::S3::Bucket":
+            return f"arn:aws:s3:::{name}"
         return f"arn:aws:{service}"
 
     def queue_url(self, logical_id: str) -> str:

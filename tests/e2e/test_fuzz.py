@@ -139,6 +139,7 @@ WALK_IDS = [
     *("cust-1", "cust-2", "order-1", "order-2", "refund-1", "review-1", "adj-1", "red-1", "pwp-1", "pwp-2"),
     *("till-order-1", "acme", "gift-1"),  # v1.2: the walk's account and its transfer
     "email-platform",  # v1.2: the walk's webhook endpoint
+    "from-square-1",  # v1.2: the walk's import
 ]
 
 
@@ -163,7 +164,14 @@ def test_every_route_s_success_answer_conforms_to_the_document(api) -> None:
     api.set_clock(api_reference.NOW)
     judged = set()
     delivery_id = ""  # the walk's retry names the delivery its test made
+    upload = ""  # the walk's import: its file PUT to the URL its creation answered, then its worker waited for
     for method, path, payload in api_reference.WALK:
+        if method == api_reference.UPLOAD:
+            assert requests.put(upload, data=api_reference.IMPORT_FILE, timeout=30).status_code == 200
+            continue
+        if method == api_reference.WORK:
+            _work_done(api, f"{tag}-from-square-1")
+            continue
         path = _own(tag, path).replace("{delivery_id}", delivery_id)
         body = json.loads(_own(tag, json.dumps(payload))) if payload is not None else None
         raw = json.dumps(body).encode() if body is not None else b""
@@ -191,9 +199,18 @@ def test_every_route_s_success_answer_conforms_to_the_document(api) -> None:
         )
         assert 200 <= response.status_code < 300, (method, path, response.text[:300])
         delivery_id = response.json().get("delivery_id", delivery_id) if response.content else delivery_id
+        upload = response.json().get("upload", {}).get("url", upload) if response.content else upload
         case.validate_response(schemathesis.Response.from_requests(response, verify=True), checks=CHECKS)
         judged.add((method.lower(), operation.path))
     assert judged == {(m, p) for p, ops in DOCUMENT["paths"].items() for m in ops}
+
+
+def _work_done(api, import_id: str) -> None:
+    """The stack's import worker has done what was asked (the status is no longer validating or applying)."""
+    deadline = time.monotonic() + 60
+    while api.get(f"/v1/imports/{import_id}", key="lk_local_admin").json["status"] in ("validating", "applying"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
 
 
 def stack_url(api) -> str:

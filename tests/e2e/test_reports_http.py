@@ -63,6 +63,7 @@ def test_the_reports_follow_what_members_do(api):
         "expired": 0,
         "adjusted": 25,
         "transferred": 300,
+        "imported": 0,
     }
     assert april["enrolled"] == june["enrolled"] == 0
 

@@ -30,6 +30,7 @@ CREATES = {
     ("post", "/v1/accounts"),
     ("post", "/v1/transfers"),
     ("post", "/v1/webhooks"),
+    ("post", "/v1/imports"),
 }
 
 

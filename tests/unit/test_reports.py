@@ -82,7 +82,7 @@ def test_the_tiers_report_lists_every_tier_in_programme_order():
 
 def test_the_activity_report_lists_every_month_of_the_range():
     report = reports.activity_report("2025-12", "2026-02", {"2026-01": {"earned": 120, "enrolled": 2}})
-    zeros = {"redeemed": 0, "expired": 0, "adjusted": 0, "transferred": 0}
+    zeros = {"redeemed": 0, "expired": 0, "adjusted": 0, "transferred": 0, "imported": 0}
     assert [m.model_dump() for m in report.months] == [
         {"month": "2025-12", "enrolled": 0, "earned": 0, **zeros},
         {"month": "2026-01", "enrolled": 2, "earned": 120, **zeros},

@@ -21,11 +21,15 @@ schema (docs/events.md is generated from them); `version` is the schema version 
 | MODIFY account item whose `tier_id` changed     | TierChanged (`account_id`, no `member_id`) |
 | INSERT or MODIFY member item whose `available` rose to a reward's cost | RewardUnlocked (one per reward) |
 | INSERT `kind` tier_warning                      | TierDowngradeUpcoming (an account's: `account_id`) |
+| INSERT member item with `import_id` (v1.2)      | MemberImported (only: no MemberEnrolled, no RewardUnlocked) |
 
 An account's pool (v1.2): its part of an order or a refund publishes nothing of its own (the member's
 PointsEarned or PointsReversed carries `account_id` and `account_points`); a spend of the pool publishes
 PointsRedeemed (or RedemptionCancelled) with `account_id` and the spender's `member_id`; the pool's
 expiry, PointsExpired with `account_id` and no `member_id`; the receiving side of a transfer, nothing.
+
+An imported member (v1.2, docs/imports.md) publishes MemberImported and nothing else: its `import` entry publishes
+nothing of its own (the event carries its `points`), and neither its tier nor its balance says anything more.
 
 The signup bonus entry publishes nothing of its own: MemberEnrolled (from the member item, written in
 the same transaction) carries it as `signup_bonus`.
@@ -272,6 +276,15 @@ class TierDowngradeUpcoming(EventDetail):
     period: str = Field(description="The evaluation (YYYY-MM) that warned.")
 
 
+class MemberImported(EventDetail):
+    """(v1.2) An import brought the member from another platform, with its opening balance (no signup bonus, no
+    rules, no other event)."""
+
+    import_id: str
+    points: int = Field(description="The opening balance the import brought (0 when the row had no balances).")
+    at: str = Field(description="RFC 3339 UTC: when the import applied the member's row.")
+
+
 DETAIL_TYPES: dict[str, type[EventDetail]] = {
     "MemberEnrolled": MemberEnrolled,
     "PointsEarned": PointsEarned,
@@ -287,6 +300,7 @@ DETAIL_TYPES: dict[str, type[EventDetail]] = {
     "AccountMemberLeft": AccountMemberLeft,
     "RewardUnlocked": RewardUnlocked,
     "TierDowngradeUpcoming": TierDowngradeUpcoming,
+    "MemberImported": MemberImported,
 }
 
 
@@ -357,8 +371,8 @@ def _text(value: Any) -> str | None:
 
 
 def ledger_event(entry: LedgerEntry) -> DomainEvent | None:
-    if _is_signup(entry):
-        return None
+    if _is_signup(entry) or entry.type == "import":
+        return None  # MemberImported (from the member item, in the same transaction) says the import's
     if entry.account_id is not None and entry.type in ("earn", "reversal", "transfer"):
         return None  # the member's entry of the same operation says it (`account_id`, `account_points`)
     if entry.type == "transfer" and entry.points > 0:
@@ -471,6 +485,20 @@ def enrolled_event(member: Member) -> DomainEvent:
             referred_by=member.referred_by,
             signup_bonus=member.lifetime_earned,
             balance=member.available,
+        ),
+    )
+
+
+def imported_event(member: Member) -> DomainEvent:
+    return DomainEvent(
+        "MemberImported",
+        MemberImported(
+            event_id=derived_id("imported", member.member_id),
+            member_id=member.member_id,
+            sequence=member.entries,
+            import_id=member.import_id or "",
+            points=member.lifetime_earned,
+            at=isoformat(member.imported_at or member.enrolled_at),
         ),
     )
 
@@ -608,6 +636,8 @@ def events_for(change: Change, program: Ranking | None = None) -> list[DomainEve
     found: DomainEvent | None = None
     if change.event_name == "INSERT" and isinstance(new, LedgerEntry):
         found = ledger_event(new)
+    elif change.event_name == "INSERT" and isinstance(new, Member) and new.import_id is not None:
+        return [imported_event(new)]
     elif change.event_name == "INSERT" and isinstance(new, Member):
         return [enrolled_event(new), *rewards_unlocked(None, new, program)]
     elif change.event_name == "MODIFY" and isinstance(new, Member) and isinstance(old, Member):

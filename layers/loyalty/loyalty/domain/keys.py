@@ -27,6 +27,7 @@ separator in it is refused here, whatever the caller validated.
 | transfer (the sender's entry)  | `transfer#<transfer_id>`                    |
 | transfer (the receiver's entry) | `transfer_in#<transfer_id>`                |
 | an account's monthly expiry    | `expire_account#<account_id>#<YYYY-MM>`     |
+| an imported opening balance    | `import#<member_id>`                        |
 """
 
 from __future__ import annotations
@@ -137,3 +138,8 @@ def transfer_in(transfer_id: str) -> str:
 
 def account_expiry(account_id: str, period: str) -> str:
     return f"expire_account#{_id(account_id)}#{_period(period)}"
+
+
+def imported(member_id: str) -> str:
+    """The opening balance an import brought (v1.2): one per member, whatever the import."""
+    return f"import#{_id(member_id)}"

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-EntryType = Literal["earn", "bonus", "reversal", "redeem", "redeem_cancel", "expire", "adjust", "transfer"]
+EntryType = Literal["earn", "bonus", "reversal", "redeem", "redeem_cancel", "expire", "adjust", "transfer", "import"]
 MemberStatus = Literal["active", "suspended", "closed"]
 TierSource = Literal["qualified", "paid", "manual"]
 Channel = Literal["web", "app", "pos", "partner", "import"]
@@ -111,6 +111,9 @@ class Member(Holder):
     account_id: str | None = None
     account_role: AccountRole | None = None
     account_changed_at: datetime | None = None  # when it last joined or left one
+    # The import that brought the member from another platform (v1.2): its only event is MemberImported.
+    import_id: str | None = None
+    imported_at: datetime | None = None
 
     @property
     def holder_id(self) -> str:

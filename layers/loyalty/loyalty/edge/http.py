@@ -373,6 +373,8 @@ CODES: dict[str, tuple[int, str]] = {
     "endpoint_not_found": (404, "no such webhook endpoint (v1.2)"),
     "endpoint_exists": (409, "the endpoint id exists with a different body (v1.2)"),
     "delivery_not_found": (404, "the endpoint has no such delivery (v1.2)"),
+    "import_not_found": (404, "no such import (v1.2)"),
+    "import_exists": (409, "the import id exists with a different body (v1.2)"),
     "internal_error": (500, "something went wrong; never a stack trace or an AWS error text"),
     "busy": (503, "the member kept changing under the write; retry it"),
 }

@@ -21,6 +21,10 @@ class Settings(BaseModel):
     expiry_dead_letter_queue_url: str | None = None
     webhook_queue_url: str | None = None  # the webhook delivery queue
     webhook_secret_prefix: str = "loyalty/webhooks/"  # noqa: S105 - where endpoint secrets live, not a secret
+    import_bucket: str | None = None  # where import files are uploaded (v1.2)
+    import_queue_url: str | None = None  # the import worker's queue
+    # Where an upload URL points (the local stack serves it); unset: S3's own endpoint, as deployed.
+    upload_endpoint_url: str | None = None
     local_mode: bool = False
 
 
@@ -35,6 +39,9 @@ ENV_NAMES = {
     "expiry_dead_letter_queue_url": "EXPIRY_DEAD_LETTER_QUEUE_URL",
     "webhook_queue_url": "WEBHOOK_QUEUE_URL",
     "webhook_secret_prefix": "WEBHOOK_SECRET_PREFIX",
+    "import_bucket": "IMPORT_BUCKET",
+    "import_queue_url": "IMPORT_QUEUE_URL",
+    "upload_endpoint_url": "UPLOAD_ENDPOINT_URL",
     "local_mode": "LOYALTY_LOCAL",
 }
 

@@ -139,3 +139,11 @@ class EndpointExists(LoyaltyError):
 
 class DeliveryNotFound(LoyaltyError):
     status, code = 404, "delivery_not_found"
+
+
+class ImportNotFound(LoyaltyError):
+    status, code = 404, "import_not_found"
+
+
+class ImportExists(LoyaltyError):
+    status, code = 409, "import_exists"

@@ -1,7 +1,7 @@
 """The one funnel every point moves through.
 
 A service never touches a member's figures itself: it opens the member's `Books`, says what moves
-(`earn`, `grant`, `adjust`, `spend`, `give_back`, `take_back`, `expire_through`, `activate`), writes
+(`earn`, `grant`, `bring`, `adjust`, `spend`, `give_back`, `take_back`, `expire_through`, `activate`), writes
 ledger lines with `entry`, and hands the books to the operation runner (`loyalty.ledger.operations`), which
 closes them (`close`) and commits them in one transaction. The programme's time rules live here and
 nowhere else:
@@ -204,6 +204,18 @@ class Ledger(Generic[H]):
         for m, p in self._into_ended(ended).items():  # last: points of a month that is over expire at once
             received[m] = received.get(m, 0) + p
         return received
+
+    def bring(self, months: dict[str, int]) -> dict[str, int]:
+        """An imported opening balance (v1.2): points earned on another platform, into the months they were promised
+        to expire in (`never` included), counted as earned. A month that is over is refused: the import checks its
+        rows against the clock first, so this is a bug if it happens."""
+        ended = [m for m in months if self.is_over(m)]
+        if ended or any(p <= 0 for p in months.values()):
+            raise InvariantViolation(f"{self.member.holder_id}: an opening balance into {months}")
+        self.member.lifetime_earned += sum(months.values())
+        for month, points in sorted(months.items()):
+            ledger.credit(self.member, points, month)
+        return dict(months)
 
     def take_back(self, points: int, prefer: str | None) -> dict[str, int]:
         """A refund's reversal: `prefer` (the order's month) first, then soonest-expiring."""

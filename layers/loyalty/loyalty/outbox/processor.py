@@ -49,6 +49,7 @@ ENTRY_MEASURES: dict[str, list[tuple[str, int]]] = {
     "adjust": [("PointsAdjusted", 1)],
     "expire": [("PointsExpired", -1)],
     "transfer": [("PointsTransferred", -1)],  # the sender's entry (the receiver's measures nothing)
+    "import": [("PointsImported", 1)],
 }
 
 

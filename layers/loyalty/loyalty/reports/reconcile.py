@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from loyalty.domain.model import Holder, LedgerEntry
 
-EARNED = {"earn", "bonus", "reversal"}
+EARNED = {"earn", "bonus", "reversal", "import"}
 REDEEMED = {"redeem", "redeem_cancel"}
 
 

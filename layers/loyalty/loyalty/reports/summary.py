@@ -17,6 +17,7 @@ liability counters and under the same applied-marker, so a redelivered stream re
   | `expired`  | points removed by `expire` entries (the run, and points lapsed at once)   | positive      |
   | `adjusted` | `adjust` points                                                          | signed net    |
   | `transferred` | points members sent by `transfer` (the sender's entry; v1.2)          | positive      |
+  | `imported`    | opening balances of imported members (`import` entries; v1.2)         | positive      |
 
   A refund is counted in the month it was recorded, not the month of its order: a month may show a
   negative `earned` when refunds outweigh earning.
@@ -37,7 +38,7 @@ from loyalty.store import counters as store
 
 TIERS = "TIERS"  # counter families (loyalty.store.counters)
 ACTIVITY = "ACTIVITY"
-FIGURES = ("enrolled", "earned", "redeemed", "expired", "adjusted", "transferred")
+FIGURES = ("enrolled", "earned", "redeemed", "expired", "adjusted", "transferred", "imported")
 MAX_MONTHS = 36  # the longest range one activity report answers
 MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 
@@ -51,6 +52,7 @@ ENTRY_FIGURES: dict[str, tuple[str, int]] = {
     "expire": ("expired", -1),
     "adjust": ("adjusted", 1),
     "transfer": ("transferred", -1),  # the sender's entry (negative); the receiver's is the same points
+    "import": ("imported", 1),  # an opening balance brought by an import (v1.2)
 }
 
 
@@ -125,6 +127,7 @@ class MonthActivity(BaseModel):
     expired: int = Field(description="Points expired.")
     adjusted: int = Field(description="Administrators' adjustments, signed net.")
     transferred: int = Field(default=0, description="(v1.2) Points members gave to other members and to pools.")
+    imported: int = Field(default=0, description="(v1.2) Opening balances brought by imports (`import` entries).")
 
 
 class ActivityReport(BaseModel):

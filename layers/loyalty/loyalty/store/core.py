@@ -163,7 +163,9 @@ def _reasons_from_message(message: str) -> list[dict[str, Any]]:
 BATCH_GET_ATTEMPTS = 8
 
 
-def batch_get(keys: list[dict[str, Any]], *, sleep: Callable[[float], None] = time.sleep) -> list[dict[str, Any]]:
+def batch_get(
+    keys: list[dict[str, Any]], *, sleep: Callable[[float], None] = time.sleep, projection: str | None = None
+) -> list[dict[str, Any]]:
     """Strongly consistent BatchGetItem of up to 100 keys in one round trip.
 
     Unprocessed keys (throttling) are asked again after an exponential backoff with full jitter, as AWS
@@ -171,6 +173,8 @@ def batch_get(keys: list[dict[str, Any]], *, sleep: Callable[[float], None] = ti
     """
     name = table_name()
     request: dict[str, Any] = {name: {"Keys": keys, "ConsistentRead": True}}
+    if projection:  # the attributes wanted (key names only: none is a reserved word)
+        request[name]["ProjectionExpression"] = projection
     found: list[dict[str, Any]] = []
     for attempt in range(BATCH_GET_ATTEMPTS):
         if attempt:
