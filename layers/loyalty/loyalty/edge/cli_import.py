@@ -68,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
     except CommandError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `--errors ID | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # and no second error as Python exits
+        return 1
     except KeyboardInterrupt:
         again = f"`{_again(args, '--resume', args.resume or '<import_id>')}` carries it on"
         print(f"\ninterrupted: the import goes on without this command; {again}", file=sys.stderr)
@@ -175,8 +178,7 @@ def _wait(
     while True:
         found = api.call("GET", where)
         if found["status"] != running:
-            finished = done(found["rows"])
-            bar.finish(finished)
+            bar.finish(done(found["rows"]), complete=found["status"] != "failed")
             return found
         bar.show(done(found["rows"]), expected)
         time.sleep(POLL_SECONDS)
@@ -262,9 +264,14 @@ def _list_errors(api: Api, import_id: str) -> int:
 
 
 def _print_errors(errors: list[dict[str, Any]]) -> None:
+    """One line a rejected row: its line in the file, the code, the field (`-`: none), the message (less the
+    field's name it starts with), and the member when the row named one."""
+    wide = max((len(e.get("field") or "-") for e in errors), default=1)
     for e in errors:
+        field = e.get("field") or "-"
+        message = str(e["message"]).removeprefix(f"{field}: ")
         member = f" (member {e['member_id']})" if e.get("member_id") else ""
-        print(f"  row {e['row']:<6} {e['code']:<18} {e.get('field') or '-':<12} {e['message']}{member}")
+        print(f"  row {e['row']:<6} {e['code']:<18} {field:<{wide}}  {message}{member}")
 
 
 def _again(args: argparse.Namespace, *extra: str) -> str:
@@ -295,9 +302,11 @@ class Progress:
             return
         self._line(min(done / total, 1.0), done, total)
 
-    def finish(self, done: int) -> None:
-        """All done: 100 %, whatever the last figures were (an empty file too)."""
-        self._line(1.0, done, done)
+    def finish(self, done: int, complete: bool = True) -> None:
+        """All done: 100 %, whatever the last figures were (an empty file too); not complete (failed): the bar
+        stays where it was."""
+        if complete:
+            self._line(1.0, done, done)
         if self.tty:
             print(file=self.stream, flush=True)
 
