@@ -146,7 +146,7 @@ def test_rejected_rows_are_shown_and_exit_1_the_valid_ones_applied(now, tmp_path
     assert codes[6][0] == codes[7][0] == "duplicate_in_file"
     assert codes[8] == ("bad_line", "-")
     assert f"every rejected row: python -m loyalty.cli import --errors imp-mixed-{tag}" in done.stdout
-    assert f"applied import imp-mixed-{tag}: 1 members in, 0 skipped (already in), 26 rejected" in done.stdout
+    assert f"applied import imp-mixed-{tag}: 1 member in, 0 skipped (already in), 26 rejected" in done.stdout
     assert member(now, f"imp-ok-{tag}")["points"]["available"] == 40
     assert now.get(f"/v1/members/imp-bad-{tag}", key=ADMIN).status == 404
 
@@ -162,9 +162,9 @@ def test_validate_only_applies_nothing_and_says_how_to_apply(now, tmp_path, tag)
         import_id = f"imp-later-{tag}-{len(flags)}"
         done = loyalty_cli(now, "import", str(path), "--id", import_id, *flags)
         assert done.returncode == 0, (done.stdout, done.stderr)
-        assert "checked 1 rows: 1 valid, 0 rejected" in done.stdout, done.stdout
+        assert "checked 1 row: 1 valid, 0 rejected" in done.stdout, done.stdout
         apply = f"python -m loyalty.cli import --resume {import_id} --yes"
-        assert f"nothing applied yet; to apply the 1 valid rows: {apply}" in done.stdout, done.stdout
+        assert f"nothing applied yet; to apply the 1 valid row: {apply}" in done.stdout, done.stdout
         assert the_import(now, import_id)["status"] == "validated"
         assert now.get(f"/v1/members/imp-later-{tag}", key=ADMIN).status == 404
 
@@ -203,7 +203,7 @@ def test_an_applied_import_run_again_changes_nothing(now, tmp_path, tag):
         loyalty_cli(now, "import", str(path), "--id", f"imp-once-{tag}", "--yes"),  # the same command again
     ):
         assert again.returncode == 1, (again.stdout, again.stderr)  # the rejected row is still rejected
-        summary = f"applied import imp-once-{tag}: 1 members in, 0 skipped (already in), 1 rejected, 90 points"
+        summary = f"applied import imp-once-{tag}: 1 member in, 0 skipped (already in), 1 rejected, 90 points"
         assert summary in again.stdout, again.stdout
         assert the_import(now, f"imp-once-{tag}") == before
         assert now.get(f"/v1/members/imp-once-{tag}/ledger", key=ADMIN).json["entries"] == ledger

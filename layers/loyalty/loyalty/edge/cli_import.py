@@ -134,14 +134,14 @@ def _carry_on(api: Api, args: argparse.Namespace, found: dict[str, Any]) -> int:
         raise CommandError(f"import {import_id} failed: {found.get('failed_reason') or 'no reason given'}")
     rows = found["rows"]
     print(
-        f"checked {rows['total']:,} rows: {rows['valid']:,} valid, {rows['rejected']:,} rejected; "
+        f"checked {_count(rows['total'], 'row')}: {rows['valid']:,} valid, {rows['rejected']:,} rejected; "
         f"{found['points']['total']:,} points in the valid rows' balances"
     )
     _show_errors(api, args, import_id, rows["rejected"])
     if status == "validated":
         if args.validate_only or not args.yes:
             apply = _again(args, "--resume", import_id, "--yes")
-            print(f"nothing applied yet; to apply the {rows['valid']:,} valid rows: {apply}")
+            print(f"nothing applied yet; to apply the {_count(rows['valid'], 'valid row')}: {apply}")
             return 1 if rows["rejected"] else 0
         _ask(api, where + "/apply")
         status = "applying"
@@ -152,10 +152,14 @@ def _carry_on(api: Api, args: argparse.Namespace, found: dict[str, Any]) -> int:
         raise CommandError(f"import {import_id} {status}: {found.get('failed_reason') or 'no reason given'}")
     rows = found["rows"]
     print(
-        f"applied import {import_id}: {rows['applied']:,} members in, {rows['skipped']:,} skipped (already in), "
-        f"{rows['rejected']:,} rejected, {found['points']['total']:,} points"
+        f"applied import {import_id}: {_count(rows['applied'], 'member')} in, "
+        f"{rows['skipped']:,} skipped (already in), {rows['rejected']:,} rejected, {found['points']['total']:,} points"
     )
     return 1 if rows["rejected"] else 0
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n:,} {thing}" + ("" if n == 1 else "s")
 
 
 def _ask(api: Api, path: str) -> None:
