@@ -6,6 +6,8 @@
     python -m loyalty keys list
     python -m loyalty keys revoke <key_id>
     python -m loyalty reconcile
+    python -m loyalty.cli import members.jsonl [--yes]      (docs/imports.md; `loyalty.cli` is this CLI too)
+    python -m loyalty.cli import --resume <import_id> --yes
 
 The what-if replay is a development tool that runs the local stack in process, so it lives with it in the
 repository, not in the shipped layer: `python -m loyalty_local.whatif` (`make what-if`).
@@ -14,6 +16,9 @@ Keys and reconcile use TABLE_NAME (the stack's `TableName` output) and the usual
 local stack, `--local http://127.0.0.1:3000` (the API's URL, as `make run` prints it) points them at its
 embedded AWS, which the stack names at `GET /_local/aws` (the embedded AWS's own URL works too). A URL where
 nothing answers, or a call that AWS refuses, is one line on stderr and exit code 2.
+
+Import speaks the HTTP API instead (LOYALTY_URL, default http://127.0.0.1:3000, and an admin key, LOYALTY_KEY,
+default the local stack's lk_local_admin): `loyalty.edge.cli_import`.
 """
 
 from __future__ import annotations
@@ -127,10 +132,10 @@ def _local_aws(url: str) -> dict[str, str]:
     return {k: v for k, v in found.items() if isinstance(v, str)}
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m loyalty") -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(
-        prog="python -m loyalty",
+        prog=prog,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -149,6 +154,11 @@ def main(argv: list[str] | None = None) -> int:
     audit = sub.add_parser("reconcile", help="recompute every member from the ledger; exit 1 on a difference")
     audit.add_argument("--table", help="table name (default: TABLE_NAME)")
     audit.add_argument("--local", metavar="URL", help="the local stack's URL (make run's, e.g. http://127.0.0.1:3000)")
+    from loyalty.edge import cli_import
+
+    cli_import.add_arguments(
+        sub.add_parser("import", help="bring members in from a JSONL or CSV file: check, then apply")
+    )
     args = parser.parse_args(argv)
     try:
         return _run(parser, args)
@@ -169,6 +179,10 @@ def main(argv: list[str] | None = None) -> int:
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "reconcile":
         return _reconcile(args)
+    if args.command == "import":
+        from loyalty.edge import cli_import
+
+        return cli_import.run(args)
     if args.command == "program":
         if args.action == "push" and not args.parameter:
             parser.error("push needs --parameter")
