@@ -132,22 +132,24 @@ def apply_chunk(program: Program, import_id: str, chunk: Chunk) -> None:
         return
     data = store.read_range(record.object_key, chunk.start, chunk.end)
     lines = [line for line in reading.lines([data], chunk.start, chunk.first_row) if not reading.blank(line)]
+    now = utcnow()
+    before: list[int] = []  # the points of rows an apply of this chunk rejected before (killed before its count)
     if lines:
         rejected = store.rejected_rows(import_id, lines[0].row, lines[-1].row)
+        before = [_read(program, record, line, now)[1] for line in lines if rejected.get(line.row)]
         lines = [line for line in lines if line.row not in rejected]
-    now = utcnow()
     month = record.apply_month or month_of(now)
     rows = [_read(program, record, line, now) for line in lines]
     groups = _groups(rows)
     outcomes = [o for done in _each(groups, lambda group: _write(program, import_id, group, now, month)) for o in done]
     errors = [o for o, _ in outcomes if isinstance(o, RowError)]
     if errors:
-        store.put_errors(import_id, errors)
+        store.put_errors(import_id, errors, by_apply=True)
     figures = {
         "applied": sum(1 for o, _ in outcomes if o == "applied"),
         "skipped": sum(1 for o, _ in outcomes if o == "skipped"),
-        "rejected": len(errors),
-        "points_rejected": sum(points for o, points in outcomes if isinstance(o, RowError)),
+        "rejected": len(errors) + len(before),
+        "points_rejected": sum(points for o, points in outcomes if isinstance(o, RowError)) + sum(before),
     }
     if store.count_chunk(import_id, chunk.index, figures, now):
         store.finish_apply(import_id, now)

@@ -123,7 +123,7 @@ def listing(limit: int, cursor: str | None) -> tuple[list[Import], str | None]:
 
 
 # -- rejected rows -------------------------------------------------------------------------------------------
-def _error_item(import_id: str, error: RowError) -> dict[str, Any]:
+def _error_item(import_id: str, error: RowError, by_apply: bool = False) -> dict[str, Any]:
     item: dict[str, Any] = {
         "PK": import_pk(import_id),
         "SK": error_sk(error.row),
@@ -135,15 +135,21 @@ def _error_item(import_id: str, error: RowError) -> dict[str, Any]:
         item["field"] = error.field
     if error.member_id is not None:
         item["member_id"] = error.member_id
+    if by_apply:
+        item["by_apply"] = True
     return item
 
 
-def put_errors(import_id: str, errors: list[RowError]) -> None:
-    """BatchWriteItem, 25 a call; what DynamoDB leaves unprocessed is sent again (each put is the same item)."""
+def put_errors(import_id: str, errors: list[RowError], *, by_apply: bool = False) -> None:
+    """BatchWriteItem, 25 a call; what DynamoDB leaves unprocessed is sent again (each put is the same item).
+    `by_apply`: rows the apply rejected (taken since the validation), which a retry of their chunk counts again."""
     name = table_name()
     for start in range(0, len(errors), 25):
         request: dict[str, Any] = {
-            name: [{"PutRequest": {"Item": to_item(_error_item(import_id, e))}} for e in errors[start : start + 25]]
+            name: [
+                {"PutRequest": {"Item": to_item(_error_item(import_id, e, by_apply))}}
+                for e in errors[start : start + 25]
+            ]
         }
         for _ in range(8):
             answer = client().batch_write_item(RequestItems=request)
@@ -169,8 +175,9 @@ def errors_page(import_id: str, limit: int, cursor: str | None) -> tuple[list[Ro
     return errors, encode_cursor(last) if last else None
 
 
-def rejected_rows(import_id: str, first: int, last: int) -> set[int]:
-    """The rows between `first` and `last` (inclusive) that have an error: the apply skips them."""
+def rejected_rows(import_id: str, first: int, last: int) -> dict[int, bool]:
+    """The rows between `first` and `last` (inclusive) that have an error: the apply skips them. True: the apply
+    rejected it (a retry of the chunk counts it again), False: the validation did."""
     pk = import_pk(import_id)
     kwargs: dict[str, Any] = {
         "KeyConditionExpression": "PK = :pk AND SK BETWEEN :a AND :b",
@@ -179,13 +186,13 @@ def rejected_rows(import_id: str, first: int, last: int) -> set[int]:
             ":a": {"S": error_sk(first)},
             ":b": {"S": error_sk(last)},
         },
-        "ProjectionExpression": "#r",
+        "ProjectionExpression": "#r, by_apply",
         "ExpressionAttributeNames": {"#r": "row"},
     }
-    rows: set[int] = set()
+    rows: dict[int, bool] = {}
     while True:
         answer = query(**kwargs)
-        rows.update(int(from_item(i)["row"]) for i in answer.get("Items", []))
+        rows.update((int(i["row"]), bool(i.get("by_apply"))) for i in map(from_item, answer.get("Items", [])))
         if "LastEvaluatedKey" not in answer:
             return rows
         kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]

@@ -1,0 +1,49 @@
+"""A second review of imports (CONTRACT.md v1.2, "Import"): the figures after a crash, a redelivery, the file's
+first bytes, the file changed after its validation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.integration.test_imports import (  # noqa: F401  # `clock` is an autouse fixture of these tests too
+    ask,
+    clock,
+    create,
+    drain,
+    errors,
+    jsonl,
+    member,
+    read,
+    run,
+    upload,
+)
+from tests.support.aws import api_event, call
+from tests.support.faults import inject
+
+
+def enroll(member_id: str, **body: Any) -> None:
+    status, answer, _ = call(
+        "MembersFunction", api_event("Enroll", body={"member_id": member_id, "channel": "web", **body})
+    )
+    assert status == 201, answer
+
+
+def test_a_row_rejected_by_an_apply_killed_before_its_count_is_still_counted_rejected() -> None:
+    # validated with both rows valid; then l2's email is taken: the apply rejects row 2 and writes its error, and
+    # the worker dies before the chunk is counted. The retry must still count row 2 rejected (and its points out).
+    run(
+        "late-killed",
+        jsonl(
+            member("lk-1", balances=[{"points": 7, "expires": None}]),
+            member("lk-2", email="lk2@example.com", balances=[{"points": 5, "expires": None}]),
+        ),
+    )
+    enroll("other", email="LK2@example.com")
+    assert ask("apply", "late-killed")[0] == 202
+    with inject("BatchWriteItem", "killed_after_commit", times=1, target="IMPORT#late-killed"):
+        drain()
+    found = read("late-killed")
+    assert found["status"] == "applied"
+    assert found["rows"] == {"total": 2, "valid": 1, "rejected": 1, "applied": 0, "skipped": 1}
+    assert found["points"] == {"total": 7}
+    assert {e["row"]: e["code"] for e in errors("late-killed")} == {2: "identifier_in_use"}
