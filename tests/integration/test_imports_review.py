@@ -11,6 +11,7 @@ from tests.integration.test_imports import (  # noqa: F401  # `clock` is an auto
     create,
     drain,
     errors,
+    get_member,
     jsonl,
     member,
     read,
@@ -47,3 +48,17 @@ def test_a_row_rejected_by_an_apply_killed_before_its_count_is_still_counted_rej
     assert found["rows"] == {"total": 2, "valid": 1, "rejected": 1, "applied": 0, "skipped": 1}
     assert found["points"] == {"total": 7}
     assert {e["row"]: e["code"] for e in errors("late-killed")} == {2: "identifier_in_use"}
+
+
+def test_a_file_put_again_after_its_validation_is_never_applied() -> None:
+    # the upload URL works for an hour: a second PUT after the validation replaces the file the apply reads by byte
+    # ranges. Rows nobody validated must not be applied: the import fails and says why, and writes no member.
+    run("swapped", jsonl(member("sw-1", balances=[{"points": 10, "expires": None}])))
+    assert read("swapped")["points"] == {"total": 10}
+    upload("swapped", jsonl(member("sw-evil", balances=[{"points": 999999, "expires": None}])))
+    assert ask("apply", "swapped")[0] == 202
+    drain()
+    found = read("swapped")
+    assert found["status"] == "failed" and "changed" in found["failed_reason"]
+    assert found["rows"]["applied"] == 0
+    assert get_member("sw-evil")[0] == 404

@@ -61,10 +61,14 @@ def validate(program: Program, import_id: str) -> None:
         put_errors=lambda errors: store.put_errors(import_id, errors),
         parallel=1 if settings().local_mode else CHECKS_AT_ONCE,
     )
+    etag = store.file_etag(key)
     try:
-        summary = validator.run(store.read_file(key), lambda: store.read_file(key))
+        summary = validator.run(store.read_file(key, etag), lambda: store.read_file(key, etag))
     except reading.HeaderRefused as refused:
         _fail(import_id, str(refused))
+        return
+    except store.FileChanged:
+        _fail(import_id, "the file changed during its validation (PUT again): create another import for it")
         return
     store.put_plan(import_id, summary.chunks)
     for _ in range(5):
@@ -79,6 +83,7 @@ def validate(program: Program, import_id: str) -> None:
         record.rows_rejected = summary.rejected
         record.points_total = summary.points
         record.chunks = len(summary.chunks)
+        record.etag = etag
         if store.save(record, expected):
             logger.info("import validated", extra={"import_id": import_id, "rows": summary.total})
             return
@@ -130,7 +135,11 @@ def apply_chunk(program: Program, import_id: str, chunk: Chunk) -> None:
     record = store.load(import_id)
     if record is None or record.status != "applying":
         return
-    data = store.read_range(record.object_key, chunk.start, chunk.end)
+    try:
+        data = store.read_range(record.object_key, chunk.start, chunk.end, record.etag)
+    except store.FileChanged:
+        _fail(import_id, "the file changed since its validation (PUT again): create another import for it")
+        return
     lines = [line for line in reading.lines([data], chunk.start, chunk.first_row) if not reading.blank(line)]
     now = utcnow()
     before: list[int] = []  # the points of rows an apply of this chunk rejected before (killed before its count)

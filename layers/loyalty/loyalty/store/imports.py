@@ -330,21 +330,42 @@ def file_size(object_name: str) -> int | None:
     return int(answer["ContentLength"])
 
 
-def read_file(object_name: str) -> Iterator[bytes]:
-    """The file as a stream, a MiB at a time: never whole in memory."""
-    body = client("s3").get_object(Bucket=_bucket(), Key=object_name)["Body"]
+class FileChanged(Exception):
+    """The file is not the one `etag` names any more: it was PUT again."""
+
+
+def file_etag(object_name: str) -> str:
+    """The uploaded file's ETag (which a PUT again changes)."""
+    return str(client("s3").head_object(Bucket=_bucket(), Key=object_name)["ETag"])
+
+
+def _get(object_name: str, etag: str | None, **extra: Any) -> Any:
+    from botocore.exceptions import ClientError
+
+    if etag:
+        extra["IfMatch"] = etag
+    try:
+        return client("s3").get_object(Bucket=_bucket(), Key=object_name, **extra)["Body"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
+            raise FileChanged(object_name) from None
+        raise
+
+
+def read_file(object_name: str, etag: str | None = None) -> Iterator[bytes]:
+    """The file as a stream, a MiB at a time: never whole in memory. FileChanged when it is not `etag`'s."""
+    body = _get(object_name, etag)
     try:
         yield from body.iter_chunks(READ_BYTES)
     finally:
         body.close()
 
 
-def read_range(object_name: str, start: int, end: int) -> bytes:
-    """Bytes `start` to `end` (exclusive) of the file: one chunk of the apply."""
+def read_range(object_name: str, start: int, end: int, etag: str | None = None) -> bytes:
+    """Bytes `start` to `end` (exclusive) of the file: one chunk of the apply. FileChanged when it is not `etag`'s."""
     if end <= start:
         return b""
-    answer = client("s3").get_object(Bucket=_bucket(), Key=object_name, Range=f"bytes={start}-{end - 1}")
-    return bytes(answer["Body"].read())
+    return bytes(_get(object_name, etag, Range=f"bytes={start}-{end - 1}").read())
 
 
 # -- the work (SQS) ------------------------------------------------------------------------------------------
