@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import boto3
+
 from tests.integration.test_imports import (  # noqa: F401  # `clock` is an autouse fixture of these tests too
     ask,
     clock,
@@ -20,6 +22,7 @@ from tests.integration.test_imports import (  # noqa: F401  # `clock` is an auto
 )
 from tests.support.aws import api_event, call
 from tests.support.faults import inject
+from tests.support.jobs import deliver, queue_url
 
 
 def enroll(member_id: str, **body: Any) -> None:
@@ -62,3 +65,40 @@ def test_a_file_put_again_after_its_validation_is_never_applied() -> None:
     assert found["status"] == "failed" and "changed" in found["failed_reason"]
     assert found["rows"]["applied"] == 0
     assert get_member("sw-evil")[0] == 404
+
+
+def test_a_validation_run_again_after_a_crash_leaves_no_error_of_its_first_attempt() -> None:
+    # the first attempt rejects row 1 (its email is held), writes that error and dies; the holder then changes its
+    # email. The second attempt finds row 1 valid: no error of the first attempt may stay, or the apply skips row 1
+    # for ever while the figures count it valid.
+    enroll("holder", email="x@example.com")
+    create("rerun")
+    upload(
+        "rerun",
+        jsonl(
+            member("rr-1", email="x@example.com", balances=[{"points": 10, "expires": None}]),
+            member("rr-2", balances=[{"points": 5, "expires": None}]),
+        ),
+    )
+    assert ask("validate", "rerun")[0] == 202
+    sqs = boto3.client("sqs")
+    url = queue_url("ImportQueue")
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"]
+    with inject("BatchWriteItem", "killed_after_commit", times=1, target="IMPORT#rerun"):
+        assert deliver("ImportWorkerFunction", got)  # died after writing row 1's error
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"], VisibilityTimeout=0)
+    status, answer, _ = call(
+        "MembersFunction",
+        api_event("UpdateProfile", body={"email": "y@example.com"}, path_params={"member_id": "holder"}),
+    )
+    assert status == 200, answer
+    drain()
+    found = read("rerun")
+    assert found["status"] == "validated"
+    assert found["rows"] == {"total": 2, "valid": 2, "rejected": 0, "applied": 0, "skipped": 0}
+    assert errors("rerun") == []
+    assert ask("apply", "rerun")[0] == 202
+    drain()
+    found = read("rerun")
+    assert found["status"] == "applied" and found["rows"]["applied"] == 2
+    assert get_member("rr-1")[0] == 200

@@ -51,6 +51,7 @@ def validate(program: Program, import_id: str) -> None:
     record = store.load(import_id)
     if record is None or record.status != "validating":
         return  # asked twice, or done: nothing to do
+    store.clear_errors(import_id)  # an attempt that died may have written some, which this one may not find
     now = utcnow()
     key = record.object_key
     validator = Validator(

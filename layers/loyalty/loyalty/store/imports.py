@@ -160,6 +160,30 @@ def put_errors(import_id: str, errors: list[RowError], *, by_apply: bool = False
             raise RuntimeError("DynamoDB kept refusing the import's error rows")
 
 
+def clear_errors(import_id: str) -> None:
+    """Every rejected row of the import deleted (a validation run again starts from none): BatchWriteItem, 25 a call."""
+    pk = import_pk(import_id)
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": "PK = :pk AND begins_with(SK, :e)",
+        "ExpressionAttributeValues": {":pk": {"S": pk}, ":e": {"S": "ERROR#"}},
+        "ProjectionExpression": "PK, SK",
+    }
+    while True:
+        answer = query(**kwargs)
+        keys = [{"DeleteRequest": {"Key": {"PK": i["PK"], "SK": i["SK"]}}} for i in answer.get("Items", [])]
+        for start in range(0, len(keys), 25):
+            request: dict[str, Any] = {table_name(): keys[start : start + 25]}
+            for _ in range(8):
+                request = client().batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+                if not request:
+                    break
+            if request:
+                raise RuntimeError("DynamoDB kept refusing to delete the import's error rows")
+        if "LastEvaluatedKey" not in answer:
+            return
+        kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+
 def errors_page(import_id: str, limit: int, cursor: str | None) -> tuple[list[RowError], str | None]:
     pk = import_pk(import_id)
     kwargs: dict[str, Any] = {
