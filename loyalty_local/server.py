@@ -268,6 +268,8 @@ class LocalStack:
         if headers.get("Content-Length") is None:
             return _s3_error(411, "MissingContentLength", "You must provide the Content-Length HTTP header.")
         length = int(headers.get("Content-Length"))
+        if length < 0:  # read(-n) would wait for the connection's end
+            return _s3_error(400, "InvalidArgument", "the Content-Length is negative")
         if length > UPLOAD_MAX_BYTES:
             return _s3_error(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size")
         import boto3

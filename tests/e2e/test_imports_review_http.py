@@ -3,6 +3,7 @@ signed and nothing else, as S3 does."""
 
 from __future__ import annotations
 
+import socket
 from urllib.parse import urlsplit, urlunsplit
 
 from tests.e2e.test_imports_http import put, unique
@@ -27,3 +28,19 @@ def test_an_upload_url_puts_only_its_own_file(api: Client) -> None:
     assert put(urlunsplit(tampered), b"{}\n") == 403  # a longer life than signed
     assert put(url, b"{}\n") == 200  # the URL itself
     assert api.get(f"/v1/imports/{mine}", key=ADMIN).json["status"] == "uploaded"
+
+
+def test_an_upload_with_a_negative_content_length_is_refused_at_once(api: Client) -> None:
+    # a negative length made the route read the connection to its end: the PUT hung until the client gave up
+    import_id = unique("imp")
+    url = api.post("/v1/imports", {"import_id": import_id, "format": "jsonl"}, key=ADMIN).json["upload"]["url"]
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=5) as conn:
+        head = f"PUT {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Length: -1\r\n\r\n"
+        conn.sendall(head.encode() + b"{}\n")
+        try:
+            answer = conn.recv(4096)
+        except TimeoutError:
+            answer = b"(no answer in 5 s)"
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:80]
+    assert api.get(f"/v1/imports/{import_id}", key=ADMIN).json["status"] == "awaiting_upload"
