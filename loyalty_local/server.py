@@ -314,6 +314,8 @@ class LocalStack:
                 length = int(self.headers.get("Content-Length") or 0)
                 if self.command == "PUT" and self.path.startswith(UPLOAD_PATH + "/"):
                     answer = stack.upload(self.path, self.headers, self.rfile)
+                    # refused, its body may be unread: never served as the next request
+                    self.close_connection = self.close_connection or answer.status != 200
                 elif length > GATEWAY_MAX_BODY:
                     answer = stack.gateway.gateway_error("REQUEST_TOO_LARGE", 413, "local")
                     self.close_connection = True

@@ -44,3 +44,24 @@ def test_an_upload_with_a_negative_content_length_is_refused_at_once(api: Client
             answer = b"(no answer in 5 s)"
     assert answer.startswith(b"HTTP/1.1 400"), answer[:80]
     assert api.get(f"/v1/imports/{import_id}", key=ADMIN).json["status"] == "awaiting_upload"
+
+
+def test_a_refused_upload_closes_its_connection_so_its_body_is_never_read_as_a_request(api: Client) -> None:
+    # refused before its body is read, the body stayed on the kept-alive connection and was served as the next
+    # request (here, a GET smuggled in the body of a PUT whose signature is wrong)
+    import_id = unique("imp")
+    url = api.post("/v1/imports", {"import_id": import_id, "format": "jsonl"}, key=ADMIN).json["upload"]["url"]
+    parts = urlsplit(url)
+    query = parts.query.replace("X-Amz-Expires=3600", "X-Amz-Expires=3601")
+    smuggled = f"GET /v1/program HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode()
+    head = f"PUT {parts.path}?{query} HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Length: {len(smuggled)}\r\n\r\n"
+    received = b""
+    with socket.create_connection((parts.hostname, parts.port), timeout=3) as conn:
+        conn.sendall(head.encode() + smuggled)
+        try:
+            while piece := conn.recv(65536):
+                received += piece
+        except TimeoutError:
+            pass
+    assert received.startswith(b"HTTP/1.1 403")
+    assert received.count(b"HTTP/1.1 ") == 1, received
