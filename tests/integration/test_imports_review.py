@@ -102,3 +102,18 @@ def test_a_validation_run_again_after_a_crash_leaves_no_error_of_its_first_attem
     found = read("rerun")
     assert found["status"] == "applied" and found["rows"]["applied"] == 2
     assert get_member("rr-1")[0] == 200
+
+
+def test_two_chunks_counted_at_the_same_instant_neither_is_applied_again() -> None:
+    # many workers count their chunks into the same import item: a transaction on it at the same instant is cancelled
+    # with TransactionConflict. That must not fail the chunk (its message back in an hour and a half, its rows then
+    # all `skipped` though no worker crashed, three times and the import fails): the count is tried again.
+    run("conflict", jsonl(member("cf-1", balances=[{"points": 3, "expires": None}]), member("cf-2")))
+    assert ask("apply", "conflict")[0] == 202
+    with inject("TransactWriteItems", "conflict", times=1, target="CHUNK#") as fault:
+        bodies = drain()
+    assert fault.injected == 1
+    assert [b["step"] for b in bodies] == ["plan", "chunk"]  # the chunk once: not delivered again
+    found = read("conflict")
+    assert found["status"] == "applied"
+    assert found["rows"] == {"total": 2, "valid": 2, "rejected": 0, "applied": 2, "skipped": 0}

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import functools
 import json
+import random
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -26,13 +28,24 @@ from loyalty.domain.model import IdentifierKind
 from loyalty.kernel.clock import isoformat
 from loyalty.kernel.config import settings
 from loyalty.store.codecs import member_pk
-from loyalty.store.core import ConditionFailed, client, from_item, key, query, table_name, to_item, transact
+from loyalty.store.core import (
+    ConditionFailed,
+    WriteConflict,
+    client,
+    from_item,
+    key,
+    query,
+    table_name,
+    to_item,
+    transact,
+)
 from loyalty.store.members import decode_cursor, encode_cursor
 
 LIST_PK = "IMPORTS"
 PLAN_CHUNKS = 1_000  # chunks per plan item (each about 40 bytes: far under the 400 KB item limit)
 READ_BYTES = 1 << 20  # the validation reads the file a MiB at a time
 SEND_BATCH = 10
+COUNT_ATTEMPTS = 6  # a chunk's count tried again when another chunk's count conflicts with it
 
 
 def import_pk(import_id: str) -> str:
@@ -263,30 +276,30 @@ def count_chunk(import_id: str, index: int, figures: dict[str, int], at: datetim
     names = {f"#{k}": k for k in adds}
     values = {f":{k}": {"N": str(v)} for k, v in adds.items()}
     chunk = {"PK": import_pk(import_id), "SK": f"CHUNK#{index:06d}", **figures, "at": isoformat(at)}
-    try:
-        transact(
-            [
-                {
-                    "Put": {
-                        "TableName": table_name(),
-                        "Item": to_item(chunk),
-                        "ConditionExpression": "attribute_not_exists(PK)",
-                    }
-                },
-                {
-                    "Update": {
-                        "TableName": table_name(),
-                        "Key": key(import_pk(import_id), "IMPORT"),
-                        "UpdateExpression": "ADD " + ", ".join(f"#{k} :{k}" for k in adds),
-                        "ExpressionAttributeNames": names,
-                        "ExpressionAttributeValues": values,
-                    }
-                },
-            ]
-        )
-    except ConditionFailed:
-        return False
-    return True
+    items = [
+        {"Put": {"TableName": table_name(), "Item": to_item(chunk), "ConditionExpression": "attribute_not_exists(PK)"}},
+        {
+            "Update": {
+                "TableName": table_name(),
+                "Key": key(import_pk(import_id), "IMPORT"),
+                "UpdateExpression": "ADD " + ", ".join(f"#{k} :{k}" for k in adds),
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
+        },
+    ]
+    for attempt in range(COUNT_ATTEMPTS):
+        try:
+            transact(items)
+        except ConditionFailed:
+            return False
+        except WriteConflict:  # another chunk counted into the import at the same instant: nothing was written
+            if attempt == COUNT_ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 - jitter, not a secret
+            continue
+        return True
+    return False  # pragma: no cover - the loop returns or raises
 
 
 def finish_apply(import_id: str, at: datetime) -> bool:
