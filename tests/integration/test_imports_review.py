@@ -117,3 +117,16 @@ def test_two_chunks_counted_at_the_same_instant_neither_is_applied_again() -> No
     found = read("conflict")
     assert found["status"] == "applied"
     assert found["rows"] == {"total": 2, "valid": 2, "rejected": 0, "applied": 2, "skipped": 0}
+
+
+def test_a_worker_killed_between_counting_the_last_chunk_and_marking_the_import_applied_still_finishes_it() -> None:
+    # the last chunk's count commits and the worker dies: the redelivered chunk finds it counted (nothing to add)
+    # and must still mark the import applied, or it says `applying` for ever
+    run("last", jsonl(member("la-1", balances=[{"points": 4, "expires": None}])))
+    assert ask("apply", "last")[0] == 202
+    with inject("TransactWriteItems", "killed_after_commit", times=1, target="CHUNK#") as fault:
+        drain()
+    assert fault.injected == 1
+    found = read("last")
+    assert found["status"] == "applied" and found["applied_at"]
+    assert found["rows"] == {"total": 1, "valid": 1, "rejected": 0, "applied": 1, "skipped": 0}

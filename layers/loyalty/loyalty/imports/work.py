@@ -161,8 +161,9 @@ def apply_chunk(program: Program, import_id: str, chunk: Chunk) -> None:
         "rejected": len(errors) + len(before),
         "points_rejected": sum(points for o, points in outcomes if isinstance(o, RowError)) + sum(before),
     }
-    if store.count_chunk(import_id, chunk.index, figures, now):
-        store.finish_apply(import_id, now)
+    store.count_chunk(import_id, chunk.index, figures, now)
+    # asked even when the chunk was counted before: a worker may have died between its count and this
+    store.finish_apply(import_id, now)
 
 
 def _read(program: Program, record: Import, line: reading.Line, now: datetime) -> tuple[ImportRow | RowError, int]:
