@@ -51,7 +51,6 @@ def validate(program: Program, import_id: str) -> None:
     record = store.load(import_id)
     if record is None or record.status != "validating":
         return  # asked twice, or done: nothing to do
-    store.clear_errors(import_id)  # an attempt that died may have written some, which this one may not find
     now = utcnow()
     key = record.object_key
     validator = Validator(
@@ -71,6 +70,8 @@ def validate(program: Program, import_id: str) -> None:
     except store.FileChanged:
         _fail(import_id, "the file changed during its validation (PUT again): create another import for it")
         return
+    # an attempt that died may have rejected a row this one found valid (its identifier freed since): not listed
+    store.drop_errors(import_id, validator.was_rejected)
     store.put_plan(import_id, summary.chunks)
     for _ in range(5):
         record = store.load(import_id)

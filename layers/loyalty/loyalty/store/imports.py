@@ -19,7 +19,7 @@ import functools
 import json
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -173,19 +173,25 @@ def put_errors(import_id: str, errors: list[RowError], *, by_apply: bool = False
             raise RuntimeError("DynamoDB kept refusing the import's error rows")
 
 
-def clear_errors(import_id: str) -> None:
-    """Every rejected row of the import deleted (a validation run again starts from none): BatchWriteItem, 25 a call."""
+def drop_errors(import_id: str, keep: Callable[[int], bool]) -> None:
+    """The import's rejected rows that `keep` refuses deleted (what an attempt that died wrote for a row this one
+    found valid): a Query of the keys, BatchWriteItem deletes, 25 a call."""
     pk = import_pk(import_id)
     kwargs: dict[str, Any] = {
         "KeyConditionExpression": "PK = :pk AND begins_with(SK, :e)",
         "ExpressionAttributeValues": {":pk": {"S": pk}, ":e": {"S": "ERROR#"}},
-        "ProjectionExpression": "PK, SK",
+        "ProjectionExpression": "PK, SK, #r",
+        "ExpressionAttributeNames": {"#r": "row"},
     }
     while True:
         answer = query(**kwargs)
-        keys = [{"DeleteRequest": {"Key": {"PK": i["PK"], "SK": i["SK"]}}} for i in answer.get("Items", [])]
-        for start in range(0, len(keys), 25):
-            request: dict[str, Any] = {table_name(): keys[start : start + 25]}
+        gone = [
+            {"DeleteRequest": {"Key": {"PK": i["PK"], "SK": i["SK"]}}}
+            for i in answer.get("Items", [])
+            if not keep(int(i["row"]["N"]))
+        ]
+        for start in range(0, len(gone), 25):
+            request: dict[str, Any] = {table_name(): gone[start : start + 25]}
             for _ in range(8):
                 request = client().batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
                 if not request:
