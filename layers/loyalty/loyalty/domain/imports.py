@@ -54,6 +54,7 @@ class Import(BaseModel):
     validated_at: datetime | None = None
     applied_at: datetime | None = None
     failed_reason: str | None = None
+    asked_at: datetime | None = None  # when validate or apply was last asked of the worker
     rows_total: int = 0
     rows_valid: int = 0
     rows_rejected: int = 0

@@ -137,6 +137,9 @@ def apply_chunk(program: Program, import_id: str, chunk: Chunk) -> None:
     record = store.load(import_id)
     if record is None or record.status != "applying":
         return
+    if store.chunk_counted(import_id, chunk.index):  # delivered again (or the plan asked again): done before
+        store.finish_apply(import_id, utcnow())
+        return
     try:
         data = store.read_range(record.object_key, chunk.start, chunk.end, record.etag)
     except store.FileChanged:

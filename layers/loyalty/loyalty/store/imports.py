@@ -272,6 +272,14 @@ def plan(import_id: str, chunks: int) -> Iterator[Chunk]:
             index += 1
 
 
+def chunk_counted(import_id: str, index: int) -> bool:
+    """Whether the chunk's figures were added to the import (a message delivered again finds it done)."""
+    answer = client().get_item(
+        TableName=table_name(), Key=key(import_pk(import_id), f"CHUNK#{index:06d}"), ConsistentRead=True
+    )
+    return "Item" in answer
+
+
 def count_chunk(import_id: str, index: int, figures: dict[str, int], at: datetime) -> bool:
     """The chunk's figures added to the import, once: the chunk's item and the sums in one transaction. False when
     the chunk was counted before (a message delivered twice)."""
