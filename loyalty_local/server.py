@@ -12,7 +12,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, parse_qsl, quote, unquote, urlsplit
 
 from loyalty_local.capture import EventCapture
 from loyalty_local.emulator import Emulator
@@ -263,9 +263,13 @@ class LocalStack:
             return _s3_error(403, "AccessDenied", "the URL's date is not one S3 gives")
         if time.time() > expires.timestamp():  # the signature's date is the real time's (botocore signs with it)
             return _s3_error(403, "AccessDenied", "Request has expired")
+        if not _signed(split, headers):  # another key, another bucket, a longer life than signed: not this URL's
+            return _s3_error(403, "SignatureDoesNotMatch", "The request signature we calculated does not match")
         if headers.get("Content-Length") is None:
             return _s3_error(411, "MissingContentLength", "You must provide the Content-Length HTTP header.")
         length = int(headers.get("Content-Length"))
+        if length < 0:  # read(-n) would wait for the connection's end
+            return _s3_error(400, "InvalidArgument", "the Content-Length is negative")
         if length > UPLOAD_MAX_BYTES:
             return _s3_error(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size")
         import boto3
@@ -310,6 +314,8 @@ class LocalStack:
                 length = int(self.headers.get("Content-Length") or 0)
                 if self.command == "PUT" and self.path.startswith(UPLOAD_PATH + "/"):
                     answer = stack.upload(self.path, self.headers, self.rfile)
+                    # refused, its body may be unread: never served as the next request
+                    self.close_connection = self.close_connection or answer.status != 200
                 elif length > GATEWAY_MAX_BODY:
                     answer = stack.gateway.gateway_error("REQUEST_TOO_LARGE", 413, "local")
                     self.close_connection = True
@@ -357,6 +363,43 @@ def _error(code: str, message: str, field: str | None = None, details: list[Any]
     elif details:
         error["details"] = details
     return {"error": error}
+
+
+def _signed(split: Any, headers: Any) -> bool:
+    """Whether the presigned URL's SigV4 query signature is the one this stack's credentials give for this PUT, this
+    path and these query parameters (S3's check: the path, the expiry and the signed headers are all signed)."""
+    import hashlib
+    import hmac
+
+    import boto3
+
+    pairs = parse_qsl(split.query, keep_blank_values=True)
+    given = dict(pairs)
+    credentials = boto3.session.Session().get_credentials()
+    try:
+        access_key, scope = given["X-Amz-Credential"].split("/", 1)
+        day, region, service, _ = scope.split("/")
+        signed_headers = given["X-Amz-SignedHeaders"]
+        wanted = given["X-Amz-Signature"]
+    except (KeyError, ValueError):
+        return False
+    if credentials is None or access_key != credentials.access_key:
+        return False
+
+    def enc(text: str) -> str:
+        return quote(text, safe="-_.~")
+
+    query = "&".join(f"{enc(k)}={enc(v)}" for k, v in sorted(pairs) if k != "X-Amz-Signature")
+    names = signed_headers.split(";")
+    header_lines = "".join(f"{n}:{' '.join(str(headers.get(n) or '').split())}\n" for n in names)
+    canonical = "\n".join(["PUT", split.path, query, header_lines, signed_headers, "UNSIGNED-PAYLOAD"])
+    to_sign = "\n".join(
+        ["AWS4-HMAC-SHA256", given.get("X-Amz-Date", ""), scope, hashlib.sha256(canonical.encode()).hexdigest()]
+    )
+    key = ("AWS4" + credentials.secret_key).encode()
+    for part in (day, region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return hmac.compare_digest(hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest(), wanted)
 
 
 def _s3_error(status: int, code: str, message: str) -> HttpAnswer:

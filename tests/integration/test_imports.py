@@ -339,3 +339,35 @@ def test_the_list_newest_first() -> None:
         "ImportsFunction", api_event("ListImports", query={"limit": "2", "cursor": answer["next_cursor"]})
     )
     assert [i["import_id"] for i in rest["imports"]] == ["listed-0"] and rest["next_cursor"] is None
+
+
+def lose() -> None:
+    """Every message on the import queue taken away unread."""
+    sqs = boto3.client("sqs")
+    url = queue_url("ImportQueue")
+    while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in got:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def test_a_step_whose_message_was_lost_is_asked_again_once_it_has_not_moved_for_20_minutes() -> None:
+    """The route saved `validating` (or `applying`) and died before its message was sent: asking again at once
+    changes nothing, asking again 20 minutes later sends the step again, and it runs once."""
+    create("lost")
+    upload("lost", jsonl(member("lost-1", balances=[{"points": 9, "expires": None}])))
+    assert ask("validate", "lost")[0] == 202
+    lose()  # the message that was never sent
+    assert ask("validate", "lost")[1]["status"] == "validating"
+    assert drain() == []  # asked again at once: nothing sent twice
+    CLOCK.set(T0.replace(minute=21))
+    assert ask("validate", "lost")[1]["status"] == "validating"
+    assert [b["step"] for b in drain()] == ["validate"]
+    assert read("lost")["status"] == "validated"
+    assert ask("apply", "lost")[0] == 202
+    lose()
+    CLOCK.set(T0.replace(minute=42))
+    assert ask("apply", "lost")[1]["status"] == "applying"
+    assert [b["step"] for b in drain()] == ["plan", "chunk"]
+    done = read("lost")
+    assert done["status"] == "applied" and done["rows"]["applied"] == 1
+    assert ask("apply", "lost")[1] == done and drain() == []

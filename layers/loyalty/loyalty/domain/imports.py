@@ -54,6 +54,7 @@ class Import(BaseModel):
     validated_at: datetime | None = None
     applied_at: datetime | None = None
     failed_reason: str | None = None
+    asked_at: datetime | None = None  # when validate or apply was last asked of the worker
     rows_total: int = 0
     rows_valid: int = 0
     rows_rejected: int = 0
@@ -61,6 +62,7 @@ class Import(BaseModel):
     rows_skipped: int = 0
     points_total: int = 0
     size: int | None = None  # bytes of the uploaded file
+    etag: str | None = None  # the file the validation read: the apply reads that one or none (a PUT again changes it)
     chunks: int = 0  # the apply's units (the validation's plan)
     chunks_done: int = 0
     apply_month: str | None = None  # YYYY-MM: the month of the apply (a CSV row's empty `expires`)

@@ -43,6 +43,9 @@ class Line:
     text: bytes | None  # None: longer than MAX_LINE_BYTES (not kept)
 
 
+BOM = b"\xef\xbb\xbf"
+
+
 class HeaderRefused(Exception):
     """A CSV file whose first line is not the contract's header: no row can be read."""
 
@@ -62,7 +65,7 @@ def lines(stream: Iterable[bytes], start: int = 0, first_row: int = 1) -> Iterat
             if too_long or cut - pos > MAX_LINE_BYTES:
                 yield Line(row, line_start, end, None)
             else:
-                yield Line(row, line_start, end, bytes(buffer[pos:cut]).rstrip(b"\r"))
+                yield Line(row, line_start, end, _text(bytes(buffer[pos:cut]), line_start))
             too_long = False
             pos = cut + 1
             line_start = end
@@ -74,7 +77,12 @@ def lines(stream: Iterable[bytes], start: int = 0, first_row: int = 1) -> Iterat
             del buffer[:]
             too_long = True
     if buffer or too_long:
-        yield Line(row, line_start, offset + len(buffer), None if too_long else bytes(buffer).rstrip(b"\r"))
+        yield Line(row, line_start, offset + len(buffer), None if too_long else _text(bytes(buffer), line_start))
+
+
+def _text(line: bytes, start: int) -> bytes:
+    """The line without its `\r`; the file's first without a UTF-8 byte order mark (a Windows editor's)."""
+    return (line.removeprefix(BOM) if start == 0 else line).rstrip(b"\r")
 
 
 def blank(line: Line) -> bool:

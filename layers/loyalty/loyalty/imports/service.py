@@ -26,6 +26,9 @@ from loyalty.store.core import ConditionFailed
 
 UPLOAD_SECONDS = 3600  # how long an upload URL works
 SAVE_ATTEMPTS = 5
+# A step asked this long ago that has not moved is asked again (its message may never have been sent): longer than
+# the worker's timeout (15 minutes), so a step still running is not asked twice.
+ASK_AGAIN_AFTER = timedelta(minutes=20)
 
 
 def view(record: Import) -> ImportAnswer:
@@ -113,7 +116,8 @@ def read(import_id: str) -> ImportAnswer:
 
 def listing(limit: int, cursor: str | None) -> ImportList:
     records, next_cursor = store.listing(limit, cursor)
-    return ImportList(imports=[view(r) for r in records], next_cursor=next_cursor)
+    # an import awaiting its file is asked about it here too, so the list says what reading it says
+    return ImportList(imports=[view(_noticed_upload(r)) for r in records], next_cursor=next_cursor)
 
 
 def errors(import_id: str, limit: int, cursor: str | None) -> ErrorPage:
@@ -142,10 +146,15 @@ def ask_validate(import_id: str) -> ImportAnswer:
             raise InvalidState(f"import {import_id!r} has no file yet: PUT it to its upload URL first")
         if record.status == "failed":
             raise InvalidState(f"import {import_id!r} failed: {record.failed_reason}")
+        if record.status == "validating" and _lost(record):
+            if _ask_again(record, {"step": "validate", "import_id": import_id}):
+                return view(record)
+            continue
         if record.status != "uploaded":
             return view(record)  # validating, validated, applying, applied: asked before
         expected = record.version
         record.status = "validating"
+        record.asked_at = utcnow()
         if store.save(record, expected):
             _tell({"step": "validate", "import_id": import_id}, record, "uploaded")
             return view(record)
@@ -160,15 +169,37 @@ def ask_apply(import_id: str) -> ImportAnswer:
             raise InvalidState(f"import {import_id!r} is {record.status}: it must be validated first")
         if record.status == "failed":
             raise InvalidState(f"import {import_id!r} failed: {record.failed_reason}")
+        if record.status == "applying" and _lost(record):
+            if _ask_again(record, {"step": "plan", "import_id": import_id}):
+                return view(record)
+            continue
         if record.status != "validated":
             return view(record)  # applying, applied: asked before
         expected = record.version
         record.status = "applying"
+        record.asked_at = utcnow()
         record.apply_month = month_of(utcnow())
         if store.save(record, expected):
             _tell({"step": "plan", "import_id": import_id}, record, "validated")
             return view(record)
     raise Contention("the import kept changing; retry")
+
+
+def _lost(record: Import) -> bool:
+    """Whether the worker's message may have been lost: the route that asked died between saving the status and
+    sending it (no message, so nothing moves). Asked more than `ASK_AGAIN_AFTER` ago, longer than a worker runs."""
+    return record.asked_at is None or utcnow() - record.asked_at > ASK_AGAIN_AFTER
+
+
+def _ask_again(record: Import, message: dict[str, str]) -> bool:
+    """The step asked once more (its work is the same again: a validation rewrites what it wrote, a chunk is counted
+    once), if nobody asked meanwhile. False: the import changed, read it again."""
+    expected = record.version
+    record.asked_at = utcnow()
+    if not store.save(record, expected):
+        return False
+    store.send_work([message])
+    return True
 
 
 def _tell(message: dict[str, str], record: Import, before: str) -> None:

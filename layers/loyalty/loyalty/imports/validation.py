@@ -143,6 +143,10 @@ class Validator:
         self._errors.append(error)
         self._flush_errors()
 
+    def was_rejected(self, row: int) -> bool:
+        """Whether this validation rejected the row on line `row`."""
+        return self._was_rejected(row)
+
     def _was_rejected(self, row: int) -> bool:
         byte, bit = divmod(row, 8)
         return byte < len(self._rejected) and bool(self._rejected[byte] & (1 << bit))

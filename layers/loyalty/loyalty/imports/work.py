@@ -61,11 +61,17 @@ def validate(program: Program, import_id: str) -> None:
         put_errors=lambda errors: store.put_errors(import_id, errors),
         parallel=1 if settings().local_mode else CHECKS_AT_ONCE,
     )
+    etag = store.file_etag(key)
     try:
-        summary = validator.run(store.read_file(key), lambda: store.read_file(key))
+        summary = validator.run(store.read_file(key, etag), lambda: store.read_file(key, etag))
     except reading.HeaderRefused as refused:
         _fail(import_id, str(refused))
         return
+    except store.FileChanged:
+        _fail(import_id, "the file changed during its validation (PUT again): create another import for it")
+        return
+    # an attempt that died may have rejected a row this one found valid (its identifier freed since): not listed
+    store.drop_errors(import_id, validator.was_rejected)
     store.put_plan(import_id, summary.chunks)
     for _ in range(5):
         record = store.load(import_id)
@@ -79,6 +85,7 @@ def validate(program: Program, import_id: str) -> None:
         record.rows_rejected = summary.rejected
         record.points_total = summary.points
         record.chunks = len(summary.chunks)
+        record.etag = etag
         if store.save(record, expected):
             logger.info("import validated", extra={"import_id": import_id, "rows": summary.total})
             return
@@ -130,27 +137,37 @@ def apply_chunk(program: Program, import_id: str, chunk: Chunk) -> None:
     record = store.load(import_id)
     if record is None or record.status != "applying":
         return
-    data = store.read_range(record.object_key, chunk.start, chunk.end)
+    if store.chunk_counted(import_id, chunk.index):  # delivered again (or the plan asked again): done before
+        store.finish_apply(import_id, utcnow())
+        return
+    try:
+        data = store.read_range(record.object_key, chunk.start, chunk.end, record.etag)
+    except store.FileChanged:
+        _fail(import_id, "the file changed since its validation (PUT again): create another import for it")
+        return
     lines = [line for line in reading.lines([data], chunk.start, chunk.first_row) if not reading.blank(line)]
+    now = utcnow()
+    before: list[int] = []  # the points of rows an apply of this chunk rejected before (killed before its count)
     if lines:
         rejected = store.rejected_rows(import_id, lines[0].row, lines[-1].row)
+        before = [_read(program, record, line, now)[1] for line in lines if rejected.get(line.row)]
         lines = [line for line in lines if line.row not in rejected]
-    now = utcnow()
     month = record.apply_month or month_of(now)
     rows = [_read(program, record, line, now) for line in lines]
     groups = _groups(rows)
     outcomes = [o for done in _each(groups, lambda group: _write(program, import_id, group, now, month)) for o in done]
     errors = [o for o, _ in outcomes if isinstance(o, RowError)]
     if errors:
-        store.put_errors(import_id, errors)
+        store.put_errors(import_id, errors, by_apply=True)
     figures = {
         "applied": sum(1 for o, _ in outcomes if o == "applied"),
         "skipped": sum(1 for o, _ in outcomes if o == "skipped"),
-        "rejected": len(errors),
-        "points_rejected": sum(points for o, points in outcomes if isinstance(o, RowError)),
+        "rejected": len(errors) + len(before),
+        "points_rejected": sum(points for o, points in outcomes if isinstance(o, RowError)) + sum(before),
     }
-    if store.count_chunk(import_id, chunk.index, figures, now):
-        store.finish_apply(import_id, now)
+    store.count_chunk(import_id, chunk.index, figures, now)
+    # asked even when the chunk was counted before: a worker may have died between its count and this
+    store.finish_apply(import_id, now)
 
 
 def _read(program: Program, record: Import, line: reading.Line, now: datetime) -> tuple[ImportRow | RowError, int]:

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -26,13 +28,24 @@ from loyalty.domain.model import IdentifierKind
 from loyalty.kernel.clock import isoformat
 from loyalty.kernel.config import settings
 from loyalty.store.codecs import member_pk
-from loyalty.store.core import ConditionFailed, client, from_item, key, query, table_name, to_item, transact
+from loyalty.store.core import (
+    ConditionFailed,
+    WriteConflict,
+    client,
+    from_item,
+    key,
+    query,
+    table_name,
+    to_item,
+    transact,
+)
 from loyalty.store.members import decode_cursor, encode_cursor
 
 LIST_PK = "IMPORTS"
 PLAN_CHUNKS = 1_000  # chunks per plan item (each about 40 bytes: far under the 400 KB item limit)
 READ_BYTES = 1 << 20  # the validation reads the file a MiB at a time
 SEND_BATCH = 10
+COUNT_ATTEMPTS = 6  # a chunk's count tried again when another chunk's count conflicts with it
 
 
 def import_pk(import_id: str) -> str:
@@ -123,7 +136,7 @@ def listing(limit: int, cursor: str | None) -> tuple[list[Import], str | None]:
 
 
 # -- rejected rows -------------------------------------------------------------------------------------------
-def _error_item(import_id: str, error: RowError) -> dict[str, Any]:
+def _error_item(import_id: str, error: RowError, by_apply: bool = False) -> dict[str, Any]:
     item: dict[str, Any] = {
         "PK": import_pk(import_id),
         "SK": error_sk(error.row),
@@ -135,15 +148,21 @@ def _error_item(import_id: str, error: RowError) -> dict[str, Any]:
         item["field"] = error.field
     if error.member_id is not None:
         item["member_id"] = error.member_id
+    if by_apply:
+        item["by_apply"] = True
     return item
 
 
-def put_errors(import_id: str, errors: list[RowError]) -> None:
-    """BatchWriteItem, 25 a call; what DynamoDB leaves unprocessed is sent again (each put is the same item)."""
+def put_errors(import_id: str, errors: list[RowError], *, by_apply: bool = False) -> None:
+    """BatchWriteItem, 25 a call; what DynamoDB leaves unprocessed is sent again (each put is the same item).
+    `by_apply`: rows the apply rejected (taken since the validation), which a retry of their chunk counts again."""
     name = table_name()
     for start in range(0, len(errors), 25):
         request: dict[str, Any] = {
-            name: [{"PutRequest": {"Item": to_item(_error_item(import_id, e))}} for e in errors[start : start + 25]]
+            name: [
+                {"PutRequest": {"Item": to_item(_error_item(import_id, e, by_apply))}}
+                for e in errors[start : start + 25]
+            ]
         }
         for _ in range(8):
             answer = client().batch_write_item(RequestItems=request)
@@ -152,6 +171,36 @@ def put_errors(import_id: str, errors: list[RowError]) -> None:
                 break
         if request:
             raise RuntimeError("DynamoDB kept refusing the import's error rows")
+
+
+def drop_errors(import_id: str, keep: Callable[[int], bool]) -> None:
+    """The import's rejected rows that `keep` refuses deleted (what an attempt that died wrote for a row this one
+    found valid): a Query of the keys, BatchWriteItem deletes, 25 a call."""
+    pk = import_pk(import_id)
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": "PK = :pk AND begins_with(SK, :e)",
+        "ExpressionAttributeValues": {":pk": {"S": pk}, ":e": {"S": "ERROR#"}},
+        "ProjectionExpression": "PK, SK, #r",
+        "ExpressionAttributeNames": {"#r": "row"},
+    }
+    while True:
+        answer = query(**kwargs)
+        gone = [
+            {"DeleteRequest": {"Key": {"PK": i["PK"], "SK": i["SK"]}}}
+            for i in answer.get("Items", [])
+            if not keep(int(i["row"]["N"]))
+        ]
+        for start in range(0, len(gone), 25):
+            request: dict[str, Any] = {table_name(): gone[start : start + 25]}
+            for _ in range(8):
+                request = client().batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+                if not request:
+                    break
+            if request:
+                raise RuntimeError("DynamoDB kept refusing to delete the import's error rows")
+        if "LastEvaluatedKey" not in answer:
+            return
+        kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
 
 def errors_page(import_id: str, limit: int, cursor: str | None) -> tuple[list[RowError], str | None]:
@@ -169,8 +218,9 @@ def errors_page(import_id: str, limit: int, cursor: str | None) -> tuple[list[Ro
     return errors, encode_cursor(last) if last else None
 
 
-def rejected_rows(import_id: str, first: int, last: int) -> set[int]:
-    """The rows between `first` and `last` (inclusive) that have an error: the apply skips them."""
+def rejected_rows(import_id: str, first: int, last: int) -> dict[int, bool]:
+    """The rows between `first` and `last` (inclusive) that have an error: the apply skips them. True: the apply
+    rejected it (a retry of the chunk counts it again), False: the validation did."""
     pk = import_pk(import_id)
     kwargs: dict[str, Any] = {
         "KeyConditionExpression": "PK = :pk AND SK BETWEEN :a AND :b",
@@ -179,13 +229,13 @@ def rejected_rows(import_id: str, first: int, last: int) -> set[int]:
             ":a": {"S": error_sk(first)},
             ":b": {"S": error_sk(last)},
         },
-        "ProjectionExpression": "#r",
+        "ProjectionExpression": "#r, by_apply",
         "ExpressionAttributeNames": {"#r": "row"},
     }
-    rows: set[int] = set()
+    rows: dict[int, bool] = {}
     while True:
         answer = query(**kwargs)
-        rows.update(int(from_item(i)["row"]) for i in answer.get("Items", []))
+        rows.update((int(i["row"]), bool(i.get("by_apply"))) for i in map(from_item, answer.get("Items", [])))
         if "LastEvaluatedKey" not in answer:
             return rows
         kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
@@ -222,6 +272,14 @@ def plan(import_id: str, chunks: int) -> Iterator[Chunk]:
             index += 1
 
 
+def chunk_counted(import_id: str, index: int) -> bool:
+    """Whether the chunk's figures were added to the import (a message delivered again finds it done)."""
+    answer = client().get_item(
+        TableName=table_name(), Key=key(import_pk(import_id), f"CHUNK#{index:06d}"), ConsistentRead=True
+    )
+    return "Item" in answer
+
+
 def count_chunk(import_id: str, index: int, figures: dict[str, int], at: datetime) -> bool:
     """The chunk's figures added to the import, once: the chunk's item and the sums in one transaction. False when
     the chunk was counted before (a message delivered twice)."""
@@ -232,30 +290,30 @@ def count_chunk(import_id: str, index: int, figures: dict[str, int], at: datetim
     names = {f"#{k}": k for k in adds}
     values = {f":{k}": {"N": str(v)} for k, v in adds.items()}
     chunk = {"PK": import_pk(import_id), "SK": f"CHUNK#{index:06d}", **figures, "at": isoformat(at)}
-    try:
-        transact(
-            [
-                {
-                    "Put": {
-                        "TableName": table_name(),
-                        "Item": to_item(chunk),
-                        "ConditionExpression": "attribute_not_exists(PK)",
-                    }
-                },
-                {
-                    "Update": {
-                        "TableName": table_name(),
-                        "Key": key(import_pk(import_id), "IMPORT"),
-                        "UpdateExpression": "ADD " + ", ".join(f"#{k} :{k}" for k in adds),
-                        "ExpressionAttributeNames": names,
-                        "ExpressionAttributeValues": values,
-                    }
-                },
-            ]
-        )
-    except ConditionFailed:
-        return False
-    return True
+    items = [
+        {"Put": {"TableName": table_name(), "Item": to_item(chunk), "ConditionExpression": "attribute_not_exists(PK)"}},
+        {
+            "Update": {
+                "TableName": table_name(),
+                "Key": key(import_pk(import_id), "IMPORT"),
+                "UpdateExpression": "ADD " + ", ".join(f"#{k} :{k}" for k in adds),
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
+        },
+    ]
+    for attempt in range(COUNT_ATTEMPTS):
+        try:
+            transact(items)
+        except ConditionFailed:
+            return False
+        except WriteConflict:  # another chunk counted into the import at the same instant: nothing was written
+            if attempt == COUNT_ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 - jitter, not a secret
+            continue
+        return True
+    return False  # pragma: no cover - the loop returns or raises
 
 
 def finish_apply(import_id: str, at: datetime) -> bool:
@@ -323,21 +381,42 @@ def file_size(object_name: str) -> int | None:
     return int(answer["ContentLength"])
 
 
-def read_file(object_name: str) -> Iterator[bytes]:
-    """The file as a stream, a MiB at a time: never whole in memory."""
-    body = client("s3").get_object(Bucket=_bucket(), Key=object_name)["Body"]
+class FileChanged(Exception):
+    """The file is not the one `etag` names any more: it was PUT again."""
+
+
+def file_etag(object_name: str) -> str:
+    """The uploaded file's ETag (which a PUT again changes)."""
+    return str(client("s3").head_object(Bucket=_bucket(), Key=object_name)["ETag"])
+
+
+def _get(object_name: str, etag: str | None, **extra: Any) -> Any:
+    from botocore.exceptions import ClientError
+
+    if etag:
+        extra["IfMatch"] = etag
+    try:
+        return client("s3").get_object(Bucket=_bucket(), Key=object_name, **extra)["Body"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
+            raise FileChanged(object_name) from None
+        raise
+
+
+def read_file(object_name: str, etag: str | None = None) -> Iterator[bytes]:
+    """The file as a stream, a MiB at a time: never whole in memory. FileChanged when it is not `etag`'s."""
+    body = _get(object_name, etag)
     try:
         yield from body.iter_chunks(READ_BYTES)
     finally:
         body.close()
 
 
-def read_range(object_name: str, start: int, end: int) -> bytes:
-    """Bytes `start` to `end` (exclusive) of the file: one chunk of the apply."""
+def read_range(object_name: str, start: int, end: int, etag: str | None = None) -> bytes:
+    """Bytes `start` to `end` (exclusive) of the file: one chunk of the apply. FileChanged when it is not `etag`'s."""
     if end <= start:
         return b""
-    answer = client("s3").get_object(Bucket=_bucket(), Key=object_name, Range=f"bytes={start}-{end - 1}")
-    return bytes(answer["Body"].read())
+    return bytes(_get(object_name, etag, Range=f"bytes={start}-{end - 1}").read())
 
 
 # -- the work (SQS) ------------------------------------------------------------------------------------------
