@@ -11,9 +11,12 @@
 - a Query reads its partition or its global index's bucket, not the whole table (`install_indexed_queries`);
 - every botocore session of the process reads the service models through one loader
   (`install_one_model_loader`);
-- an SQS receive checks a message's retention against its queue's period, not against every attribute of the
-  queue, and a delete finds its message in one pass (`install_fast_sqs`): a queue with a backlog (the webhooks'
-  delivery queue under a burst) cost the backlog squared.
+- an SQS receive of a standard queue costs the messages it hands out, not the queue's backlog: each queue keeps
+  its messages in a heap on when each becomes receivable (its visibility, its delay), deleted or changed ones
+  dropped lazily, and the receipt handles it gave, so DeleteMessage and ChangeMessageVisibility find their
+  message at once; moto's order, receive counts, redrive to the dead-letter queue, retention check, purge and
+  counts unchanged, a FIFO queue received by moto's own walk (`install_fast_sqs`): a queue with a backlog (the
+  webhooks' delivery queue under a burst) cost the backlog on every call, its drain the backlog squared.
 
 The local stack and the tests' moto (tests.support.aws.mocked_aws) run with all of them.
 
@@ -32,6 +35,8 @@ from __future__ import annotations
 import base64
 import calendar
 import copy
+import heapq
+import itertools
 import json
 import types
 from collections.abc import Iterator, Mapping
@@ -531,6 +536,83 @@ def _query_candidates(table: Any, hash_key: Any, index_name: str | None, hash_co
     return list(bucket.values())
 
 
+_QUERY_KEYWORDS = frozenset(  # Table.query's named parameters: any other keyword is a legacy QueryFilter
+    {
+        "range_comparison",
+        "range_objs",
+        "limit",
+        "exclusive_start_key",
+        "scan_index_forward",
+        "projection_expressions",
+        "index_name",
+        "consistent_read",
+        "filter_expression",
+        "hash_key_conditions",
+        "range_key_conditions",
+    }
+)
+
+
+def _within_range_condition(
+    table: Any, candidates: list[Any], index_name: str | None, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> list[Any]:
+    """A global index's candidates that meet the query's range key condition, by moto's own test of it (the one
+    its query applies to each candidate after sorting them all): a bucket of a busy index (the webhooks' due
+    schedule, each shard every second, under a backlog of thousands) is no longer sorted whole for the few that
+    are due. Left as they are when the query is not of that plain shape (a multi-attribute range key, a legacy
+    QueryFilter)."""
+    from moto.dynamodb.comparisons import get_comparison_func
+
+    range_comparison = args[0] if args else kwargs.get("range_comparison")
+    range_objs = args[1] if len(args) > 1 else kwargs.get("range_objs")
+    conditions = kwargs.get("range_key_conditions")
+    if (
+        index_name is None
+        or not range_comparison
+        or not range_objs
+        or (conditions and len(conditions) > 1)
+        or any(k not in _QUERY_KEYWORDS for k in kwargs)
+    ):
+        return candidates
+    index = next((i for i in table.global_indexes or [] if i.name == index_name), None)
+    ranges = [k["AttributeName"] for k in index.schema if k["KeyType"] == "RANGE"] if index is not None else []
+    if len(ranges) != 1:
+        return candidates
+    attribute = conditions[-1][0] if conditions else ranges[0]
+    compare = get_comparison_func(range_comparison)
+    if compare is None:
+        return candidates
+    values = [obj.cast_value for obj in range_objs]
+    kept: list[Any] = []
+    kept_values: list[Any] = []
+    others: list[tuple[Any, Any]] = []
+    for item in candidates:
+        value = item.attrs.get(attribute)
+        if not value:  # moto leaves out a global index's item that lacks its range key
+            continue
+        cast = value.cast_value
+        if compare(cast, *values):
+            kept.append(item)
+            kept_values.append(cast)
+        else:
+            others.append((cast, item))
+    if not kept or not others:
+        return kept
+    # moto answers a LastEvaluatedKey when a full page is followed by any item in its sorted list, one that
+    # fails the condition included: one such item, after the matches in the query's direction, is kept
+    forward = args[4] if len(args) > 4 else kwargs.get("scan_index_forward", True)
+    try:
+        if forward is False:
+            lowest = min(kept_values)
+            after = next((item for cast, item in others if cast < lowest), None)
+        else:
+            highest = max(kept_values)
+            after = next((item for cast, item in others if cast > highest), None)
+    except TypeError:  # values of different types under one attribute: moto's own sort decides
+        return candidates
+    return kept if after is None else [*kept, after]
+
+
 def install_indexed_queries() -> None:
     """Query reads its partition or its index's bucket; writes keep the global indexes' buckets."""
     from moto.dynamodb import models
@@ -547,6 +629,7 @@ def install_indexed_queries() -> None:
         candidates = _query_candidates(self, hash_key, index_name, kwargs.get("hash_key_conditions"))
         if candidates is None:
             return query(self, hash_key, *args, **kwargs)
+        candidates = _within_range_condition(self, candidates, index_name, args, kwargs)
         ordered = _sorted_like_all_items(candidates)
         self.all_items = lambda: list(ordered)  # moto's query reads its candidates here
         try:
@@ -610,35 +693,276 @@ def install_one_model_loader() -> None:
         session.create_loader = functools.lru_cache(maxsize=4)(session.create_loader)
 
 
+# -- SQS: a receive that costs what it hands out ---------------------------------------------------------
+# moto keeps a queue as a list and answers every ReceiveMessage by walking all of it (`Queue.messages`: is each
+# message visible? delayed?), every DeleteMessage and ChangeMessageVisibility by walking it for the receipt
+# handle: a queue with a backlog (the webhooks' delivery queue under a burst) cost the backlog on every call, its
+# drain the backlog squared. Here the list keeps an index beside it (`_Receivable`): the messages receivable now in
+# the list's order (a heap on their place in it), the others in a heap on the time they become receivable (the
+# later of their visibility and their delay), each entry dropped lazily when its message was deleted, moved or
+# changed since; and the receipt handles a message was given. A receive of a standard queue pops what it hands
+# out; a FIFO queue's receive is moto's own (its groups), over the same list.
+class _Receivable:
+    """A queue's messages by when each can be received: what moto's `Queue.messages` answers, in its order,
+    without looking at the rest. Kept by the queue's list (`_Backlog`) as messages come and go, and told by the
+    receive and ChangeMessageVisibility when a message's visibility changed (`changed`)."""
+
+    def __init__(self) -> None:
+        self._places = itertools.count()
+        self.place: dict[int, int] = {}  # id(message) -> its place in the list's order, for each message in it
+        self.stamp: dict[int, int] = {}  # id(message) -> the stamp of its one current entry
+        self.ready: list[tuple[int, int, Any]] = []  # (place, stamp, message): receivable when last looked
+        self.waiting: list[tuple[float, int, int, Any]] = []  # (receivable from, place, stamp, message)
+        self.handles: dict[str, Any] = {}  # every receipt handle given to a message still in the list
+        self._stamps = itertools.count()
+        self.examined = 0  # entries looked at (tests count them: what a receive costs)
+
+    def add(self, message: Any) -> None:
+        self.place[id(message)] = next(self._places)
+        for handle in message.all_receipt_handles:
+            if handle is not None:
+                self.handles[handle] = message
+        self.changed(message)
+
+    def discard(self, message: Any) -> None:
+        if self.place.pop(id(message), None) is not None:
+            self.stamp.pop(id(message), None)
+            for handle in message.all_receipt_handles:
+                if self.handles.get(handle) is message:
+                    del self.handles[handle]
+
+    def changed(self, message: Any) -> None:
+        """The message's visibility or delay may have changed: its one current entry is a new one."""
+        place = self.place.get(id(message))
+        if place is None:
+            return
+        stamp = self.stamp[id(message)] = next(self._stamps)
+        if message.receipt_handle is not None:
+            self.handles[message.receipt_handle] = message
+        receivable_from = max(message.visible_at, message.delayed_until)
+        if receivable_from == 0.0:  # never delayed nor made invisible (sent, or received with no timeout)
+            heapq.heappush(self.ready, (place, stamp, message))
+        else:
+            heapq.heappush(self.waiting, (receivable_from, place, stamp, message))
+
+    def find(self, receipt_handle: str) -> Any:
+        message = self.handles.get(receipt_handle)
+        return message if message is not None and id(message) in self.place else None
+
+    def _current(self, place: int, stamp: int, message: Any) -> bool:
+        return self.place.get(id(message)) == place and self.stamp.get(id(message)) == stamp
+
+    def _wake(self, now: float) -> None:
+        """Move every entry receivable at `now` (visible: now > visible_at; not delayed: now >= delayed_until)
+        from `waiting` to `ready`."""
+        held = []
+        while self.waiting and self.waiting[0][0] <= now:
+            entry = heapq.heappop(self.waiting)
+            _, place, stamp, message = entry
+            self.examined += 1
+            if not self._current(place, stamp, message):
+                continue
+            if now > message.visible_at and now >= message.delayed_until:
+                heapq.heappush(self.ready, (place, stamp, message))
+            else:  # visible only strictly after visible_at: not yet, at exactly that instant
+                held.append(entry)
+        for entry in held:
+            heapq.heappush(self.waiting, entry)
+
+    def receivable(self, now: float) -> Iterator[Any]:
+        """The messages receivable at `now`, in the list's order, each taken out of the index as it is handed
+        out (the caller tells `changed` what it did with it, once it has done it)."""
+        self._wake(now)
+        while self.ready:
+            place, stamp, message = heapq.heappop(self.ready)
+            self.examined += 1
+            if self._current(place, stamp, message):
+                self.stamp[id(message)] = -1  # in the caller's hands: no entry until `changed`
+                yield message
+
+    def any_receivable(self, now: float) -> bool:
+        self._wake(now)
+        while self.ready and not self._current(*self.ready[0]):
+            heapq.heappop(self.ready)
+        return bool(self.ready)
+
+
+class _Backlog(list):
+    """A queue's `_messages`: moto's list, in its order, with its index (`receivable`) kept by the list's own
+    changes (moto appends, removes, and replaces the list on a purge)."""
+
+    def __init__(self, messages: Any = ()) -> None:
+        super().__init__(messages)
+        self.receivable = _Receivable()
+        for message in self:
+            self.receivable.add(message)
+
+    def append(self, message: Any) -> None:
+        super().append(message)
+        self.receivable.add(message)
+
+    def remove(self, message: Any) -> None:
+        super().remove(message)  # by identity: moto's messages do not define equality
+        self.receivable.discard(message)
+
+    def _refused(self, *args: Any, **kwargs: Any) -> None:
+        raise NotImplementedError("a queue's messages change by append and remove (moto_fast._Backlog)")
+
+    extend = insert = pop = clear = sort = reverse = __iadd__ = __setitem__ = _refused  # type: ignore[assignment]
+
+
+def _backlog(queue: Any) -> _Backlog:
+    backlog = queue.__dict__.get("_loyalty_messages")
+    if backlog is None:  # a queue made before the patch: its list, indexed now
+        backlog = queue.__dict__["_loyalty_messages"] = _Backlog(queue.__dict__.pop("_messages", []))
+    return backlog
+
+
+def _set_backlog(queue: Any, messages: Any) -> None:
+    queue.__dict__["_loyalty_messages"] = messages if isinstance(messages, _Backlog) else _Backlog(messages)
+
+
 def install_fast_sqs() -> None:
-    """moto's ReceiveMessage asks, for each message it hands out, whether the message is within its queue's
-    retention, by computing every attribute of the queue (`get_queue_attributes`: the approximate counts, each a
-    pass over every message), and DeleteMessage passes over the queue twice. Here the retention is read from the
-    queue, and a delete finds and removes its message in one pass; what either answers is unchanged."""
-    from moto.core.utils import unix_time
+    """ReceiveMessage, DeleteMessage and ChangeMessageVisibility of moto's SQS at the cost of the messages they
+    hand out or name (`_Receivable`), with what they answer unchanged: moto's order (the queue's), its visibility
+    and delay (receivable when now > visible_at and now >= delayed_until), its receive count and redrive to the
+    dead-letter queue once a message was received maxReceiveCount times, its retention check, its pending set.
+    And the retention read from the queue, not from every attribute of it (the counts, each a pass over the
+    queue); the counts computed when read (`_QueueAttributes`)."""
     from moto.sqs import models as sqs_models
-    from moto.sqs.exceptions import ReceiptHandleIsInvalid
+    from moto.sqs.exceptions import InvalidParameterValue, ReceiptHandleIsInvalid
     from moto.sqs.models import Queue, SQSBackend
+
+    _fast_clock(sqs_models)
+    if getattr(SQSBackend.receive_message, "_loyalty_fast", False):
+        return
+    receive_message = SQSBackend.receive_message
+    change_message_visibility = SQSBackend.change_message_visibility
+    delete_message = Queue.delete_message
+    wait_for_messages = Queue.wait_for_messages
 
     def within_retention(self: Any, queue_name: str, message: Any) -> bool:
         queue = self.get_queue(queue_name)
-        return bool(int(queue.message_retention_period) + message.sent_timestamp / 1000 > unix_time())
+        return bool(int(queue.message_retention_period) + message.sent_timestamp / 1000 > sqs_models.unix_time())
 
-    def delete_message(self: Any, receipt_handle: str) -> None:
+    def find(queue: Any, receipt_handle: str) -> Any:
+        """The message that was given this receipt handle, or None: by the index, or (a handle moto's own FIFO
+        receive gave) by a walk as moto's."""
+        message = _backlog(queue).receivable.find(receipt_handle)
+        if message is None:
+            message = next((m for m in queue._messages if m.had_receipt_handle(receipt_handle)), None)
+        return message
+
+    def fast_delete_message(self: Any, receipt_handle: str) -> None:
         if receipt_handle in self.deleted_messages:
             return  # deleted before: deleting again is not an error
-        for index, message in enumerate(self._messages):
-            if message.had_receipt_handle(receipt_handle):
-                self.pending_messages.discard(message)
-                self.deleted_messages.update(message.all_receipt_handles)
-                del self._messages[index]
-                return
-        raise ReceiptHandleIsInvalid()
+        message = find(self, receipt_handle)
+        if message is None:
+            raise ReceiptHandleIsInvalid()
+        self.pending_messages.discard(message)
+        self.deleted_messages.update(message.all_receipt_handles)
+        self._messages.remove(message)
 
+    def fast_change_message_visibility(
+        self: Any, queue_name: str, receipt_handle: str, visibility_timeout: int
+    ) -> None:
+        queue = self.get_queue(queue_name)
+        message = find(queue, receipt_handle)
+        if message is None:
+            raise ReceiptHandleIsInvalid
+        given_visibility_timeout = sqs_models.unix_time_millis() + int(visibility_timeout) * 1000
+        if given_visibility_timeout - message.sent_timestamp > 43200 * 1000:
+            raise InvalidParameterValue(
+                f"Value {visibility_timeout} for parameter VisibilityTimeout is invalid. Reason: Total "
+                "VisibilityTimeout for the message is beyond the limit [43200 seconds]"
+            )
+        message.change_visibility(visibility_timeout)
+        if message.visible and message in queue.pending_messages:
+            queue.pending_messages.remove(message)
+        _backlog(queue).receivable.changed(message)
+
+    def fast_receive_message(
+        self: Any,
+        queue_name: str,
+        count: int,
+        wait_seconds_timeout: int,
+        visibility_timeout: int,
+        message_attribute_names: list[str] | None = None,
+    ) -> list[Any]:
+        queue = self.get_queue(queue_name)
+        if queue.fifo_queue:  # message groups: moto's own walk
+            return receive_message(
+                self, queue_name, count, wait_seconds_timeout, visibility_timeout, message_attribute_names
+            )
+        names = message_attribute_names or []
+        index = _backlog(queue).receivable
+        result: list[Any] = []
+        previous_result_count = 0
+        polling_end = sqs_models.unix_time() + wait_seconds_timeout
+        while True:
+            if result or (wait_seconds_timeout and sqs_models.unix_time() > polling_end):
+                break
+            messages_to_dlq: list[Any] = []
+            handed: list[Any] = []
+            try:
+                for message in index.receivable(sqs_models.unix_time_millis()):
+                    handed.append(message)
+                    if message in queue.pending_messages:  # visible again: the consumer timed out
+                        queue.pending_messages.remove(message)
+                    if (
+                        queue.dead_letter_queue is not None
+                        and queue.redrive_policy
+                        and message.approximate_receive_count >= queue.redrive_policy["maxReceiveCount"]
+                    ):
+                        messages_to_dlq.append(message)
+                        continue
+                    queue.pending_messages.add(message)
+                    message.mark_received(visibility_timeout=visibility_timeout)
+                    message_copy = copy.deepcopy(message)  # the answer's copy, its attributes filtered
+                    sqs_models._filter_message_attributes(message_copy, names)
+                    if not self.is_message_valid_based_on_retention_period(queue_name, message):
+                        break
+                    result.append(message_copy)
+                    if len(result) >= count:
+                        break
+            finally:
+                for message in handed:  # received (a new visibility and receipt handle) or left as it was
+                    index.changed(message)
+            for message in messages_to_dlq:
+                queue._messages.remove(message)
+                queue.dead_letter_queue.add_message(message)
+            if previous_result_count == len(result):
+                if wait_seconds_timeout == 0:
+                    break
+                queue.wait_for_messages(1)
+                continue
+            previous_result_count = len(result)
+        return result
+
+    def fast_wait_for_messages(self: Any, timeout: int) -> None:
+        if self.fifo_queue:
+            return wait_for_messages(self, timeout)
+        index = _backlog(self).receivable
+        with self._messages_lock:
+            self._messages_lock.wait_for(lambda: index.any_receivable(sqs_models.unix_time_millis()), timeout=timeout)
+        return None
+
+    patched: Any
+    for patched, original in (
+        (fast_receive_message, receive_message),
+        (fast_change_message_visibility, change_message_visibility),
+        (fast_delete_message, delete_message),
+        (fast_wait_for_messages, wait_for_messages),
+    ):
+        patched._loyalty_fast = True
+        patched._loyalty_original = original  # for the tests' comparison
+    Queue._messages = property(_backlog, _set_backlog)  # type: ignore[assignment]
     SQSBackend.is_message_valid_based_on_retention_period = within_retention  # type: ignore[method-assign]
-    Queue.delete_message = delete_message  # type: ignore[method-assign]
+    SQSBackend.receive_message = fast_receive_message  # type: ignore[method-assign]
+    SQSBackend.change_message_visibility = fast_change_message_visibility  # type: ignore[method-assign]
+    Queue.delete_message = fast_delete_message  # type: ignore[method-assign]
+    Queue.wait_for_messages = fast_wait_for_messages  # type: ignore[method-assign]
     Queue.attributes = property(_queue_attributes)  # type: ignore[assignment,method-assign]
-    _fast_clock(sqs_models)
 
 
 # A queue's three counts, each a pass over its messages: computed when asked for, not whenever an attribute is

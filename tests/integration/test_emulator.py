@@ -332,7 +332,7 @@ def test_queries_read_their_partition_or_index_and_answer_what_motos_full_scan_a
         pages, start = [], None
         while True:
             page = dynamodb.query(TableName="LoyaltyTable", Limit=3, **kwargs, **(start or {}))
-            pages.append(page["Items"])
+            pages.append((page["Items"], page["Count"], page["ScannedCount"]))
             if "LastEvaluatedKey" not in page:
                 return pages
             start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
@@ -354,6 +354,14 @@ def test_queries_read_their_partition_or_index_and_answer_what_motos_full_scan_a
         *[by("by-email", "IDEMAIL = :e", e=e) for e in [*emails, "moved@x"]],
         by("ledger", "GSI1PK = :g", g="L#1"),
         by("ledger", "GSI1PK = :g AND GSI1SK BETWEEN :a AND :b", g="L#2", a="S#020", b="S#070"),
+        # a range condition picks the bucket's candidates before moto sorts them (the webhooks' due schedule)
+        by("ledger", "GSI1PK = :g AND GSI1SK <= :s", g="L#0", s="S#050"),
+        by("ledger", "GSI1PK = :g AND GSI1SK < :s", g="L#1", s="S#050"),
+        {**by("ledger", "GSI1PK = :g AND GSI1SK > :s", g="L#2", s="S#030"), "ScanIndexForward": False},
+        by("ledger", "GSI1PK = :g AND GSI1SK >= :s", g="L#0", s="S#090"),
+        by("ledger", "GSI1PK = :g AND begins_with(GSI1SK, :s)", g="L#1", s="S#05"),
+        {**by("ledger", "GSI1PK = :g AND GSI1SK <= :s", g="L#2", s="S#080"), "FilterExpression": "kind = :k"}
+        | {"ExpressionAttributeValues": {":g": {"S": "L#2"}, ":s": {"S": "S#080"}, ":k": {"S": "x"}}},
     ]
     answered = 0
     for step in range(400):
@@ -403,9 +411,9 @@ def test_queries_read_their_partition_or_index_and_answer_what_motos_full_scan_a
                 finally:
                     Table.query = patched
                 assert fast == reference, kwargs
-                answered += sum(len(p) for p in fast)
+                answered += sum(len(items) for items, _, _ in fast)
     assert answered > 500  # the answers compared were not all empty
-    assert query(**queries[6]) == [[]]  # the failed transactions' updates left the index with the rest
+    assert query(**queries[6]) == [([], 0, 0)]  # the failed transactions' updates left the index with the rest
 
 
 def test_a_condition_is_decided_on_its_own_values_each_time(clients):
@@ -556,3 +564,241 @@ def test_sqs_counts_retention_and_deletes_answer_what_moto_answers(aws):
     with pytest.raises(ClientError, match="ReceiptHandleIsInvalid"):
         sqs.delete_message(QueueUrl=url, ReceiptHandle="not-a-receipt")
     assert [m["Body"] for m in sqs.receive_message(QueueUrl=url)["Messages"]] == ["m2"]
+
+
+# -- loyalty_local.moto_fast.install_fast_sqs: a receive at the cost of what it hands out ------------------------
+@pytest.fixture
+def sqs_backend(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, dict[str, float]]]:
+    """moto's SQS backend, patched, on a clock the test moves (`clock["now"]`, epoch seconds)."""
+    from moto import mock_aws
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sqs import models
+
+    from loyalty_local import moto_fast
+
+    moto_fast.install_fast_sqs()
+    clock = {"now": 1_800_000_000.0}
+    monkeypatch.setattr(models, "unix_time", lambda dt=None: clock["now"])
+    monkeypatch.setattr(models, "unix_time_millis", lambda dt=None: clock["now"] * 1000.0)
+    with mock_aws():
+        yield models.sqs_backends[DEFAULT_ACCOUNT_ID]["us-east-1"], clock
+
+
+class SqsSide:
+    """One queue (and its dead-letter queue) driven through the patched backend, or through moto's own code
+    (`original`): the same calls, messages named by their bodies, errors answered as their codes."""
+
+    def __init__(self, backend: Any, name: str, original: bool, retention: int = 345600) -> None:
+        self.backend, self.name, self.original = backend, name, original
+        dlq = backend.create_queue(f"{name}-dlq")
+        redrive = json.dumps({"deadLetterTargetArn": dlq.queue_arn, "maxReceiveCount": 2})
+        backend.create_queue(name, VisibilityTimeout=30, RedrivePolicy=redrive, MessageRetentionPeriod=retention)
+        self.handles: dict[str, list[str]] = {}  # body -> its receipt handles, oldest first
+
+    def _call(self, method: Any, *args: Any) -> Any:
+        function = getattr(method, "_loyalty_original", method) if self.original else method
+        try:
+            return function(*args)
+        except Exception as err:  # the code, as the client would see it
+            return getattr(err, "code", type(err).__name__)
+
+    def send(self, body: str, delay: int | None = None) -> None:
+        self.backend.send_message(self.name, body, delay_seconds=delay)
+
+    def receive(self, count: int = 10, visibility: int = 30, dlq: bool = False) -> list[str]:
+        from moto.sqs.models import SQSBackend
+
+        name = f"{self.name}-dlq" if dlq else self.name
+        got = self._call(SQSBackend.receive_message, self.backend, name, count, 0, visibility)
+        for message in got:
+            self.handles.setdefault(message.body, []).append(message.receipt_handle)
+        return [(m.body, m.approximate_receive_count) for m in got]
+
+    def change(self, body: str, visibility: int, handle: int = -1) -> Any:
+        from moto.sqs.models import SQSBackend
+
+        return self._call(
+            SQSBackend.change_message_visibility, self.backend, self.name, self.handles[body][handle], visibility
+        )
+
+    def delete(self, body: str, handle: int = -1, dlq: bool = False) -> Any:
+        from moto.sqs.models import Queue
+
+        queue = self.backend.get_queue(f"{self.name}-dlq" if dlq else self.name)
+        return self._call(Queue.delete_message, queue, self.handles[body][handle] if body else "not-a-handle")
+
+    def counts(self, dlq: bool = False) -> tuple[int, int, int, int]:
+        queue = self.backend.get_queue(f"{self.name}-dlq" if dlq else self.name)
+        attributes = queue.attributes
+        return (
+            attributes["ApproximateNumberOfMessages"],
+            attributes["ApproximateNumberOfMessagesDelayed"],
+            attributes["ApproximateNumberOfMessagesNotVisible"],
+            len(queue.pending_messages),
+        )
+
+
+def sqs_story(side: SqsSide, clock: dict[str, float]) -> list[Any]:
+    """Sends, delays, receives, visibility changes (0 among them), deletes in flight, redrive after
+    maxReceiveCount (2), the instant a message becomes visible again, purge: what each step answers."""
+    seen: list[Any] = []
+    for body in ("a", "b", "c"):
+        side.send(body)
+    side.send("d", delay=10)
+    side.send("e", delay=5)
+    seen.append(("first two", side.receive(2), side.counts()))
+    seen.append(("no timeout: visible at once", side.receive(10, visibility=0), side.counts()))
+    seen.append(("c again", side.receive(10), side.counts()))
+    clock["now"] += 6
+    seen.append(("e's delay over", side.receive(10), side.counts()))
+    seen.append(("a back at once", side.change("a", 0), side.counts()))
+    clock["now"] += 0.001  # visible again the moment after (moto: visible when now > visible_at)
+    seen.append(("a received again", side.receive(1), side.counts()))
+    seen.append(("delete b in flight", side.delete("b"), side.delete("b"), side.counts()))
+    seen.append(("b gone", side.change("b", 0), side.delete("", 0)))
+    clock["now"] += 11
+    seen.append(("d's delay over", side.receive(10), side.counts()))
+    seen.append(("beyond 12 hours", side.change("d", 43200)))
+    clock["now"] += 30  # d visible again exactly now: not yet (visible only after visible_at)
+    seen.append(("a and c to the dlq", side.receive(10), side.counts(), side.counts(dlq=True)))
+    seen.append(("a's old handle", side.delete("a"), side.change("a", 0)))
+    seen.append(("d at its visible_at", side.receive(10, visibility=5), side.counts()))
+    seen.append(("the dlq", side.receive(10, dlq=True), side.delete("a", dlq=True), side.counts(dlq=True)))
+    clock["now"] += 1
+    seen.append(("d back", side.change("d", 0), side.receive(10)))
+    clock["now"] += 0.001
+    seen.append(("d again, e in flight", side.receive(1), side.receive(10), side.counts()))
+    side.backend.purge_queue(side.name)
+    seen.append(("purged", side.counts(), side.receive(10), side.delete("d")))
+    side.send("f")
+    side.send("g", delay=1)
+    seen.append(("after the purge", side.receive(10), side.counts()))
+    return seen
+
+
+def test_sqs_receive_change_and_delete_answer_what_moto_answers_step_by_step(sqs_backend):
+    backend, clock = sqs_backend
+    start = clock["now"]
+    patched = sqs_story(SqsSide(backend, "patched", original=False), clock)
+    clock["now"] = start
+    original = sqs_story(SqsSide(backend, "original", original=True), clock)
+    for ours, moto in zip(patched, original, strict=True):
+        assert ours == moto
+    steps = dict((step[0], step[1:]) for step in patched)
+    # SQS's documented behaviour, step by step (a standard queue, the queue's VisibilityTimeout 30 s):
+    assert steps["first two"] == ([("a", 1), ("b", 1)], (1, 2, 2, 2))  # d and e delayed; a, b in flight
+    assert steps["no timeout: visible at once"][0] == [("c", 1)]
+    assert steps["c again"][0] == [("c", 2)]
+    assert steps["e's delay over"][0] == [("e", 1)]
+    assert steps["a back at once"] == (None, (0, 1, 4, 4))  # ChangeMessageVisibility 0: visible from now
+    assert steps["a received again"] == ([("a", 2)], (0, 1, 4, 4))
+    assert steps["delete b in flight"] == (None, None, (0, 1, 3, 3))  # deleted in flight; again: no error
+    assert steps["b gone"] == ("ReceiptHandleIsInvalid", "ReceiptHandleIsInvalid")
+    assert steps["d's delay over"] == ([("d", 1)], (0, 0, 4, 4))
+    assert steps["beyond 12 hours"] == ("InvalidParameterValue",)
+    # received twice (maxReceiveCount 2): a and c go to the dead-letter queue instead; e is received a 2nd time
+    assert steps["a and c to the dlq"] == ([("e", 2)], (0, 0, 2, 2), (2, 0, 0, 0))
+    assert steps["a's old handle"] == ("ReceiptHandleIsInvalid", "ReceiptHandleIsInvalid")
+    assert steps["d at its visible_at"] == ([], (0, 0, 2, 2))  # visible only after its visible_at, not at it
+    assert steps["the dlq"] == ([("a", 3), ("c", 3)], None, (0, 0, 1, 1))  # the old handle deletes in the dlq
+    assert steps["d back"] == (None, [])
+    assert steps["d again, e in flight"] == ([("d", 2)], [], (0, 0, 2, 2))
+    assert steps["purged"] == ((0, 0, 0, 0), [], "ReceiptHandleIsInvalid")
+    assert steps["after the purge"] == ([("f", 1)], (0, 1, 1, 1))
+
+
+def test_sqs_retention_is_checked_as_moto_checks_it(sqs_backend):
+    """Past its retention a message is not handed out (moto marks it received and stops there)."""
+    backend, clock = sqs_backend
+    start = clock["now"]
+    answers = []
+    for name, original in (("patched", False), ("original", True)):
+        clock["now"] = start
+        side = SqsSide(backend, name, original, retention=60)
+        side.send("old")
+        clock["now"] += 30
+        side.send("young")
+        clock["now"] += 31
+        answers.append((side.receive(10), side.counts(), side.receive(10), side.counts()))
+    assert answers[0] == answers[1] == ([], (1, 0, 1, 1), [("young", 1)], (0, 0, 2, 2))
+
+
+def test_a_fifo_queue_is_received_by_moto_s_own_walk_and_its_handles_still_found(sqs_backend):
+    """A FIFO queue's receive is moto's (its message groups); its deletes and visibility changes go through the
+    patched lookup of receipt handles, and answer what moto's do."""
+    from moto.sqs.models import Queue, SQSBackend
+
+    backend, clock = sqs_backend
+    start = clock["now"]
+    answers = []
+    for name, original in (("patched", False), ("original", True)):
+        clock["now"] = start
+
+        def call(method: Any, *args: Any) -> Any:
+            return (getattr(method, "_loyalty_original", method) if original else method)(*args)  # noqa: B023
+
+        fifo = f"{name}.fifo"
+        backend.create_queue(fifo, FifoQueue="true", ContentBasedDeduplication="true", VisibilityTimeout=30)
+        for body, group in (("a1", "a"), ("a2", "a"), ("b1", "b")):
+            backend.send_message(fifo, body, group_id=group)
+        first = call(SQSBackend.receive_message, backend, fifo, 10, 0, 30)
+        handles = {m.body: m.receipt_handle for m in first}
+        blocked = call(SQSBackend.receive_message, backend, fifo, 10, 0, 30)  # both groups in flight
+        call(Queue.delete_message, backend.get_queue(fifo), handles["a1"])
+        call(SQSBackend.change_message_visibility, backend, fifo, handles["a2"], 0)
+        clock["now"] += 0.001
+        after = call(SQSBackend.receive_message, backend, fifo, 10, 0, 30)
+        answers.append(([m.body for m in first], blocked, sorted(m.body for m in after)))
+    # moto hands out a group's messages together; a2 back (visibility 0) while b1 is in flight: a2 only
+    assert answers[0] == answers[1] == (["a1", "a2", "b1"], [], ["a2"])
+
+
+def test_a_receive_examines_what_it_hands_out_not_the_backlog(sqs_backend, monkeypatch):
+    """20,000 messages in a queue: a receive of 10 looks at a few dozen messages, whether the backlog is in flight,
+    delayed or receivable; draining it looks at each message a bounded number of times. moto's own receive looks
+    at every message of the queue on every call (counted the same way: the reads of a message's visible_at)."""
+    from moto.sqs.models import Message, SQSBackend
+
+    backend, clock = sqs_backend
+    reads = [0]
+
+    def read(message: Any) -> float:
+        reads[0] += 1
+        return message.__dict__["visible_at"]  # type: ignore[no-any-return]
+
+    def write(message: Any, value: float) -> None:
+        message.__dict__["visible_at"] = value
+
+    monkeypatch.setattr(Message, "visible_at", property(read, write), raising=False)
+
+    def examined(name: str, count: int = 10, receive: Any = SQSBackend.receive_message) -> tuple[int, int]:
+        before = reads[0]
+        got = receive(backend, name, count, 0, 600)
+        return len(got), reads[0] - before
+
+    backend.create_queue("backlog")
+    for n in range(20_000):
+        backend.send_message("backlog", f"m{n}")
+    assert examined("backlog") == (10, 10)  # receivable backlog
+    drained = 10
+    reads[0] = 0
+    while drained < 20_000:
+        got, _ = examined("backlog")
+        drained += got
+    assert reads[0] <= 2 * 20_000  # the drain: each message handed out and re-indexed once
+    assert examined("backlog") == (0, 0)  # all 20,000 in flight
+    for n in range(3):
+        backend.send_message("backlog", f"new{n}")
+    assert examined("backlog") == (3, 3)
+    for n in range(20_000):
+        backend.send_message("backlog", f"later{n}", delay_seconds=900)
+    assert examined("backlog") == (0, 0)  # 40,003 messages, none receivable
+    clock["now"] += 601  # the 20,003 in flight are visible again: woken once each, then handed out 10 at a time
+    reads[0] = 0
+    assert examined("backlog")[0] == 10
+    assert reads[0] <= 2 * 20_003 + 10
+    assert examined("backlog") == (10, 10)  # woken already: the 10 it hands out
+
+    # the same count, on moto's own receive: every message of the queue, each call
+    original = SQSBackend.receive_message._loyalty_original
+    assert examined("backlog", receive=original)[1] >= 40_000
