@@ -69,10 +69,12 @@ class StackProcess:
         self.start_seconds = round(time.perf_counter() - started, 2)
         self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
 
-    def request(self, method: str, path: str, body: Any = None, expect: int = 200) -> tuple[float, Any]:
+    def request(
+        self, method: str, path: str, body: Any = None, expect: int = 200, headers: dict[str, str] = AUTH
+    ) -> tuple[float, Any]:
         data = json.dumps(body).encode() if body is not None else None
         started = time.perf_counter()
-        self.conn.request(method, path, body=data, headers=AUTH)
+        self.conn.request(method, path, body=data, headers=headers)
         response = self.conn.getresponse()
         raw = response.read()
         elapsed = (time.perf_counter() - started) * 1000

@@ -23,10 +23,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from bench import memory
+
 # `emulator_rows`: the same validation with the table's answers from the emulator (one lock, no parallel calls)
 FULL: dict[str, Any] = {"rows": 1_000_000, "emulator_rows": 100_000, "apply_rows": 20_000}
 QUICK: dict[str, Any] = {"rows": 20_000, "emulator_rows": 5_000, "apply_rows": 1_000}
-PAGE = os.sysconf("SC_PAGE_SIZE")
 BROKEN_EVERY = 1000
 
 
@@ -54,7 +55,7 @@ def write_file(path: Path, rows: int, prefix: str = "mig") -> int:
 
 
 def _rss() -> int:
-    return int(Path("/proc/self/statm").read_text().split()[1]) * PAGE
+    return memory._rss(os.getpid())
 
 
 class Peak:
@@ -187,15 +188,9 @@ ADMIN = {"Authorization": "Bearer lk_local_admin", "Content-Type": "application/
 
 
 def _call(stack: Any, method: str, path: str, body: Any = None, expect: int = 200) -> tuple[float, bytes]:
-    """A request with the admin key (the imports' routes need it) on the stack's keep-alive connection."""
-    data = json.dumps(body).encode() if body is not None else None
-    started = time.perf_counter()
-    stack.conn.request(method, path, body=data, headers=ADMIN)
-    response = stack.conn.getresponse()
-    raw = response.read()
-    if response.status != expect:
-        raise RuntimeError(f"{method} {path} answered {response.status}: {raw[:300]!r}")
-    return (time.perf_counter() - started) * 1000, raw
+    """A request with the admin key (the imports' routes need it)."""
+    elapsed, raw = stack.request(method, path, body, expect, headers=ADMIN)
+    return float(elapsed), bytes(raw)
 
 
 def _wait(stack: Any, status: str, log: Any = None) -> dict[str, Any]:

@@ -219,16 +219,7 @@ def _upload(stack: Any, import_id: str) -> None:
 
 def _work(stack: Any, function: str) -> None:
     """The function's SQS queue delivered to it until it is empty (the walk runs no background runner)."""
-    import boto3
-
-    from loyalty_local.queues import run_batch
-
-    sqs = boto3.client("sqs")
-    for source in stack.functions[function].sqs_sources:
-        arn = str(source["Queue"])
-        url = stack._queue_url(arn)
-        while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, AttributeNames=["All"]).get("Messages"):
-            run_batch(stack.pools[function], sqs, url, arn, got, 0)
+    stack.drain_queues(function=function)
 
 
 # -- rendering -----------------------------------------------------------------------------------

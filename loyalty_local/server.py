@@ -206,9 +206,10 @@ class LocalStack:
         _settle()
         return _json(200, summary)
 
-    def drain_queues(self, max_rounds: int = 10_000) -> int:
+    def drain_queues(self, max_rounds: int = 10_000, function: str | None = None) -> int:
         """Deliver the scheduled jobs' work queues to the functions the template subscribes to them, until all
-        are empty (the other queues, the webhooks', are the background runner's).
+        are empty (the other queues, the webhooks', are the background runner's); or, given `function`, that
+        function's queues (the API reference's walk, which runs no background runner, for the import worker).
 
         As Lambda's event source mapping does: batches, partial-failure reports honoured (failed
         messages return to the queue and reach the dead-letter queue after maxReceiveCount).
@@ -223,9 +224,11 @@ class LocalStack:
         for _ in range(max_rounds):
             busy = False
             for name, fn in self.functions.items():
+                if function is not None and name != function:
+                    continue
                 for source in fn.sqs_sources:
                     url = self._queue_url(source["Queue"])
-                    if url not in jobs:
+                    if function is None and url not in jobs:
                         continue
                     got = sqs.receive_message(
                         QueueUrl=url,

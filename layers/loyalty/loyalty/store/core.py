@@ -188,6 +188,50 @@ def batch_get(
     raise Contention(f"the table is busy ({len(request[name]['Keys'])} keys unread); retry the request")
 
 
+BATCH_WRITE_ATTEMPTS = 8
+
+
+def batch_write(requests: list[dict[str, Any]], what: str, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    """BatchWriteItem of Put or Delete requests, 25 a call. Unprocessed requests (throttling) are sent again after an
+    exponential backoff with full jitter, as `batch_get` does; still refused after 8 attempts, the error names `what`.
+    Each request must be one that may be repeated (a put of the same item, a delete)."""
+    name = table_name()
+    for start in range(0, len(requests), 25):
+        waiting: dict[str, Any] = {name: requests[start : start + 25]}
+        for attempt in range(BATCH_WRITE_ATTEMPTS):
+            if attempt:
+                sleep(random.uniform(0, min(1.0, 0.025 * 2**attempt)))  # noqa: S311 - jitter, not crypto
+            waiting = client().batch_write_item(RequestItems=waiting).get("UnprocessedItems") or {}
+            if not waiting:
+                break
+        if waiting:
+            raise RuntimeError(f"DynamoDB kept refusing {what}")
+
+
+SEND_BATCH = 10  # SendMessageBatch takes at most 10 entries
+
+
+def send_messages(queue_url: str, bodies: list[dict[str, Any]], what: str = "job") -> None:
+    """SendMessageBatch in tens; entries SQS refuses are sent again, then the error surfaces (naming `what`)."""
+    import json
+
+    sqs = client("sqs")
+    for start in range(0, len(bodies), SEND_BATCH):
+        pending = {
+            str(i): json.dumps(b, separators=(",", ":")) for i, b in enumerate(bodies[start : start + SEND_BATCH])
+        }
+        for _ in range(3):
+            answer = sqs.send_message_batch(
+                QueueUrl=queue_url,
+                Entries=[{"Id": i, "MessageBody": body} for i, body in pending.items()],
+            )
+            pending = {f["Id"]: pending[f["Id"]] for f in answer.get("Failed", [])}
+            if not pending:
+                break
+        if pending:
+            raise RuntimeError(f"SQS refused {len(pending)} {what} messages")
+
+
 def get(pk: str, sk: str, *, consistent: bool = True) -> dict[str, Any] | None:
     answer = client().get_item(TableName=table_name(), Key=key(pk, sk), ConsistentRead=consistent)
     item = answer.get("Item")

@@ -31,10 +31,16 @@ from loyalty.store.codecs import member_pk
 from loyalty.store.core import (
     ConditionFailed,
     WriteConflict,
+    batch_get,
+    batch_write,
     client,
     from_item,
+    get,
     key,
+    put,
     query,
+    query_items,
+    send_messages,
     table_name,
     to_item,
     transact,
@@ -44,7 +50,6 @@ from loyalty.store.members import decode_cursor, encode_cursor
 LIST_PK = "IMPORTS"
 PLAN_CHUNKS = 1_000  # chunks per plan item (each about 40 bytes: far under the 400 KB item limit)
 READ_BYTES = 1 << 20  # the validation reads the file a MiB at a time
-SEND_BATCH = 10
 COUNT_ATTEMPTS = 6  # a chunk's count tried again when another chunk's count conflicts with it
 
 
@@ -84,9 +89,8 @@ def create(record: Import) -> None:
 
 
 def load(import_id: str) -> Import | None:
-    answer = client().get_item(TableName=table_name(), Key=key(import_pk(import_id), "IMPORT"), ConsistentRead=True)
-    item = answer.get("Item")
-    return Import.model_validate(from_item(item)) if item else None
+    item = get(import_pk(import_id), "IMPORT")
+    return Import.model_validate(item) if item else None
 
 
 def save(record: Import, expected_version: int) -> bool:
@@ -126,8 +130,6 @@ def listing(limit: int, cursor: str | None) -> tuple[list[Import], str | None]:
     ids = [str(from_item(i)["import_id"]) for i in answer.get("Items", [])]
     records: dict[str, Import] = {}
     if ids:
-        from loyalty.store.core import batch_get
-
         for item in batch_get([key(import_pk(i), "IMPORT") for i in ids]):
             found = Import.model_validate(item)
             records[found.import_id] = found
@@ -156,21 +158,8 @@ def _error_item(import_id: str, error: RowError, by_apply: bool = False) -> dict
 def put_errors(import_id: str, errors: list[RowError], *, by_apply: bool = False) -> None:
     """BatchWriteItem, 25 a call; what DynamoDB leaves unprocessed is sent again (each put is the same item).
     `by_apply`: rows the apply rejected (taken since the validation), which a retry of their chunk counts again."""
-    name = table_name()
-    for start in range(0, len(errors), 25):
-        request: dict[str, Any] = {
-            name: [
-                {"PutRequest": {"Item": to_item(_error_item(import_id, e, by_apply))}}
-                for e in errors[start : start + 25]
-            ]
-        }
-        for _ in range(8):
-            answer = client().batch_write_item(RequestItems=request)
-            request = answer.get("UnprocessedItems") or {}
-            if not request:
-                break
-        if request:
-            raise RuntimeError("DynamoDB kept refusing the import's error rows")
+    requests = [{"PutRequest": {"Item": to_item(_error_item(import_id, e, by_apply))}} for e in errors]
+    batch_write(requests, "the import's error rows")
 
 
 def drop_errors(import_id: str, keep: Callable[[int], bool]) -> None:
@@ -183,24 +172,12 @@ def drop_errors(import_id: str, keep: Callable[[int], bool]) -> None:
         "ProjectionExpression": "PK, SK, #r",
         "ExpressionAttributeNames": {"#r": "row"},
     }
-    while True:
-        answer = query(**kwargs)
-        gone = [
-            {"DeleteRequest": {"Key": {"PK": i["PK"], "SK": i["SK"]}}}
-            for i in answer.get("Items", [])
-            if not keep(int(i["row"]["N"]))
-        ]
-        for start in range(0, len(gone), 25):
-            request: dict[str, Any] = {table_name(): gone[start : start + 25]}
-            for _ in range(8):
-                request = client().batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
-                if not request:
-                    break
-            if request:
-                raise RuntimeError("DynamoDB kept refusing to delete the import's error rows")
-        if "LastEvaluatedKey" not in answer:
-            return
-        kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+    gone = [
+        {"DeleteRequest": {"Key": {"PK": i["PK"], "SK": i["SK"]}}}
+        for i in query_items(**kwargs)
+        if not keep(int(i["row"]["N"]))
+    ]
+    batch_write(gone, "to delete the import's error rows")
 
 
 def errors_page(import_id: str, limit: int, cursor: str | None) -> tuple[list[RowError], str | None]:
@@ -232,13 +209,7 @@ def rejected_rows(import_id: str, first: int, last: int) -> dict[int, bool]:
         "ProjectionExpression": "#r, by_apply",
         "ExpressionAttributeNames": {"#r": "row"},
     }
-    rows: dict[int, bool] = {}
-    while True:
-        answer = query(**kwargs)
-        rows.update((int(i["row"]), bool(i.get("by_apply"))) for i in map(from_item, answer.get("Items", [])))
-        if "LastEvaluatedKey" not in answer:
-            return rows
-        kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+    return {int(i["row"]): bool(i.get("by_apply")) for i in map(from_item, query_items(**kwargs))}
 
 
 def _error(item: dict[str, Any]) -> RowError:
@@ -256,28 +227,23 @@ def put_plan(import_id: str, chunks: list[Chunk]) -> None:
     for part in range(0, max(len(chunks), 1), PLAN_CHUNKS):
         cells = [[c.start, c.end, c.first_row, c.rows] for c in chunks[part : part + PLAN_CHUNKS]]
         item = {"PK": import_pk(import_id), "SK": f"PLAN#{part // PLAN_CHUNKS:04d}", "chunks": json.dumps(cells)}
-        client().put_item(TableName=table_name(), Item=to_item(item))
+        put(item)
 
 
 def plan(import_id: str, chunks: int) -> Iterator[Chunk]:
     index = 0
     for part in range(0, chunks, PLAN_CHUNKS):
-        answer = client().get_item(
-            TableName=table_name(),
-            Key=key(import_pk(import_id), f"PLAN#{part // PLAN_CHUNKS:04d}"),
-            ConsistentRead=True,
-        )
-        for start, end, first_row, rows in json.loads(str(from_item(answer["Item"])["chunks"])):
+        item = get(import_pk(import_id), f"PLAN#{part // PLAN_CHUNKS:04d}")
+        if item is None:  # pragma: no cover - the validation writes the plan before the import says validated
+            raise RuntimeError(f"import {import_id!r} has no plan part {part // PLAN_CHUNKS}")
+        for start, end, first_row, rows in json.loads(str(item["chunks"])):
             yield Chunk(index, int(start), int(end), int(first_row), int(rows))
             index += 1
 
 
 def chunk_counted(import_id: str, index: int) -> bool:
     """Whether the chunk's figures were added to the import (a message delivered again finds it done)."""
-    answer = client().get_item(
-        TableName=table_name(), Key=key(import_pk(import_id), f"CHUNK#{index:06d}"), ConsistentRead=True
-    )
-    return "Item" in answer
+    return get(import_pk(import_id), f"CHUNK#{index:06d}") is not None
 
 
 def count_chunk(import_id: str, index: int, figures: dict[str, int], at: datetime) -> bool:
@@ -428,21 +394,7 @@ def _queue() -> str:
 
 
 def send_work(bodies: list[dict[str, Any]]) -> None:
-    """SendMessageBatch in tens; entries SQS refuses are sent again, then the error surfaces."""
-    sqs = client("sqs")
-    for start in range(0, len(bodies), SEND_BATCH):
-        pending = {
-            str(i): json.dumps(b, separators=(",", ":")) for i, b in enumerate(bodies[start : start + SEND_BATCH])
-        }
-        for _ in range(3):
-            answer = sqs.send_message_batch(
-                QueueUrl=_queue(), Entries=[{"Id": i, "MessageBody": body} for i, body in pending.items()]
-            )
-            pending = {f["Id"]: pending[f["Id"]] for f in answer.get("Failed", [])}
-            if not pending:
-                break
-        if pending:
-            raise RuntimeError(f"SQS refused {len(pending)} import messages")
+    send_messages(_queue(), bodies, "import")
 
 
 # -- what the table holds already ----------------------------------------------------------------------------
@@ -451,7 +403,6 @@ def taken(
 ) -> tuple[set[str], set[tuple[str, str]]]:
     """Which of these member ids exist, and which identifiers (compared form) a member holds: BatchGetItem, 100 keys
     a call, the keys only."""
-    from loyalty.store.core import batch_get
     from loyalty.store.identity import identifier_pk
 
     # each key once (BatchGetItem refuses a list with duplicates; a file may hold a member id twice)

@@ -27,8 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loyalty.store.core import client, from_item, key, query_items, table_name, to_item
-
-SEND_BATCH = 10  # SendMessageBatch takes at most 10 entries
+from loyalty.store.core import send_messages as send_messages  # the runner sends its chunks through this module
 
 
 def run_pk(job: str, period: str, run_id: str) -> str:
@@ -315,22 +314,3 @@ def waiting_messages(queue_url: str) -> int:
     return int(attributes.get("ApproximateNumberOfMessages", 0)) + int(
         attributes.get("ApproximateNumberOfMessagesNotVisible", 0)
     )
-
-
-def send_messages(queue_url: str, bodies: list[dict[str, Any]]) -> None:
-    """SendMessageBatch in tens; entries SQS refuses are sent again, then the error surfaces."""
-    sqs = client("sqs")
-    for start in range(0, len(bodies), SEND_BATCH):
-        pending = {
-            str(i): json.dumps(b, separators=(",", ":")) for i, b in enumerate(bodies[start : start + SEND_BATCH])
-        }
-        for _ in range(3):
-            answer = sqs.send_message_batch(
-                QueueUrl=queue_url,
-                Entries=[{"Id": i, "MessageBody": body} for i, body in pending.items()],
-            )
-            pending = {f["Id"]: pending[f["Id"]] for f in answer.get("Failed", [])}
-            if not pending:
-                break
-        if pending:
-            raise RuntimeError(f"SQS refused {len(pending)} job messages")
