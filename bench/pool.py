@@ -2,9 +2,11 @@
 in the same run, on the local stack over HTTP (`python -m loyalty_local`, as `make run` starts it).
 
 A pool's ledger is in order (each entry's `balance_after`), so its writes are serial: each earn reads the pool
-and writes it under its version, and a till that lost the race reads and decides again (`WriteRetries`, the
-handlers' metric, read here from the stack's own log). Figures per side: earns per second, the latency of an
-earn (p50, p99, max, ms), the races lost per earn, the statuses answered. Afterwards the pool's balance must
+and writes it under its version, and a till that lost the race decides again (`WriteRetries`, the handlers'
+metric, read here from the stack's own log). The stack is one process, whose tills of one pool take turns
+(loyalty.kernel.turns): the races lost stay near 0, and the bench fails under 50 earns a second into the pool.
+Figures per side: earns per second, the latency of an earn (p50, p99, max, ms), the races lost per earn, the
+statuses answered. Afterwards the pool's balance must
 equal its ledger's sum and the sum of the pool parts the answers gave: any difference fails the bench.
 """
 
@@ -154,8 +156,12 @@ def measure(quick: bool, log: Any = None) -> dict[str, Any]:
         stack.stop()
 
 
+POOL_EARNS_PER_S = 50  # issue 31's bar: 50 earns a second into one pool, sustained, with no error a till sees
+
+
 def broken_budgets(results: dict[str, Any]) -> list[str]:
-    """Every earn answers 201; the pool's balance equals its ledger's sum and the parts answered."""
+    """Every earn answers 201; the pool's balance equals its ledger's sum and the parts answered; one pool
+    takes at least `POOL_EARNS_PER_S` earns a second."""
     pool = results.get("hot_pool")
     if not pool:
         return []
@@ -164,6 +170,8 @@ def broken_budgets(results: dict[str, Any]) -> list[str]:
         statuses = pool[side]["statuses"]
         if set(statuses) != {"201"}:
             out.append(f"hot pool: {side} answered {statuses} (every earn must answer 201)")
+    if pool["one_pool"]["earns_per_s"] < POOL_EARNS_PER_S:
+        out.append(f"hot pool: {pool['one_pool']['earns_per_s']} earns/s into one pool (budget {POOL_EARNS_PER_S})")
     if not pool["pool_check"]["holds"]:
         out.append(f"hot pool: the pool's figures disagree: {pool['pool_check']}")
     return out

@@ -646,3 +646,29 @@ def test_a_race_lost_only_on_the_pool_is_planned_again_on_the_pool_answered_with
     assert mine.count("BatchGetItem") == 2  # its read and the other till's: no second read of its own
     assert calls[-2:] == ["TransactWriteItems", "TransactWriteItems"]
     assert_pool_balanced()
+
+
+def test_tills_of_one_process_take_turns_on_the_pool_and_throw_no_work_away(
+    acme: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Eight threads of one process earn into one pool at once: each waits for the pool's turn instead of
+    losing the race, so every transaction commits (none is cancelled and planned again)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from loyalty.store import transaction
+
+    for member_id in ("b1", "b2", "b3"):  # the process learns each member's account
+        assert earn(member_id, f"warm-{member_id}", "10.00")[0] == 201
+    real, tried = transaction.commit, []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        tried.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(transaction, "commit", counted)
+    with ThreadPoolExecutor(max_workers=8) as tills:
+        answers = list(tills.map(lambda n: earn(("b1", "b2", "b3")[n % 3], f"hot-{n}", "10.00"), range(24)))
+    assert [status for status, _, _ in answers] == [201] * 24
+    assert len(tried) == 24  # one transaction an earn: no race lost
+    assert account()["points"]["available"] == 3 * 9 + sum(body["account"]["points"] for _, body, _ in answers)
+    assert_pool_balanced()

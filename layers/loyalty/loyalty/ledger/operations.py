@@ -26,10 +26,12 @@ from loyalty.domain.writes import SideWrite, WriteRefused, coalesced
 from loyalty.kernel.clock import utcnow
 from loyalty.kernel.errors import Contention, IdempotencyConflict, MemberNotFound
 from loyalty.kernel.observability import count
+from loyalty.kernel.turns import turn
 from loyalty.ledger.funnel import Books, Ledger, Txn
 from loyalty.program.rules import Program
-from loyalty.store import conflicts, transaction
+from loyalty.store import accounts, conflicts, transaction
 from loyalty.store import members as store
+from loyalty.store.codecs import account_pk
 
 __all__ = ["Outcome", "Plan", "Retry", "request_hash", "retrying", "run", "run_books", "run_with"]
 
@@ -154,7 +156,11 @@ def run_with(
     def missing() -> Exception:
         return MemberNotFound(f"no member {member_id!r}")
 
-    return run_books(program, load, entry_key, hash_, plan, lambda m: Books(program, m, utcnow()), missing)
+    def hot() -> str | None:  # the member's account's pool, which its company's other tills write too
+        account_id = accounts.guess(member_id)
+        return account_pk(account_id) if account_id else None
+
+    return run_books(program, load, entry_key, hash_, plan, lambda m: Books(program, m, utcnow()), missing, hot)
 
 
 def run_books(
@@ -165,11 +171,19 @@ def run_books(
     plan: Callable[[L, C], Plan],
     open_books: Callable[[H], L],
     missing: Callable[[], Exception],
+    hot: Callable[[], str | None] | None = None,
 ) -> Outcome:
     """`run_with` for any holder's books (a member's, an account pool's): `open_books` opens the holder that
-    `load` read; `missing` is the error when it read none."""
+    `load` read; `missing` is the error when it read none; `hot` names the hot item the operation writes (a
+    pool), if it knows one before reading: each attempt takes that item's turn in this process
+    (loyalty.kernel.turns), so the process's other writers to it wait instead of throwing their work away."""
+    until = time.monotonic() + RACE_SECONDS
 
     def attempt() -> Outcome:
+        with turn(hot() if hot is not None else None, until - time.monotonic()):
+            return decide_and_write()
+
+    def decide_and_write() -> Outcome:
         holder, existing, context = load()
         if existing is not None:
             return replay(existing, hash_, program)
