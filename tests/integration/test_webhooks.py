@@ -171,3 +171,28 @@ def test_a_deleted_endpoint_gets_nothing_more(aws: Any, receiver: Receiver) -> N
     # the same id again is a new endpoint with a new, empty log
     create_endpoint(receiver)
     assert deliveries("crm") == []
+
+
+def test_an_event_published_late_goes_only_to_endpoints_that_were_taking_events_when_it_happened(
+    aws: Any, receiver: Receiver
+) -> None:
+    """A busy outbox publishes an event after an endpoint was made, or after it was enabled again: the endpoint
+    did not exist, or was disabled, when the event happened, so it is not sent ("what happened meanwhile is not
+    sent"); an event of the same second as the endpoint's making is (the bus's time has no fraction)."""
+    CLOCK.set(T0 + timedelta(seconds=30, microseconds=500_000))
+    create_endpoint(receiver)
+    before, same_second = bus_event(1, "2027-03-10T12:00:29Z"), bus_event(2, "2027-03-10T12:00:30Z")
+    invoke("WebhookDispatchFunction", sqs_records([before, same_second, bus_event(3, "2027-03-10T12:01:00Z")]))
+    assert sorted(d["event_id"] for d in deliveries("crm")) == ["le_0002", "le_0003"]
+
+    disable = {"status": "disabled"}
+    patched = call("WebhooksFunction", api_event("PatchWebhook", path_params={"endpoint_id": "crm"}, body=disable))
+    assert patched[0] == 200, patched[1]
+    CLOCK.set(T0 + timedelta(minutes=10))
+    invoke("WebhookDispatchFunction", sqs_records([bus_event(4, "2027-03-10T12:05:00Z")]))  # while disabled
+    enable = {"status": "enabled"}
+    patched = call("WebhooksFunction", api_event("PatchWebhook", path_params={"endpoint_id": "crm"}, body=enable))
+    assert patched[0] == 200, patched[1]
+    late = [bus_event(5, "2027-03-10T12:06:00Z"), bus_event(6, "2027-03-10T12:10:00Z")]  # published after
+    invoke("WebhookDispatchFunction", sqs_records(late))
+    assert sorted(d["event_id"] for d in deliveries("crm")) == ["le_0002", "le_0003", "le_0006"]

@@ -53,9 +53,17 @@ class Endpoint(BaseModel):
     secret_ref: str
     secret_version: int = 1
     version: int = 1
+    enabled_since: datetime | None = None  # when it was last enabled again after being disabled (None: created)
 
     def takes(self, event_type: str) -> bool:
         return "*" in self.event_types or event_type in self.event_types
+
+    def was_taking(self, happened: datetime) -> bool:
+        """Whether an event that happened at `happened` is the endpoint's: it happened once the endpoint was
+        created or last enabled again (an event published late, by a busy outbox, is not sent to an endpoint
+        made after it, nor one that was disabled then: "what happened meanwhile is not sent"). To the second:
+        the bus's `time` has no fraction."""
+        return happened >= (self.enabled_since or self.created_at).replace(microsecond=0)
 
 
 class Attempt(BaseModel):

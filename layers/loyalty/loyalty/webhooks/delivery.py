@@ -90,16 +90,27 @@ def fan_out(events: Sequence[dict[str, Any]]) -> int:
         if "event_id" not in detail:
             logger.warning("an event without event_id is not delivered", extra={"detail_type": event_type})
             continue
+        event_time = str(event.get("time") or isoformat(now))
+        happened = _when(event_time, now)
         for endpoint in endpoints:
-            if not endpoint.takes(event_type):
+            if not endpoint.takes(event_type) or not endpoint.was_taking(happened):
                 continue
-            delivery = _new(endpoint, event_type, detail, str(event.get("time") or isoformat(now)), now)
+            delivery = _new(endpoint, event_type, detail, event_time, now)
             if store.add_delivery(delivery, now + DISPATCH_GRACE):
                 new.append(delivery)
     store.send([_target(d) for d in new])
     if new:
         count("WebhookDeliveriesCreated", len(new), program_id=current_program().program_id)
     return len(new)
+
+
+def _when(event_time: str, now: datetime) -> datetime:
+    """The bus's `time` of an event (when it happened), or `now` when it is not a time."""
+    try:
+        at = datetime.fromisoformat(event_time.replace("Z", "+00:00"))
+    except ValueError:
+        return now
+    return at if at.tzinfo is not None else at.replace(tzinfo=now.tzinfo)
 
 
 def deliver_new(endpoint: Endpoint, event_type: str, detail: dict[str, Any], at: datetime, now: datetime) -> Delivery:

@@ -188,6 +188,8 @@ def change(
             changed.description = description
         if status == "enabled":
             changed.status, changed.disabled_reason, changed.failing_since = "enabled", None, None
+            if endpoint.status != "enabled":
+                changed.enabled_since = utcnow()
         elif status == "disabled":
             changed.status = "disabled"
             if endpoint.status == "enabled":
