@@ -12,6 +12,9 @@ It never reaches AWS: endpoints from the environment or the AWS config files, pr
 credentials are dropped from its process first (the what-if reads a deployed table in another process).
 `outbox=False` leaves the table stream off (no report counters, events or metrics), for a replay that
 reads only the members and the ledger: the stream processor is most of the local stack's CPU.
+`direct=False` (or LOYALTY_ENGINE_DIRECT=0) sends the DynamoDB calls through botocore's whole HTTP round
+trip, as the local stack does; by default moto answers them from botocore's `before-call` hook
+(`loyalty_local.direct`), with the same answers (LOYALTY_ENGINE_DIRECT=check: each one compared).
 """
 
 from __future__ import annotations
@@ -50,7 +53,14 @@ def _only_in_process() -> None:
 
 
 class Engine:
-    def __init__(self, program_document: str = "bundled:demo", *, outbox: bool = True, template: Path = TEMPLATE):
+    def __init__(
+        self,
+        program_document: str = "bundled:demo",
+        *,
+        outbox: bool = True,
+        template: Path = TEMPLATE,
+        direct: bool | None = None,
+    ):
         from loyalty_local.server import LocalStack
 
         _only_in_process()
@@ -63,6 +73,16 @@ class Engine:
         logging.getLogger(os.environ.get("POWERTOOLS_SERVICE_NAME") or "loyalty").setLevel(logging.WARNING)
         if not outbox:
             self._stream_off()
+        from loyalty_local import direct as direct_path
+
+        # DynamoDB answered by moto without botocore's HTTP round trip (loyalty_local.direct), unless turned off
+        # here or by LOYALTY_ENGINE_DIRECT=0 (the workers of a what-if inherit it: a run with and one without)
+        setting = os.environ.get("LOYALTY_ENGINE_DIRECT", "1")
+        if direct if direct is not None else setting != "0":
+            direct_path.CHECK = setting == "check"  # each fast answer also parsed by botocore, and compared
+            direct_path.install()
+        else:
+            direct_path.uninstall()
 
     def _stream_off(self) -> None:
         """No stream records at all: nothing reads them, and moto would keep every one."""

@@ -1,0 +1,82 @@
+"""The replay engine's DynamoDB calls answered from botocore's `before-call` (loyalty_local.direct) change no
+answer: a simulated year replayed with the fast path (each of its answers also parsed by botocore's own parser
+and compared) and without it (botocore's whole HTTP round trip) gives the same outcome, every monthly figure,
+refusal, member figure and ledger line. (Its own file: xdist runs it beside the other what-if tests.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.http import ROOT
+
+MEMBERS = 12
+
+# one programme's replay of the history in this subprocess's engine: its outcome and the fast path's counts
+REPLAY = """
+import gzip, json, sys
+from loyalty.store.core import from_item
+from loyalty_local import direct
+from loyalty_local.whatif.history import requests_of
+from loyalty_local.whatif.replay import run
+
+def items():
+    for line in gzip.open(sys.argv[1], "rt", encoding="utf-8"):
+        record = json.loads(line)
+        if "Item" in record:
+            yield from_item(record["Item"])
+
+outcome = run(open(sys.argv[2], encoding="utf-8").read(), requests_of(items()), daily=False)
+print(json.dumps({
+    "months": outcome.months, "members": outcome.members, "ledger": outcome.ledger, "refused": outcome.refused,
+    "refusals": outcome.refusals, "requests": outcome.requests, "jobs": len(outcome.jobs), "counts": direct.counts(),
+}, default=str, sort_keys=True))
+"""
+
+
+@pytest.fixture(scope="module")
+def simulated_year(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sim")
+    command = [sys.executable, "-m", "simulator", "--members", str(MEMBERS), "--months", "13", "--out", str(out)]
+    run = subprocess.run(
+        [*command, "--no-chart", "--workers", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={k: v for k, v in os.environ.items() if k != "SIM_URL"},
+    )
+    assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+    (history,) = out.glob("demo-*-history.jsonl.gz")
+    return history
+
+
+def _replay(history: Path, setting: str) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if k != "SIM_URL"}
+    env["LOYALTY_ENGINE_DIRECT"] = setting
+    run = subprocess.run(
+        [sys.executable, "-c", REPLAY, str(history), str(ROOT / "programs" / "demo.yaml")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    return dict(json.loads(run.stdout.strip().splitlines()[-1]))
+
+
+def test_the_fast_path_into_moto_changes_no_answer_of_a_replayed_year(simulated_year: Path) -> None:
+    through_http = _replay(simulated_year, "0")
+    fast = _replay(simulated_year, "check")
+    assert through_http.pop("counts") == {"fast": 0, "checked": 0}  # botocore's send, every call
+    counts = fast.pop("counts")
+    assert counts["checked"] == counts["fast"] > 1000, counts  # every fast answer equal to botocore's parse
+    assert through_http["requests"] > 100 and through_http["members"]
+    assert fast == through_http
