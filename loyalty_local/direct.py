@@ -18,8 +18,8 @@ data-plane operations to AWS's own endpoint take this path; a service pointed el
 (`AWS_ENDPOINT_URL_DYNAMODB`) is sent as usual.
 
 Installed by the replay engine (`loyalty_local.engine.Engine`, `direct=True`) only: the product, the local
-stack's server and the tests' moto keep botocore's send. `tests/integration/test_direct.py` compares both
-paths' answers and a replay with and without it.
+stack's server and the tests' moto keep botocore's send. `tests/e2e/test_whatif_direct.py` replays a year
+with it off and with every fast answer compared with botocore's parse, and requires the same outcome.
 """
 
 from __future__ import annotations

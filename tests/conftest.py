@@ -60,6 +60,7 @@ LONGEST_FIRST = (
     "tests/e2e/test_local_stack.py",
     "tests/integration/test_emulator.py",
     "tests/e2e/test_simulator.py",
+    "tests/e2e/test_whatif_direct.py",
     "tests/integration/test_jobs_scale_expiry.py",
 )
 
