@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 from loyalty.kernel.turns import turn, waiting
 
@@ -37,40 +39,38 @@ def test_no_key_takes_no_turn() -> None:
     assert _most_inside_at_once(None) > 1
 
 
-def test_writers_to_different_keys_do_not_wait_for_each_other() -> None:
+@contextmanager
+def held_by_another_thread(key: str) -> Iterator[None]:
+    """`key`'s turn held by another thread for the block."""
     held, go = threading.Event(), threading.Event()
 
     def hold() -> None:
-        with turn("ACCOUNT#a", timeout=1):
+        with turn(key, timeout=1):
             held.set()
             go.wait(5)
 
     holder = threading.Thread(target=hold)
     holder.start()
     held.wait(5)
-    began = time.monotonic()
-    with turn("ACCOUNT#b", timeout=5) as taken:
-        assert taken and time.monotonic() - began < 1
-    go.set()
-    holder.join()
+    try:
+        yield
+    finally:
+        go.set()
+        holder.join()
+
+
+def test_writers_to_different_keys_do_not_wait_for_each_other() -> None:
+    with held_by_another_thread("ACCOUNT#a"):
+        began = time.monotonic()
+        with turn("ACCOUNT#b", timeout=5) as taken:
+            assert taken and time.monotonic() - began < 1
 
 
 def test_a_writer_that_waited_its_timeout_goes_without_the_turn() -> None:
-    held, go = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with turn("ACCOUNT#acme", timeout=1):
-            held.set()
-            go.wait(5)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    held.wait(5)
-    began = time.monotonic()
-    with turn("ACCOUNT#acme", timeout=0.05) as taken:
-        assert not taken and time.monotonic() - began >= 0.05
-    go.set()
-    holder.join()
+    with held_by_another_thread("ACCOUNT#acme"):
+        began = time.monotonic()
+        with turn("ACCOUNT#acme", timeout=0.05) as taken:
+            assert not taken and time.monotonic() - began >= 0.05
     assert waiting() == 0
 
 

@@ -31,7 +31,7 @@ from loyalty.domain.imports import (
 from loyalty.domain.model import identifier_value
 from loyalty.kernel.months import month_of
 from loyalty.program.rules import Program
-from loyalty.requests.imports import CsvRow, JsonlRow
+from loyalty.requests.imports import CsvRow, JsonlRow, MemberCells
 from loyalty.tiers.maths import window
 
 
@@ -130,6 +130,22 @@ def parse(line: Line, fmt: ImportFormat, program: Program, now: datetime) -> Imp
     return _csv(line.row, text, program, now)
 
 
+def _import_row(row: int, parsed: MemberCells, **own: Any) -> ImportRow:
+    """The row of a parsed line: the member's cells, which both formats share, and the format's `own` fields."""
+    return ImportRow(
+        row=row,
+        member_id=parsed.member_id,
+        enrolled_at=parsed.enrolled_at,
+        status=parsed.status,
+        email=parsed.email,
+        phone=parsed.phone,
+        card_id=parsed.card_id,
+        name=parsed.name,
+        birth_date=parsed.birth_date,
+        **own,
+    )
+
+
 def _jsonl(row: int, text: str, program: Program, now: datetime) -> ImportRow | RowError:
     try:  # parsed and checked in one step (pydantic's own JSON parser): the common case, a good row, costs least
         parsed = JsonlRow.model_validate_json(text)
@@ -141,16 +157,9 @@ def _jsonl(row: int, text: str, program: Program, now: datetime) -> ImportRow | 
         if not isinstance(data, dict):
             return RowError(row, "bad_line", "the line is not a JSON object")
         return _refused(row, exc, _member_id(data), {})
-    out = ImportRow(
-        row=row,
-        member_id=parsed.member_id,
-        enrolled_at=parsed.enrolled_at,
-        status=parsed.status,
-        email=parsed.email,
-        phone=parsed.phone,
-        card_id=parsed.card_id,
-        name=parsed.name,
-        birth_date=parsed.birth_date,
+    out = _import_row(
+        row,
+        parsed,
         tier_id=parsed.tier.id if parsed.tier else None,
         tier_until=parsed.tier.until if parsed.tier else None,
         balances=[Balance(b.points, b.expires) for b in parsed.balances or []],
@@ -183,18 +192,8 @@ def _csv(row: int, text: str, program: Program, now: datetime) -> ImportRow | Ro
     if parsed.expires and not parsed.points:
         return RowError(row, "validation_error", "expires: given without points", "expires", parsed.member_id)
     points = int(parsed.points) if parsed.points else 0
-    out = ImportRow(
-        row=row,
-        member_id=parsed.member_id,
-        enrolled_at=parsed.enrolled_at,
-        status=parsed.status,
-        email=parsed.email,
-        phone=parsed.phone,
-        card_id=parsed.card_id,
-        name=parsed.name,
-        birth_date=parsed.birth_date,
-        tier_id=parsed.tier,
-        balances=[Balance(points, parsed.expires or IMPORT_MONTH)] if points else [],
+    out = _import_row(
+        row, parsed, tier_id=parsed.tier, balances=[Balance(points, parsed.expires or IMPORT_MONTH)] if points else []
     )
     return check(out, program, now, csv_names=True)
 

@@ -40,8 +40,8 @@ class BalanceCell(Request):
     expires: Month | None
 
 
-class JsonlRow(Request):
-    """One line of a JSONL file."""
+class MemberCells(Request):
+    """What both formats say of the member itself, checked as an enrolment's body is."""
 
     member_id: Id
     email: Email | None = None
@@ -51,23 +51,20 @@ class JsonlRow(Request):
     birth_date: BirthDate | None = None
     enrolled_at: Timestamp
     status: Literal["active", "suspended"] = "active"
+
+
+class JsonlRow(MemberCells):
+    """One line of a JSONL file."""
+
     tier: TierCell | None = None
     qualifying: Annotated[list[QualifyingMonth], Field(max_length=24)] | None = None
     balances: Annotated[list[BalanceCell], Field(max_length=120)] | None = None
 
 
-class CsvRow(Request):
+class CsvRow(MemberCells):
     """One line of a CSV file, its cells as text (an empty cell is absent); `points` with its `expires` is the
     row's one balance."""
 
-    member_id: Id
-    email: Email | None = None
-    phone: Phone | None = None
-    card_id: Id | None = None
-    name: Name | None = None
-    birth_date: BirthDate | None = None
-    enrolled_at: Timestamp
-    status: Literal["active", "suspended"] = "active"
     tier: Id | None = None
     points: Annotated[str, Field(pattern=r"^[0-9]{1,9}$")] | None = None
     expires: Month | None = None
