@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.http import ROOT, Client, LocalStackProcess
+from tests.support.http import ROOT
 
 SCREENSHOTS = ROOT / "test-output" / "console"
 # `make screenshots` writes the named screens into docs/img/console (docs/console.md shows them)
@@ -95,14 +95,3 @@ def shot(page: Any, name: str, *, full_page: bool = True) -> Path:
     path = NAMED_SHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)
     return path
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Client]:
-    """A local stack of the module's own (as `make run` starts it), for a page's tests that want nothing else in
-    it; a module that seeds one defines its own."""
-    process = LocalStackProcess()
-    try:
-        yield process.client
-    finally:
-        process.stop()

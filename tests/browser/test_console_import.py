@@ -11,12 +11,24 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.browser.conftest import shot
 from tests.browser.test_console import STAMP, sign_in
-from tests.support.http import ADMIN, CHECKOUT, Client
+from tests.support.http import ADMIN, CHECKOUT, Client, LocalStackProcess
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Client]:
+    process = LocalStackProcess()
+    try:
+        yield process.client
+    finally:
+        process.stop()
 
 
 def jsonl(*rows: dict[str, Any] | str) -> bytes:

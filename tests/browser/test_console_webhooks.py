@@ -17,8 +17,17 @@ from standardwebhooks import Webhook
 
 from tests.browser.conftest import shot
 from tests.browser.test_console import STAMP, sign_in
-from tests.support.http import ADMIN, CHECKOUT, Client
+from tests.support.http import ADMIN, CHECKOUT, Client, LocalStackProcess
 from tests.support.receiver import Receiver, Reply
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Client]:
+    process = LocalStackProcess()
+    try:
+        yield process.client
+    finally:
+        process.stop()
 
 
 @pytest.fixture
