@@ -20,6 +20,7 @@ It also keeps two DynamoDB guarantees moto lacks:
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -106,6 +107,8 @@ class Emulator:
         self._door_thread: threading.Thread | None = None
         self.url: str | None = None
         self._want_door = door
+        # the replay engine's in-memory DynamoDB (loyalty_local.memtable), when it holds the tables instead of moto
+        self.memory: Any = None
 
     # -- in process ----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -238,6 +241,8 @@ class Emulator:
     def table_items(self, table: str, prefix: str) -> list[dict[str, Any]]:
         """Every item of `table` whose partition key starts with `prefix`, as DynamoDB types them: read from
         moto's own dictionaries (a Scan would evaluate a filter on every item of the table)."""
+        if self.memory is not None:
+            return [_wire(item) for item in self.memory.items_under(table, prefix)]
         with self.lock:
             return [item.to_json()["Attributes"] for item in _items_under(table, prefix)]
 
@@ -245,11 +250,25 @@ class Emulator:
         """The values of the attributes `names` (None where an item has none) of every item of `table` whose
         partition key starts with `prefix`: strings and numbers as DynamoDB's JSON carries them (a number is
         its text), read off moto's items without building them whole."""
+        if self.memory is not None:
+            return [
+                tuple(next(iter(item[n].values())) if n in item else None for n in names)
+                for item in self.memory.items_under(table, prefix)
+            ]
         with self.lock:
             return [
                 tuple(item.attrs[n].value if n in item.attrs else None for n in names)
                 for item in _items_under(table, prefix)
             ]
+
+
+def _wire(value: Any) -> Any:
+    """An item (or a value) as DynamoDB's JSON carries it: binary values in base64; a copy."""
+    if isinstance(value, dict):
+        return {k: base64.b64encode(v).decode() if k == "B" else _wire(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [base64.b64encode(v).decode() if isinstance(v, bytes) else _wire(v) for v in value]
+    return value
 
 
 def _items_under(table: str, prefix: str) -> Iterator[Any]:

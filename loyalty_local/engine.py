@@ -33,6 +33,7 @@ from loyalty_local.gateway import HttpAnswer
 from loyalty_local.provision import LOCAL_KEYS
 from loyalty_local.template import TEMPLATE, Template
 
+STORES = ("memory", "moto", "check")
 ADMIN_KEY = next(token for token, (_, scopes) in LOCAL_KEYS.items() if "admin" in scopes)
 
 
@@ -60,6 +61,7 @@ class Engine:
         outbox: bool = True,
         template: Path = TEMPLATE,
         direct: bool | None = None,
+        store: str | None = None,
     ):
         from loyalty_local.server import LocalStack
 
@@ -83,6 +85,31 @@ class Engine:
             direct_path.install()
         else:
             direct_path.uninstall()
+        # the tables in memory (loyalty_local.memtable) unless LOYALTY_ENGINE_STORE=moto; "check": both, compared
+        self.store = store or os.environ.get("LOYALTY_ENGINE_STORE", "memory")
+        if self.store not in STORES:
+            raise ValueError(f"LOYALTY_ENGINE_STORE={self.store}: one of {', '.join(STORES)}")
+        if self.store != "moto":
+            self._tables_in_memory(check=self.store == "check")
+
+    def _tables_in_memory(self, *, check: bool) -> None:
+        """The template's tables handed from moto to `MemoryDynamo`, with what the stack seeded in them; with
+        `check`, every call also made to moto and the answers compared (`loyalty_local.memtable.checked`)."""
+        from loyalty.store import core
+
+        from loyalty_local.memtable import MemoryDynamo
+        from loyalty_local.memtable.checked import CheckedDynamo
+
+        specs = self.stack.template.table_definitions()
+        memory = MemoryDynamo(specs)
+        for spec in specs:
+            memory.load(spec["TableName"], self.stack.emulator.table_items(spec["TableName"], ""))
+        if check:
+            core.use_client("dynamodb", CheckedDynamo(memory, core.client("dynamodb")))
+        else:
+            core.use_client("dynamodb", memory)
+            self.stack.emulator.memory = memory
+        self.memory = memory
 
     def _stream_off(self) -> None:
         """No stream records at all: nothing reads them, and moto would keep every one."""

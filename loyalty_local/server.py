@@ -74,6 +74,7 @@ class LocalStack:
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         config.reset()
+        core.use_client("dynamodb", None)  # a replay engine's in-memory tables (loyalty_local.memtable) end here
         core.reset_clients()
         program.PROGRAMS.override(None)
 

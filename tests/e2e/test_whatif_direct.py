@@ -1,7 +1,9 @@
-"""The replay engine's DynamoDB calls answered from botocore's `before-call` (loyalty_local.direct) change no
-answer: a simulated year replayed with the fast path (each of its answers also parsed by botocore's own parser
-and compared) and without it (botocore's whole HTTP round trip) gives the same outcome, every monthly figure,
-refusal, member figure and ledger line. (Its own file: xdist runs it beside the other what-if tests.)"""
+"""The replay engine's ways to DynamoDB change no answer. A simulated year replayed on moto with the fast path
+(loyalty_local.direct: answered from botocore's `before-call`, each answer also parsed by botocore's own parser
+and compared) and without it (botocore's whole HTTP round trip), on the tables in memory (loyalty_local.memtable,
+the engine's default), and on both at once (every call made to the tables in memory and to moto, the answers
+compared) gives the same outcome, every monthly figure, refusal, member figure and ledger line. (Its own file:
+xdist runs it beside the other what-if tests.)"""
 
 from __future__ import annotations
 
@@ -33,7 +35,10 @@ def items():
             yield from_item(record["Item"])
 
 outcome = run(open(sys.argv[2], encoding="utf-8").read(), requests_of(items()), daily=False)
+from loyalty.store import core
+dynamo = core.client("dynamodb")
 print(json.dumps({
+    "store": [type(dynamo).__name__, getattr(dynamo, "compared", getattr(dynamo, "calls", 0))],
     "months": outcome.months, "members": outcome.members, "ledger": outcome.ledger, "refused": outcome.refused,
     "refusals": outcome.refusals, "requests": outcome.requests, "jobs": len(outcome.jobs), "counts": direct.counts(),
 }, default=str, sort_keys=True))
@@ -57,9 +62,10 @@ def simulated_year(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return history
 
 
-def _replay(history: Path, setting: str) -> dict[str, Any]:
+def _replay(history: Path, setting: str, store: str = "moto") -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if k != "SIM_URL"}
     env["LOYALTY_ENGINE_DIRECT"] = setting
+    env["LOYALTY_ENGINE_STORE"] = store
     run = subprocess.run(
         [sys.executable, "-c", REPLAY, str(history), str(ROOT / "programs" / "demo.yaml")],
         cwd=ROOT,
@@ -75,8 +81,25 @@ def _replay(history: Path, setting: str) -> dict[str, Any]:
 def test_the_fast_path_into_moto_changes_no_answer_of_a_replayed_year(simulated_year: Path) -> None:
     through_http = _replay(simulated_year, "0")
     fast = _replay(simulated_year, "check")
+    assert through_http.pop("store")[0] == fast.pop("store")[0] != "MemoryDynamo"
     assert through_http.pop("counts") == {"fast": 0, "checked": 0}  # botocore's send, every call
     counts = fast.pop("counts")
     assert counts["checked"] == counts["fast"] > 1000, counts  # every fast answer equal to botocore's parse
     assert through_http["requests"] > 100 and through_http["members"]
     assert fast == through_http
+
+
+def test_the_tables_in_memory_answer_a_replayed_year_as_moto_does(simulated_year: Path) -> None:
+    on_moto = _replay(simulated_year, "1")
+    in_memory = _replay(simulated_year, "1", store="memory")
+    both = _replay(simulated_year, "1", store="check")
+    assert on_moto.pop("store")[0] not in ("MemoryDynamo", "CheckedDynamo") and on_moto["counts"]["fast"] > 1000
+    kind, calls = in_memory.pop("store")
+    assert kind == "MemoryDynamo" and calls > 1000 and in_memory.pop("counts")["fast"] == 0
+    kind, compared = both.pop("store")
+    assert kind == "CheckedDynamo" and compared == calls  # every call of the year answered alike by both
+    on_moto.pop("counts")
+    both.pop("counts")
+    assert on_moto["requests"] > 100 and on_moto["members"]
+    assert in_memory == on_moto
+    assert both == on_moto

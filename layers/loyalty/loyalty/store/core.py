@@ -57,11 +57,26 @@ def client(service: str = "dynamodb") -> Any:
 
 
 def reset_clients() -> None:
-    """Forget built clients and their session (tests start a fresh moto, the local stack changes endpoints)."""
+    """Forget built clients and their session (tests start a fresh moto, the local stack changes endpoints);
+    a stand-in (`use_client`) stays."""
     global _session
     with _lock:
         _clients.clear()
+        _clients.update(_stand_ins)
         _session = None
+
+
+_stand_ins: dict[str, Any] = {}
+
+
+def use_client(service: str, stand_in: Any | None) -> None:
+    """Answer `client(service)` with `stand_in`, an object of the boto3 client's shape, until it is set to None
+    (the replay engine's in-memory DynamoDB, `loyalty_local.memtable`: a dev tool's process only)."""
+    with _lock:
+        _clients.pop(service, None)
+        _stand_ins.pop(service, None)
+        if stand_in is not None:
+            _stand_ins[service] = _clients[service] = stand_in
 
 
 def table_name() -> str:
