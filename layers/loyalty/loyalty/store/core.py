@@ -7,6 +7,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from typing import Any
 
 from loyalty.kernel.config import settings
@@ -84,13 +85,64 @@ def table_name() -> str:
 
 
 def to_item(data: dict[str, Any]) -> dict[str, Any]:
-    serializer = _codec()[0]
-    return {k: serializer.serialize(v) for k, v in data.items() if v is not None}
+    return {k: serialize(v) for k, v in data.items() if v is not None}
 
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
-    deserializer = _codec()[1]
-    return {k: deserializer.deserialize(v) for k, v in item.items()}
+    return {k: deserialize(v) for k, v in item.items()}
+
+
+# boto3's TypeSerializer and TypeDeserializer, with the types every item is made of (str, int, Decimal, bool,
+# None, dict, list) done here, exactly as boto3 does them, and anything else (sets, binary, subclasses, a float
+# boto3 refuses) handed to boto3: each of the two walks a value through a chain of isinstance tests and
+# method lookups, some 20% of a request's CPU in the replay engine, and a share of every Lambda's.
+# tests/unit/test_item_codec.py holds the two to boto3's answers.
+def serialize(value: Any) -> dict[str, Any]:
+    kind = type(value)
+    if kind is str:
+        return {"S": value}
+    if kind is int or kind is Decimal:
+        return {"N": _number(value)}
+    if kind is dict:
+        return {"M": {k: serialize(v) for k, v in value.items()}}
+    if kind is list:
+        return {"L": [serialize(v) for v in value]}
+    if kind is bool:
+        return {"BOOL": value}
+    if value is None:
+        return {"NULL": True}
+    return _codec()[0].serialize(value)
+
+
+def _number(value: int | Decimal) -> str:
+    number = str(_dynamodb_context().create_decimal(value))
+    if number in ("Infinity", "NaN"):
+        raise TypeError("Infinity and NaN not supported")
+    return number
+
+
+def deserialize(value: dict[str, Any]) -> Any:
+    kind = next(iter(value)) if value else None
+    if kind == "S":
+        return value["S"]
+    if kind == "N":
+        return _dynamodb_context().create_decimal(value["N"])
+    if kind == "M":
+        return {k: deserialize(v) for k, v in value["M"].items()}
+    if kind == "L":
+        return [deserialize(v) for v in value["L"]]
+    if kind == "BOOL":
+        return value["BOOL"]
+    if kind == "NULL":
+        return None
+    return _codec()[1].deserialize(value)
+
+
+@functools.cache
+def _dynamodb_context() -> Any:
+    from boto3.dynamodb.types import DYNAMODB_CONTEXT
+
+    return DYNAMODB_CONTEXT
 
 
 def key(pk: str, sk: str) -> dict[str, Any]:
