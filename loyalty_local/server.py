@@ -419,5 +419,9 @@ def _settle() -> None:
     """What is alive after a job run is, almost all of it, the emulated tables, kept for the rest of the
     session: out of the cyclic collector's sight, which would otherwise walk all of it again and again (a
     seventh of a 1,000-member simulated year's CPU, more as the tables grow). Reference counting still
-    frees what goes; only a reference cycle among these objects would stay."""
+    frees what goes; only a reference cycle among these objects would stay. With the collector off (the
+    replay engine, `loyalty_local.engine`), this is where the cycles made since the last job run are collected,
+    once, before the survivors are put out of sight."""
+    if not gc.isenabled():
+        gc.collect()
     gc.freeze()
