@@ -196,12 +196,14 @@ def copy_item(item: Item) -> Item:
 
 
 def value_size(value: Typed) -> int:
-    """An attribute value's size as DynamoDB counts it (a string's UTF-8 bytes, a number's digits halved)."""
+    """An attribute value's size as moto measures it (the local stack's engine, whose pages and 400 KB limit
+    the replay must reproduce): a string's or a binary's bytes, a number's text, 1 for a boolean or a null,
+    a map's keys and values, a list's or a set's elements."""
     kind, inner = next(iter(value.items()))
     if kind == "S":
-        return len(inner.encode("utf-8")) if not inner.isascii() else len(inner)
+        return len(inner) if inner.isascii() else len(inner.encode("utf-8"))
     if kind == "N":
-        return (len(inner.lstrip("-").replace(".", "").lstrip("0")) + 1) // 2 + 1
+        return len(inner)
     if kind == "B":
         return len(inner)
     if kind in ("BOOL", "NULL"):
@@ -209,8 +211,8 @@ def value_size(value: Typed) -> int:
     if kind in ("SS", "NS", "BS"):
         return sum(value_size({kind[0]: v}) for v in inner)
     if kind == "L":
-        return 3 + sum(1 + value_size(v) for v in inner)
-    return 3 + sum(1 + len(k.encode("utf-8")) + value_size(v) for k, v in inner.items())
+        return sum(value_size(v) for v in inner)
+    return sum(len(k.encode("utf-8")) + value_size(v) for k, v in inner.items())
 
 
 def item_size(item: Item) -> int:
@@ -402,6 +404,10 @@ def _or(reader: _Reader) -> Condition:
     return lambda item: any(part(item) for part in parts)
 
 
+def _copied(values: dict[str, Typed] | None) -> dict[str, Typed] | None:
+    return {k: copy_value(v) for k, v in values.items()} if values else values
+
+
 def _freeze(mapping: dict[str, Any] | None) -> Any:
     if not mapping:
         return ()
@@ -420,7 +426,7 @@ def condition(
     if found is None:
         if len(_conditions) > 20_000:
             _conditions.clear()
-        reader = _Reader(text, names, values)
+        reader = _Reader(text, names, _copied(values))
         compiled = _or(reader)
         reader.done()
         found = _conditions[cache_key] = (compiled, reader.used_names, reader.used_values)
@@ -585,7 +591,7 @@ def update(
     if found is None:
         if len(_updates) > 20_000:
             _updates.clear()
-        reader = _Reader(text, names, values)
+        reader = _Reader(text, names, _copied(values))
         actions: list[Action] = []
         seen: set[str] = set()
         while reader.peek()[0] != "end":

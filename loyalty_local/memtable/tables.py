@@ -11,11 +11,15 @@ their sort keys in order, and each global index its own ordered entries, updated
 the partition it reads, a write the indexes it changes. Reads hand out copies.
 
 What it checks as DynamoDB does: key attributes present, of their declared type and not empty (an index's
-key too), key attributes never updated, the 400 KB item limit, conditions, an update's paths, one operation
-per item in a transaction of at most 100, a transaction's client request token (the same request again is
-answered without being applied). What it does not model: capacity, throttling, streams (the replay runs with
-the stream off), TTL deletion, and the 1 MB page limit of a Query or Scan, which it applies by its own measure
-of an item's size.
+key too), key attributes never updated, the item size limit, conditions (before the update is evaluated),
+an update's paths, one operation per item in a transaction of at most 100. Where moto and DynamoDB answer
+alike, it answers so; where the product could see moto's own choices it takes them, since the live tables the
+replay reconciles against were written through moto locally: an index's order on ties (its sort key, then the
+table's keys), a page cut at 1,000,000 bytes by moto's measure of an item (the 400 KB limit too), a filter on
+an index applied to what the index projects, UPDATED_OLD and UPDATED_NEW naming only what changed. A
+transaction's client request token is honoured as DynamoDB does (moto ignores it; the store sends none). It
+does not model capacity, throttling, streams (the replay runs with the stream off), TTL deletion, or the
+reserved words moto refuses in an expression.
 """
 
 from __future__ import annotations
@@ -32,8 +36,8 @@ from typing import Any
 from loyalty_local.memtable import expressions as ex
 from loyalty_local.memtable.expressions import ExpressionError, Item, Typed
 
-ITEM_LIMIT = 400 * 1024
-PAGE_LIMIT = 1024 * 1024
+ITEM_LIMIT = 405_000  # DynamoDB's 400 KB, as moto measures and limits it (loyalty_local.moto_fast._item_init)
+PAGE_LIMIT = 1_000_000  # a Query's or Scan's page, as moto cuts it (moto.dynamodb.models.table.RESULT_SIZE_LIMIT)
 
 
 def _error(operation: str, code: str, message: str, status: int = 400, **fields: Any) -> Exception:
@@ -92,7 +96,6 @@ class Table:
         self.items: dict[Any, dict[Any, Item]] = {}
         self.order: dict[Any, list[Any]] = {}
         self.sizes: dict[tuple[Any, Any], int] = {}  # each item's size, measured once as it is written
-        self._measured: tuple[int, int] = (0, 0)  # (id, size) of the item check_item measured last
         self.count = 0
 
     # -- keys ---------------------------------------------------------------------------------------
@@ -123,7 +126,8 @@ class Table:
         partition = self.items.get(hash_value)
         return partition.get(range_value) if partition is not None else None
 
-    def check_item(self, item: Item) -> None:
+    def check_item(self, item: Item) -> int:
+        """Refuse what DynamoDB refuses of an item to be written; its size."""
         hash_value, range_value = (
             self._key_value(item, self.hash),
             self._key_value(item, self.range) if self.range else None,
@@ -148,10 +152,10 @@ class Table:
         size = ex.item_size(item)
         if size > ITEM_LIMIT:
             raise _invalid("Item size has exceeded the maximum allowed size")
-        self._measured = (id(item), size)
+        return size
 
     # -- writes (the item already checked) -----------------------------------------------------------
-    def store(self, item: Item) -> None:
+    def store(self, item: Item, size: int) -> None:
         hash_value = _sortable(item[self.hash])
         range_value = _sortable(item[self.range]) if self.range else None
         partition = self.items.setdefault(hash_value, {})
@@ -165,9 +169,7 @@ class Table:
         else:
             self._unindex(old, hash_value, range_value)
         partition[range_value] = item
-        self.sizes[(hash_value, range_value)] = (
-            self._measured[1] if self._measured[0] == id(item) else ex.item_size(item)
-        )
+        self.sizes[(hash_value, range_value)] = size
         self._index(item, hash_value, range_value)
 
     def remove(self, hash_value: Any, range_value: Any) -> Item | None:
@@ -185,7 +187,12 @@ class Table:
             del self.order[hash_value]
         return old
 
-    def _entry(self, index: Index, item: Item, hash_value: Any, range_value: Any) -> tuple[Any, tuple[Any, ...]] | None:
+    def _entry(
+        self, index: Index, item: Item, hash_value: Any, range_value: Any
+    ) -> tuple[Any, tuple[tuple[Any, ...], Any, Any]] | None:
+        """(the index's partition, (the item's place in it, its table keys)): moto's order of an index, by its sort
+        key, then the table's partition and sort keys (an index without a sort key: the table's sort key, then
+        its partition key)."""
         found = item.get(index.hash)
         if found is None:
             return None
@@ -193,8 +200,8 @@ class Table:
             ranged = item.get(index.range)
             if ranged is None:
                 return None
-            return _sortable(found), (_sortable(ranged), range_value, hash_value)
-        return _sortable(found), (range_value, hash_value)
+            return _sortable(found), ((_sortable(ranged), hash_value, range_value), hash_value, range_value)
+        return _sortable(found), ((range_value, hash_value), hash_value, range_value)
 
     def _index(self, item: Item, hash_value: Any, range_value: Any) -> None:
         for index in self.indexes.values():
@@ -278,7 +285,6 @@ class MemoryDynamo:
         return found
 
     def _call(self, operation: str, method: Any, params: dict[str, Any]) -> dict[str, Any]:
-        self.calls += 1
         self.meta.events.emit(
             f"before-call.dynamodb.{operation}",
             model=SimpleNamespace(name=operation),
@@ -288,6 +294,7 @@ class MemoryDynamo:
         )
         try:
             with self.lock:
+                self.calls += 1
                 answer: dict[str, Any] = method(**params)
         except _Refused as refused:
             raise _error(operation, refused.code, str(refused), **refused.fields) from None
@@ -411,8 +418,8 @@ class MemoryDynamo:
             ]
         else:
             ordered = [
-                (table.get(entry[-1], entry[-2]), entry, table.sizes.get((entry[-1], entry[-2]), 0))
-                for entry in index.partitions.get(partition_value, [])
+                (table.get(h, r), place, table.sizes.get((h, r), 0))
+                for place, h, r in index.partitions.get(partition_value, [])
             ]
         if not forward:
             ordered.reverse()
@@ -432,7 +439,7 @@ class MemoryDynamo:
         if index is None:
             return (range_value,)
         if index.range is not None:
-            return (_sortable(start[index.range]), range_value, hash_value)
+            return (_sortable(start[index.range]), hash_value, range_value)
         return (range_value, hash_value)
 
     def _page(
@@ -466,11 +473,12 @@ class MemoryDynamo:
             matched.append(item)
             size += item_size
         scanned = len(matched)
+        # as moto: the index's projection first, then the filter on what it holds, then the projection asked
+        shown = [table.project_index(item, index) for item in matched] if index is not None else matched
         if check is not None:
-            matched = [item for item in matched if check(item)]
-        answer: dict[str, Any] = {"Count": len(matched), "ScannedCount": scanned}
+            shown = [item for item in shown if check(item)]
+        answer: dict[str, Any] = {"Count": len(shown), "ScannedCount": scanned}
         if params.get("Select") != "COUNT":
-            shown = [table.project_index(item, index) if index is not None else item for item in matched]
             answer["Items"] = [self._projected(item, params) for item in shown]
         if last is not None:
             answer["LastEvaluatedKey"] = table.key_attributes(last, index)
@@ -532,64 +540,53 @@ class MemoryDynamo:
             fields["Item"] = ex.copy_item(old)
         return _Refused("ConditionalCheckFailedException", "The conditional request failed", **fields)
 
-    def _plan_put(self, params: dict[str, Any], operation: str) -> tuple[Table, tuple[Any, Any], Item | None, Item]:
+    def _plan_put(self, params: dict[str, Any]) -> tuple[Table, tuple[Any, Any], Item | None, Item, int]:
+        """A put's table, key, the item it replaces, the item (checked) and its size."""
         table = self._table(params["TableName"])
         item = ex.copy_item(params["Item"])
-        table.check_item(item)
+        size = table.check_item(item)
         at = (_sortable(item[table.hash]), _sortable(item[table.range]) if table.range else None)
-        return table, at, table.get(*at), item
+        return table, at, table.get(*at), item, size
 
-    def _plan_update(
-        self, params: dict[str, Any]
-    ) -> tuple[Table, tuple[Any, Any], Item | None, Item, set[str], tuple[set[str], set[str]]]:
-        """The update's item before and after, the top-level attributes it touches, and the names and values
-        its expression used."""
+    def _parse_update(self, params: dict[str, Any]) -> tuple[Table, tuple[Any, Any], Item | None, Any]:
+        """An update's table, key, the item as it is, and its compiled expression (names and values checked
+        as moto checks them, before any condition): (actions, used names, used values)."""
         table = self._table(params["TableName"])
-        key = params["Key"]
-        at = table.key_of(key)
-        old = table.get(*at)
+        at = table.key_of(params["Key"])
         text = params.get("UpdateExpression")
-        names, values = params.get("ExpressionAttributeNames"), params.get("ExpressionAttributeValues")
         if not text:
-            new = ex.copy_item(old) if old is not None else ex.copy_item(key)
-            return table, at, old, new, set(), (set(), set())
-        actions, used_names, used_values = ex.update(text, names, values)
-        keys = {table.hash, table.range}
-        touched = {str(a.path[0]) for a in actions}
-        if touched & keys:
-            name = next(iter(touched & keys))
+            return table, at, table.get(*at), ([], set(), set())
+        compiled = ex.update(text, params.get("ExpressionAttributeNames"), params.get("ExpressionAttributeValues"))
+        touched = {str(a.path[0]) for a in compiled[0]} & {table.hash, table.range}
+        if touched:
             raise _invalid(
                 "One or more parameter values were invalid: "
-                f"Cannot update attribute {name}. This attribute is part of the key"
+                f"Cannot update attribute {next(iter(touched))}. This attribute is part of the key"
             )
-        new = ex.apply_update(old if old is not None else ex.copy_item(key), actions)
-        table.check_item(new)
-        return table, at, old, new, touched, (used_names, used_values)
+        return table, at, table.get(*at), compiled
+
+    def _apply_update(self, table: Table, key: Item, old: Item | None, actions: list[Any]) -> tuple[Item, int]:
+        """The item after the update (evaluated once its condition held, as moto does) and its size."""
+        before = old if old is not None else ex.copy_item(key)
+        new = ex.apply_update(before, actions) if actions else ex.copy_item(before)
+        return new, table.check_item(new)
 
     def _put_item(self, **params: Any) -> dict[str, Any]:
-        table, _at, old, item = self._plan_put(params, "PutItem")
+        table, _at, old, item, size = self._plan_put(params)
         if not self._condition(params, old, "PutItem"):
             raise self._failed(params, old)
-        table.store(item)
+        table.store(item, size)
         if params.get("ReturnValues") == "ALL_OLD" and old is not None:
             return {"Attributes": ex.copy_item(old)}
         return {}
 
     def _update_item(self, **params: Any) -> dict[str, Any]:
-        table, _at, old, new, touched, used = self._plan_update(params)
-        if not self._condition(params, old, "UpdateItem", used):
+        table, _at, old, (actions, used_names, used_values) = self._parse_update(params)
+        if not self._condition(params, old, "UpdateItem", (used_names, used_values)):
             raise self._failed(params, old)
-        table.store(new)
-        wanted = params.get("ReturnValues", "NONE")
-        if wanted == "ALL_NEW":
-            return {"Attributes": ex.copy_item(new)}
-        if wanted == "ALL_OLD":
-            return {"Attributes": ex.copy_item(old)} if old is not None else {}
-        if wanted in ("UPDATED_NEW", "UPDATED_OLD"):
-            source = new if wanted == "UPDATED_NEW" else (old or {})
-            shown = {n: ex.copy_value(source[n]) for n in sorted(touched) if n in source}
-            return {"Attributes": shown} if shown else {}
-        return {}
+        new, size = self._apply_update(table, params["Key"], old, actions)
+        table.store(new, size)
+        return _return_values(params.get("ReturnValues", "NONE"), old, new)
 
     def _delete_item(self, **params: Any) -> dict[str, Any]:
         table = self._table(params["TableName"])
@@ -606,25 +603,25 @@ class MemoryDynamo:
         total = sum(len(v) for v in RequestItems.values())
         if total > 25:
             raise _invalid("Too many items requested for the BatchWriteItem call")
-        planned: list[tuple[Table, tuple[Any, Any], Item | None]] = []
+        planned: list[tuple[Table, tuple[Any, Any], Item | None, int]] = []
         for name, requests in RequestItems.items():
             table = self._table(name)
             seen: set[tuple[Any, Any]] = set()
             for request in requests:
                 if "PutRequest" in request:
                     item = ex.copy_item(request["PutRequest"]["Item"])
-                    table.check_item(item)
+                    size = table.check_item(item)
                     at = (_sortable(item[table.hash]), _sortable(item[table.range]) if table.range else None)
-                    planned.append((table, at, item))
+                    planned.append((table, at, item, size))
                 else:
                     at = table.key_of(request["DeleteRequest"]["Key"])
-                    planned.append((table, at, None))
+                    planned.append((table, at, None, 0))
                 if at in seen:
                     raise _invalid("Provided list of item keys contains duplicates")
                 seen.add(at)
-        for table, at, written in planned:
+        for table, at, written, size in planned:
             if written is not None:
-                table.store(written)
+                table.store(written, size)
             else:
                 table.remove(*at)
         return {"UnprocessedItems": {}}
@@ -647,22 +644,24 @@ class MemoryDynamo:
                     "IdempotentParameterMismatchException",
                     "The request uses the same client token as a previous, but non-identical request",
                 )
-        plans: list[tuple[str, Table, tuple[Any, Any], Item | None, Item | None]] = []
+        plans: list[tuple[str, Table, tuple[Any, Any], Item | None, Any]] = []
         reasons: list[dict[str, Any]] = []
         failed = False
         targets: set[tuple[str, Any, Any]] = set()
         for entry in TransactItems:
             used: tuple[set[str], set[str]]
             ((verb, params),) = entry.items()
+            change: Any = None  # a put's (item, size), an update's actions
             if verb == "Put":
-                table, at, old, new = self._plan_put(params, "TransactWriteItems")
-                used = (set(), set())
+                table, at, old, item, size = self._plan_put(params)
+                change, used = (item, size), (set(), set())
             elif verb == "Update":
-                table, at, old, new, _touched, used = self._plan_update(params)
+                table, at, old, (actions, *used_sets) = self._parse_update(params)
+                change, used = actions, (used_sets[0], used_sets[1])
             elif verb in ("Delete", "ConditionCheck"):
                 table = self._table(params["TableName"])
                 at = table.key_of(params["Key"])
-                old, new = table.get(*at), None
+                old = table.get(*at)
                 used = (set(), set())
                 if verb == "ConditionCheck" and not params.get("ConditionExpression"):
                     raise _invalid("The ConditionCheck must have a ConditionExpression")
@@ -680,7 +679,7 @@ class MemoryDynamo:
                 if old is not None and params.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD":
                     reason["Item"] = ex.copy_item(old)
                 reasons.append(reason)
-            plans.append((verb, table, at, old, new))
+            plans.append((verb, table, at, old, change))
         if failed:
             codes = ", ".join(r["Code"] for r in reasons)
             raise _Refused(
@@ -688,9 +687,18 @@ class MemoryDynamo:
                 f"Transaction cancelled, please refer cancellation reasons for specific reasons [{codes}]",
                 CancellationReasons=reasons,
             )
-        for verb, table, at, _old, new in plans:
-            if verb in ("Put", "Update"):
-                table.store(new)  # type: ignore[arg-type]
+        # every condition held: the updates evaluated (a refusal of one writes nothing), then all written
+        writes: list[tuple[str, Table, tuple[Any, Any], Item | None, int]] = []
+        for (verb, table, at, old, change), entry in zip(plans, TransactItems, strict=True):
+            if verb == "Put":
+                writes.append((verb, table, at, change[0], change[1]))
+            elif verb == "Update":
+                writes.append((verb, table, at, *self._apply_update(table, entry["Update"]["Key"], old, change)))
+            else:
+                writes.append((verb, table, at, None, 0))
+        for verb, table, at, written, size in writes:
+            if written is not None:
+                table.store(written, size)
             elif verb == "Delete":
                 table.remove(*at)
         if ClientRequestToken is not None:
@@ -711,8 +719,41 @@ class MemoryDynamo:
         found = self._table(table)
         with self.lock:
             for item in items:
-                found.check_item(item)
-                found.store(ex.copy_item(item))
+                found.store(ex.copy_item(item), found.check_item(item))
+
+
+def _return_values(wanted: str, old: Item | None, new: Item) -> dict[str, Any]:
+    """An update's ReturnValues as moto answers them: UPDATED_OLD the old values of the attributes whose value
+    changed (or went or came), UPDATED_NEW what changed in the new item, down to the changed keys of a map."""
+    if wanted == "ALL_NEW":
+        return {"Attributes": ex.copy_item(new)}
+    if wanted == "ALL_OLD":
+        return {"Attributes": ex.copy_item(old)} if old else {}
+    before = old or {}
+    if wanted == "UPDATED_OLD":
+        changed = {k for k in set(before) | set(new) if not (k in before and before[k] == new.get(k))}
+        shown = {k: ex.copy_value(v) for k, v in before.items() if k in changed}
+        return {"Attributes": shown} if shown else {}
+    if wanted == "UPDATED_NEW":
+        return {"Attributes": _updated_new(before, ex.copy_item(new))}
+    return {}
+
+
+def _updated_new(original: Any, changed: Any) -> Any:
+    """moto's `_build_updated_new_attributes`, on the typed values."""
+    if type(changed) is not type(original):
+        return changed
+    if isinstance(changed, dict):
+        return {
+            key: _updated_new(original.get(key), value)
+            for key, value in changed.items()
+            if key not in original or value != original[key]
+        }
+    if isinstance(changed, list):
+        if len(changed) != len(original) or any(a != b for a, b in zip(changed, original, strict=True)):
+            return list(changed)
+        return list(original)
+    return changed
 
 
 def _segment(hash_value: Typed, total: int) -> int:

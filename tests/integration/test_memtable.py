@@ -382,3 +382,86 @@ def test_the_engine_replays_on_the_tables_in_memory_and_reads_them_back() -> Non
     run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.split("\n")[:3] == ["201", "201", "[125] {'m-1': 125} True"]
+
+
+# -- where a second reading found the two apart (each failed before its fix) -------------------------------
+def test_updated_old_and_new_name_only_what_changed(db: Any) -> None:
+    put(db, "WH#1", "DELIVERY", status=s("pending"), retry_asked={"BOOL": True}, nested={"M": {"a": n(1), "b": n(1)}})
+    answer = db.update_item(
+        TableName=TABLE,
+        Key={"PK": s("WH#1"), "SK": s("DELIVERY")},
+        UpdateExpression="SET #s = :p REMOVE retry_asked",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":p": s("pending")},
+        ReturnValues="UPDATED_OLD",
+    )
+    assert answer["Attributes"] == {"retry_asked": {"BOOL": True}}  # status was written, but did not change
+    answer = db.update_item(
+        TableName=TABLE,
+        Key={"PK": s("WH#1"), "SK": s("DELIVERY")},
+        UpdateExpression="SET nested.a = :two, #s = :p",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":two": n(2), ":p": s("pending")},
+        ReturnValues="UPDATED_NEW",
+    )
+    assert answer["Attributes"] == {"nested": {"M": {"a": n(2)}}}
+
+
+def test_a_condition_is_tested_before_the_update_is_evaluated(db: Any) -> None:
+    put(db, "V#1", "V", v=n(1))
+    update = {
+        "TableName": TABLE,
+        "Key": {"PK": s("V#1"), "SK": s("V")},
+        "UpdateExpression": "SET a = nothere + :one",
+        "ConditionExpression": "v = :two",
+        "ExpressionAttributeValues": {":one": n(1), ":two": n(2)},
+    }
+    with pytest.raises(ClientError) as refused:
+        db.update_item(**update)
+    assert code(refused) == "ConditionalCheckFailedException"  # not the update's ValidationException
+    with pytest.raises(ClientError) as refused:
+        db.transact_write_items(TransactItems=[{"Update": update}])
+    assert code(refused) == "TransactionCanceledException"
+    assert [r["Code"] for r in refused.value.response["CancellationReasons"]] == ["ConditionalCheckFailed"]
+
+
+def test_a_page_ends_at_moto_s_megabyte_by_its_measure(db: Any) -> None:
+    for i in range(30):
+        put(db, "BIG#1", f"PART#{i:02d}", blob=s("x" * 40_000), figure=n(12345))
+    first = db.query(TableName=TABLE, KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": s("BIG#1")})
+    assert 0 < first["Count"] < 30 and first["LastEvaluatedKey"]["PK"] == s("BIG#1")
+    rest = db.query(
+        TableName=TABLE,
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": s("BIG#1")},
+        ExclusiveStartKey=first["LastEvaluatedKey"],
+    )
+    assert first["Count"] + rest["Count"] == 30 and "LastEvaluatedKey" not in rest
+
+
+def test_ties_on_an_index_sort_key_come_in_moto_s_order(db: Any) -> None:
+    put(db, "A", "Z", GSI1PK=s("MEMBER#tie"), GSI1SK=s("000000000001"))
+    put(db, "B", "A", GSI1PK=s("MEMBER#tie"), GSI1SK=s("000000000001"))
+    asked = {
+        "TableName": TABLE,
+        "IndexName": "ledger",
+        "KeyConditionExpression": "GSI1PK = :pk",
+        "ExpressionAttributeValues": {":pk": s("MEMBER#tie")},
+    }
+    assert [i["PK"]["S"] for i in db.query(**asked)["Items"]] == ["A", "B"]
+    first = db.query(**asked, Limit=1)
+    second = db.query(**asked, Limit=1, ExclusiveStartKey=first["LastEvaluatedKey"])
+    assert [first["Items"][0]["PK"]["S"], second["Items"][0]["PK"]["S"]] == ["A", "B"]
+
+
+def test_a_filter_on_a_keys_only_index_sees_only_its_keys(db: Any) -> None:
+    put(db, "MEMBER#f", "MEMBER", MEMBERPK=s("MEMBERS#09"), name=s("Fay"))
+    found = db.query(
+        TableName=TABLE,
+        IndexName="members",
+        KeyConditionExpression="MEMBERPK = :s",
+        FilterExpression="#n = :x",
+        ExpressionAttributeNames={"#n": "name"},
+        ExpressionAttributeValues={":s": s("MEMBERS#09"), ":x": s("Fay")},
+    )
+    assert found["Count"] == 0 and found["ScannedCount"] == 1
