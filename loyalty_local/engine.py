@@ -1,8 +1,9 @@
 """The replay engine: the local stack in this process, without HTTP, driven request by request.
 
-The same handlers, the same domain code and the same emulated tables as `make run`, called directly
-(API Gateway's event built by `loyalty_local.gateway`, the authorizer included), with the clock set to
-each request's own time. Two producers feed it:
+The same handlers and the same domain code as `make run`, called directly (API Gateway's event built by
+`loyalty_local.gateway`, the authorizer included), with the clock set to each request's own time, on the
+template's tables held in memory (`loyalty_local.memtable`, a client of boto3's shape; moto keeps the queues,
+the bus, the secrets and the parameters). Two producers feed it:
 
 - the what-if replay (`loyalty_local.whatif`), with the history a stack or a table recorded;
 - the simulator (`python -m simulator`), with the synthetic members' actions.
@@ -12,9 +13,11 @@ It never reaches AWS: endpoints from the environment or the AWS config files, pr
 credentials are dropped from its process first (the what-if reads a deployed table in another process).
 `outbox=False` leaves the table stream off (no report counters, events or metrics), for a replay that
 reads only the members and the ledger: the stream processor is most of the local stack's CPU.
-`direct=False` (or LOYALTY_ENGINE_DIRECT=0) sends the DynamoDB calls through botocore's whole HTTP round
-trip, as the local stack does; by default moto answers them from botocore's `before-call` hook
-(`loyalty_local.direct`), with the same answers (LOYALTY_ENGINE_DIRECT=check: each one compared).
+`store="moto"` (or LOYALTY_ENGINE_STORE=moto) keeps the tables in moto, as the local stack does; "check"
+makes every DynamoDB call to both and fails on a difference. On moto, `direct=False` (or
+LOYALTY_ENGINE_DIRECT=0) sends the DynamoDB calls through botocore's whole HTTP round trip; by default moto
+answers them from botocore's `before-call` hook (`loyalty_local.direct`), with the same answers
+(LOYALTY_ENGINE_DIRECT=check: each one compared).
 """
 
 from __future__ import annotations
