@@ -128,11 +128,9 @@ class Table:
 
     def check_item(self, item: Item) -> int:
         """Refuse what DynamoDB refuses of an item to be written; its size."""
-        hash_value, range_value = (
-            self._key_value(item, self.hash),
-            self._key_value(item, self.range) if self.range else None,
-        )
-        del hash_value, range_value
+        self._key_value(item, self.hash)  # the keys present, typed and not empty
+        if self.range:
+            self._key_value(item, self.range)
         for index in self.indexes.values():
             for name in (index.hash, index.range):
                 if name is None or name not in item:
@@ -522,17 +520,9 @@ class MemoryDynamo:
     ) -> bool:
         names, values = params.get("ExpressionAttributeNames"), params.get("ExpressionAttributeValues")
         text = params.get("ConditionExpression")
-        used_names, used_values = set(extra[0]), set(extra[1])
-        passed = True
-        if text:
-            compiled, cond_names, cond_values = ex.condition(text, names, values)
-            used_names |= cond_names
-            used_values |= cond_values
-            _check_used(operation, names, values, used_names, used_values)
-            passed = compiled(old)
-        else:
-            _check_used(operation, names, values, used_names, used_values)
-        return passed
+        compiled, cond_names, cond_values = ex.condition(text, names, values) if text else (None, set(), set())
+        _check_used(operation, names, values, extra[0] | cond_names, extra[1] | cond_values)
+        return compiled is None or compiled(old)
 
     def _failed(self, params: dict[str, Any], old: Item | None) -> _Refused:
         fields: dict[str, Any] = {}
