@@ -52,6 +52,13 @@ def log(stack: Client, endpoint_id: str, query: str = "") -> dict[str, Any]:
     return dict(answer.json)
 
 
+def attempts_so_far(stack: Client, endpoint_id: str) -> int:
+    """The newest delivery's attempts, 0 while the click's request has not yet made it (the button answers
+    before the page's POST has reached the stack)."""
+    found = log(stack, endpoint_id)["deliveries"]
+    return len(found[0]["attempts"]) if found else 0
+
+
 def settled(stack: Client, endpoint_id: str, timeout: float = 30) -> list[dict[str, Any]]:
     """The log once no delivery is pending (every message answered)."""
     deadline = time.monotonic() + timeout
@@ -179,7 +186,7 @@ def test_a_failing_receiver_shows_its_attempts_and_retry_now_succeeds_once_it_is
     # the first attempt and the one 5 s later fail with 500; the next is minutes away
     page.get_by_role("button", name="Send a test message").click()
     deadline = time.monotonic() + 30
-    while len(log(stack, "mailer")["deliveries"][0]["attempts"]) < 2 and time.monotonic() < deadline:
+    while attempts_so_far(stack, "mailer") < 2 and time.monotonic() < deadline:
         time.sleep(0.2)
     row = page.locator('[data-table="deliveries"] tbody tr[data-delivery]').first
     page.get_by_role("button", name="Refresh").click()
