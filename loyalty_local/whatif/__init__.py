@@ -100,7 +100,11 @@ def _run(args: argparse.Namespace) -> int:
     workers = args.workers or os.cpu_count() or 1
 
     with tempfile.TemporaryDirectory(prefix="whatif-") as scratch:
-        source, records = _read(args, Path(scratch))
+        source, lines = _read(args, Path(scratch))
+
+        def records() -> Iterator[dict[str, Any]]:
+            return (json.loads(line) for line in lines())
+
         if args.save_history:
             count = hist.write_records(records(), args.save_history)
             print(f"History: {args.save_history} ({count} items)", file=sys.stderr)
@@ -108,7 +112,7 @@ def _run(args: argparse.Namespace) -> int:
         current_document, current_label = _current(args, named_program, f"of {source}")
         current_program = _parse(current_document, current_label)
         stocked = {r.id for r in (*current_program.rewards, *candidate.rewards) if r.stock is not None}
-        sharded = shards.cut(records, stocked, args.group_members, Path(scratch))
+        sharded = shards.cut(lines, stocked, args.group_members, Path(scratch))
         try:
             shards.read_spans(sharded, workers)
             if not sharded.members or sharded.first is None:
@@ -200,10 +204,10 @@ def _current(args: argparse.Namespace, named: str | None, source_label: str) -> 
     return named, f"the programme {source_label}"
 
 
-def _read(args: argparse.Namespace, scratch: Path) -> tuple[str, Callable[[], Iterator[dict[str, Any]]]]:
-    """(where from, a function that reads the history from its start each time it is called: export records,
-    a first one naming the programme when the source does). A table or a stack is read once, into a file
-    in `scratch`, as it streams; an export is read where it is."""
+def _read(args: argparse.Namespace, scratch: Path) -> tuple[str, Callable[[], Iterator[str]]]:
+    """(where from, a function that reads the history from its start each time it is called: the lines of
+    an export, unparsed and none blank, a first one naming the programme when the source does). A table or a
+    stack is read once, into a file in `scratch`, as it streams; an export is read where it is."""
     if args.history:
         if not args.history.exists():
             raise Refused(f"--history: {args.history} does not exist")
@@ -234,7 +238,8 @@ def _named(records: Callable[[], Iterator[dict[str, Any]]]) -> str | None:
     return None
 
 
-def _lines_of_export(path: Path) -> Iterator[dict[str, Any]]:
+def _lines_of_export(path: Path) -> Iterator[str]:
+    """An export's lines as read (a file, or a directory's files in name order), the blank ones left out."""
     import gzip
 
     files = (
@@ -247,7 +252,7 @@ def _lines_of_export(path: Path) -> Iterator[dict[str, Any]]:
         with opener(file, "rt", encoding="utf-8") as lines:
             for line in lines:
                 if line.strip():
-                    yield json.loads(line)
+                    yield line
 
 
 def _scan(table: str, endpoint: str | None) -> Iterator[dict[str, Any]]:

@@ -6,10 +6,11 @@ Members that share nothing replay apart. What ties members keeps them in one gro
 - an account (its members' orders feed one pool) and a transfer (both sides write in one transaction);
 - a reward with a stock, in the current or the candidate programme (its members draw on one counter).
 
-The history is read as a stream, twice, and never held: the first pass ties the members into groups (a
-union-find over member ids, accounts and stocked rewards: a few hundred bytes a member), the second writes
-each item to the file of its shard (groups packed up to `group_members` members; a larger group is a
-shard of its own). The monthly job runs go to every shard. Each shard then replays in a worker process of
+The history is read as a stream, twice, and never held: the first pass parses each line and ties the
+members into groups (a union-find over member ids, accounts and stocked rewards: a few hundred bytes a
+member) and remembers whose each line is (four bytes a line); the second copies each line as it was read,
+unparsed, to the file of its shard (groups packed up to `group_members` members; a larger group is a shard
+of its own). The monthly job runs go to every shard. Each shard then replays in a worker process of
 its own, under each programme, in an engine that the process's end throws away; the workers (one per core
 by default) answer with figures only: each month's snapshot (summed across shards, month by month), the
 refusals, the members' tiers, and for the current programme the reconciliation of the shard's members
@@ -29,6 +30,7 @@ import resource
 import shutil
 import tempfile
 import time
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -106,6 +108,9 @@ def owner(item: dict[str, Any]) -> str | None:
     return None
 
 
+PROGRAM, EVERYWHERE, NOBODY = -1, -2, -3  # a record's owner: the programme line, a job run, no member
+
+
 @dataclass
 class Grouping:
     """What the first pass learnt: the members in the order read, the ties between them, the programme the
@@ -115,6 +120,9 @@ class Grouping:
     members: list[str] = field(default_factory=list)
     program: str | None = None
     items: int = 0
+    nodes: list[str] = field(default_factory=list)  # the owners met, each once, by number
+    # each record's owner, in the order read: a number in `nodes`, or PROGRAM, EVERYWHERE, NOBODY
+    owners: array = field(default_factory=lambda: array("i"))
 
     def groups(self) -> dict[str, list[str]]:
         """Root -> its members, in the order first read."""
@@ -127,15 +135,25 @@ class Grouping:
 def tie_members(records: Iterable[dict[str, Any]], stocked: set[str]) -> Grouping:
     """The first pass over the history: who is tied to whom."""
     found = Grouping()
-    ties = found.ties
+    ties, owners, numbers = found.ties, found.owners, dict[str, int]()
     for record in records:
         if "Program" in record:
             found.program = str(record["Program"])
+            owners.append(PROGRAM)
             continue
         item = record.get("Item", record)
         found.items += 1
         kind = _s(item, "kind")
         node = owner(item)
+        if _s(item, "PK") == "JOBRUNS":
+            owners.append(EVERYWHERE)
+        elif node is None:
+            owners.append(NOBODY)
+        elif (number := numbers.get(node)) is not None:
+            owners.append(number)
+        else:
+            owners.append(numbers.setdefault(node, len(found.nodes)))
+            found.nodes.append(node)
         if node is None:
             continue
         ties.find(node)
@@ -174,51 +192,57 @@ def pack(grouping: Grouping, group_members: int) -> tuple[dict[str, int], list[i
 
 
 class ShardFiles:
-    """The second pass's output: one JSON-lines file per shard, opened as needed (a 1,000,000-member table
-    in groups of 500 has 2,000 of them: no more than `OPEN` are open at once)."""
+    """The second pass's output: one JSON-lines file per shard. Lines wait in a buffer per shard and go to
+    its file `BUFFER` bytes at a time, the file opened for that and closed again: a 1,000,000-member table in
+    groups of 500 has 2,000 shards, more than a process may hold open, and lines come to them in no order."""
 
-    OPEN = 200
+    BUFFER = 1 << 16  # about 130 MB held at most for 2,000 shards
 
     def __init__(self, folder: Path, shards: int, program: str | None) -> None:
         self.folder = folder
         self.paths = [folder / f"shard-{i:05d}.jsonl" for i in range(shards)]
-        self._open: dict[int, Any] = {}
+        self._waiting: list[list[str]] = [[] for _ in range(shards)]
+        self._sizes = [0] * shards
         for path in self.paths:
             with path.open("w", encoding="utf-8") as out:
                 if program is not None:
                     out.write(json.dumps({"Program": program}) + "\n")
 
     def write(self, shard: int, line: str) -> None:
-        out = self._open.get(shard)
-        if out is None:
-            if len(self._open) >= self.OPEN:
-                self.close()
-            out = self._open[shard] = self.paths[shard].open("a", encoding="utf-8")
-        out.write(line)
+        self._waiting[shard].append(line)
+        self._sizes[shard] += len(line)
+        if self._sizes[shard] >= self.BUFFER:
+            self._flush(shard)
+
+    def _flush(self, shard: int) -> None:
+        with self.paths[shard].open("a", encoding="utf-8") as out:
+            out.writelines(self._waiting[shard])
+        self._waiting[shard].clear()
+        self._sizes[shard] = 0
 
     def close(self) -> None:
-        for out in self._open.values():
-            out.close()
-        self._open.clear()
+        for shard, waiting in enumerate(self._waiting):
+            if waiting:
+                self._flush(shard)
 
 
-def split(records: Iterable[dict[str, Any]], grouping: Grouping, shard_of: dict[str, int], files: ShardFiles) -> None:
-    """The second pass: each item to its group's shard; the job runs to all; an item of no member (an API
-    key, a counter of the table) to the first, where the replay ignores it as the unsharded one does."""
-    ties = grouping.ties
+def split(lines: Iterable[str], grouping: Grouping, shard_of: dict[str, int], files: ShardFiles) -> None:
+    """The second pass: the same lines as the first, unparsed, each to its owner's shard (what the first pass
+    remembered); the job runs to all; an item of no member (an API key, a counter of the table) to the first,
+    where the replay ignores it as the unsharded one does."""
+    find = grouping.ties.find
+    shard_of_node = [shard_of.get(find(node), 0) for node in grouping.nodes]
     everywhere = range(len(files.paths))
-    for record in records:
-        if "Program" in record:
+    for line, number in zip(lines, grouping.owners, strict=True):  # a history changed since: ValueError
+        if number == PROGRAM:
             continue
-        item = record.get("Item", record)
-        line = json.dumps({"Item": item}, separators=(",", ":")) + "\n"
-        node = owner(item)
-        if _s(item, "PK") == "JOBRUNS":
+        if not line.endswith("\n"):
+            line += "\n"
+        if number == EVERYWHERE:
             for shard in everywhere:
                 files.write(shard, line)
-            continue
-        shard = shard_of.get(ties.find(node), 0) if node is not None else 0
-        files.write(shard, line)
+        else:
+            files.write(shard_of_node[number] if number >= 0 else 0, line)
     files.close()
 
 
@@ -242,8 +266,8 @@ def _history(path: str) -> Any:
         with open(path, encoding="utf-8") as lines:
             for line in lines:
                 record = json.loads(line)
-                if "Item" in record:
-                    yield from_item(record["Item"])
+                if "Program" not in record:
+                    yield from_item(record.get("Item", record))
 
     return requests_of(items())
 
@@ -356,16 +380,15 @@ class Sharded:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def cut(
-    records: Callable[[], Iterable[dict[str, Any]]], stocked: set[str], group_members: int, folder: Path | None
-) -> Sharded:
-    """Both passes over the history (`records` is called once for each): its members tied into groups and
-    its items written to one file per shard, in a fresh folder (under `folder`, or the system's temp)."""
-    grouping = tie_members(records(), stocked)
+def cut(lines: Callable[[], Iterable[str]], stocked: set[str], group_members: int, folder: Path | None) -> Sharded:
+    """Both passes over the history (`lines`, an export's lines without the blank ones, is called once for
+    each): its members tied into groups and its items written to one file per shard, in a fresh folder
+    (under `folder`, or the system's temp)."""
+    grouping = tie_members((json.loads(line) for line in lines()), stocked)
     shard_of, sizes = pack(grouping, group_members)
     where = Path(tempfile.mkdtemp(prefix="whatif-shards-", dir=folder))
     files = ShardFiles(where, len(sizes), grouping.program)
-    split(records(), grouping, shard_of, files)
+    split(lines(), grouping, shard_of, files)
     groups = grouping.groups()
     largest = max((len(m) for m in groups.values()), default=0)
     return Sharded(where, files.paths, sizes, len(groups), largest, grouping.program)

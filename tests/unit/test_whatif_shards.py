@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from boto3.dynamodb.types import TypeSerializer
 
 from loyalty_local.whatif import shards
@@ -19,7 +20,8 @@ def _typed(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _member(member_id: str, **extra: Any) -> dict[str, Any]:
-    return _typed({"PK": f"MEMBER#{member_id}", "SK": "PROFILE", "kind": "member", "member_id": member_id, **extra})
+    item = {"PK": f"MEMBER#{member_id}", "SK": "PROFILE", "kind": "member", "member_id": member_id}
+    return _typed({**item, "channel": "web", "enrolled_at": "2026-01-05T10:00:00+00:00", **extra})
 
 
 def _entry(member_id: str, key: str, **details: Any) -> dict[str, Any]:
@@ -46,7 +48,16 @@ def _history() -> list[dict[str, Any]]:
         _member("j"),
         _entry("i", "redeem#p#r2", reward_id="unlimited"),
         _entry("j", "redeem#p#r3", reward_id="unlimited"),
-        _typed({"PK": "JOBRUNS", "SK": "expiry#2026-02-01", "kind": "job_status", "job": "expiry"}),
+        _typed(
+            {
+                "PK": "JOBRUNS",
+                "SK": "expiry#2026-02-01",
+                "kind": "job_status",
+                "job": "expiry",
+                "as_of": "2026-02-01",
+                "started_at": "2026-02-01T00:05:00+00:00",
+            }
+        ),
         _typed({"PK": "APIKEY#x", "SK": "KEY", "kind": "api_key"}),
     ]
 
@@ -64,8 +75,8 @@ def test_groups_are_packed_whole_and_every_shard_gets_the_job_runs(tmp_path: Pat
     shard_of, sizes = shards.pack(grouping, 3)
     assert sizes == [2, 2, 2, 3, 1]  # groups whole, in the order read: two of two never share a shard of three
     files = shards.ShardFiles(tmp_path, len(sizes), grouping.program)
-    files.OPEN = 2  # fewer open files than shards: each is closed and opened again as needed
-    shards.split(records, grouping, shard_of, files)
+    files.BUFFER = 1  # every line to its file at once: each file opened again for each
+    shards.split([json.dumps(r) + "\n" for r in records], grouping, shard_of, files)
     held = []
     for path in files.paths:
         lines = [json.loads(line) for line in path.read_text().splitlines()]
@@ -78,3 +89,26 @@ def test_groups_are_packed_whole_and_every_shard_gets_the_job_runs(tmp_path: Pat
     assert '"APIKEY#x"' in files.paths[0].read_text()
     # 0: the whole history in one shard, the unsharded replay
     assert shards.pack(grouping, 0)[1] == [10]
+
+
+def test_the_second_pass_copies_each_line_as_read_to_the_shard_the_first_pass_found_for_it(tmp_path: Path) -> None:
+    records = _history()
+    records[2] = records[2]["Item"]  # an item without its "Item" wrapper is read as one
+    lines = [json.dumps(r, indent=None, separators=(", ", ": ")) + "\n" for r in records]
+    lines[-1] = lines[-1].rstrip("\n")  # a last line without its newline
+    grouping = shards.tie_members([json.loads(line) for line in lines], stocked={"stocked"})
+    shard_of, sizes = shards.pack(grouping, 2)
+    files = shards.ShardFiles(tmp_path, len(sizes), grouping.program)
+    shards.split(lines, grouping, shard_of, files)
+    written = [path.read_text().splitlines(keepends=True) for path in files.paths]
+    # a, b, the job run and the API key, byte for byte
+    assert written[0][1:] == [lines[1], lines[2], lines[17], lines[18] + "\n"]
+    assert sorted(line for shard in written for line in shard[1:] if '"JOBRUNS"' not in line) == sorted(
+        [line for line in lines[1:-1] if '"JOBRUNS"' not in line] + [lines[-1] + "\n"]
+    )  # every other line once, in one shard
+    history = shards._history(str(files.paths[0]))  # the shard's reader takes the unwrapped item too
+    assert sorted(history.members) == ["a", "b"] and [r.what for r in history.requests] == ["enrol", "enrol"]
+    # a history that changed between the two readings is refused, not cut wrongly
+    (tmp_path / "again").mkdir()
+    with pytest.raises(ValueError):
+        shards.split([*lines, lines[1]], grouping, shard_of, shards.ShardFiles(tmp_path / "again", len(sizes), None))
