@@ -242,7 +242,10 @@ class Emulator:
         """Every item of `table` whose partition key starts with `prefix`, as DynamoDB types them: read from
         moto's own dictionaries (a Scan would evaluate a filter on every item of the table)."""
         if self.memory is not None:
-            return [_wire(item) for item in self.memory.items_under(table, prefix)]
+            return [
+                {k: v.copy() if "S" in v or "N" in v else _wire(v) for k, v in item.items()}
+                for item in self.memory.items_under(table, prefix)
+            ]
         with self.lock:
             return [item.to_json()["Attributes"] for item in _items_under(table, prefix)]
 

@@ -216,7 +216,18 @@ def value_size(value: Typed) -> int:
 
 
 def item_size(item: Item) -> int:
-    return sum(len(k.encode("utf-8")) + value_size(v) for k, v in item.items())
+    """`value_size` summed over an item with its names, the strings and numbers most items are made of
+    measured here without a call each (every write is measured)."""
+    size = 0
+    for name, value in item.items():
+        size += len(name) if name.isascii() else len(name.encode("utf-8"))
+        if (inner := value.get("S")) is not None:
+            size += len(inner) if inner.isascii() else len(inner.encode("utf-8"))
+        elif (inner := value.get("N")) is not None:
+            size += len(inner)
+        else:
+            size += value_size(value)
+    return size
 
 
 # -- conditions ------------------------------------------------------------------------------------------
