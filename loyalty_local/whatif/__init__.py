@@ -112,7 +112,10 @@ def _run(args: argparse.Namespace) -> int:
         current_document, current_label = _current(args, named_program, f"of {source}")
         current_program = _parse(current_document, current_label)
         stocked = {r.id for r in (*current_program.rewards, *candidate.rewards) if r.stock is not None}
-        sharded = shards.cut(lines, stocked, args.group_members, Path(scratch))
+        try:
+            sharded = shards.cut(lines, stocked, args.group_members, Path(scratch))
+        except shards.HistoryChanged as exc:
+            raise Refused(f"{source} changed while it was read ({exc}): give a history that stays as it is") from None
         try:
             shards.read_spans(sharded, workers)
             if not sharded.members or sharded.first is None:
@@ -239,11 +242,16 @@ def _named(records: Callable[[], Iterator[dict[str, Any]]]) -> str | None:
 
 
 def _lines_of_export(path: Path) -> Iterator[str]:
-    """An export's lines as read (a file, or a directory's files in name order), the blank ones left out."""
+    """An export's lines as read (a file, or a directory's files in name order: a DynamoDB export to S3 as
+    downloaded, its `manifest-*` files left out), the blank ones left out."""
     import gzip
 
     files = (
-        sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in (".gz", ".json", ".jsonl"))
+        sorted(
+            p
+            for p in path.rglob("*")
+            if p.is_file() and p.suffix in (".gz", ".json", ".jsonl") and not p.name.startswith("manifest-")
+        )
         if path.is_dir()
         else [path]
     )

@@ -108,6 +108,10 @@ def owner(item: dict[str, Any]) -> str | None:
     return None
 
 
+class HistoryChanged(ValueError):
+    """The history's second reading has more or fewer lines than its first."""
+
+
 PROGRAM, EVERYWHERE, NOBODY = -1, -2, -3  # a record's owner: the programme line, a job run, no member
 
 
@@ -196,7 +200,7 @@ class ShardFiles:
     its file `BUFFER` bytes at a time, the file opened for that and closed again: a 1,000,000-member table in
     groups of 500 has 2,000 shards, more than a process may hold open, and lines come to them in no order."""
 
-    BUFFER = 1 << 16  # about 130 MB held at most for 2,000 shards
+    BUFFER = 1 << 16  # characters: some 150 MB held at most for 2,000 shards (a string object a line)
 
     def __init__(self, folder: Path, shards: int, program: str | None) -> None:
         self.folder = folder
@@ -233,16 +237,19 @@ def split(lines: Iterable[str], grouping: Grouping, shard_of: dict[str, int], fi
     find = grouping.ties.find
     shard_of_node = [shard_of.get(find(node), 0) for node in grouping.nodes]
     everywhere = range(len(files.paths))
-    for line, number in zip(lines, grouping.owners, strict=True):  # a history changed since: ValueError
-        if number == PROGRAM:
-            continue
-        if not line.endswith("\n"):
-            line += "\n"
-        if number == EVERYWHERE:
-            for shard in everywhere:
-                files.write(shard, line)
-        else:
-            files.write(shard_of_node[number] if number >= 0 else 0, line)
+    try:
+        for line, number in zip(lines, grouping.owners, strict=True):
+            if number == PROGRAM:
+                continue
+            if not line.endswith("\n"):
+                line += "\n"
+            if number == EVERYWHERE:
+                for shard in everywhere:
+                    files.write(shard, line)
+            else:
+                files.write(shard_of_node[number] if number >= 0 else 0, line)
+    except ValueError as exc:  # zip's: one reading ended before the other
+        raise HistoryChanged(f"{len(grouping.owners)} lines at the first reading, not as many at the second") from exc
     files.close()
 
 

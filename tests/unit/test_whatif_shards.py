@@ -110,5 +110,25 @@ def test_the_second_pass_copies_each_line_as_read_to_the_shard_the_first_pass_fo
     assert sorted(history.members) == ["a", "b"] and [r.what for r in history.requests] == ["enrol", "enrol"]
     # a history that changed between the two readings is refused, not cut wrongly
     (tmp_path / "again").mkdir()
-    with pytest.raises(ValueError):
+    with pytest.raises(shards.HistoryChanged):
         shards.split([*lines, lines[1]], grouping, shard_of, shards.ShardFiles(tmp_path / "again", len(sizes), None))
+
+
+def test_a_dynamodb_export_folder_is_read_as_its_data_files_in_name_order(tmp_path: Path) -> None:
+    """A DynamoDB export to S3 as downloaded: its manifests (JSON, not items) left out, its gzipped data files
+    read in name order, blank lines skipped; the same lines at each reading."""
+    import gzip
+
+    from loyalty_local.whatif import _lines_of_export
+
+    export = tmp_path / "AWSDynamoDB" / "01700000000000-abcdef12"
+    (export / "data").mkdir(parents=True)
+    (export / "manifest-summary.json").write_text(json.dumps({"version": "2020-06-30", "itemCount": 3}))
+    (export / "manifest-files.json").write_text(json.dumps({"itemCount": 3, "dataFileS3Key": "data/a.json.gz"}))
+    records = _history()
+    first = "".join(json.dumps(r) + "\n" for r in records[1:3])
+    (export / "data" / "b.json.gz").write_bytes(gzip.compress((json.dumps(records[3]) + "\n\n").encode()))
+    (export / "data" / "a.json.gz").write_bytes(gzip.compress(first.encode()))
+    read = list(_lines_of_export(tmp_path))
+    assert [json.loads(line) for line in read] == records[1:4]
+    assert list(_lines_of_export(tmp_path)) == read
