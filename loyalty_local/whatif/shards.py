@@ -197,7 +197,7 @@ def pack(grouping: Grouping, group_members: int) -> tuple[dict[str, int], list[i
 
 class ShardFiles:
     """The second pass's output: one JSON-lines file per shard. Lines wait in a buffer per shard and go to
-    its file `BUFFER` bytes at a time, the file opened for that and closed again: a 1,000,000-member table in
+    its file `BUFFER` characters at a time, the file opened for that and closed again: a 1,000,000-member table in
     groups of 500 has 2,000 shards, more than a process may hold open, and lines come to them in no order."""
 
     BUFFER = 1 << 16  # characters: some 150 MB held at most for 2,000 shards (a string object a line)
