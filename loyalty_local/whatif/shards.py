@@ -124,8 +124,8 @@ class Grouping:
     members: list[str] = field(default_factory=list)
     program: str | None = None
     items: int = 0
-    nodes: list[str] = field(default_factory=list)  # the owners met, each once, by number
-    # each record's owner, in the order read: a number in `nodes`, or PROGRAM, EVERYWHERE, NOBODY
+    numbers: dict[str, int] = field(default_factory=dict)  # each owner met -> its number: 0, 1, ... as met
+    # each record's owner, in the order read: a number of `numbers`, or PROGRAM, EVERYWHERE, NOBODY
     owners: array = field(default_factory=lambda: array("i"))
 
     def groups(self) -> dict[str, list[str]]:
@@ -139,7 +139,7 @@ class Grouping:
 def tie_members(records: Iterable[dict[str, Any]], stocked: set[str]) -> Grouping:
     """The first pass over the history: who is tied to whom."""
     found = Grouping()
-    ties, owners, numbers = found.ties, found.owners, dict[str, int]()
+    ties, owners, numbers = found.ties, found.owners, found.numbers
     for record in records:
         if "Program" in record:
             found.program = str(record["Program"])
@@ -153,11 +153,8 @@ def tie_members(records: Iterable[dict[str, Any]], stocked: set[str]) -> Groupin
             owners.append(EVERYWHERE)
         elif node is None:
             owners.append(NOBODY)
-        elif (number := numbers.get(node)) is not None:
-            owners.append(number)
         else:
-            owners.append(numbers.setdefault(node, len(found.nodes)))
-            found.nodes.append(node)
+            owners.append(numbers.setdefault(node, len(numbers)))
         if node is None:
             continue
         ties.find(node)
@@ -235,7 +232,7 @@ def split(lines: Iterable[str], grouping: Grouping, shard_of: dict[str, int], fi
     remembered); the job runs to all; an item of no member (an API key, a counter of the table) to the first,
     where the replay ignores it as the unsharded one does."""
     find = grouping.ties.find
-    shard_of_node = [shard_of.get(find(node), 0) for node in grouping.nodes]
+    shard_of_node = [shard_of.get(find(node), 0) for node in grouping.numbers]  # in the numbers' order
     everywhere = range(len(files.paths))
     try:
         for line, number in zip(lines, grouping.owners, strict=True):
