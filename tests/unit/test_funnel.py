@@ -133,3 +133,50 @@ def test_closing_forfeits_available_and_pending_into_adjusted_never_below_zero_e
     books.entry("close#ana", "adjust", moved, "closed", MARCH, buckets=months)
     closed = books.close()
     assert (closed.lifetime_earned, closed.lifetime_adjusted, closed.available, closed.pending) == (100, -100, 0, 0)
+
+
+def test_the_funnel_s_snapshot_of_a_holder_is_pydantic_s_deep_copy_and_shares_nothing_that_changes():
+    """The books compare the holder with a snapshot taken as they opened (`changed`, the events of `close`): the
+    snapshot must be `model_copy(deep=True)` field for field, and moving the holder must leave it as it was."""
+    from decimal import Decimal
+
+    from loyalty.domain.model import Account, snapshot
+
+    full = member(
+        email="ana@example.com",
+        buckets={"2026-12": 120, "never": 5},
+        qualifying={"2026-02": 80},
+        spend={"2026-02": Decimal("41.50")},
+        counters={"activity:2026-03": 2},
+        pending_lots={"o-1": PendingLot(points=30, available_on=date(2026, 3, 26), expiry_month="2027-03")},
+        tier_change={"from": "red", "to": "gold", "reason": "qualified"},
+        manual_until=datetime(2026, 6, 1, tzinfo=UTC),
+    )
+    pool = Account.model_validate(
+        {
+            "account_id": "acme",
+            "kind": "company",
+            "name": "Acme",
+            "tier_id": "red",
+            "tier_since": MARCH,
+            "created_at": MARCH,
+            "max_members": 20,
+            "buckets": {"2026-12": 7},
+        }
+    )
+    for holder in (full, pool):
+        made, expected = snapshot(holder), holder.model_copy(deep=True)
+        assert type(made) is type(expected) and made == expected
+        assert made.__dict__ == expected.__dict__ and made.model_fields_set == expected.model_fields_set
+        assert made.__pydantic_extra__ == expected.__pydantic_extra__
+        assert made.__pydantic_private__ == expected.__pydantic_private__
+    copied = snapshot(full)
+    books = Books(PROGRAM, full, MARCH)
+    books.earn(10, MARCH)
+    full.pending_lots["o-1"].points -= 5
+    full.tier_change["to"] = "silver"  # type: ignore[index]
+    full.spend["2026-03"] = Decimal("1")
+    assert copied.buckets == {"2026-12": 120, "never": 5} and copied.pending_lots["o-1"].points == 30
+    assert copied.tier_change == {"from": "red", "to": "gold", "reason": "qualified"}
+    assert copied.spend == {"2026-02": Decimal("41.50")}
+    assert books.changed

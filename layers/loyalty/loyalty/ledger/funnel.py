@@ -34,7 +34,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from loyalty.domain import keys, posting
-from loyalty.domain.model import NEVER, Account, EntryType, Holder, LedgerEntry, Member, PendingLot
+from loyalty.domain.model import NEVER, Account, EntryType, Holder, LedgerEntry, Member, PendingLot, snapshot
 from loyalty.domain.writes import SideWrite
 from loyalty.kernel.errors import InsufficientPoints, MemberInactive
 from loyalty.kernel.months import add_months, month_of
@@ -64,7 +64,7 @@ class Ledger(Generic[H]):
         self.read_version = holder.version
         self.read_entries = holder.entries  # the ledger's length when the operation read the holder
         self.entries: list[LedgerEntry] = []
-        self._before = holder.model_copy(deep=True)
+        self._before = snapshot(holder)
         self._lapsing: dict[str, int] = {}
         self._closed = False
         self.actor = ""

@@ -34,7 +34,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from loyalty.domain.model import Account, Holder, Member, TierSource
+from loyalty.domain.model import Account, Holder, Member, TierSource, snapshot
 from loyalty.domain.writes import TierWarningSent
 from loyalty.jobs import registry
 from loyalty.jobs import runner as jobs
@@ -146,7 +146,7 @@ def upcoming_drop(member: Holder, program: Program, period: str) -> dict[str, An
         return None
     following = add_months(period, 1)
     on = date(int(following[:4]), int(following[5:7]), 1)
-    probe = member.model_copy(deep=True)
+    probe = snapshot(member)
     probe.tier_period = period
     change = evaluate_tier(probe, program, following, on)
     if change is None or program.tier_rank(change.after) >= program.tier_rank(change.before):
