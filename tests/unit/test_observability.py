@@ -45,3 +45,59 @@ def test_a_dimension_does_not_outlive_an_invocation_that_published_nothing(capsy
     assert sorted(tiers["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]) == ["job", "program", "service"]
     assert "job" not in replays and replays["IdempotentReplays"] == [1.0]
     assert sorted(replays["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]) == ["program", "service"]
+
+
+def test_a_traced_handler_runs_bare_when_tracing_is_disabled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Disabled (POWERTOOLS_TRACE_DISABLED, as the local stack sets it), Powertools' decorator would still open a
+    dummy subsegment and annotate it on every call: the handler runs without it."""
+    from aws_lambda_powertools import Tracer
+    from loyalty.kernel.observability import LazyTracer
+
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    decorated: list[str] = []
+    real = Tracer.capture_lambda_handler
+
+    def spied(self: Tracer, handler: Any = None, **kwargs: Any) -> Any:
+        decorated.append(getattr(handler, "__name__", ""))
+        return real(self, handler, **kwargs)
+
+    monkeypatch.setattr(Tracer, "capture_lambda_handler", spied)
+    lazy = LazyTracer(service="probe")
+
+    @lazy.capture_lambda_handler
+    def handler(event: dict[str, Any], context: Any) -> str:
+        return f"answered {event['n']}"
+
+    assert [handler({"n": n}, None) for n in (1, 2)] == ["answered 1", "answered 2"]
+    assert lazy.real.disabled and decorated == []
+
+
+def test_a_traced_handler_runs_through_the_tracer_when_tracing_is_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On (Lambda), the handler is decorated by the Tracer once, at its first call, and every call goes through
+    it (a stand-in Tracer: the real one would patch botocore for the whole test process)."""
+    from loyalty.kernel.observability import LazyTracer
+
+    calls: list[str] = []
+
+    class Enabled:
+        disabled = False
+
+        def capture_lambda_handler(self, handler: Any) -> Any:
+            calls.append("decorated")
+
+            def traced(event: dict[str, Any], context: Any) -> Any:
+                calls.append("traced")
+                return handler(event, context)
+
+            return traced
+
+    monkeypatch.setattr(LazyTracer, "real", property(lambda self: Enabled()))
+    lazy = LazyTracer(service="probe")
+
+    @lazy.capture_lambda_handler
+    def handler(event: dict[str, Any], context: Any) -> str:
+        return f"answered {event['n']}"
+
+    assert calls == []
+    assert [handler({"n": n}, None) for n in (1, 2)] == ["answered 1", "answered 2"]
+    assert calls == ["decorated", "traced", "traced"]

@@ -45,7 +45,10 @@ class LazyTracer:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if not traced:
-                traced.append(decorate(self.real, fn))
+                # disabled (POWERTOOLS_TRACE_DISABLED, the local stack), the Tracer's decorator would still open a
+                # dummy subsegment and annotate it on every call, for nothing recorded: the function runs bare
+                tracer = self.real
+                traced.append(fn if tracer.disabled else decorate(tracer, fn))
             return traced[0](*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
