@@ -264,6 +264,15 @@ class Emulator:
                 for item in _items_under(table, prefix)
             ]
 
+    def queue_holds_messages(self, name: str) -> bool:
+        """Whether moto's queue `name` holds a message (visible or not); True for a queue moto does not hold (a
+        receive from it says what is wrong). A receive from a queue that holds none answers nothing."""
+        from moto.sqs.models import sqs_backends
+
+        with self.lock:
+            queue = sqs_backends[ACCOUNT][REGION].queues.get(name)
+            return queue is None or len(queue._messages) > 0
+
 
 def _wire(value: Any) -> Any:
     """An item (or a value) as DynamoDB's JSON carries it: binary values in base64; a copy."""

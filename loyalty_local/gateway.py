@@ -18,6 +18,7 @@ from loyalty_local.runtime import FunctionPool
 from loyalty_local.template import Route, Template
 
 GATEWAY_MAX_BODY = 10 * 1024 * 1024  # API Gateway's own limit; the handlers refuse over 64 KiB
+MATCHES_KEPT = 4096  # the (method, path) pairs whose route the gateway remembers
 
 
 @dataclass
@@ -37,8 +38,9 @@ def build_event(
     stage: str,
     source_ip: str = "127.0.0.1",
     authorizer: dict[str, Any] | None = None,
+    request_id: str | None = None,
 ) -> dict[str, Any]:
-    """A REST API Lambda-proxy event, as API Gateway sends it."""
+    """A REST API Lambda-proxy event, as API Gateway sends it (`request_id`: the gateway's, or a new one)."""
     split = urlsplit(raw_path)
     path = split.path
     match = route.regex.match(path)
@@ -55,7 +57,7 @@ def build_event(
         except UnicodeDecodeError:
             text, is_b64 = base64.b64encode(body).decode(), True
     now = time.time()
-    request_id = str(uuid.uuid4())
+    request_id = request_id or str(uuid.uuid4())
     return {
         "resource": route.path,
         "path": path,
@@ -96,6 +98,7 @@ class Gateway:
         self.routes = template.routes()
         self.responses = template.gateway_responses()
         self.stage = template.stage
+        self._matched: dict[tuple[str, str], tuple[Route | None, list[str]]] = {}  # (method, path) -> match()
         # API Gateway caches an authorizer's Allow per identity (the Authorization header) for its
         # ReauthorizeEvery seconds: one authorizer call per key every 5 minutes, not one per request
         self._authorized: dict[tuple[str, ...], tuple[float, dict[str, Any]]] = {}
@@ -111,7 +114,13 @@ class Gateway:
     def match(self, method: str, path: str) -> tuple[Route | None, list[str]]:
         """The route for (method, path), and the methods the path's resource has. As in API Gateway, the
         resource is chosen first (static segments beat path parameters), then its method: `GET
-        /v1/members/lookup` is not the member `lookup` but a method the resource `/v1/members/lookup` lacks."""
+        /v1/members/lookup` is not the member `lookup` but a method the resource `/v1/members/lookup` lacks.
+        Remembered for the paths met last (the routes never change): a replay sends the same few again and again."""
+        known = self._matched.get((method, path))
+        if known is not None:
+            return known
+        if len(self._matched) >= MATCHES_KEPT:
+            self._matched.clear()
         resource: str | None = None
         allowed: list[str] = []
         found: Route | None = None
@@ -122,6 +131,7 @@ class Gateway:
                 allowed.append(route.method)
                 if found is None and route.method in (method, "ANY"):
                     found = route
+        self._matched[(method, path)] = found, allowed
         return found, allowed
 
     def method_not_allowed(self, method: str, allowed: list[str], request_id: str) -> HttpAnswer:
@@ -172,6 +182,7 @@ class Gateway:
             stage=self.stage,
             source_ip=ip,
             authorizer=authorizer_context,
+            request_id=request_id,
         )
         try:
             result = self.pools[route.function].invoke(event)

@@ -802,3 +802,18 @@ def test_a_receive_examines_what_it_hands_out_not_the_backlog(sqs_backend, monke
     # the same count, on moto's own receive: every message of the queue, each call
     original = SQSBackend.receive_message._loyalty_original
     assert examined("backlog", receive=original)[1] >= 40_000
+
+
+def test_a_queue_holds_messages_until_its_last_is_deleted_received_or_not(emulator):
+    """The drain skips a queue that holds nothing (its receive would answer nothing); a message received and
+    not yet deleted is still held: it comes back when its visibility ends."""
+    sqs = boto3.client("sqs", **CREDENTIALS)
+    url = sqs.create_queue(QueueName="work")["QueueUrl"]
+    assert not emulator.queue_holds_messages("work")
+    sqs.send_message(QueueUrl=url, MessageBody="one")
+    assert emulator.queue_holds_messages("work")
+    got = sqs.receive_message(QueueUrl=url, VisibilityTimeout=30)["Messages"]
+    assert emulator.queue_holds_messages("work")  # in flight: invisible, still the queue's
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"])
+    assert not emulator.queue_holds_messages("work")
+    assert emulator.queue_holds_messages("no-such-queue")  # a receive says what is wrong with it
