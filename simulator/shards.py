@@ -203,8 +203,7 @@ def simulate(
 ) -> tuple[Result, list[tuple[int, int]], float]:
     """The year in shards on `workers` processes, with a progress bar over members: the summed result,
     (members, peak MB) of each shard's worker, and the seconds it took."""
-    import multiprocessing
-
+    from loyalty_local import workers as engine_workers
     from loyalty_local.progress import Progress
 
     if any(r.stock is not None for r in program.rewards):
@@ -231,8 +230,7 @@ def simulate(
     progress = Progress(len(year.members), f"simulate {program.program_id} ({len(shards)} shards, {workers} workers)")
     started = time.monotonic()
     try:
-        context = multiprocessing.get_context("spawn")
-        with context.Pool(processes=workers, maxtasksperchild=1) as processes:
+        with engine_workers.pool(workers) as processes:
             for answer in processes.imap_unordered(year_of, tasks):
                 add(result, answer)
                 peaks.append((answer["members"], answer["peak_mb"]))

@@ -400,10 +400,10 @@ def cut(lines: Callable[[], Iterable[str]], stocked: set[str], group_members: in
 
 def pool(workers: int, *, one_each: bool = True) -> Any:
     """Worker processes that each replay one shard and end (`one_each`): the shard's engine (moto's backends,
-    the process's heap) goes with them."""
-    import multiprocessing
+    the process's heap) goes with them (`loyalty_local.workers`)."""
+    from loyalty_local import workers as engine_workers
 
-    return multiprocessing.get_context("spawn").Pool(processes=workers, maxtasksperchild=1 if one_each else None)
+    return engine_workers.pool(workers, one_each=one_each)
 
 
 def read_spans(sharded: Sharded, workers: int) -> None:
