@@ -70,10 +70,10 @@ class Engine:
 
         _only_in_process()
         # A batch process whose heap is the emulated table, growing request by request: the cyclic collector
-        # off, and run once after each job run (monthly in a replay, daily with pending points), where the
-        # stack then moves what is alive out of its sight (server._settle). Its collections walked the
-        # month's new objects again and again: a fifth of a 500-member replay's CPU (17.5 -> 13.7 s), for no
-        # memory (peak 506 -> 509 MB): the requests make almost no reference cycles.
+        # off, and what is alive moved out of its sight after each job run (server._settle). Its collections
+        # walked the month's new objects again and again: a fifth of a 500-member replay's CPU (17.5 -> 13.7 s),
+        # for no memory (peak 506 -> 509 MB): the requests make almost no reference cycles, and the process
+        # ends with its shard.
         gc.disable()
         self.stack = LocalStack(Template(template), program_document=program_document, outbox=outbox)
         # the functions' INFO lines (a job's start and end) are the stack's log, not the replay's output
