@@ -16,9 +16,11 @@ its parent's, as of the pool's creation, before it runs anything (a spawned work
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import multiprocessing
 import os
+from collections.abc import Iterator
 from typing import Any
 
 # The libraries an engine imports (whose import reads nothing of the stack's environment): the moto services
@@ -82,17 +84,36 @@ def _adopt(environment: dict[str, str], directory: str) -> None:
     os.chdir(directory)
 
 
-def pool(workers: int, *, one_each: bool = True) -> Any:
+@contextlib.contextmanager
+def pool(workers: int, *, one_each: bool = True) -> Iterator[Any]:
     """`workers` worker processes; each ends after one task when `one_each` (an engine's shard), or serves many
-    (reading the shards' histories, no engine)."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
+    (reading the shards' histories, no engine). At the end the fork server is stopped and waited for, as the
+    workers were by it: their CPU counts in this process's children's, where a spawned worker's always did
+    (`bench.memory` reads it)."""
+    forked = "forkserver" in multiprocessing.get_all_start_methods()
+    if forked:
         context: Any = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["loyalty_local.worker_preload"])
     else:  # pragma: no cover - Windows
         context = multiprocessing.get_context("spawn")
-    return context.Pool(
-        processes=workers,
-        maxtasksperchild=1 if one_each else None,
-        initializer=_adopt,
-        initargs=(dict(os.environ), os.getcwd()),
-    )
+    try:
+        with context.Pool(
+            processes=workers,
+            maxtasksperchild=1 if one_each else None,
+            initializer=_adopt,
+            initargs=(dict(os.environ), os.getcwd()),
+        ) as processes:
+            yield processes
+    finally:
+        if forked:
+            _stop_fork_server()
+
+
+def _stop_fork_server() -> None:
+    """multiprocessing's own stop (the one its tests use): closes the server's pipe and waits for it; the next
+    pool starts another."""
+    from multiprocessing import forkserver
+
+    stop = getattr(forkserver._forkserver, "_stop", None)  # private: there is no public way to wait for it
+    if stop is not None:
+        stop()

@@ -171,3 +171,27 @@ def test_the_memory_meter_counts_the_processes_a_command_starts():
     status, seconds, total, largest = memory.run([sys.executable, "-c", parent])
     assert status == 0 and seconds >= 2
     assert total >= 300 * 2**20 > largest >= 150 * 2**20
+
+
+def test_the_memory_meter_counts_the_cpu_of_workers_forked_by_the_engine_s_fork_server():
+    """The engine's workers are the fork server's children, not the command's: the pool waits for the server at
+    its end, so their CPU reaches the command's and bench.memory's count (it read 2 CPU seconds of a what-if that
+    took some 330 on its workers)."""
+    import sys
+    import time
+
+    from bench import memory
+
+    burn = 20_000_000  # sum(range(burn)) in each of two workers
+    started = time.process_time()
+    sum(range(burn))
+    one = time.process_time() - started
+    parent = (
+        "from loyalty_local import workers\n"
+        "if __name__ == '__main__':\n"
+        "    with workers.pool(2) as processes:\n"
+        f"        print(processes.map(sum, [range({burn})] * 2))\n"
+    )
+    status, _seconds, _total, _largest, cpu = memory.run_with_cpu([sys.executable, "-c", parent])
+    assert status == 0
+    assert cpu >= 2 * one * 0.8, (cpu, one)
