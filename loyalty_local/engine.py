@@ -139,10 +139,14 @@ class Engine:
         sent = {"Content-Type": "application/json", **(headers or {})}
         return self.stack.gateway.handle(method, path, sent, body, "127.0.0.1")
 
+    def send(self, method: str, path: str, body: Any = None, *, key: str | None = ADMIN_KEY) -> HttpAnswer:
+        """A JSON request with a bearer key: the answer, its body undecoded."""
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return self.request(method, path, json.dumps(body).encode() if body is not None else None, headers)
+
     def call(self, method: str, path: str, body: Any = None, *, key: str | None = ADMIN_KEY) -> tuple[int, Any]:
         """A JSON request with a bearer key: (status, decoded body)."""
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        answer = self.request(method, path, json.dumps(body).encode() if body is not None else None, headers)
+        answer = self.send(method, path, body, key=key)
         return answer.status, json.loads(answer.body) if answer.body else None
 
     # -- time and jobs -----------------------------------------------------------------------------
@@ -173,8 +177,12 @@ class Engine:
         memory = self.stack.emulator.memory
         # the tables in memory are read in place: deserialising makes the copy (a binary value comes as the
         # bytes boto3 answers, not as an export's base64)
-        held = memory.items_under(table_name(), prefix) if memory is not None else None
-        for item in held if held is not None else self.stack.emulator.table_items(table_name(), prefix):
+        held = (
+            memory.items_under(table_name(), prefix)
+            if memory is not None
+            else self.stack.emulator.table_items(table_name(), prefix)
+        )
+        for item in held:
             yield from_item(item)
 
     def ledger_sums(self) -> dict[str, int]:
